@@ -1,0 +1,106 @@
+/**
+ * Partner assignment, shared by the SDK and the server (the server imports
+ * this file; there is one implementation of the hash and path rules).
+ *
+ *   h        = murmur3_x86_32(utf8(salt + ":" + partnerId), seed 0)
+ *   position = (h % 100) * 100 + floor(h / 100) % 100      // 0..9999
+ *
+ * The first two digits are Unleash's gradual-rollout bucket (`h % 100 + 1`),
+ * so for whole percentages membership equals Unleash's with groupId = salt.
+ */
+import { murmur3, prefixHasher } from './murmur3.ts';
+import type { Path, RolloutSnapshot, RolloutState } from './snapshot.ts';
+
+export const POSITIONS = 10_000;
+
+export function positionOfHash(hash: number): number {
+  return (hash % 100) * 100 + (Math.floor(hash / 100) % 100);
+}
+
+export function positionOf(salt: string, partnerId: string): number {
+  return positionOfHash(murmur3(`${salt}:${partnerId}`));
+}
+
+/** Percent (0..100, at most two decimals) to basis points. */
+export function basisPoints(percent: number): number {
+  return Math.round(percent * 100);
+}
+
+/** A rollout snapshot prepared for evaluation: the salt pre-hashed, bands in typed arrays. */
+export interface CompiledRollout {
+  readonly key: string;
+  readonly state: RolloutState;
+  readonly version: number;
+  readonly live: number;
+  readonly shadow: number;
+  readonly verify: number;
+  readonly hash: (partnerId: string) => number;
+  readonly bandFrom: Int32Array;
+  readonly bandTo: Int32Array;
+  readonly bandActive: Uint8Array;
+  readonly bandNames: readonly string[];
+  readonly pins: ReadonlyMap<string, Path>;
+}
+
+export function compileRollout(rollout: RolloutSnapshot): CompiledRollout {
+  const cohorts = rollout.cohorts;
+  const bandFrom = new Int32Array(cohorts.length);
+  const bandTo = new Int32Array(cohorts.length);
+  const bandActive = new Uint8Array(cohorts.length);
+  cohorts.forEach((cohort, i) => {
+    bandFrom[i] = cohort.from;
+    bandTo[i] = cohort.to;
+    bandActive[i] = cohort.status === 'active' ? 1 : 0;
+  });
+  return {
+    key: rollout.key,
+    state: rollout.state,
+    version: rollout.version,
+    live: rollout.live,
+    shadow: rollout.shadow,
+    verify: rollout.verify,
+    hash: prefixHasher(`${rollout.salt}:`),
+    bandFrom,
+    bandTo,
+    bandActive,
+    bandNames: cohorts.map((cohort) => cohort.name),
+    pins: new Map(rollout.pins.map((pin) => [pin.partnerId, pin.path])),
+  };
+}
+
+/** Index of the cohort band holding `position`, or -1. */
+export function bandIndex(rollout: CompiledRollout, position: number): number {
+  const from = rollout.bandFrom;
+  const to = rollout.bandTo;
+  for (let i = 0; i < from.length; i++) {
+    if (position >= from[i]! && position < to[i]!) return i;
+  }
+  return -1;
+}
+
+/**
+ * The contract's path rule, in its order: draft → old; completed → new;
+ * reverted → old; a pin wins next; an active cohort → new; a reverted cohort
+ * → old; inside the shadow band → shadow; else old. Paused routes as running.
+ */
+export function resolvePath(rollout: CompiledRollout, partnerId: string): Path {
+  const state = rollout.state;
+  if (state === 'completed') return 'new';
+  if (state !== 'running' && state !== 'paused') return 'old';
+  if (rollout.pins.size > 0) {
+    const pinned = rollout.pins.get(partnerId);
+    if (pinned !== undefined) return pinned;
+  }
+  const position = positionOfHash(rollout.hash(partnerId));
+  const band = bandIndex(rollout, position);
+  if (band >= 0) return rollout.bandActive[band] === 1 ? 'new' : 'old';
+  return position < rollout.shadow ? 'shadow' : 'old';
+}
+
+/** The cohort a partner is measured in: a band name, `shadow`, or `baseline`. */
+export function cohortOf(rollout: CompiledRollout, partnerId: string): string {
+  const position = positionOfHash(rollout.hash(partnerId));
+  const band = bandIndex(rollout, position);
+  if (band >= 0) return rollout.bandNames[band]!;
+  return position < rollout.shadow && position >= rollout.live ? 'shadow' : 'baseline';
+}

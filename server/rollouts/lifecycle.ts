@@ -1,0 +1,167 @@
+/**
+ * The rollout state machine, as pure functions: each takes a rollout with its
+ * cohorts and returns what should change, or throws a 409 naming why not.
+ *
+ *   start     draft            → running, first step
+ *   advance   running | paused → same state, next step (past the last: use complete)
+ *   pause     running          → paused
+ *   resume    paused | reverted→ running; re-activates cohorts a breach reverted,
+ *                                and any cohorts named in the request
+ *   revert    one cohort: running | paused → paused (nothing advances past a cohort
+ *                                someone pulled back until a human resumes)
+ *             all: running | paused | completed → reverted
+ *   complete  running | paused → completed (every partner on new)
+ */
+import { basisPoints } from '../../sdk/assignment.ts';
+import type { RolloutState } from '../../sdk/snapshot.ts';
+import { conflict, notFound } from '../errors.ts';
+import type { Cohort, RolloutAggregate } from './model.ts';
+
+export type LifecycleCommand =
+  | { action: 'start' }
+  | { action: 'advance' }
+  | { action: 'pause' }
+  | { action: 'resume'; cohorts?: string[] }
+  | { action: 'revert'; cohort?: string; kind: 'manual' | 'breach' }
+  | { action: 'complete' };
+
+export interface NewCohort {
+  name: string;
+  step: number;
+  fromBp: number;
+  toBp: number;
+}
+
+export interface LifecycleDecision {
+  /** The audit and callback event name. */
+  event: string;
+  state: RolloutState;
+  step: number | null;
+  enteredStep: boolean;
+  newCohort: NewCohort | null;
+  revert: string[];
+  revertKind: 'manual' | 'breach';
+  reactivate: string[];
+  /** The cohort the change is about, when it is about one. */
+  subject: string | null;
+}
+
+function refuse(action: string, state: RolloutState, allowed: RolloutState[]): never {
+  throw conflict(
+    'transition_not_allowed',
+    `cannot ${action} a rollout that is ${state}; ${action} is allowed from ${allowed.join(' or ')}`,
+    { state, action },
+  );
+}
+
+function allowFrom(action: string, state: RolloutState, allowed: RolloutState[]): void {
+  if (!allowed.includes(state)) refuse(action, state, allowed);
+}
+
+/** The cohort created by entering `step`: the band from the last cohort's end to the step's `live`. */
+export function cohortForStep(aggregate: RolloutAggregate, step: number): NewCohort | null {
+  const target = aggregate.rollout.plan[step];
+  if (target === undefined) return null;
+  const fromBp = aggregate.cohorts.reduce((end, c) => Math.max(end, c.toBp), 0);
+  const toBp = basisPoints(target.live);
+  if (toBp <= fromBp) return null;
+  return { name: `c${aggregate.cohorts.length + 1}`, step, fromBp, toBp };
+}
+
+function base(aggregate: RolloutAggregate): Omit<LifecycleDecision, 'event' | 'state'> {
+  return {
+    step: aggregate.rollout.step,
+    enteredStep: false,
+    newCohort: null,
+    revert: [],
+    revertKind: 'manual',
+    reactivate: [],
+    subject: null,
+  };
+}
+
+function findCohort(aggregate: RolloutAggregate, name: string): Cohort {
+  const cohort = aggregate.cohorts.find((c) => c.name === name);
+  if (cohort === undefined) throw notFound('cohort', name);
+  return cohort;
+}
+
+export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): LifecycleDecision {
+  const { state, plan, step } = aggregate.rollout;
+  switch (command.action) {
+    case 'start': {
+      allowFrom('start', state, ['draft']);
+      return {
+        ...base(aggregate),
+        event: 'rollout.started',
+        state: 'running',
+        step: 0,
+        enteredStep: true,
+        newCohort: cohortForStep(aggregate, 0),
+      };
+    }
+    case 'advance': {
+      allowFrom('advance', state, ['running', 'paused']);
+      const next = (step ?? -1) + 1;
+      if (next >= plan.length) {
+        throw conflict('no_next_step', `step ${step} is the last step of the plan; use complete to put every partner on new`);
+      }
+      const newCohort = cohortForStep(aggregate, next);
+      return {
+        ...base(aggregate),
+        event: 'rollout.advanced',
+        state,
+        step: next,
+        enteredStep: true,
+        newCohort,
+        subject: newCohort?.name ?? null,
+      };
+    }
+    case 'pause': {
+      allowFrom('pause', state, ['running']);
+      return { ...base(aggregate), event: 'rollout.paused', state: 'paused' };
+    }
+    case 'resume': {
+      allowFrom('resume', state, ['paused', 'reverted']);
+      const named = (command.cohorts ?? []).map((name) => findCohort(aggregate, name));
+      for (const cohort of named) {
+        if (cohort.status !== 'reverted') {
+          throw conflict('cohort_not_reverted', `cohort ${cohort.name} is ${cohort.status}, not reverted`);
+        }
+      }
+      const reactivate = aggregate.cohorts
+        .filter((c) => c.status === 'reverted' && (c.revertKind === 'breach' || named.includes(c)))
+        .map((c) => c.name);
+      return { ...base(aggregate), event: 'rollout.resumed', state: 'running', reactivate };
+    }
+    case 'revert': {
+      if (command.cohort !== undefined) {
+        allowFrom('revert a cohort of', state, ['running', 'paused']);
+        const cohort = findCohort(aggregate, command.cohort);
+        if (cohort.status === 'reverted') {
+          throw conflict('cohort_already_reverted', `cohort ${cohort.name} is already reverted`);
+        }
+        return {
+          ...base(aggregate),
+          event: 'cohort.reverted',
+          state: 'paused',
+          revert: [cohort.name],
+          revertKind: command.kind,
+          subject: cohort.name,
+        };
+      }
+      allowFrom('revert', state, ['running', 'paused', 'completed']);
+      return {
+        ...base(aggregate),
+        event: 'rollout.reverted',
+        state: 'reverted',
+        revert: aggregate.cohorts.filter((c) => c.status === 'active').map((c) => c.name),
+        revertKind: command.kind,
+      };
+    }
+    case 'complete': {
+      allowFrom('complete', state, ['running', 'paused']);
+      return { ...base(aggregate), event: 'rollout.completed', state: 'completed' };
+    }
+  }
+}

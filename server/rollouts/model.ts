@@ -1,0 +1,82 @@
+/** The rollout domain's types and defaults, free of HTTP and storage. */
+import type { CohortStatus, Path, RolloutState } from '../../sdk/snapshot.ts';
+
+export interface Step {
+  /** Percent of partners (0..100, two decimals at most) on the new path. Never decreases along a plan. */
+  live: number;
+  /** Partners past `live` but inside `shadow` percent run both paths, old authoritative. */
+  shadow?: number;
+  /** Share (0..1) of live messages that also run the old path, new authoritative. */
+  verify?: number;
+  bakeSeconds?: number;
+  minMessages?: number;
+}
+
+export interface Guards {
+  graceSeconds: number;
+  windowSeconds: number;
+  minSample: number;
+  maxLossRate: number;
+  maxFailureRateDelta: number;
+  maxMismatchRate: number;
+}
+
+export const DEFAULT_GUARDS: Guards = {
+  graceSeconds: 30,
+  windowSeconds: 600,
+  minSample: 100,
+  maxLossRate: 0.001,
+  maxFailureRateDelta: 0.01,
+  maxMismatchRate: 0.01,
+};
+
+export type OnBreach = 'revert-cohort' | 'revert-all' | 'pause';
+
+export interface Rollout {
+  id: number;
+  key: string;
+  description: string;
+  salt: string;
+  state: RolloutState;
+  plan: Step[];
+  guards: Guards;
+  onBreach: OnBreach;
+  autoAdvance: boolean;
+  step: number | null;
+  stepEnteredAt: number | null;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Cohort {
+  name: string;
+  step: number;
+  fromBp: number;
+  toBp: number;
+  status: CohortStatus;
+  createdAt: number;
+  revertedAt: number | null;
+  revertKind: 'manual' | 'breach' | null;
+  revertedBy: string | null;
+  revertReason: string | null;
+}
+
+export interface Pin {
+  partnerId: string;
+  path: Path;
+  createdAt: number;
+  createdBy: string;
+}
+
+/** A rollout with everything that decides its routing. */
+export interface RolloutAggregate {
+  rollout: Rollout;
+  cohorts: Cohort[];
+  pins: Pin[];
+}
+
+/** The rollout's current step, or undefined for a draft. */
+export function currentStep(rollout: Pick<Rollout, 'plan' | 'step'>): Step | undefined {
+  return rollout.step === null ? undefined : rollout.plan[rollout.step];
+}

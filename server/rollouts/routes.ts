@@ -1,0 +1,86 @@
+/** /v1/rollouts: parse, call the service, map the result. */
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../http/auth.ts';
+import { ifMatchVersion, versionTag } from '../http/if-match.ts';
+import { jsonBody, limitQuery, paramsOf, queryOf } from '../http/validate.ts';
+import type { LifecycleCommand } from './lifecycle.ts';
+import {
+  createRolloutSchema,
+  patchRolloutSchema,
+  pinBodySchema,
+  resumeBodySchema,
+  revertBodySchema,
+  rolloutKeySchema,
+  transitionBodySchema,
+  unpinBodySchema,
+} from './schemas.ts';
+import type { RolloutService } from './service.ts';
+import type { RolloutView } from './view.ts';
+
+const listQuerySchema = z.strictObject({ limit: limitQuery, after: rolloutKeySchema.optional() });
+const pinParamsSchema = z.object({
+  key: z.string(),
+  partnerId: z.string().min(1).max(256, 'a partner id is at most 256 characters'),
+});
+
+function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Response {
+  c.header('ETag', versionTag(view.version));
+  return c.json(view, status);
+}
+
+export function rolloutRoutes(rollouts: RolloutService) {
+  const app = new Hono<AppEnv>();
+
+  app.post('/', jsonBody(createRolloutSchema), async (c) => {
+    const view = await rollouts.create(c.req.valid('json'), { actor: c.var.principal.keyId });
+    c.header('Location', `/v1/rollouts/${view.key}`);
+    return respond(c, view, 201);
+  });
+
+  app.get('/', queryOf(listQuerySchema), async (c) => c.json(await rollouts.list(c.req.valid('query'))));
+
+  app.get('/:key', async (c) => respond(c, await rollouts.get(c.req.param('key'))));
+
+  app.patch('/:key', jsonBody(patchRolloutSchema), async (c) => {
+    const patch = c.req.valid('json');
+    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: patch.reason };
+    return respond(c, await rollouts.patch(c.req.param('key'), patch, request));
+  });
+
+  for (const action of ['start', 'advance', 'pause', 'complete'] as const) {
+    app.post(`/:key/${action}`, jsonBody(transitionBodySchema), async (c) => {
+      const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
+      return respond(c, await rollouts.transition(c.req.param('key'), { action }, request));
+    });
+  }
+
+  app.post('/:key/resume', jsonBody(resumeBodySchema), async (c) => {
+    const body = c.req.valid('json');
+    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body?.reason };
+    const command: LifecycleCommand = { action: 'resume', cohorts: body?.cohorts };
+    return respond(c, await rollouts.transition(c.req.param('key'), command, request));
+  });
+
+  app.post('/:key/revert', jsonBody(revertBodySchema), async (c) => {
+    const body = c.req.valid('json');
+    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body.reason };
+    const command: LifecycleCommand = { action: 'revert', cohort: body.cohort, kind: 'manual' };
+    return respond(c, await rollouts.transition(c.req.param('key'), command, request));
+  });
+
+  app.put('/:key/pins/:partnerId', paramsOf(pinParamsSchema), jsonBody(pinBodySchema), async (c) => {
+    const { key, partnerId } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body.reason };
+    return respond(c, await rollouts.setPin(key, partnerId, body.path, request));
+  });
+
+  app.delete('/:key/pins/:partnerId', paramsOf(pinParamsSchema), jsonBody(unpinBodySchema), async (c) => {
+    const { key, partnerId } = c.req.valid('param');
+    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
+    return respond(c, await rollouts.removePin(key, partnerId, request));
+  });
+
+  return app;
+}

@@ -1,0 +1,210 @@
+/**
+ * The rules for changing rollouts. Every change runs in one write
+ * transaction: load, check `If-Match`, decide, compare-and-set on the
+ * version, append the audit entry. The change is announced only after commit.
+ */
+import type { Path } from '../../sdk/snapshot.ts';
+import { appendAudit } from '../audit/store.ts';
+import type { ChangeFeed } from '../changes.ts';
+import type { Clock } from '../clock.ts';
+import type { Database, Transaction } from '../db/database.ts';
+import { badRequest, conflict, notFound } from '../errors.ts';
+import { decide, type LifecycleCommand } from './lifecycle.ts';
+import { DEFAULT_GUARDS, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
+import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
+import * as store from './store.ts';
+import { rolloutSummary, rolloutView, type RolloutView } from './view.ts';
+
+/** Pins travel in every SDK snapshot, so they are bounded per rollout. */
+export const MAX_PINS = 10_000;
+
+export interface RolloutServiceDeps {
+  database: Database;
+  clock: Clock;
+  changes: ChangeFeed;
+}
+
+/** Who asks, and on what they expect the rollout to be. */
+export interface ChangeRequest {
+  actor: string;
+  /** The version from `If-Match`, when given: the change applies only to that version. */
+  ifMatch?: number | undefined;
+  reason?: string | undefined;
+}
+
+interface Outcome {
+  event: string;
+  subject?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
+  const guards = { ...current, ...patch };
+  if (guards.windowSeconds <= guards.graceSeconds) {
+    throw badRequest('invalid_guards', `windowSeconds (${guards.windowSeconds}) must be longer than graceSeconds (${guards.graceSeconds})`);
+  }
+  return guards;
+}
+
+const canonicalStep = (step: Step | undefined) =>
+  step === undefined ? 'none' : JSON.stringify(Object.entries(step).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+
+/** Steps already entered are history; only the steps after the current one may change. */
+function checkPlanChange(rollout: Rollout, plan: Step[]): void {
+  if (rollout.state === 'draft') return;
+  if (rollout.state === 'completed') throw conflict('plan_locked', 'a completed rollout has no future steps to change');
+  const entered = rollout.step ?? -1;
+  for (let i = 0; i <= entered; i++) {
+    if (canonicalStep(plan[i]) !== canonicalStep(rollout.plan[i])) {
+      throw conflict('plan_step_locked', `steps 0 to ${entered} have been entered and cannot change; step ${i} differs`, { step: i });
+    }
+  }
+}
+
+const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length);
+
+export function createRolloutService(deps: RolloutServiceDeps) {
+  const { database, clock, changes } = deps;
+
+  async function load(tx: Transaction, key: string): Promise<RolloutAggregate> {
+    const aggregate = await store.loadAggregate(tx, key);
+    if (aggregate === undefined) throw notFound('rollout', key);
+    return aggregate;
+  }
+
+  async function mutate(key: string, request: ChangeRequest, apply: (aggregate: RolloutAggregate, tx: Transaction, now: number) => Promise<Outcome>): Promise<RolloutView> {
+    const now = clock.now();
+    const { after, event } = await database.write(async (tx) => {
+      const aggregate = await load(tx, key);
+      const { version } = aggregate.rollout;
+      if (request.ifMatch !== undefined && request.ifMatch !== version) {
+        throw conflict('version_mismatch', `If-Match names version ${request.ifMatch} but the rollout is at version ${version}`, { version });
+      }
+      const outcome = await apply(aggregate, tx, now);
+      const after = await load(tx, key);
+      await appendAudit(tx, {
+        at: now,
+        actor: request.actor,
+        action: outcome.event,
+        rolloutKey: key,
+        subject: outcome.subject ?? null,
+        before: 'before' in outcome ? outcome.before : summary(aggregate),
+        after: 'after' in outcome ? outcome.after : summary(after),
+        reason: request.reason ?? null,
+      });
+      return { after, event: outcome.event };
+    });
+    changes.publish({ rolloutKey: key, version: after.rollout.version, event });
+    return rolloutView(after);
+  }
+
+  return {
+    async create(input: CreateRolloutInput, request: ChangeRequest): Promise<RolloutView> {
+      const now = clock.now();
+      const guards = mergeGuards(DEFAULT_GUARDS, input.guards);
+      const view = await database.write(async (tx) => {
+        if ((await store.findRollout(tx, input.key)) !== undefined) {
+          throw conflict('rollout_exists', `a rollout with key ${JSON.stringify(input.key)} already exists`);
+        }
+        const rollout = await store.insertRollout(tx, {
+          key: input.key,
+          description: input.description ?? '',
+          salt: input.salt ?? input.key,
+          state: 'draft',
+          plan: input.plan,
+          guards,
+          onBreach: input.onBreach ?? 'revert-cohort',
+          autoAdvance: input.autoAdvance ?? false,
+          step: null,
+          stepEnteredAt: null,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+        });
+        const aggregate = { rollout, cohorts: [], pins: [] };
+        await appendAudit(tx, { at: now, actor: request.actor, action: 'rollout.created', rolloutKey: input.key, after: summary(aggregate), reason: request.reason });
+        return rolloutView(aggregate);
+      });
+      changes.publish({ rolloutKey: input.key, version: 1, event: 'rollout.created' });
+      return view;
+    },
+
+    async get(key: string): Promise<RolloutView> {
+      const aggregate = await store.loadAggregate(database.db, key);
+      if (aggregate === undefined) throw notFound('rollout', key);
+      return rolloutView(aggregate);
+    },
+
+    async list(page: { after?: string | undefined; limit: number }) {
+      const rows = await store.listRollouts(database.db, page);
+      return {
+        items: rows.map((row) => rolloutSummary(row.rollout, row.cohorts, row.pinCount)),
+        nextCursor: rows.length === page.limit ? rows[rows.length - 1]!.rollout.key : null,
+      };
+    },
+
+    patch(key: string, input: PatchRolloutInput, request: ChangeRequest): Promise<RolloutView> {
+      return mutate(key, request, async ({ rollout }, tx, now) => {
+        const changes: Partial<Rollout> = { updatedAt: now };
+        if (input.description !== undefined) changes.description = input.description;
+        if (input.salt !== undefined && input.salt !== rollout.salt) {
+          if (rollout.state !== 'draft') throw conflict('salt_locked', 'the salt places every partner; it can change only while the rollout is a draft');
+          changes.salt = input.salt;
+        }
+        if (input.plan !== undefined) {
+          checkPlanChange(rollout, input.plan);
+          changes.plan = input.plan;
+        }
+        if (input.guards !== undefined) changes.guards = mergeGuards(rollout.guards, input.guards);
+        if (input.onBreach !== undefined) changes.onBreach = input.onBreach;
+        if (input.autoAdvance !== undefined) changes.autoAdvance = input.autoAdvance;
+        await store.updateRollout(tx, rollout.id, rollout.version, changes);
+        return { event: 'rollout.updated' };
+      });
+    },
+
+    transition(key: string, command: LifecycleCommand, request: ChangeRequest): Promise<RolloutView> {
+      return mutate(key, request, async (aggregate, tx, now) => {
+        const { rollout } = aggregate;
+        const decision = decide(aggregate, command);
+        await store.updateRollout(tx, rollout.id, rollout.version, {
+          state: decision.state,
+          step: decision.step,
+          updatedAt: now,
+          ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
+        });
+        if (decision.newCohort !== null) await store.insertCohort(tx, rollout.id, decision.newCohort, now);
+        for (const name of decision.revert) {
+          await store.revertCohort(tx, rollout.id, name, { at: now, kind: decision.revertKind, by: request.actor, reason: request.reason ?? null });
+        }
+        for (const name of decision.reactivate) await store.reactivateCohort(tx, rollout.id, name);
+        return { event: decision.event, subject: decision.subject };
+      });
+    },
+
+    setPin(key: string, partnerId: string, path: Path, request: ChangeRequest): Promise<RolloutView> {
+      return mutate(key, request, async ({ rollout, pins }, tx, now) => {
+        const existing = pins.find((pin) => pin.partnerId === partnerId);
+        if (existing === undefined && pins.length >= MAX_PINS) {
+          throw conflict('too_many_pins', `a rollout holds at most ${MAX_PINS} pins; remove some first`);
+        }
+        await store.upsertPin(tx, rollout.id, { partnerId, path, at: now, by: request.actor });
+        await store.updateRollout(tx, rollout.id, rollout.version, { updatedAt: now });
+        return { event: 'pin.set', subject: partnerId, before: existing ? { path: existing.path } : null, after: { path } };
+      });
+    },
+
+    removePin(key: string, partnerId: string, request: ChangeRequest): Promise<RolloutView> {
+      return mutate(key, request, async ({ rollout, pins }, tx, now) => {
+        const existing = pins.find((pin) => pin.partnerId === partnerId);
+        if (existing === undefined) throw notFound('pin for partner', partnerId);
+        await store.deletePin(tx, rollout.id, partnerId);
+        await store.updateRollout(tx, rollout.id, rollout.version, { updatedAt: now });
+        return { event: 'pin.removed', subject: partnerId, before: { path: existing.path }, after: null };
+      });
+    },
+  };
+}
+
+export type RolloutService = ReturnType<typeof createRolloutService>;

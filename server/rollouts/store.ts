@@ -1,0 +1,144 @@
+/** The only code that touches the rollouts, cohorts and pins tables. Every write names its rows. */
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type { Path } from '../../sdk/snapshot.ts';
+import type { Executor } from '../db/database.ts';
+import { cohorts, pins, rollouts } from '../db/schema.ts';
+import { conflict } from '../errors.ts';
+import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
+import type { NewCohort } from './lifecycle.ts';
+
+type CohortRow = typeof cohorts.$inferSelect;
+
+function toCohort(row: CohortRow): Cohort {
+  const { id: _id, rolloutId: _rolloutId, ...cohort } = row;
+  return cohort;
+}
+
+export async function findRollout(ex: Executor, key: string): Promise<Rollout | undefined> {
+  const rows = await ex.select().from(rollouts).where(eq(rollouts.key, key)).limit(1);
+  return rows[0];
+}
+
+export async function loadAggregate(ex: Executor, key: string): Promise<RolloutAggregate | undefined> {
+  const rollout = await findRollout(ex, key);
+  if (rollout === undefined) return undefined;
+  const [cohortRows, pinRows] = await Promise.all([
+    ex.select().from(cohorts).where(eq(cohorts.rolloutId, rollout.id)).orderBy(asc(cohorts.id)),
+    ex
+      .select({ partnerId: pins.partnerId, path: pins.path, createdAt: pins.createdAt, createdBy: pins.createdBy })
+      .from(pins)
+      .where(eq(pins.rolloutId, rollout.id))
+      .orderBy(asc(pins.partnerId)),
+  ]);
+  return { rollout, cohorts: cohortRows.map(toCohort), pins: pinRows };
+}
+
+/** Rollouts in key order after `after`, with their cohorts; pins are counted, not loaded. */
+export async function listRollouts(
+  ex: Executor,
+  page: { after?: string | undefined; limit: number },
+): Promise<{ rollout: Rollout; cohorts: Cohort[]; pinCount: number }[]> {
+  const rows = await ex
+    .select()
+    .from(rollouts)
+    .where(page.after === undefined ? undefined : gt(rollouts.key, page.after))
+    .orderBy(asc(rollouts.key))
+    .limit(page.limit);
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const [cohortRows, pinCounts] = await Promise.all([
+    ex.select().from(cohorts).where(inArray(cohorts.rolloutId, ids)).orderBy(asc(cohorts.id)),
+    ex
+      .select({ rolloutId: pins.rolloutId, count: sql<number>`count(*)` })
+      .from(pins)
+      .where(inArray(pins.rolloutId, ids))
+      .groupBy(pins.rolloutId),
+  ]);
+  return rows.map((rollout) => ({
+    rollout,
+    cohorts: cohortRows.filter((c) => c.rolloutId === rollout.id).map(toCohort),
+    pinCount: pinCounts.find((p) => p.rolloutId === rollout.id)?.count ?? 0,
+  }));
+}
+
+/** Every rollout with its cohorts and pins, for the SDK snapshot. */
+export async function loadAllAggregates(ex: Executor): Promise<RolloutAggregate[]> {
+  const [rolloutRows, cohortRows, pinRows] = await Promise.all([
+    ex.select().from(rollouts).orderBy(asc(rollouts.key)),
+    ex.select().from(cohorts).orderBy(asc(cohorts.id)),
+    ex.select().from(pins).orderBy(asc(pins.partnerId)),
+  ]);
+  return rolloutRows.map((rollout) => ({
+    rollout,
+    cohorts: cohortRows.filter((c) => c.rolloutId === rollout.id).map(toCohort),
+    pins: pinRows
+      .filter((p) => p.rolloutId === rollout.id)
+      .map(({ partnerId, path, createdAt, createdBy }): Pin => ({ partnerId, path, createdAt, createdBy })),
+  }));
+}
+
+export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): Promise<Rollout> {
+  const [row] = await ex.insert(rollouts).values(values).returning();
+  return row!;
+}
+
+/**
+ * Compare-and-set: updates the one rollout `id` only while it is still at
+ * `expectedVersion`, and bumps the version. Throws 409 when someone else won.
+ */
+export async function updateRollout(
+  ex: Executor,
+  id: number,
+  expectedVersion: number,
+  changes: Partial<Omit<Rollout, 'id' | 'key' | 'version' | 'createdAt'>>,
+): Promise<void> {
+  const result = await ex
+    .update(rollouts)
+    .set({ ...changes, version: expectedVersion + 1 })
+    .where(and(eq(rollouts.id, id), eq(rollouts.version, expectedVersion)));
+  if (result.rowsAffected !== 1) {
+    throw conflict('version_mismatch', `the rollout changed while this request ran (it is no longer at version ${expectedVersion}); read it again`);
+  }
+}
+
+export async function insertCohort(ex: Executor, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
+  await ex.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now });
+}
+
+export async function revertCohort(
+  ex: Executor,
+  rolloutId: number,
+  name: string,
+  revert: { at: number; kind: 'manual' | 'breach'; by: string; reason: string | null },
+): Promise<void> {
+  await ex
+    .update(cohorts)
+    .set({ status: 'reverted', revertedAt: revert.at, revertKind: revert.kind, revertedBy: revert.by, revertReason: revert.reason })
+    .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'active')));
+}
+
+export async function reactivateCohort(ex: Executor, rolloutId: number, name: string): Promise<void> {
+  await ex
+    .update(cohorts)
+    .set({ status: 'active', revertedAt: null, revertKind: null, revertedBy: null, revertReason: null })
+    .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'reverted')));
+}
+
+export async function countPins(ex: Executor, rolloutId: number): Promise<number> {
+  const [row] = await ex.select({ count: sql<number>`count(*)` }).from(pins).where(eq(pins.rolloutId, rolloutId));
+  return row?.count ?? 0;
+}
+
+export async function upsertPin(ex: Executor, rolloutId: number, pin: { partnerId: string; path: Path; at: number; by: string }): Promise<void> {
+  await ex
+    .insert(pins)
+    .values({ rolloutId, partnerId: pin.partnerId, path: pin.path, createdAt: pin.at, createdBy: pin.by })
+    .onConflictDoUpdate({
+      target: [pins.rolloutId, pins.partnerId],
+      set: { path: pin.path, createdAt: pin.at, createdBy: pin.by },
+    });
+}
+
+export async function deletePin(ex: Executor, rolloutId: number, partnerId: string): Promise<void> {
+  await ex.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
+}

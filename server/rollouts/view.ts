@@ -1,0 +1,81 @@
+/**
+ * What the API shows of a rollout. Percentages (`live`, `shadow`, the plan)
+ * are percent; cohort bands are positions in basis points, as the SDK
+ * evaluates them. Times are ISO-8601.
+ */
+import { basisPoints } from '../../sdk/assignment.ts';
+import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
+import { currentStep, type Cohort, type Pin, type Rollout, type RolloutAggregate } from './model.ts';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function cohortView(cohort: Cohort) {
+  return {
+    name: cohort.name,
+    step: cohort.step,
+    from: cohort.fromBp,
+    to: cohort.toBp,
+    status: cohort.status,
+    createdAt: iso(cohort.createdAt),
+    revertedAt: iso(cohort.revertedAt),
+    revertKind: cohort.revertKind,
+    revertedBy: cohort.revertedBy,
+    revertReason: cohort.revertReason,
+  };
+}
+
+export function pinView(pin: Pin) {
+  return { partnerId: pin.partnerId, path: pin.path, createdAt: iso(pin.createdAt), createdBy: pin.createdBy };
+}
+
+/** The rollout without its pins: used by the list and by audit entries. */
+export function rolloutSummary(rollout: Rollout, cohorts: Cohort[], pinCount: number) {
+  const step = currentStep(rollout);
+  return {
+    key: rollout.key,
+    description: rollout.description,
+    salt: rollout.salt,
+    state: rollout.state,
+    step: rollout.step,
+    live: rollout.state === 'completed' ? 100 : (step?.live ?? 0),
+    shadow: step?.shadow ?? null,
+    verify: step?.verify ?? null,
+    plan: rollout.plan,
+    guards: rollout.guards,
+    onBreach: rollout.onBreach,
+    autoAdvance: rollout.autoAdvance,
+    version: rollout.version,
+    stepEnteredAt: iso(rollout.stepEnteredAt),
+    createdAt: iso(rollout.createdAt),
+    updatedAt: iso(rollout.updatedAt),
+    cohorts: cohorts.map(cohortView),
+    pinCount,
+  };
+}
+
+export function rolloutView(aggregate: RolloutAggregate) {
+  return {
+    ...rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length),
+    pins: aggregate.pins.map(pinView),
+  };
+}
+
+export type RolloutView = ReturnType<typeof rolloutView>;
+
+/** What an SDK evaluates for this rollout (see sdk/snapshot.ts). */
+export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
+  const { rollout } = aggregate;
+  const step = currentStep(rollout);
+  return {
+    key: rollout.key,
+    salt: rollout.salt,
+    state: rollout.state,
+    version: rollout.version,
+    step: rollout.step,
+    live: step === undefined ? 0 : basisPoints(step.live),
+    shadow: step?.shadow === undefined ? 0 : basisPoints(step.shadow),
+    verify: step?.verify ?? 0,
+    cohorts: aggregate.cohorts.map((c) => ({ name: c.name, from: c.fromBp, to: c.toBp, status: c.status })),
+    pins: aggregate.pins.map((p) => ({ partnerId: p.partnerId, path: p.path })),
+  };
+}
