@@ -1,0 +1,85 @@
+import { rmSync } from 'node:fs';
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { filePathOf, openDatabase, type Database } from '../../server/db/database.ts';
+import { tempDatabaseUrl } from '../helpers/test-app.ts';
+
+const opened: { database: Database; dir: string }[] = [];
+async function open() {
+  const { url, dir } = tempDatabaseUrl();
+  const database = await openDatabase({ url });
+  opened.push({ database, dir });
+  return { database, url };
+}
+afterEach(() => {
+  for (const { database, dir } of opened.splice(0)) {
+    database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('the embedded database', () => {
+  it('is created, put in WAL mode and migrated on open', async () => {
+    const { database } = await open();
+    const mode = await database.client.execute('PRAGMA journal_mode');
+    expect(mode.rows[0]![0]).toBe('wal');
+    const tables = await database.client.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    expect(tables.rows.map((r) => r[0])).toEqual(expect.arrayContaining(['rollouts', 'cohorts', 'pins', 'api_keys', 'audit_log']));
+  });
+
+  it('migrates an already migrated file again without harm', async () => {
+    const { database, url } = await open();
+    await database.client.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'kept')");
+    const again = await openDatabase({ url });
+    const rows = await again.client.execute('SELECT action FROM audit_log');
+    expect(rows.rows.map((r) => r[0])).toEqual(['kept']);
+    again.close();
+  });
+
+  it('keeps synchronous=FULL and a busy timeout on every pooled connection', async () => {
+    const { database } = await open();
+    // Hold several transactions open at once so the pool must open several connections.
+    const transactions = await Promise.all([0, 1, 2].map(() => database.client.transaction('read')));
+    for (const tx of transactions) {
+      expect((await tx.execute('PRAGMA synchronous')).rows[0]![0]).toBe(2);
+      expect((await tx.execute('PRAGMA busy_timeout')).rows[0]![0]).toBe(5000);
+    }
+    for (const tx of transactions) tx.close();
+  });
+
+  it('runs writes one at a time, so concurrent writers in one process never deadlock', async () => {
+    const { database } = await open();
+    const order: string[] = [];
+    await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        database.write(async (tx) => {
+          order.push(`begin ${i}`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          await tx.run(sql`INSERT INTO audit_log (at, actor, action) VALUES (${i}, 'test', 'write')`);
+          order.push(`end ${i}`);
+        }),
+      ),
+    );
+    expect(order).toEqual(['begin 1', 'end 1', 'begin 2', 'end 2', 'begin 3', 'end 3', 'begin 4', 'end 4']);
+  });
+
+  it('rolls a failed write back and keeps serving the next one', async () => {
+    const { database } = await open();
+    await expect(
+      database.write(async (tx) => {
+        await tx.run(sql`INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'lost')`);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    await database.write((tx) => tx.run(sql`INSERT INTO audit_log (at, actor, action) VALUES (2, 'test', 'kept')`));
+    const rows = await database.client.execute('SELECT action FROM audit_log');
+    expect(rows.rows.map((r) => r[0])).toEqual(['kept']);
+  });
+
+  it('reads file paths out of file: URLs', () => {
+    expect(filePathOf('file:./data/rollcall.db')).toBe('./data/rollcall.db');
+    expect(filePathOf('file:///tmp/x.db')).toBe('/tmp/x.db');
+    expect(filePathOf('file:/tmp/x.db?mode=rwc')).toBe('/tmp/x.db');
+    expect(filePathOf('libsql://db.example.com')).toBeNull();
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import type { RolloutState } from '../../../sdk/snapshot.ts';
+import { AppError } from '../../../server/errors.ts';
+import { cohortForStep, decide, type LifecycleCommand } from '../../../server/rollouts/lifecycle.ts';
+import { DEFAULT_GUARDS, type Cohort, type RolloutAggregate, type Step } from '../../../server/rollouts/model.ts';
+
+const PLAN: Step[] = [{ live: 0, shadow: 10 }, { live: 5 }, { live: 25 }, { live: 100 }];
+
+function cohort(name: string, fromBp: number, toBp: number, status: Cohort['status'] = 'active', revertKind: Cohort['revertKind'] = null): Cohort {
+  return { name, step: Number(name.slice(1)), fromBp, toBp, status, createdAt: 0, revertedAt: null, revertKind, revertedBy: null, revertReason: null };
+}
+
+function aggregate(state: RolloutState, step: number | null, cohorts: Cohort[] = []): RolloutAggregate {
+  return {
+    rollout: {
+      id: 1, key: 'r', description: '', salt: 'r', state, plan: PLAN, guards: DEFAULT_GUARDS, onBreach: 'revert-cohort',
+      autoAdvance: false, step, stepEnteredAt: null, version: 1, createdAt: 0, updatedAt: 0,
+    },
+    cohorts,
+    pins: [],
+  };
+}
+
+const stepOf: Record<RolloutState, number | null> = { draft: null, running: 1, paused: 1, reverted: 1, completed: 1 };
+const cohortsOf = (state: RolloutState) => (state === 'draft' ? [] : [cohort('c1', 0, 500, state === 'reverted' ? 'reverted' : 'active')]);
+
+const commands: Record<string, LifecycleCommand> = {
+  start: { action: 'start' },
+  advance: { action: 'advance' },
+  pause: { action: 'pause' },
+  resume: { action: 'resume' },
+  'revert c1': { action: 'revert', cohort: 'c1', kind: 'manual' },
+  'revert all': { action: 'revert', kind: 'manual' },
+  complete: { action: 'complete' },
+};
+
+// The whole transition table: the resulting state, or null for a 409.
+const table: Record<RolloutState, Record<string, RolloutState | null>> = {
+  draft: { start: 'running', advance: null, pause: null, resume: null, 'revert c1': null, 'revert all': null, complete: null },
+  running: { start: null, advance: 'running', pause: 'paused', resume: null, 'revert c1': 'paused', 'revert all': 'reverted', complete: 'completed' },
+  paused: { start: null, advance: 'paused', pause: null, resume: 'running', 'revert c1': 'paused', 'revert all': 'reverted', complete: 'completed' },
+  reverted: { start: null, advance: null, pause: null, resume: 'running', 'revert c1': null, 'revert all': null, complete: null },
+  completed: { start: null, advance: null, pause: null, resume: null, 'revert c1': null, 'revert all': 'reverted', complete: null },
+};
+
+function outcome(state: RolloutState, name: string): RolloutState | AppError {
+  try {
+    return decide(aggregate(state, stepOf[state], cohortsOf(state)), commands[name]!).state;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+}
+
+describe('the transition table', () => {
+  for (const [state, row] of Object.entries(table) as [RolloutState, Record<string, RolloutState | null>][]) {
+    for (const [name, expected] of Object.entries(row)) {
+      it(`${name} from ${state} ${expected === null ? 'is refused with 409' : `gives ${expected}`}`, () => {
+        const result = outcome(state, name);
+        if (expected === null) {
+          expect(result).toBeInstanceOf(AppError);
+          expect((result as AppError).status).toBe(409);
+        } else {
+          expect(result).toBe(expected);
+        }
+      });
+    }
+  }
+});
+
+describe('steps and cohorts', () => {
+  it('creates one cohort per step that raises live, as the band from the previous live', () => {
+    const started = decide(aggregate('draft', null), { action: 'start' });
+    expect(started.step).toBe(0);
+    expect(started.newCohort).toBeNull();
+    const first = decide(aggregate('running', 0), { action: 'advance' });
+    expect(first.newCohort).toEqual({ name: 'c1', step: 1, fromBp: 0, toBp: 500 });
+    const second = decide(aggregate('running', 1, [cohort('c1', 0, 500)]), { action: 'advance' });
+    expect(second.newCohort).toEqual({ name: 'c2', step: 2, fromBp: 500, toBp: 2500 });
+  });
+
+  it('creates no cohort for a step that keeps live where it was', () => {
+    const agg = aggregate('running', 1, [cohort('c1', 0, 500)]);
+    agg.rollout.plan = [{ live: 5 }, { live: 5, shadow: 50 }];
+    agg.rollout.step = 0;
+    expect(cohortForStep(agg, 1)).toBeNull();
+  });
+
+  it('starts straight into a cohort when the first step is live', () => {
+    const agg = aggregate('draft', null);
+    agg.rollout.plan = [{ live: 1.5 }];
+    expect(decide(agg, { action: 'start' }).newCohort).toEqual({ name: 'c1', step: 0, fromBp: 0, toBp: 150 });
+  });
+
+  it('refuses to advance past the last step and points at complete', () => {
+    expect(() => decide(aggregate('running', 3), { action: 'advance' })).toThrow(/use complete/);
+  });
+
+  it('reverts only the named cohort and refuses an unknown or already reverted one', () => {
+    const agg = aggregate('running', 2, [cohort('c1', 0, 500), cohort('c2', 500, 2500)]);
+    const decision = decide(agg, { action: 'revert', cohort: 'c2', kind: 'manual' });
+    expect(decision.revert).toEqual(['c2']);
+    expect(() => decide(agg, { action: 'revert', cohort: 'c9', kind: 'manual' })).toThrow(expect.objectContaining({ status: 404 }));
+    agg.cohorts[1]!.status = 'reverted';
+    expect(() => decide(agg, { action: 'revert', cohort: 'c2', kind: 'manual' })).toThrow(expect.objectContaining({ code: 'cohort_already_reverted' }));
+  });
+
+  it('reverting all touches only the active cohorts', () => {
+    const agg = aggregate('running', 2, [cohort('c1', 0, 500), cohort('c2', 500, 2500, 'reverted', 'manual')]);
+    expect(decide(agg, { action: 'revert', kind: 'manual' }).revert).toEqual(['c1']);
+  });
+
+  it('resume re-activates cohorts a breach reverted, and named ones, but not other manual reverts', () => {
+    const agg = aggregate('paused', 3, [
+      cohort('c1', 0, 500, 'reverted', 'breach'),
+      cohort('c2', 500, 2500, 'reverted', 'manual'),
+      cohort('c3', 2500, 10000, 'reverted', 'manual'),
+    ]);
+    expect(decide(agg, { action: 'resume' }).reactivate).toEqual(['c1']);
+    expect(decide(agg, { action: 'resume', cohorts: ['c3'] }).reactivate).toEqual(['c1', 'c3']);
+    expect(() => decide(aggregate('paused', 1, [cohort('c1', 0, 500)]), { action: 'resume', cohorts: ['c1'] })).toThrow(
+      expect.objectContaining({ code: 'cohort_not_reverted' }),
+    );
+  });
+});
