@@ -97,10 +97,46 @@ export function resolvePath(rollout: CompiledRollout, partnerId: string): Path {
   return position < rollout.shadow ? 'shadow' : 'old';
 }
 
-/** The cohort a partner is measured in: a band name, `shadow`, or `baseline`. */
-export function cohortOf(rollout: CompiledRollout, partnerId: string): string {
+/** Where a partner goes and in which cohort it is measured. Reused by callers to avoid allocation. */
+export interface Route {
+  path: Path;
+  cohort: string;
+}
+
+/**
+ * Fills `out` with the partner's path and the cohort its messages are
+ * counted in: a band name (`c1`…), `shadow`, `baseline`, `pinned`, or
+ * `completed` (a completed rollout's partners outside every band).
+ */
+export function routeInto(rollout: CompiledRollout, partnerId: string, out: Route): Route {
+  const state = rollout.state;
+  if (state !== 'running' && state !== 'paused' && state !== 'completed') {
+    out.path = 'old';
+    out.cohort = 'baseline';
+    return out;
+  }
+  if (state !== 'completed' && rollout.pins.size > 0) {
+    const pinned = rollout.pins.get(partnerId);
+    if (pinned !== undefined) {
+      out.path = pinned;
+      out.cohort = 'pinned';
+      return out;
+    }
+  }
   const position = positionOfHash(rollout.hash(partnerId));
   const band = bandIndex(rollout, position);
-  if (band >= 0) return rollout.bandNames[band]!;
-  return position < rollout.shadow && position >= rollout.live ? 'shadow' : 'baseline';
+  if (state === 'completed') {
+    out.path = 'new';
+    out.cohort = band >= 0 ? rollout.bandNames[band]! : 'completed';
+  } else if (band >= 0) {
+    out.path = rollout.bandActive[band] === 1 ? 'new' : 'old';
+    out.cohort = rollout.bandNames[band]!;
+  } else if (position < rollout.shadow) {
+    out.path = 'shadow';
+    out.cohort = 'shadow';
+  } else {
+    out.path = 'old';
+    out.cohort = 'baseline';
+  }
+  return out;
 }

@@ -18,6 +18,8 @@ export interface CohortSnapshot {
   /** First position past the band. */
   to: number;
   status: CohortStatus;
+  /** Why it was reverted, when it was. */
+  reason?: string | null;
 }
 
 export interface PinSnapshot {
@@ -29,6 +31,8 @@ export interface RolloutSnapshot {
   key: string;
   salt: string;
   state: RolloutState;
+  /** The reason given for the last change of state (a pause, a revert), if any. */
+  reason?: string | null;
   /** Increments on every change of this rollout. */
   version: number;
   /** Index of the current plan step; null while the rollout is a draft. */

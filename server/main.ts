@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     );
   }
 
+  rollcall.start();
   const usageTimer = setInterval(() => {
     rollcall.services.keys.flushUsage().catch((error: unknown) => logger.warn('key usage flush failed', { error: String(error) }));
   }, USAGE_FLUSH_MS);
@@ -68,8 +69,9 @@ async function main(): Promise<void> {
       if ('closeAllConnections' in server) server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await rollcall.close();
+    await closed;
     database.close();
     logger.info('stopped');
     process.exit(0);

@@ -3,6 +3,7 @@
  * epoch milliseconds. Migrations under `migrations/` are generated from this
  * file by drizzle-kit (`npm run db:generate`) and never edited by hand.
  */
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
 import type { CohortStatus, Path, RolloutState } from '../../sdk/snapshot.ts';
@@ -14,6 +15,8 @@ export const rollouts = sqliteTable('rollouts', {
   description: text('description').notNull().default(''),
   salt: text('salt').notNull(),
   state: text('state').$type<RolloutState>().notNull(),
+  /** The reason given with the last change of state. */
+  stateReason: text('state_reason'),
   plan: text('plan', { mode: 'json' }).$type<Step[]>().notNull(),
   guards: text('guards', { mode: 'json' }).$type<Guards>().notNull(),
   onBreach: text('on_breach').$type<OnBreach>().notNull(),
@@ -92,4 +95,104 @@ export const auditLog = sqliteTable(
     reason: text('reason'),
   },
   (t) => [index('audit_rollout').on(t.rolloutKey, t.id)],
+);
+
+/** One row per accepted report batch: a retried batch is recognised and not counted twice. */
+export const reportBatches = sqliteTable('report_batches', {
+  batchId: text('batch_id').primaryKey(),
+  instanceId: text('instance_id').notNull(),
+  receivedAt: integer('received_at').notNull(),
+});
+
+/** Counts per rollout, cohort, path and one-second bucket, added to by every batch. */
+export const cohortCounts = sqliteTable(
+  'cohort_counts',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    /** Unix second. */
+    bucket: integer('bucket').notNull(),
+    received: integer('received').notNull().default(0),
+    processed: integer('processed').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    compared: integer('compared').notNull().default(0),
+    mismatched: integer('mismatched').notNull().default(0),
+    skipped: integer('skipped').notNull().default(0),
+    dropped: integer('dropped').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.bucket, t.cohort, t.path] })],
+);
+
+/** Latency histograms per rollout, cohort, path and minute: slot i holds durations up to 2^(i/4) µs. */
+export const latencyCounts = sqliteTable(
+  'latency_counts',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    /** `authoritative` or `candidate` (the compared path). */
+    role: text('role').$type<'authoritative' | 'candidate'>().notNull(),
+    /** Unix second at the start of the minute. */
+    bucket: integer('bucket').notNull(),
+    slot: integer('slot').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.bucket, t.cohort, t.path, t.role, t.slot] })],
+);
+
+/**
+ * The message ledger: every message that was open at a flush, failed, or
+ * settled in another process, by id. `open` rows past the grace are lost.
+ */
+export const messages = sqliteTable(
+  'messages',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    messageId: text('message_id').notNull(),
+    partnerId: text('partner_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    status: text('status').$type<'open' | 'processed' | 'failed' | 'lost' | 'late' | 'replayed'>().notNull(),
+    /** Server time (SDK time corrected for clock skew); null when only the settling process reported it. */
+    receivedAt: integer('received_at'),
+    settledAt: integer('settled_at'),
+    error: text('error'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.rolloutId, t.messageId] }),
+    index('messages_open').on(t.rolloutId, t.receivedAt).where(sql`status = 'open'`),
+    index('messages_by_status').on(t.rolloutId, t.status, t.receivedAt),
+  ],
+);
+
+/** Mismatch samples with their diffs: at most 20 per rollout, cohort and minute. */
+export const mismatchSamples = sqliteTable(
+  'mismatch_samples',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    /** Unix second at the start of the minute, for the per-minute limit. */
+    minute: integer('minute').notNull(),
+    at: integer('at').notNull(),
+    messageId: text('message_id').notNull(),
+    partnerId: text('partner_id').notNull(),
+    authoritative: text('authoritative').$type<'old' | 'new'>().notNull(),
+    kind: text('kind').$type<'diff' | 'error' | 'timeout'>().notNull(),
+    diffs: text('diffs', { mode: 'json' }).notNull(),
+    instanceId: text('instance_id').notNull(),
+  },
+  (t) => [index('mismatch_samples_by_minute').on(t.rolloutId, t.cohort, t.minute), index('mismatch_samples_recent').on(t.rolloutId, t.id)],
+);
+
+/** Paths an SDK found to differ between two runs of the old path, ignored from then on. */
+export const learnedNoise = sqliteTable(
+  'learned_noise',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    path: text('path').notNull(),
+    firstSeenAt: integer('first_seen_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.path] })],
 );

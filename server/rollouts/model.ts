@@ -38,6 +38,7 @@ export interface Rollout {
   description: string;
   salt: string;
   state: RolloutState;
+  stateReason: string | null;
   plan: Step[];
   guards: Guards;
   onBreach: OnBreach;

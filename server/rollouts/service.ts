@@ -112,6 +112,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           description: input.description ?? '',
           salt: input.salt ?? input.key,
           state: 'draft',
+          stateReason: null,
           plan: input.plan,
           guards,
           onBreach: input.onBreach ?? 'revert-cohort',
@@ -170,6 +171,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         const decision = decide(aggregate, command);
         await store.updateRollout(tx, rollout.id, rollout.version, {
           state: decision.state,
+          ...(decision.state !== rollout.state ? { stateReason: request.reason ?? null } : {}),
           step: decision.step,
           updatedAt: now,
           ...(decision.enteredStep ? { stepEnteredAt: now } : {}),

@@ -36,6 +36,7 @@ export function rolloutSummary(rollout: Rollout, cohorts: Cohort[], pinCount: nu
     description: rollout.description,
     salt: rollout.salt,
     state: rollout.state,
+    stateReason: rollout.stateReason,
     step: rollout.step,
     live: rollout.state === 'completed' ? 100 : (step?.live ?? 0),
     shadow: step?.shadow ?? null,
@@ -70,12 +71,13 @@ export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
     key: rollout.key,
     salt: rollout.salt,
     state: rollout.state,
+    reason: rollout.stateReason,
     version: rollout.version,
     step: rollout.step,
     live: step === undefined ? 0 : basisPoints(step.live),
     shadow: step?.shadow === undefined ? 0 : basisPoints(step.shadow),
     verify: step?.verify ?? 0,
-    cohorts: aggregate.cohorts.map((c) => ({ name: c.name, from: c.fromBp, to: c.toBp, status: c.status })),
+    cohorts: aggregate.cohorts.map((c) => ({ name: c.name, from: c.fromBp, to: c.toBp, status: c.status, reason: c.revertReason })),
     pins: aggregate.pins.map((p) => ({ partnerId: p.partnerId, path: p.path })),
   };
 }

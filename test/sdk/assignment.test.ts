@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRollout, cohortOf, positionOf, positionOfHash, resolvePath } from '../../sdk/assignment.ts';
+import { compileRollout, positionOf, positionOfHash, resolvePath, routeInto, type Route } from '../../sdk/assignment.ts';
 import { murmur3 } from '../../sdk/murmur3.ts';
 import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
 
@@ -101,12 +101,24 @@ describe('path of a partner', () => {
     expect(resolvePath(rollout, inC2)).toBe('shadow');
   });
 
-  it('names the cohort a partner is measured in', () => {
-    const rollout = compileRollout(snapshot(base));
-    expect(cohortOf(rollout, inC1)).toBe('c1');
-    expect(cohortOf(rollout, inC2)).toBe('c2');
-    expect(cohortOf(rollout, inShadow)).toBe('shadow');
-    expect(cohortOf(rollout, outside)).toBe('baseline');
+  it('names the cohort a partner is measured in, with the same path as resolvePath', () => {
+    const out: Route = { path: 'old', cohort: '' };
+    const cases: [Partial<RolloutSnapshot>, string, Route][] = [
+      [base, inC1, { path: 'new', cohort: 'c1' }],
+      [base, inC2, { path: 'old', cohort: 'c2' }],
+      [base, inShadow, { path: 'shadow', cohort: 'shadow' }],
+      [base, outside, { path: 'old', cohort: 'baseline' }],
+      [{ ...base, pins: [{ partnerId: outside, path: 'new' }] }, outside, { path: 'new', cohort: 'pinned' }],
+      [{ ...base, state: 'completed' }, inC2, { path: 'new', cohort: 'c2' }],
+      [{ ...base, state: 'completed' }, outside, { path: 'new', cohort: 'completed' }],
+      [{ ...base, state: 'reverted' }, inC1, { path: 'old', cohort: 'baseline' }],
+      [{ ...base, state: 'draft' }, inShadow, { path: 'old', cohort: 'baseline' }],
+    ];
+    for (const [overrides, partner, expected] of cases) {
+      const rollout = compileRollout(snapshot(overrides));
+      expect(routeInto(rollout, partner, out)).toEqual(expected);
+      expect(resolvePath(rollout, partner)).toBe(expected.path);
+    }
   });
 
   it('uses the salt, not the key, to place partners', () => {

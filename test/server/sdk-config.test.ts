@@ -30,12 +30,13 @@ describe('GET /v1/sdk/config', () => {
       key: 'psa-webhooks-v2',
       salt: 's1',
       state: 'running',
+      reason: null,
       version: 4,
       step: 1,
       live: 500,
       shadow: 3000,
       verify: 0.1,
-      cohorts: [{ name: 'c1', from: 0, to: 500, status: 'active' }],
+      cohorts: [{ name: 'c1', from: 0, to: 500, status: 'active', reason: null }],
       pins: [{ partnerId: 'vip', path: 'old' }],
     });
     expect(reply.body.rollouts.find((r) => r.key === 'draft-one')).toMatchObject({ state: 'draft', step: null, live: 0, cohorts: [] });

@@ -13,7 +13,7 @@ function cohort(name: string, fromBp: number, toBp: number, status: Cohort['stat
 function aggregate(state: RolloutState, step: number | null, cohorts: Cohort[] = []): RolloutAggregate {
   return {
     rollout: {
-      id: 1, key: 'r', description: '', salt: 'r', state, plan: PLAN, guards: DEFAULT_GUARDS, onBreach: 'revert-cohort',
+      id: 1, key: 'r', description: '', salt: 'r', state, stateReason: null, plan: PLAN, guards: DEFAULT_GUARDS, onBreach: 'revert-cohort',
       autoAdvance: false, step, stepEnteredAt: null, version: 1, createdAt: 0, updatedAt: 0,
     },
     cohorts,

@@ -1,0 +1,1 @@
+ALTER TABLE `rollouts` ADD `state_reason` text;

@@ -1,0 +1,30 @@
+/**
+ * The last good snapshot on disk, so that a service restarted while the
+ * server is down routes as before. Written atomically (temporary file, then
+ * rename) on every change.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { ConfigSnapshot } from './snapshot.ts';
+import { isSnapshot } from './validate-snapshot.ts';
+
+export interface Backup {
+  savedAt: number;
+  snapshot: ConfigSnapshot;
+}
+
+export async function writeBackup(path: string, snapshot: ConfigSnapshot, savedAt: number): Promise<void> {
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(temporary, JSON.stringify({ savedAt, snapshot } satisfies Backup));
+  await rename(temporary, path);
+}
+
+/** The backup at `path`, or null when there is none or it cannot be read as one. */
+export async function readBackup(path: string): Promise<Backup | null> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<Backup>;
+    if (typeof parsed.savedAt !== 'number' || !isSnapshot(parsed.snapshot)) return null;
+    return { savedAt: parsed.savedAt, snapshot: parsed.snapshot };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Output comparison for shadow runs: deep equality after normalisation
+ * (ignored paths, unordered arrays, numeric tolerance, learned noise), with a
+ * bounded diff whose values are redacted and truncated before they can leave
+ * the process.
+ */
+import { formatPath, generalise, PathSet, type Segment } from './json-path.ts';
+import type { DiffEntry } from './wire.ts';
+
+export interface CompareOptions {
+  /** Paths never compared, such as `$.meta.requestId` or `$.items[*].at`. */
+  ignore?: string[];
+  /** Compare arrays as multisets: everywhere (true) or at these paths. */
+  unorderedArrays?: boolean | string[];
+  /** Numbers this close are equal: an absolute difference, or absolute and relative bounds. */
+  numericTolerance?: number | { absolute?: number; relative?: number };
+  /** Paths whose values are replaced by "[redacted]" in diffs, or a function that rewrites any value. */
+  redact?: string[] | ((path: string, value: unknown) => unknown);
+  /** At most this many diff entries per mismatch (20). */
+  maxDiffs?: number;
+  /** Values are cut to this many characters (200). */
+  maxValueLength?: number;
+}
+
+export interface Comparison {
+  equal: boolean;
+  /** How many differences there were (diffs holds at most maxDiffs of them). */
+  differences: number;
+  diffs: DiffEntry[];
+}
+
+const MAX_DEPTH = 64;
+const REDACTED = '[redacted]';
+
+/** Turns any value into plain JSON-like data: dates to ISO strings, maps to objects, cycles cut. */
+export function toPlain(value: unknown, depth = 0, seen: Set<object> = new Set()): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value !== 'object') return undefined;
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  try {
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+    if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return toPlain((value as { toJSON(): unknown }).toJSON(), depth + 1, seen);
+    if (Array.isArray(value) || value instanceof Set) return Array.from(value as Iterable<unknown>, (v) => toPlain(v, depth + 1, seen) ?? null);
+    const entries = value instanceof Map ? [...value.entries()].map(([k, v]) => [String(k), v] as const) : Object.entries(value);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      const plain = toPlain(v, depth + 1, seen);
+      if (plain !== undefined) Object.defineProperty(out, k, { value: plain, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+export function createComparator(options: CompareOptions = {}) {
+  const ignore = new PathSet(options.ignore ?? []);
+  const unorderedEverywhere = options.unorderedArrays === true;
+  const unordered = new PathSet(Array.isArray(options.unorderedArrays) ? options.unorderedArrays : []);
+  const tolerance = typeof options.numericTolerance === 'number' ? { absolute: options.numericTolerance } : (options.numericTolerance ?? {});
+  const absolute = tolerance.absolute ?? 0;
+  const relative = tolerance.relative ?? 0;
+  const redactPaths = Array.isArray(options.redact) ? new PathSet(options.redact) : new PathSet();
+  const redactFn = typeof options.redact === 'function' ? options.redact : undefined;
+  const maxDiffs = options.maxDiffs ?? 20;
+  const maxValueLength = options.maxValueLength ?? 200;
+
+  function numbersEqual(a: number, b: number): boolean {
+    if (a === b) return true;
+    const diff = Math.abs(a - b);
+    return diff <= absolute || diff <= relative * Math.max(Math.abs(a), Math.abs(b));
+  }
+
+  /** Removes ignored subpaths, so that unordered arrays sort on what is compared. */
+  function strip(value: unknown, path: Segment[], noise: PathSet | undefined): unknown {
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((v, i) => (isIgnored([...path, i], noise) ? null : strip(v, [...path, i], noise)));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (!isIgnored([...path, k], noise)) out[k] = strip(v, [...path, k], noise);
+    return out;
+  }
+
+  function isIgnored(path: Segment[], noise: PathSet | undefined): boolean {
+    return ignore.has(path) || (noise !== undefined && noise.has(path));
+  }
+
+  function redactDeep(value: unknown, path: Segment[]): unknown {
+    if (redactPaths.has(path)) return REDACTED;
+    if (value === null || typeof value !== 'object' || redactPaths.size === 0) return value;
+    if (Array.isArray(value)) return value.map((v, i) => redactDeep(v, [...path, i]));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, [...path, k]);
+    return out;
+  }
+
+  function clip(value: unknown): unknown {
+    if (typeof value === 'string') return value.length > maxValueLength ? `${value.slice(0, maxValueLength)}…` : value;
+    if (value === null || typeof value !== 'object') return value;
+    const text = JSON.stringify(value);
+    return text.length > maxValueLength ? `${text.slice(0, maxValueLength)}…` : value;
+  }
+
+  function shown(value: unknown, path: Segment[]): unknown {
+    let out = redactDeep(value, path);
+    if (redactFn !== undefined) {
+      try {
+        out = redactFn(formatPath(path), out);
+      } catch {
+        out = REDACTED;
+      }
+    }
+    return clip(out);
+  }
+
+  function walk(a: unknown, b: unknown, path: Segment[], noise: PathSet | undefined, result: Comparison): void {
+    if (isIgnored(path, noise)) return;
+    if (typeof a === 'number' && typeof b === 'number') {
+      if (!numbersEqual(a, b)) record(a, b, path, result);
+      return;
+    }
+    const aArray = Array.isArray(a);
+    const aObject = a !== null && typeof a === 'object' && !aArray;
+    if (aArray && Array.isArray(b)) {
+      let left = a as unknown[];
+      let right = b;
+      if (unorderedEverywhere || unordered.has(path)) {
+        const key = (v: unknown, i: number) => stableStringify(strip(v, [...path, i], noise));
+        left = left.map((v, i) => [key(v, i), v] as const).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, v]) => v);
+        right = right.map((v, i) => [key(v, i), v] as const).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, v]) => v);
+      }
+      const length = Math.max(left.length, right.length);
+      for (let i = 0; i < length; i++) walk(left[i], right[i], [...path, i], noise, result);
+      return;
+    }
+    if (aObject && b !== null && typeof b === 'object' && !Array.isArray(b)) {
+      const keys = new Set([...Object.keys(a as object), ...Object.keys(b)]);
+      for (const k of [...keys].sort()) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, k], noise, result);
+      return;
+    }
+    if (a !== b) record(a, b, path, result);
+  }
+
+  function record(a: unknown, b: unknown, path: Segment[], result: Comparison): void {
+    result.equal = false;
+    result.differences++;
+    if (result.diffs.length >= maxDiffs) return;
+    const entry: DiffEntry = { path: formatPath(path) };
+    if (a !== undefined) entry.old = shown(a, path);
+    if (b !== undefined) entry.new = shown(b, path);
+    result.diffs.push(entry);
+  }
+
+  return {
+    /** Compares two outputs; `noise` adds learned paths to the ignored ones. */
+    compare(oldValue: unknown, newValue: unknown, noise?: PathSet): Comparison {
+      const result: Comparison = { equal: true, differences: 0, diffs: [] };
+      walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
+      return result;
+    },
+
+    /** The generalised paths at which two runs of the same path differ: noise to ignore from now on. */
+    noiseBetween(first: unknown, second: unknown, noise?: PathSet): Segment[][] {
+      const paths: Segment[][] = [];
+      const collect: Comparison = { equal: true, differences: 0, diffs: [] };
+      const seen = new Set<string>();
+      const visit = (a: unknown, b: unknown, path: Segment[]): void => {
+        if (isIgnored(path, noise)) return;
+        const bothContainers = a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b);
+        if (!bothContainers) {
+          const probe: Comparison = { ...collect, diffs: [] };
+          walk(a, b, path, noise, probe);
+          if (!probe.equal) {
+            const general = generalise(path);
+            const text = formatPath(general);
+            if (!seen.has(text)) {
+              seen.add(text);
+              paths.push(general);
+            }
+          }
+          return;
+        }
+        const keys = Array.isArray(a) ? [...Array(Math.max(a.length, (b as unknown[]).length)).keys()] : [...new Set([...Object.keys(a), ...Object.keys(b)])];
+        for (const k of keys) visit((a as Record<string | number, unknown>)[k], (b as Record<string | number, unknown>)[k], [...path, k]);
+      };
+      visit(toPlain(first), toPlain(second), []);
+      return paths;
+    },
+  };
+}
+
+export type Comparator = ReturnType<typeof createComparator>;

@@ -1,0 +1,18 @@
+/**
+ * Rollcall's SDK: the only entry point. See README "SDK".
+ *
+ *   const rc = createClient({ url, sdkKey })
+ *   await rc.ready()
+ *   rc.path('psa-webhooks-v2', partnerId)             // 'old' | 'new' | 'shadow'
+ *   await rc.run('psa-webhooks-v2', { partnerId, messageId }, { old, new })
+ */
+export { createClient, SDK_NAME, SDK_VERSION, RollcallHttpError } from './client.ts';
+export type { ClientOptions, ClientEvents, ClientStatus, Evaluation, Logger, RollcallClient, ReplayHandler } from './client.ts';
+export { RollcallTimeoutError } from './run.ts';
+export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './run.ts';
+export type { CompareOptions } from './compare.ts';
+export type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
+export type { ConfigSnapshot, RolloutSnapshot, CohortSnapshot, PinSnapshot, Path, RolloutState } from './snapshot.ts';
+export { RollcallProvider } from './openfeature.ts';
+export { murmur3 } from './murmur3.ts';
+export { positionOf } from './assignment.ts';

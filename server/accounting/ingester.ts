@@ -1,0 +1,213 @@
+/**
+ * Ingestion with group commit: batches that arrive while a write is under
+ * way are applied together in the next transaction, and every request is
+ * answered only after its batch is committed. A batch id seen before is
+ * acknowledged without being counted again.
+ *
+ * SDK timestamps are moved onto the server's clock by the offset between the
+ * two at the moment of sending (the `x-rollcall-clock` header).
+ */
+import type { Clock } from '../clock.ts';
+import type { Database, Transaction } from '../db/database.ts';
+import type { Logger } from '../logger.ts';
+import type { ReportAck } from '../../sdk/wire.ts';
+import type { ValidBatch } from './schemas.ts';
+import * as store from './store.ts';
+
+export interface Submission {
+  batch: ValidBatch;
+  /** Server time minus SDK time when the batch was sent, in ms. */
+  clockOffset: number;
+}
+
+const GROUP_MAX = 64;
+
+function unpackHistogram(pairs: number[] | undefined, each: (slot: number, count: number) => void): void {
+  if (pairs === undefined) return;
+  for (let i = 0; i + 1 < pairs.length; i += 2) if (pairs[i + 1]! > 0) each(pairs[i]!, pairs[i + 1]!);
+}
+
+export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; onCommitted?: (batches: number) => void }) {
+  const { database, clock, logger } = deps;
+  let waiting: { submission: Submission; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
+  let running = false;
+
+  async function apply(tx: Transaction, submissions: Submission[]): Promise<ReportAck[]> {
+    const now = clock.now();
+    const keys = new Set<string>();
+    for (const { batch } of submissions) {
+      for (const r of batch.counts) keys.add(r.rollout);
+      for (const r of batch.messages) keys.add(r.rollout);
+      for (const r of batch.mismatches) keys.add(r.rollout);
+      for (const r of batch.noise) keys.add(r.rollout);
+    }
+    const known = await store.rolloutsByKey(tx, [...keys]);
+    const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
+    const counts = new Map<string, store.CountDelta>();
+    const latency = new Map<string, store.LatencyDelta>();
+    const opened: store.MessageRow[] = [];
+    const settled = new Map<number, store.MessageRow[]>();
+    const samples: store.SampleRow[] = [];
+    const noise: { rolloutId: number; path: string; firstSeenAt: number }[] = [];
+    const acks: ReportAck[] = [];
+
+    for (const { batch, clockOffset } of submissions) {
+      if (!(await store.claimBatch(tx, batch.batchId, batch.sdk.instanceId, now))) {
+        acks.push({ batchId: batch.batchId, duplicate: true, ignored: 0 });
+        continue;
+      }
+      let ignored = 0;
+      const onServer = (t: number) => Math.min(now, t + clockOffset);
+      for (const row of batch.counts) {
+        const rollout = known.get(row.rollout);
+        if (rollout === undefined) {
+          ignored++;
+          continue;
+        }
+        const bucket = Math.floor(onServer(row.second * 1000) / 1000);
+        const key = `${rollout.id}|${bucket}|${row.cohort}|${row.path}`;
+        const sum = counts.get(key) ?? { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 };
+        sum.received! += row.received;
+        sum.processed! += row.processed;
+        sum.failed! += row.failed;
+        sum.compared! += row.compared;
+        sum.mismatched! += row.mismatched;
+        sum.skipped! += row.skipped;
+        sum.dropped! += row.dropped;
+        counts.set(key, sum);
+        const minute = bucket - (bucket % 60);
+        for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
+          unpackHistogram(pairs, (slot, n) => {
+            const k = `${rollout.id}|${minute}|${row.cohort}|${row.path}|${role}|${slot}`;
+            const cell = latency.get(k) ?? { rolloutId: rollout.id, bucket: minute, cohort: row.cohort, path: row.path, role, slot, count: 0 };
+            cell.count += n;
+            latency.set(k, cell);
+          });
+        }
+      }
+      for (const m of batch.messages) {
+        const rollout = known.get(m.rollout);
+        if (rollout === undefined) {
+          ignored++;
+          continue;
+        }
+        const row: store.MessageRow = {
+          rolloutId: rollout.id,
+          messageId: m.messageId,
+          partnerId: m.partnerId,
+          cohort: m.cohort,
+          path: m.path,
+          status: m.status,
+          receivedAt: m.receivedAt === undefined ? null : onServer(m.receivedAt),
+          settledAt: m.status === 'open' ? null : onServer(m.at),
+          error: m.error ?? null,
+        };
+        if (m.status === 'open') opened.push(row);
+        else {
+          const list = settled.get(rollout.id) ?? [];
+          list.push(row);
+          settled.set(rollout.id, list);
+        }
+      }
+      for (const s of batch.mismatches) {
+        const rollout = known.get(s.rollout);
+        if (rollout === undefined) {
+          ignored++;
+          continue;
+        }
+        const at = onServer(s.at);
+        samples.push({
+          rolloutId: rollout.id,
+          cohort: s.cohort,
+          minute: Math.floor(at / 60_000) * 60,
+          at,
+          messageId: s.messageId,
+          partnerId: s.partnerId,
+          authoritative: s.authoritative,
+          kind: s.kind,
+          diffs: s.diffs,
+          instanceId: batch.sdk.instanceId,
+        });
+      }
+      for (const n of batch.noise) {
+        const rollout = known.get(n.rollout);
+        if (rollout === undefined) {
+          ignored++;
+          continue;
+        }
+        for (const path of n.paths) noise.push({ rolloutId: rollout.id, path, firstSeenAt: now });
+      }
+      acks.push({ batchId: batch.batchId, duplicate: false, ignored });
+    }
+
+    await store.addCounts(tx, [...counts.values()]);
+    await store.addLatency(tx, [...latency.values()]);
+    await store.openMessages(tx, opened);
+    for (const [rolloutId, rows] of settled) {
+      const grace = graceById.get(rolloutId)!;
+      await store.settleMessages(tx, rows, now - grace * 1000);
+    }
+    await insertWithinLimit(tx, samples);
+    await store.addNoise(tx, noise);
+    return acks;
+  }
+
+  /** Keeps at most 20 samples per rollout, cohort and minute. */
+  async function insertWithinLimit(tx: Transaction, samples: store.SampleRow[]): Promise<void> {
+    const room = new Map<string, number>();
+    const keep: store.SampleRow[] = [];
+    for (const s of samples) {
+      const key = `${s.rolloutId}|${s.cohort}|${s.minute}`;
+      let left = room.get(key);
+      if (left === undefined) left = SAMPLES_PER_MINUTE - (await store.countSamples(tx, s.rolloutId, s.cohort, s.minute));
+      if (left > 0) keep.push(s);
+      room.set(key, left - 1);
+    }
+    await store.insertSamples(tx, keep);
+  }
+
+  async function drain(): Promise<void> {
+    running = true;
+    try {
+      while (waiting.length > 0) {
+        const group = waiting.slice(0, GROUP_MAX);
+        waiting = waiting.slice(group.length);
+        try {
+          const acks = await database.write((tx) => apply(tx, group.map((g) => g.submission)));
+          group.forEach((g, i) => g.resolve(acks[i]!));
+          deps.onCommitted?.(group.length);
+        } catch (error) {
+          if (group.length === 1) {
+            group[0]!.reject(error);
+            continue;
+          }
+          // One bad batch must not fail the others: apply them one by one.
+          logger.warn('a report group failed; applying its batches one at a time', { error: String(error) });
+          for (const g of group) {
+            try {
+              const [ack] = await database.write((tx) => apply(tx, [g.submission]));
+              g.resolve(ack!);
+            } catch (single) {
+              g.reject(single);
+            }
+          }
+        }
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    submit(submission: Submission): Promise<ReportAck> {
+      return new Promise<ReportAck>((resolve, reject) => {
+        waiting.push({ submission, resolve, reject });
+        if (!running) void drain();
+      });
+    },
+  };
+}
+
+export const SAMPLES_PER_MINUTE = 20;
+
+export type Ingester = ReturnType<typeof createIngester>;

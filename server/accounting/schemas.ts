@@ -1,0 +1,76 @@
+/** The report batch as the server validates it (the SDK's wire types are in sdk/wire.ts). */
+import { z } from 'zod';
+import { SLOTS } from '../../sdk/latency.ts';
+import { rolloutKeySchema } from '../rollouts/schemas.ts';
+
+export const cohortSchema = z.string().regex(/^(c[1-9]\d{0,3}|baseline|shadow|pinned|completed)$/, 'a cohort is c1…, baseline, shadow, pinned or completed');
+const pathSchema = z.enum(['old', 'new', 'shadow']);
+const count = z.number().int().min(0).max(1_000_000_000);
+const epochMs = z.number().int().min(0).max(8.64e15);
+const id = z.string().min(1).max(256);
+
+/** Sparse [slot, count, …] pairs. */
+const histogram = z
+  .array(z.number().int().min(0).max(1_000_000_000))
+  .max(2 * SLOTS)
+  .refine((pairs) => pairs.length % 2 === 0 && pairs.every((v, i) => i % 2 === 1 || v < SLOTS), 'a histogram is [slot, count, …] with slots below 121');
+
+/** A diff value: whatever JSON the SDK clipped, within reason. */
+const diffValue = z.unknown().refine((v) => v === undefined || (JSON.stringify(v)?.length ?? 0) <= 2_000, 'a diff value is at most 2000 characters of JSON');
+
+export const reportBatchSchema = z.strictObject({
+  batchId: z.string().min(8).max(64),
+  sdk: z.strictObject({ name: z.string().max(64), version: z.string().max(32), instanceId: z.string().min(1).max(64) }),
+  sentAt: epochMs,
+  counts: z
+    .array(
+      z.strictObject({
+        rollout: rolloutKeySchema,
+        cohort: cohortSchema,
+        path: pathSchema,
+        second: z.number().int().min(0).max(8.64e12),
+        received: count,
+        processed: count,
+        failed: count,
+        compared: count,
+        mismatched: count,
+        skipped: count,
+        dropped: count,
+        latency: histogram.optional(),
+        candidateLatency: histogram.optional(),
+      }),
+    )
+    .max(10_000),
+  messages: z
+    .array(
+      z.strictObject({
+        rollout: rolloutKeySchema,
+        messageId: id,
+        partnerId: z.string().max(256),
+        cohort: cohortSchema,
+        path: pathSchema,
+        status: z.enum(['open', 'processed', 'failed']),
+        receivedAt: epochMs.optional(),
+        at: epochMs,
+        error: z.string().max(500).optional(),
+      }),
+    )
+    .max(20_000),
+  mismatches: z
+    .array(
+      z.strictObject({
+        rollout: rolloutKeySchema,
+        cohort: cohortSchema,
+        messageId: id,
+        partnerId: z.string().max(256),
+        authoritative: z.enum(['old', 'new']),
+        kind: z.enum(['diff', 'error', 'timeout']),
+        diffs: z.array(z.strictObject({ path: z.string().max(1_000), old: diffValue.optional(), new: diffValue.optional() })).max(20),
+        at: epochMs,
+      }),
+    )
+    .max(2_000),
+  noise: z.array(z.strictObject({ rollout: rolloutKeySchema, paths: z.array(z.string().min(1).max(1_000)).max(1_000) })).max(100),
+});
+
+export type ValidBatch = z.output<typeof reportBatchSchema>;
