@@ -8,8 +8,8 @@
  * The first two digits are Unleash's gradual-rollout bucket (`h % 100 + 1`),
  * so for whole percentages membership equals Unleash's with groupId = salt.
  */
-import { murmur3, prefixHasher } from './murmur3.ts';
-import type { Path, RolloutSnapshot, RolloutState } from './snapshot.ts';
+import { murmur3, prefixPlacer } from './murmur3.ts';
+import type { Path, PinSnapshot, RolloutSnapshot, RolloutState } from './snapshot.ts';
 
 export const POSITIONS = 10_000;
 
@@ -34,16 +34,20 @@ export interface CompiledRollout {
   readonly live: number;
   readonly shadow: number;
   readonly verify: number;
-  readonly hash: (partnerId: string) => number;
+  /** The partner's placement: position in the low 14 bits, 16 bits of its hash above (see prefixPlacer). */
+  readonly place: (partnerId: string) => number;
   readonly bandFrom: Int32Array;
   readonly bandTo: Int32Array;
   readonly bandActive: Uint8Array;
   readonly bandNames: readonly string[];
-  readonly pins: ReadonlyMap<string, Path>;
+  /** Pins keyed by the partner's hash, so a lookup never makes V8 hash the id string again. */
+  readonly pins: ReadonlyMap<number, readonly PinSnapshot[]>;
+  readonly pinCount: number;
 }
 
 export function compileRollout(rollout: RolloutSnapshot): CompiledRollout {
   const cohorts = rollout.cohorts;
+  const place = prefixPlacer(`${rollout.salt}:`);
   const bandFrom = new Int32Array(cohorts.length);
   const bandTo = new Int32Array(cohorts.length);
   const bandActive = new Uint8Array(cohorts.length);
@@ -59,13 +63,36 @@ export function compileRollout(rollout: RolloutSnapshot): CompiledRollout {
     live: rollout.live,
     shadow: rollout.shadow,
     verify: rollout.verify,
-    hash: prefixHasher(`${rollout.salt}:`),
+    place,
     bandFrom,
     bandTo,
     bandActive,
     bandNames: cohorts.map((cohort) => cohort.name),
-    pins: new Map(rollout.pins.map((pin) => [pin.partnerId, pin.path])),
+    pins: pinsByHash(place, rollout.pins),
+    pinCount: rollout.pins.length,
   };
+}
+
+/** 16 bits of the partner's hash: a small integer to V8, so a lookup never boxes a number. */
+const pinKey = (placement: number) => placement >>> 14;
+const positionOfPlacement = (placement: number) => placement & 0x3fff;
+
+function pinsByHash(place: (partnerId: string) => number, pins: readonly PinSnapshot[]): Map<number, PinSnapshot[]> {
+  const byHash = new Map<number, PinSnapshot[]>();
+  for (const pin of pins) {
+    const h = pinKey(place(pin.partnerId));
+    const list = byHash.get(h);
+    if (list === undefined) byHash.set(h, [pin]);
+    else list.push(pin);
+  }
+  return byHash;
+}
+
+function pinOf(rollout: CompiledRollout, partnerId: string, placement: number): Path | undefined {
+  const candidates = rollout.pins.get(pinKey(placement));
+  if (candidates === undefined) return undefined;
+  for (const pin of candidates) if (pin.partnerId === partnerId) return pin.path;
+  return undefined;
 }
 
 /** Index of the cohort band holding `position`, or -1. */
@@ -87,11 +114,12 @@ export function resolvePath(rollout: CompiledRollout, partnerId: string): Path {
   const state = rollout.state;
   if (state === 'completed') return 'new';
   if (state !== 'running' && state !== 'paused') return 'old';
-  if (rollout.pins.size > 0) {
-    const pinned = rollout.pins.get(partnerId);
+  const placement = rollout.place(partnerId);
+  if (rollout.pinCount > 0) {
+    const pinned = pinOf(rollout, partnerId, placement);
     if (pinned !== undefined) return pinned;
   }
-  const position = positionOfHash(rollout.hash(partnerId));
+  const position = positionOfPlacement(placement);
   const band = bandIndex(rollout, position);
   if (band >= 0) return rollout.bandActive[band] === 1 ? 'new' : 'old';
   return position < rollout.shadow ? 'shadow' : 'old';
@@ -115,15 +143,16 @@ export function routeInto(rollout: CompiledRollout, partnerId: string, out: Rout
     out.cohort = 'baseline';
     return out;
   }
-  if (state !== 'completed' && rollout.pins.size > 0) {
-    const pinned = rollout.pins.get(partnerId);
+  const placement = rollout.place(partnerId);
+  if (state !== 'completed' && rollout.pinCount > 0) {
+    const pinned = pinOf(rollout, partnerId, placement);
     if (pinned !== undefined) {
       out.path = pinned;
       out.cohort = 'pinned';
       return out;
     }
   }
-  const position = positionOfHash(rollout.hash(partnerId));
+  const position = positionOfPlacement(placement);
   const band = bandIndex(rollout, position);
   if (state === 'completed') {
     out.path = 'new';

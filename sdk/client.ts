@@ -117,6 +117,12 @@ export function createClient(options: ClientOptions) {
   let closed = false;
   let lastErrorMessage = '';
 
+  // The one timer that is not unref()ed: while the host awaits ready(), the process should
+  // wait for it (at most initTimeoutMs). It is cleared as soon as ready() settles.
+  const initTimer = setTimeout(() => {
+    if (evaluator.snapshot !== null) settleReady();
+    else settleReady(new Error(`no snapshot within ${options.initTimeoutMs ?? 5_000} ms: the server is unreachable and there is no bootstrap or backup`));
+  }, options.initTimeoutMs ?? 5_000);
   let resolveReady!: () => void;
   let rejectReady!: (error: Error) => void;
   let readySettled = false;
@@ -128,6 +134,7 @@ export function createClient(options: ClientOptions) {
   const settleReady = (error?: Error) => {
     if (readySettled) return;
     readySettled = true;
+    clearTimeout(initTimer);
     if (error === undefined) resolveReady();
     else rejectReady(error);
   };
@@ -232,11 +239,6 @@ export function createClient(options: ClientOptions) {
     source.start();
   }
 
-  const initTimer = setTimeout(() => {
-    if (evaluator.snapshot !== null) settleReady();
-    else settleReady(new Error(`no snapshot within ${options.initTimeoutMs ?? 5_000} ms: the server is unreachable and there is no bootstrap or backup`));
-  }, options.initTimeoutMs ?? 5_000);
-  initTimer.unref();
 
   every(options.flushIntervalMs ?? 1_000, () => {
     void reporter.flush();

@@ -32,8 +32,35 @@ export interface Comparison {
 const MAX_DEPTH = 64;
 const REDACTED = '[redacted]';
 
+/**
+ * True when `value` is already plain JSON-like data (plain objects, arrays,
+ * strings, finite numbers, booleans, null) no deeper than MAX_DEPTH: most
+ * handler outputs are, and they are then compared as they are, uncopied.
+ */
+function isPlain(value: unknown, depth: number): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlain(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined && !isPlain(v, depth + 1)) return false;
+  }
+  return true;
+}
+
 /** Turns any value into plain JSON-like data: dates to ISO strings, maps to objects, cycles cut. */
 export function toPlain(value: unknown, depth = 0, seen: Set<object> = new Set()): unknown {
+  if (depth === 0 && isPlain(value, 0)) return value;
+  return convert(value, depth, seen);
+}
+
+function convert(value: unknown, depth: number, seen: Set<object>): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return value.toString();
@@ -44,13 +71,15 @@ export function toPlain(value: unknown, depth = 0, seen: Set<object> = new Set()
   try {
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
     if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
-    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return toPlain((value as { toJSON(): unknown }).toJSON(), depth + 1, seen);
-    if (Array.isArray(value) || value instanceof Set) return Array.from(value as Iterable<unknown>, (v) => toPlain(v, depth + 1, seen) ?? null);
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return convert((value as { toJSON(): unknown }).toJSON(), depth + 1, seen);
+    if (Array.isArray(value) || value instanceof Set) return Array.from(value as Iterable<unknown>, (v) => convert(v, depth + 1, seen) ?? null);
     const entries = value instanceof Map ? [...value.entries()].map(([k, v]) => [String(k), v] as const) : Object.entries(value);
     const out: Record<string, unknown> = {};
     for (const [k, v] of entries) {
-      const plain = toPlain(v, depth + 1, seen);
-      if (plain !== undefined) Object.defineProperty(out, k, { value: plain, enumerable: true, writable: true, configurable: true });
+      const plain = convert(v, depth + 1, seen);
+      if (plain === undefined) continue;
+      if (k === '__proto__') Object.defineProperty(out, k, { value: plain, enumerable: true, writable: true, configurable: true });
+      else out[k] = plain;
     }
     return out;
   } finally {
@@ -124,8 +153,10 @@ export function createComparator(options: CompareOptions = {}) {
     return clip(out);
   }
 
+  /** Compares a and b at `path` (a stack shared by the whole walk: pushed and popped, never copied). */
   function walk(a: unknown, b: unknown, path: Segment[], noise: PathSet | undefined, result: Comparison): void {
     if (isIgnored(path, noise)) return;
+    if (a === b) return;
     if (typeof a === 'number' && typeof b === 'number') {
       if (!numbersEqual(a, b)) record(a, b, path, result);
       return;
@@ -141,24 +172,35 @@ export function createComparator(options: CompareOptions = {}) {
         right = right.map((v, i) => [key(v, i), v] as const).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, v]) => v);
       }
       const length = Math.max(left.length, right.length);
-      for (let i = 0; i < length; i++) walk(left[i], right[i], [...path, i], noise, result);
+      for (let i = 0; i < length; i++) {
+        path.push(i);
+        walk(left[i], right[i], path, noise, result);
+        path.pop();
+      }
       return;
     }
     if (aObject && b !== null && typeof b === 'object' && !Array.isArray(b)) {
-      const keys = new Set([...Object.keys(a as object), ...Object.keys(b)]);
-      for (const k of [...keys].sort()) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, k], noise, result);
+      const keys = Object.keys(a as object);
+      for (const k of Object.keys(b)) if (!Object.hasOwn(a as object, k)) keys.push(k);
+      keys.sort();
+      for (const k of keys) {
+        path.push(k);
+        walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path, noise, result);
+        path.pop();
+      }
       return;
     }
-    if (a !== b) record(a, b, path, result);
+    record(a, b, path, result);
   }
 
   function record(a: unknown, b: unknown, path: Segment[], result: Comparison): void {
     result.equal = false;
     result.differences++;
     if (result.diffs.length >= maxDiffs) return;
-    const entry: DiffEntry = { path: formatPath(path) };
-    if (a !== undefined) entry.old = shown(a, path);
-    if (b !== undefined) entry.new = shown(b, path);
+    const at = [...path];
+    const entry: DiffEntry = { path: formatPath(at) };
+    if (a !== undefined) entry.old = shown(a, at);
+    if (b !== undefined) entry.new = shown(b, at);
     result.diffs.push(entry);
   }
 

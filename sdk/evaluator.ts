@@ -39,6 +39,9 @@ function reverts(previous: RolloutSnapshot | undefined, next: RolloutSnapshot): 
 export class Evaluator {
   private compiled = new Map<string, CompiledRollout>();
   private byKey = new Map<string, RolloutSnapshot>();
+  // The last rollout looked up: services mostly ask about one rollout, over and over.
+  private lastKey: string | null = null;
+  private lastRollout: CompiledRollout | undefined = undefined;
   snapshot: ConfigSnapshot | null = null;
   source: SnapshotSource = 'none';
   /** Set when the snapshot is older than `failClosedAfterMs`: every partner routes to old. */
@@ -47,13 +50,21 @@ export class Evaluator {
   /** The partner's path; never throws. Unknown rollouts, odd ids and a stale snapshot give `old`. */
   path(rolloutKey: string, partnerId: string): Path {
     if (this.failClosed || typeof partnerId !== 'string' || partnerId.length === 0) return 'old';
-    const rollout = this.compiled.get(rolloutKey);
+    const rollout = this.lookup(rolloutKey);
     return rollout === undefined ? 'old' : resolvePath(rollout, partnerId);
+  }
+
+  private lookup(rolloutKey: string): CompiledRollout | undefined {
+    if (rolloutKey === this.lastKey) return this.lastRollout;
+    const rollout = this.compiled.get(rolloutKey);
+    this.lastKey = rolloutKey;
+    this.lastRollout = rollout;
+    return rollout;
   }
 
   /** Fills `out` with path and cohort for accounting; false (and old) for an unknown rollout or an unusable partner id. */
   route(rolloutKey: string, partnerId: string, out: Route): boolean {
-    const rollout = this.compiled.get(rolloutKey);
+    const rollout = this.lookup(rolloutKey);
     if (rollout === undefined || typeof partnerId !== 'string' || partnerId.length === 0) {
       out.path = 'old';
       out.cohort = 'baseline';
@@ -65,7 +76,7 @@ export class Evaluator {
   }
 
   verifyShare(rolloutKey: string): number {
-    return this.compiled.get(rolloutKey)?.verify ?? 0;
+    return this.lookup(rolloutKey)?.verify ?? 0;
   }
 
   has(rolloutKey: string): boolean {
@@ -97,6 +108,8 @@ export class Evaluator {
     for (const key of this.byKey.keys()) if (!nextByKey.has(key)) changed.push(key);
     this.compiled = compiled;
     this.byKey = nextByKey;
+    this.lastKey = null;
+    this.lastRollout = undefined;
     this.snapshot = snapshot;
     this.source = source;
     return { change: { version: snapshot.version, source, changed }, reverts: found };

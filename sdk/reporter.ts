@@ -38,14 +38,20 @@ const OPEN = 0;
 const REPORTED = 1;
 const DONE = 2;
 
-/** A message received and not yet settled. */
+/**
+ * A message received and not yet settled. While the server has not heard of
+ * it, it sits in an intrusive list, so a message settled within its window
+ * is unlinked at once and dies young (cheap for the garbage collector).
+ */
 export interface InFlight {
   readonly cell: Cell;
   readonly messageId: string;
   readonly partnerId: string;
-  /** performance.now() at receipt. */
+  /** performance.now() at receipt, whole milliseconds (a small integer: no allocation). */
   readonly receivedAt: number;
   state: number;
+  prev: InFlight | null;
+  next: InFlight | null;
 }
 
 export interface ReporterOptions {
@@ -76,7 +82,15 @@ export function createReporter(options: ReporterOptions) {
   const PATH_INDEX: Record<Path, number> = { old: 0, new: 1, shadow: 2 };
   let dirty: Cell[] = [];
   let windowStart = Date.now();
-  let unreported: InFlight[] = [];
+  // The unreported, unsettled messages: a doubly linked list, newest at the head.
+  let head: InFlight | null = null;
+
+  function unlink(record: InFlight): void {
+    if (record.prev !== null) record.prev.next = record.next;
+    else head = record.next;
+    if (record.next !== null) record.next.prev = record.prev;
+    record.prev = record.next = null;
+  }
   const manual = new Map<string, Map<string, InFlight>>();
   let messages: MessageEvent[] = [];
   let mismatches: MismatchSample[] = [];
@@ -146,20 +160,23 @@ export function createReporter(options: ReporterOptions) {
   function begin(target: Cell, messageId: string, partnerId: string, now: number): InFlight {
     target.received++;
     touch(target);
-    const record: InFlight = { cell: target, messageId, partnerId, receivedAt: now, state: OPEN };
-    unreported.push(record);
+    const record: InFlight = { cell: target, messageId, partnerId, receivedAt: Math.floor(now), state: OPEN, prev: null, next: head };
+    if (head !== null) head.prev = record;
+    head = record;
     open++;
     return record;
   }
 
-  function settle(record: InFlight, ok: boolean, now: number, error?: string): void {
+  /** Settles a message; `latencyMs` is measured by the caller, or from receipt when omitted. */
+  function settle(record: InFlight, ok: boolean, now: number, error?: string, latencyMs?: number): void {
     if (record.state === DONE) return;
+    if (record.state === OPEN) unlink(record);
     open--;
     const target = record.cell;
     if (ok) target.processed++;
     else target.failed++;
     touch(target);
-    recordLatency(target, now - record.receivedAt, false);
+    recordLatency(target, latencyMs ?? now - record.receivedAt, false);
     // Failures always travel by id (they can be listed); a success by id only if the
     // server already heard of the message as open.
     if (!ok || record.state === REPORTED) pushMessage(target, event(record, ok ? 'processed' : 'failed', now, error));
@@ -200,18 +217,17 @@ export function createReporter(options: ReporterOptions) {
   /** Names every still-open message the server has not heard of, as far as the buffer allows. */
   function reportOpen(): void {
     let capacity = options.maxBufferedEvents - buffered();
-    const keep: InFlight[] = [];
-    for (const record of unreported) {
-      if (record.state !== OPEN) continue;
-      if (capacity > 0) {
-        messages.push(event(record, 'open', record.receivedAt));
-        record.state = REPORTED;
-        capacity--;
-      } else {
-        keep.push(record);
-      }
+    // Oldest first: walk to the tail, then back towards the head.
+    let record = head;
+    while (record !== null && record.next !== null) record = record.next;
+    while (record !== null && capacity > 0) {
+      const newer: InFlight | null = record.prev;
+      messages.push(event(record, 'open', record.receivedAt));
+      record.state = REPORTED;
+      unlink(record);
+      capacity--;
+      record = newer;
     }
-    unreported = keep;
   }
 
   function seal(): void {

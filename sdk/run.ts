@@ -139,6 +139,8 @@ export function createRunner(options: RunnerOptions) {
       const candidateOutcome = outcomeOf(handlers[candidate], { path: candidate, shadow: true }, timeout);
       const rerun = learn ? outcomeOf(handlers.old, { path: 'old', shadow: true }, timeout) : null;
       void Promise.all([authoritativeOutcome, candidateOutcome, rerun])
+        // Compare in a later turn of the event loop, never inside a caller's chain of continuations.
+        .then((outcomes) => new Promise<typeof outcomes>((resolve) => setImmediate(resolve, outcomes)))
         .then(([main, other, again]) => {
           const comparator = comparatorFor(compare);
           const learned = noiseFor(rolloutKey);
@@ -214,12 +216,12 @@ export function createRunner(options: RunnerOptions) {
       try {
         const value = await invoke(handlers[authoritative], { path: authoritative, shadow: false }, runOptions?.timeoutMs);
         const now = performance.now();
-        reporter.settle(record, true, now);
+        reporter.settle(record, true, now, undefined, now - began);
         settle?.({ ok: true, value, ms: now - began });
         return value;
       } catch (error) {
         const now = performance.now();
-        reporter.settle(record, false, now, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+        reporter.settle(record, false, now, error instanceof Error ? `${error.name}: ${error.message}` : String(error), now - began);
         settle?.({ ok: false, error, ms: now - began, timedOut: error instanceof RollcallTimeoutError });
         throw error;
       }

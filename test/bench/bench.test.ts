@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/server-process.ts';
+
+// The benchmarks must never rot: the quick mode runs in every `npm test` and must
+// produce every figure it claims. (It asserts that they were measured, not how fast:
+// timings on a shared machine belong in `npm run bench`, not in pass/fail.)
+describe('npm run bench --quick', () => {
+  it('measures every figure it reports and writes the JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-'));
+    const out = join(dir, 'bench.json');
+    try {
+      const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/bench/index.ts', '--quick'], {
+        cwd: ROOT,
+        env: { ...process.env, ROLLCALL_BENCH_OUT: out },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/path_ns\s+[\d.]+ ns\/call/);
+      const figures = JSON.parse(readFileSync(out, 'utf8'));
+      for (const key of ['path_ns', 'unleash_ns', 'growthbook_ns', 'run_overhead_ns', 'shadow_p99_ratio']) {
+        expect(Number.isFinite(figures[key]) && figures[key] > 0, `${key} = ${figures[key]}`).toBe(true);
+      }
+      expect(figures).toHaveProperty('ingest_msgs_per_s');
+      expect(figures.mode).toBe('quick');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});

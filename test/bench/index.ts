@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: every figure of the contract's table, side by side with
+ * the anchors, in one run. Prints a table with the targets, and writes the
+ * figures as JSON to ROLLCALL_BENCH_OUT when it is set. `--quick` runs a
+ * small version of each (used by `npm test` so the benchmarks never rot).
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { measureEvaluation } from './evaluation.ts';
+import { measureRunOverhead, measureShadow } from './run-overhead.ts';
+import { round } from './stats.ts';
+
+const quick = process.argv.includes('--quick');
+const rounds = quick ? 3 : 7;
+
+interface Row {
+  figure: string;
+  value: number | null;
+  unit: string;
+  target: string;
+  anchor: string;
+  met: boolean | null;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  process.stderr.write(`rollcall bench (${quick ? 'quick' : 'full'}): medians of ${rounds} rounds, ${cpus().length} cores, node ${process.version}\n`);
+
+  const evaluation = await measureEvaluation({ partners: quick ? 100_000 : 1_000_000, rounds });
+  const overhead = await measureRunOverhead({ messages: quick ? 50_000 : 500_000, rounds });
+  const shadow = await measureShadow({ blocks: quick ? 6 : 18, blockSize: quick ? 100 : 150, rounds: quick ? 3 : 21 });
+
+  const figures = {
+    path_ns: round(evaluation.path_ns),
+    unleash_ns: round(evaluation.unleash_ns),
+    growthbook_ns: round(evaluation.growthbook_ns),
+    run_overhead_ns: round(overhead.run_overhead_ns),
+    shadow_p99_ratio: round(shadow.shadow_p99_ratio, 3),
+    shadow_bare_p99_ratio: round(shadow.bare_p99_ratio, 3),
+    // Measured by the accounting benchmarks (issue 4): not yet part of this run.
+    ingest_msgs_per_s: null,
+    revert_p99_ms: null,
+    sdk_mem_mb: null,
+    server_rss_mb: null,
+  };
+
+  const rows: Row[] = [
+    { figure: 'path_ns', value: figures.path_ns, unit: 'ns/call', target: '≤ 100', anchor: `unleash ${figures.unleash_ns} ns, growthbook ${figures.growthbook_ns} ns`, met: figures.path_ns <= 100 },
+    { figure: 'run_overhead_ns', value: figures.run_overhead_ns, unit: 'ns/msg', target: '≤ 1000', anchor: 'direct call', met: figures.run_overhead_ns <= 1000 },
+    {
+      figure: 'shadow_p99_ratio',
+      value: figures.shadow_p99_ratio,
+      unit: '×',
+      target: '≤ 1.05',
+      anchor: `old-only p99 ${round(shadow.old_p99_ms, 2)} ms, shadow ${round(shadow.shadow_p99_ms, 2)} ms; a bare candidate with no SDK: ${round(shadow.bare_p99_ratio, 3)}× (${shadow.shadow_rounds} rounds); Scientist runs both serially`,
+      met: figures.shadow_p99_ratio <= 1.05,
+    },
+    { figure: 'ingest_msgs_per_s', value: null, unit: 'msg/s', target: '≥ 100000', anchor: 'raw libsql batch ≈ 85,000 rows/s', met: null },
+    { figure: 'revert_p99_ms', value: null, unit: 'ms', target: '≤ 2000', anchor: 'Flagger 60 s × threshold', met: null },
+    { figure: 'sdk_mem_mb', value: null, unit: 'MB', target: '≤ 50', anchor: '—', met: null },
+    { figure: 'server_rss_mb', value: null, unit: 'MB', target: '≤ 300', anchor: '—', met: null },
+  ];
+
+  const pad = (text: string, width: number) => text.padEnd(width);
+  console.log(`\n${pad('figure', 20)}${pad('measured', 14)}${pad('target', 12)}${pad('met', 6)}anchor / context`);
+  for (const row of rows) {
+    const value = row.value === null ? 'not yet' : `${row.value} ${row.unit}`;
+    const met = row.met === null ? '—' : row.met ? 'yes' : 'NO';
+    console.log(`${pad(row.figure, 20)}${pad(value, 14)}${pad(row.target, 12)}${pad(met, 6)}${row.anchor}`);
+  }
+  console.log(`\nshares on new (of 10,000): rollcall ${evaluation.shares.rollcall}%, unleash ${evaluation.shares.unleash}%, growthbook ${evaluation.shares.growthbook}%`);
+  console.log(`${rounds} rounds each, ${quick ? 'quick' : 'full'} mode, ${round((performance.now() - started) / 1000)} s`);
+
+  const out = process.env.ROLLCALL_BENCH_OUT;
+  if (out) {
+    writeFileSync(out, `${JSON.stringify({ ...figures, mode: quick ? 'quick' : 'full', rounds, measuredAt: new Date().toISOString(), cores: cpus().length, node: process.version }, null, 2)}\n`);
+    process.stderr.write(`figures written to ${out}\n`);
+  }
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

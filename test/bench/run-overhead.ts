@@ -1,0 +1,133 @@
+/**
+ * run() on the live path against calling the handler directly, message by
+ * message, and the shadow contract: the caller's p99 with a slower candidate
+ * running beside the old path, against old-only.
+ */
+import type { ConfigSnapshot } from '../../sdk/index.ts';
+import { offlineClient } from './evaluation.ts';
+import { collectGarbage, median, percentile, progress } from './stats.ts';
+
+const rollout = (state: 'running' | 'draft', shadow: number, live: number): ConfigSnapshot => ({
+  version: 1,
+  rollouts: [
+    {
+      key: 'job',
+      salt: 'job',
+      state,
+      reason: null,
+      version: 1,
+      step: 0,
+      live,
+      shadow,
+      verify: 0,
+      cohorts: live > 0 ? [{ name: 'c1', from: 0, to: live, status: 'active' }] : [],
+      pins: [],
+    },
+  ],
+});
+
+export async function measureRunOverhead(options: { messages: number; rounds: number }) {
+  const rc = offlineClient(rollout('running', 0, 10_000));
+  await rc.ready();
+  const handler = (_context?: unknown) => 1;
+  const handlers = { old: handler, new: handler };
+  // The messages exist before either loop: the caller has them whether or not it uses run().
+  const messages = Array.from({ length: options.messages }, (_, i) => ({ partnerId: `p${i & 1023}`, messageId: `m${i}` }));
+  const overheads: number[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    progress(`run() overhead round ${r + 1}/${options.rounds}, ${options.messages.toLocaleString()} messages`);
+    let sum = 0;
+    collectGarbage();
+    let started = process.hrtime.bigint();
+    for (let i = 0; i < options.messages; i++) sum += await handler(messages[i]);
+    const direct = Number(process.hrtime.bigint() - started);
+    collectGarbage();
+    started = process.hrtime.bigint();
+    for (let i = 0; i < options.messages; i++) sum += await rc.run('job', messages[i]!, handlers);
+    const viaRun = Number(process.hrtime.bigint() - started);
+    if (sum === -1) console.log(sum);
+    overheads.push((viaRun - direct) / options.messages);
+  }
+  await rc.close();
+  return { run_overhead_ns: median(overheads) };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const handlers = {
+  old: async () => {
+    await sleep(2);
+    return { type: 'invoice.paid', items: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 2 }], total: 30 };
+  },
+  // The candidate is three times slower and its output differs on every message
+  // (a mismatch sample each time, the worst case): none of it may reach the caller.
+  new: async () => {
+    await sleep(6);
+    return { type: 'invoice.created', items: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 2 }], total: 30 };
+  },
+};
+
+type Caller = (i: number) => Promise<unknown>;
+
+async function block(call: Caller, messages: number, concurrency: number, into: number[], offset: number): Promise<void> {
+  let next = 0;
+  async function worker() {
+    while (next < messages) {
+      const i = offset + next++;
+      const began = performance.now();
+      await call(i);
+      into.push(performance.now() - began);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/**
+ * Three kinds of caller in alternating short blocks, so that the machine's
+ * noise (this is a shared 2-core VM) falls on all alike: old-only through
+ * Rollcall, shadow through Rollcall, and a bare baseline that starts the same
+ * candidate beside the old handler with no SDK at all (the cost of running a
+ * candidate at all, whoever runs it). Between blocks the candidates still
+ * running are let finish. Figures are medians over rounds of p99 ratios.
+ */
+export async function measureShadow(options: { blocks: number; blockSize: number; rounds: number }) {
+  const oldOnly = offlineClient(rollout('draft', 0, 0));
+  const shadowed = offlineClient(rollout('running', 10_000, 0));
+  await Promise.all([oldOnly.ready(), shadowed.ready()]);
+  const callers: Record<'old' | 'shadow' | 'bare', Caller> = {
+    old: (i) => oldOnly.run('job', { partnerId: `p${i % 997}`, messageId: `s${i}` }, handlers),
+    shadow: (i) => shadowed.run('job', { partnerId: `p${i % 997}`, messageId: `s${i}` }, handlers),
+    bare: () => {
+      setImmediate(() => void handlers.new());
+      return handlers.old();
+    },
+  };
+  const modes = ['old', 'shadow', 'bare'] as const;
+  const ratios: number[] = [];
+  const bareRatios: number[] = [];
+  const p99s = { old: [] as number[], shadow: [] as number[] };
+  let offset = 0;
+  for (let r = 0; r < options.rounds; r++) {
+    if (r % 5 === 0) progress(`shadow rounds ${r + 1}-${Math.min(r + 5, options.rounds)}/${options.rounds}: ${options.blocks} alternating blocks of ${options.blockSize} messages`);
+    const pools = { old: [] as number[], shadow: [] as number[], bare: [] as number[] };
+    for (let b = 0; b < options.blocks; b++) {
+      const mode = modes[(b + r) % modes.length]!;
+      await block(callers[mode], options.blockSize, 10, pools[mode], offset);
+      offset += options.blockSize;
+      await sleep(12);
+    }
+    const oldP99 = percentile(pools.old, 99);
+    p99s.old.push(oldP99);
+    p99s.shadow.push(percentile(pools.shadow, 99));
+    ratios.push(percentile(pools.shadow, 99) / oldP99);
+    bareRatios.push(percentile(pools.bare, 99) / oldP99);
+  }
+  await Promise.all([oldOnly.close(), shadowed.close()]);
+  return {
+    shadow_p99_ratio: median(ratios),
+    bare_p99_ratio: median(bareRatios),
+    old_p99_ms: median(p99s.old),
+    shadow_p99_ms: median(p99s.shadow),
+    shadow_rounds: options.rounds,
+  };
+}
