@@ -10,6 +10,7 @@ import { readBackup, writeBackup } from './backup.ts';
 import { createConfigSource, RollcallHttpError } from './config-source.ts';
 import { Emitter } from './emitter.ts';
 import { Evaluator, type ChangeEvent, type RevertEvent, type SnapshotSource } from './evaluator.ts';
+import { replayRound, type ReplayHandler } from './replay.ts';
 import { createReporter } from './reporter.ts';
 import { createRunner, type Handlers, type MessageRef, type RunCompareOptions, type RunOptions } from './run.ts';
 import type { ConfigSnapshot, Path, RolloutState } from './snapshot.ts';
@@ -66,9 +67,10 @@ export interface ClientOptions {
   shadowTimeoutMs?: number;
   /** Comparisons running at once at most (100); more are skipped and counted. */
   maxConcurrentComparisons?: number;
+  /** With an `onReplay` handler: how often lost messages are claimed (5000 ms), under what lease (60 s), how many at once (4). */
+  replay?: { intervalMs?: number; leaseSeconds?: number; concurrency?: number };
 }
 
-export type ReplayHandler = (message: { messageId: string; partnerId: string; rollout: string; cohort: string; receivedAt: string | null }) => Promise<void> | void;
 
 export interface ClientEvents {
   change: ChangeEvent;
@@ -243,6 +245,34 @@ export function createClient(options: ClientOptions) {
   every(options.flushIntervalMs ?? 1_000, () => {
     void reporter.flush();
   });
+  let replaying: Promise<void> | null = null;
+  async function replayLoop(): Promise<void> {
+    // Keep claiming while full pages come back; stop at the first short one or error.
+    for (;;) {
+      if (closed || source.stopped || replayHandlers.size === 0) return;
+      const claimed = await replayRound({
+        url,
+        sdkKey: options.sdkKey,
+        instanceId,
+        fetch: fetchImpl,
+        handlers: replayHandlers,
+        leaseSeconds: options.replay?.leaseSeconds ?? 60,
+        batch: 50,
+        concurrency: options.replay?.concurrency ?? 4,
+        onError: reportError,
+      });
+      if (claimed < 50) return;
+    }
+  }
+  every(options.replay?.intervalMs ?? 5_000, () => {
+    if (replayHandlers.size === 0 || replaying !== null) return;
+    replaying = replayLoop()
+      .catch((error: unknown) => reportError(error, error instanceof RollcallHttpError && error.fatal))
+      .finally(() => {
+        replaying = null;
+      });
+  });
+
   const failClosedAfterMs = options.failClosedAfterMs;
   if (failClosedAfterMs !== undefined) {
     every(Math.min(1_000, failClosedAfterMs), () => {
@@ -336,6 +366,7 @@ export function createClient(options: ClientOptions) {
       source.stop();
       for (const timer of timers) clearInterval(timer);
       clearTimeout(initTimer);
+      await replaying;
       await reporter.flush();
     },
 

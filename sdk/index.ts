@@ -7,7 +7,8 @@
  *   await rc.run('psa-webhooks-v2', { partnerId, messageId }, { old, new })
  */
 export { createClient, SDK_NAME, SDK_VERSION, RollcallHttpError } from './client.ts';
-export type { ClientOptions, ClientEvents, ClientStatus, Evaluation, Logger, RollcallClient, ReplayHandler } from './client.ts';
+export type { ClientOptions, ClientEvents, ClientStatus, Evaluation, Logger, RollcallClient } from './client.ts';
+export type { ReplayHandler, ReplayMessage } from './replay.ts';
 export { RollcallTimeoutError } from './run.ts';
 export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './run.ts';
 export type { CompareOptions } from './compare.ts';

@@ -6,9 +6,14 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createIngester } from './accounting/ingester.ts';
-import { mismatchRoutes, reportRoutes } from './accounting/routes.ts';
+import { measureRollout } from './accounting/health.ts';
+import { healthSummary } from './accounting/health-view.ts';
+import { createReplay } from './accounting/replay.ts';
+import { createRetention, type RetentionPolicy } from './accounting/retention.ts';
+import { accountingRoutes, sdkAccountingRoutes } from './accounting/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { createChangeFeed } from './changes.ts';
+import { createController } from './controller/controller.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Database } from './db/database.ts';
 import { AppError } from './errors.ts';
@@ -19,6 +24,7 @@ import { createKeyService } from './keys/service.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
+import { loadAggregate } from './rollouts/store.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
 import { createSnapshotSource } from './sdk-config/snapshot.ts';
 import { createStreamHub } from './sdk-config/stream-hub.ts';
@@ -31,6 +37,9 @@ export interface AppDeps {
   logger?: Logger;
   /** SSE heartbeat interval (15 s) and how often other servers' changes are looked for (250 ms). */
   stream?: { heartbeatMs?: number; watchMs?: number };
+  /** How often the controller evaluates every rollout (250 ms). */
+  controller?: { tickMs?: number };
+  retention?: Partial<RetentionPolicy> & { intervalMs?: number };
 }
 
 export function createApp(deps: AppDeps) {
@@ -44,6 +53,12 @@ export function createApp(deps: AppDeps) {
   const snapshots = createSnapshotSource(database);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream });
   const ingester = createIngester({ database, clock, logger });
+  const controller = createController({ database, clock, logger, rollouts, tickMs: deps.controller?.tickMs });
+  const retention = createRetention({ database, clock, logger, policy: deps.retention });
+  async function healthOf(key: string) {
+    const aggregate = await loadAggregate(database.db, key);
+    return aggregate === undefined ? null : healthSummary(await measureRollout(database.db, aggregate, { now: clock.now() }));
+  }
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => renderError(error, c, logger));
@@ -61,22 +76,26 @@ export function createApp(deps: AppDeps) {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.use('/v1/*', requireKey(keys));
-  app.route('/v1/rollouts', rolloutRoutes(rollouts));
-  app.route('/v1/rollouts', mismatchRoutes(database));
+  app.route('/v1/rollouts', rolloutRoutes(rollouts, healthOf));
+  app.route('/v1/rollouts', accountingRoutes(database, clock));
   app.route('/v1/keys', keyRoutes(keys));
   app.route('/v1/audit', auditRoutes(database));
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
-  app.route('/v1/sdk', reportRoutes(ingester, clock));
+  app.route('/v1/sdk', sdkAccountingRoutes(ingester, createReplay({ database, clock }), clock));
 
   return {
     app,
-    services: { keys, rollouts, snapshots, changes, hub, ingester },
-    /** Starts the background work: SSE heartbeats and the watch for other servers' changes. */
+    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention },
+    /** Starts the background work: the controller, SSE heartbeats, the watch for other servers' changes. */
     start(): void {
       hub.start();
+      controller.start();
+      retention.start(deps.retention?.intervalMs);
     },
-    /** Ends the streams and writes what is still buffered (key usage). Call before closing the database. */
+    /** Stops the controller, ends the streams and writes what is still buffered. Call before closing the database. */
     async close(): Promise<void> {
+      await controller.stop();
+      retention.stop();
       hub.stop();
       await keys.flushUsage();
     },

@@ -10,11 +10,15 @@ import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { AppError, badRequest, notFound } from '../errors.ts';
 import type { AppEnv } from '../http/auth.ts';
-import { intQuery, issuesOf, limitQuery, queryOf } from '../http/validate.ts';
-import { findRollout } from '../rollouts/store.ts';
+import { intQuery, issuesOf, jsonBody, limitQuery, queryOf } from '../http/validate.ts';
+import { rolloutKeySchema } from '../rollouts/schemas.ts';
+import { findRollout, loadAggregate } from '../rollouts/store.ts';
+import { measureRollout } from './health.ts';
+import { healthView } from './health-view.ts';
 import type { Ingester } from './ingester.ts';
+import type { Replay } from './replay.ts';
 import { cohortSchema, reportBatchSchema } from './schemas.ts';
-import { listNoise, listSamples } from './store.ts';
+import { listLedger, listNoise, listSamples } from './store.ts';
 
 const gunzipAsync = promisify(gunzip);
 /** A compressed body is at most 1 MiB (the body limit); it may not inflate past this. */
@@ -42,8 +46,29 @@ async function readReport(raw: Uint8Array, encoding: string): Promise<unknown> {
   }
 }
 
-export function reportRoutes(ingester: Ingester, clock: Clock) {
+const claimSchema = z.strictObject({
+  instanceId: z.string().min(1).max(64),
+  rollouts: z.array(rolloutKeySchema).min(1).max(50),
+  limit: z.number().int().min(1).max(500).default(100),
+  leaseSeconds: z.number().int().min(5).max(3_600).default(60),
+});
+
+const ackSchema = z.strictObject({
+  instanceId: z.string().min(1).max(64),
+  items: z
+    .array(z.strictObject({ rollout: rolloutKeySchema, messageId: z.string().min(1).max(256), ok: z.boolean(), error: z.string().max(500).optional() }))
+    .min(1)
+    .max(500),
+});
+
+/** The SDK's side: reports, and the replay of lost messages. */
+export function sdkAccountingRoutes(ingester: Ingester, replay: Replay, clock: Clock) {
   const app = new Hono<AppEnv>();
+
+  app.post('/replay/claim', jsonBody(claimSchema), async (c) => c.json(await replay.claim(c.req.valid('json'))));
+
+  app.post('/replay/ack', jsonBody(ackSchema), async (c) => c.json(await replay.ack(c.req.valid('json'))));
+
   app.post('/reports', async (c) => {
     const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
     const parsed = reportBatchSchema.safeParse(await readReport(new Uint8Array(await c.req.arrayBuffer()), encoding));
@@ -60,14 +85,73 @@ export function reportRoutes(ingester: Ingester, clock: Clock) {
   return app;
 }
 
+const healthQuerySchema = z.strictObject({ window: intQuery(10, 7 * 86_400).optional() });
+
+const lostQuerySchema = z.strictObject({
+  status: z.union([z.enum(['lost', 'replayed', 'late']), z.array(z.enum(['lost', 'replayed', 'late'])).max(3)]).optional(),
+  cohort: cohortSchema.optional(),
+  after: z.string().max(400).optional(),
+  limit: limitQuery,
+});
+
+const cursorOf = (row: { receivedAt: number | null; messageId: string }) => Buffer.from(JSON.stringify([row.receivedAt ?? 0, row.messageId])).toString('base64url');
+
+function parseCursor(text: string): { receivedAt: number; messageId: string } {
+  try {
+    const [receivedAt, messageId] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    if (typeof receivedAt === 'number' && typeof messageId === 'string') return { receivedAt, messageId };
+  } catch {
+    // falls through to the 400
+  }
+  throw badRequest('invalid_query', 'the cursor is not one this server handed out');
+}
+
 const mismatchQuerySchema = z.strictObject({
   cohort: cohortSchema.optional(),
   before: intQuery(1, Number.MAX_SAFE_INTEGER).optional(),
   limit: limitQuery,
 });
 
-export function mismatchRoutes(database: Database) {
+export function accountingRoutes(database: Database, clock: Clock) {
   const app = new Hono<AppEnv>();
+
+  app.get('/:key/health', queryOf(healthQuerySchema), async (c) => {
+    const key = c.req.param('key');
+    const aggregate = await loadAggregate(database.db, key);
+    if (aggregate === undefined) throw notFound('rollout', key);
+    const health = await measureRollout(database.db, aggregate, { now: clock.now(), windowSeconds: c.req.valid('query').window });
+    return c.json(healthView(health, aggregate.rollout.guards));
+  });
+
+  app.get('/:key/lost', queryOf(lostQuerySchema), async (c) => {
+    const key = c.req.param('key');
+    const rollout = await findRollout(database.db, key);
+    if (rollout === undefined) throw notFound('rollout', key);
+    const query = c.req.valid('query');
+    const statuses = query.status === undefined ? (['lost', 'replayed', 'late'] as const) : Array.isArray(query.status) ? query.status : [query.status];
+    const rows = await listLedger(database.db, {
+      rolloutId: rollout.id,
+      statuses: [...statuses],
+      cohort: query.cohort,
+      after: query.after === undefined ? undefined : parseCursor(query.after),
+      limit: query.limit,
+    });
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return c.json({
+      items: rows.map((r) => ({
+        messageId: r.messageId,
+        partnerId: r.partnerId,
+        cohort: r.cohort,
+        path: r.path,
+        status: r.status,
+        receivedAt: iso(r.receivedAt),
+        settledAt: iso(r.settledAt),
+        replayAttempts: r.replayAttempts,
+      })),
+      nextCursor: rows.length === query.limit ? cursorOf(rows[rows.length - 1]!) : null,
+    });
+  });
+
   app.get('/:key/mismatches', queryOf(mismatchQuerySchema), async (c) => {
     const key = c.req.param('key');
     const rollout = await findRollout(database.db, key);

@@ -4,7 +4,7 @@
  * do not depend on the order reports arrive in, and sample inserts respect
  * the per-minute limit.
  */
-import { and, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
 import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 
@@ -42,7 +42,7 @@ export async function addCounts(ex: Executor, rows: CountDelta[]): Promise<void>
       .insert(cohortCounts)
       .values(chunk)
       .onConflictDoUpdate({
-        target: [cohortCounts.rolloutId, cohortCounts.bucket, cohortCounts.cohort, cohortCounts.path],
+        target: [cohortCounts.rolloutId, cohortCounts.cohort, cohortCounts.path, cohortCounts.bucket],
         set: {
           received: add('received'),
           processed: add('processed'),
@@ -62,7 +62,7 @@ export async function addLatency(ex: Executor, rows: LatencyDelta[]): Promise<vo
       .insert(latencyCounts)
       .values(chunk)
       .onConflictDoUpdate({
-        target: [latencyCounts.rolloutId, latencyCounts.bucket, latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.slot],
+        target: [latencyCounts.rolloutId, latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.bucket, latencyCounts.slot],
         set: { count: sql.raw('"count" + excluded."count"') },
       });
   }
@@ -144,4 +144,191 @@ export async function listSamples(
 export async function listNoise(ex: Executor, rolloutId: number): Promise<string[]> {
   const rows = await ex.select({ path: learnedNoise.path }).from(learnedNoise).where(eq(learnedNoise.rolloutId, rolloutId)).orderBy(learnedNoise.path);
   return rows.map((r) => r.path);
+}
+
+export interface CountSums {
+  received: number;
+  /** Received in buckets that are past the grace: messages that are due. */
+  due: number;
+  processed: number;
+  failed: number;
+  compared: number;
+  mismatched: number;
+  skipped: number;
+  dropped: number;
+}
+
+/** Sums of one cohort's counts per path since `from` (ms); `dueBefore` (ms) splits off the due messages. */
+export async function cohortSums(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Map<string, CountSums>> {
+  const rows = await ex
+    .select({
+      path: cohortCounts.path,
+      received: sql<number>`coalesce(sum(${cohortCounts.received}), 0)`,
+      due: sql<number>`coalesce(sum(CASE WHEN ${cohortCounts.bucket} * 1000 <= ${dueBefore} THEN ${cohortCounts.received} ELSE 0 END), 0)`,
+      processed: sql<number>`coalesce(sum(${cohortCounts.processed}), 0)`,
+      failed: sql<number>`coalesce(sum(${cohortCounts.failed}), 0)`,
+      compared: sql<number>`coalesce(sum(${cohortCounts.compared}), 0)`,
+      mismatched: sql<number>`coalesce(sum(${cohortCounts.mismatched}), 0)`,
+      skipped: sql<number>`coalesce(sum(${cohortCounts.skipped}), 0)`,
+      dropped: sql<number>`coalesce(sum(${cohortCounts.dropped}), 0)`,
+    })
+    .from(cohortCounts)
+    .where(
+      and(
+        eq(cohortCounts.rolloutId, rolloutId),
+        eq(cohortCounts.cohort, cohort),
+        inArray(cohortCounts.path, ['old', 'new', 'shadow']),
+        gte(cohortCounts.bucket, Math.floor(from / 1000)),
+      ),
+    )
+    .groupBy(cohortCounts.path);
+  return new Map(rows.map(({ path, ...sums }) => [path, sums]));
+}
+
+/** Cohorts with any counts since `from`: the pseudo-cohorts that have traffic. */
+export async function cohortsWithTraffic(ex: Executor, rolloutId: number, from: number): Promise<string[]> {
+  const rows = await ex
+    .selectDistinct({ cohort: cohortCounts.cohort })
+    .from(cohortCounts)
+    .where(and(eq(cohortCounts.rolloutId, rolloutId), inArray(cohortCounts.cohort, ['baseline', 'shadow', 'pinned', 'completed']), gte(cohortCounts.bucket, Math.floor(from / 1000))));
+  return rows.map((r) => r.cohort);
+}
+
+/** Ledger rows of one cohort received since `from`, by status (open, lost, late, replayed). */
+export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number): Promise<Record<string, number>> {
+  const rows = await ex
+    .select({ status: messages.status, n: count() })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.rolloutId, rolloutId),
+        inArray(messages.status, ['lost', 'late', 'replayed']),
+        gte(messages.receivedAt, from),
+        eq(messages.cohort, cohort),
+      ),
+    )
+    .groupBy(messages.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/** Open rows per cohort (messages the server knows were received and not yet settled). */
+export async function openCounts(ex: Executor, rolloutId: number): Promise<Map<string, number>> {
+  const rows = await ex
+    .select({ cohort: messages.cohort, n: count() })
+    .from(messages)
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'open')))
+    .groupBy(messages.cohort);
+  return new Map(rows.map((r) => [r.cohort, r.n]));
+}
+
+/** Replay progress over the whole ledger of a rollout. */
+export async function replayProgress(ex: Executor, rolloutId: number, now: number) {
+  const [row] = await ex
+    .select({
+      lost: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'lost' THEN 1 ELSE 0 END), 0)`,
+      leased: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'lost' AND ${messages.leaseUntil} > ${now} THEN 1 ELSE 0 END), 0)`,
+      replayed: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'replayed' THEN 1 ELSE 0 END), 0)`,
+      late: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'late' THEN 1 ELSE 0 END), 0)`,
+    })
+    .from(messages)
+    .where(and(eq(messages.rolloutId, rolloutId), inArray(messages.status, ['lost', 'replayed', 'late'])));
+  return { lost: row?.lost ?? 0, leased: row?.leased ?? 0, replayed: row?.replayed ?? 0, late: row?.late ?? 0 };
+}
+
+/** Latency histograms since `from` (ms), per cohort, path and role: slot → count. */
+export async function latencySums(ex: Executor, rolloutId: number, from: number) {
+  return ex
+    .select({
+      cohort: latencyCounts.cohort,
+      path: latencyCounts.path,
+      role: latencyCounts.role,
+      slot: latencyCounts.slot,
+      n: sql<number>`sum(${latencyCounts.count})`,
+    })
+    .from(latencyCounts)
+    .where(and(eq(latencyCounts.rolloutId, rolloutId), gte(latencyCounts.bucket, Math.floor(from / 60_000) * 60)))
+    .groupBy(latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.slot);
+}
+
+/**
+ * Marks open messages received at or before `dueBefore` as lost, oldest
+ * first, at most `limit` (the partial index on open rows keeps this cheap).
+ * Returns how many it marked.
+ */
+export async function markLost(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<number> {
+  const result = await ex
+    .update(messages)
+    .set({ status: 'lost' })
+    .where(
+      sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.receivedAt} <= ${dueBefore} ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
+    );
+  return result.rowsAffected;
+}
+
+/** True when some open message of the rollout was received at or before `dueBefore` (a read, before any write). */
+export async function hasDueOpen(ex: Executor, rolloutId: number, dueBefore: number): Promise<boolean> {
+  const rows = await ex
+    .select({ one: sql<number>`1` })
+    .from(messages)
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'open'), lte(messages.receivedAt, dueBefore)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+export type LedgerStatus = 'lost' | 'replayed' | 'late';
+
+/** Ledger rows in the given statuses, oldest first, after the (receivedAt, messageId) cursor. */
+export async function listLedger(
+  ex: Executor,
+  query: { rolloutId: number; statuses: LedgerStatus[]; cohort?: string | undefined; after?: { receivedAt: number; messageId: string } | undefined; limit: number },
+) {
+  return ex
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.rolloutId, query.rolloutId),
+        inArray(messages.status, query.statuses),
+        query.cohort === undefined ? undefined : eq(messages.cohort, query.cohort),
+        query.after === undefined
+          ? undefined
+          : sql`(${messages.receivedAt} > ${query.after.receivedAt} OR (${messages.receivedAt} = ${query.after.receivedAt} AND ${messages.messageId} > ${query.after.messageId}))`,
+      ),
+    )
+    .orderBy(messages.receivedAt, messages.messageId)
+    .limit(query.limit);
+}
+
+/**
+ * Leases up to `limit` lost messages of one rollout whose lease is free or
+ * expired to `owner` until `until`, oldest first. Two instances never hold one
+ * message at once; an expired lease is claimed again.
+ */
+export async function claimLost(ex: Executor, rolloutId: number, owner: string, now: number, until: number, limit: number) {
+  return ex
+    .update(messages)
+    .set({ leaseOwner: owner, leaseUntil: until, replayAttempts: sql`${messages.replayAttempts} + 1` })
+    .where(
+      sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'lost'
+          AND (${messages.leaseUntil} IS NULL OR ${messages.leaseUntil} <= ${now}) ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
+    )
+    .returning({ messageId: messages.messageId, partnerId: messages.partnerId, cohort: messages.cohort, receivedAt: messages.receivedAt, attempt: messages.replayAttempts });
+}
+
+/** The holder of the lease says the message was replayed: it leaves the lost list. */
+export async function markReplayed(ex: Executor, rolloutId: number, messageId: string, owner: string, now: number): Promise<boolean> {
+  const result = await ex
+    .update(messages)
+    .set({ status: 'replayed', settledAt: now, leaseOwner: null, leaseUntil: null })
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.messageId, messageId), eq(messages.status, 'lost'), eq(messages.leaseOwner, owner)));
+  return result.rowsAffected === 1;
+}
+
+/** The holder of the lease failed to replay: the message stays lost, free again at `retryAt`. */
+export async function releaseLease(ex: Executor, rolloutId: number, messageId: string, owner: string, retryAt: number, error: string | null): Promise<boolean> {
+  const result = await ex
+    .update(messages)
+    .set({ leaseUntil: retryAt, error })
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.messageId, messageId), eq(messages.status, 'lost'), eq(messages.leaseOwner, owner)));
+  return result.rowsAffected === 1;
 }

@@ -23,6 +23,8 @@ export const rollouts = sqliteTable('rollouts', {
   autoAdvance: integer('auto_advance', { mode: 'boolean' }).notNull(),
   step: integer('step'),
   stepEnteredAt: integer('step_entered_at'),
+  /** Guards measure from here: set on start, advance and resume, so a manual retry starts clean. */
+  measuredSince: integer('measured_since'),
   version: integer('version').notNull(),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
@@ -41,6 +43,8 @@ export const cohorts = sqliteTable(
     toBp: integer('to_bp').notNull(),
     status: text('status').$type<CohortStatus>().notNull(),
     createdAt: integer('created_at').notNull(),
+    /** When the cohort last became active (created, or re-activated by resume): guards measure from here. */
+    activeSince: integer('active_since'),
     revertedAt: integer('reverted_at'),
     /** `breach` when the controller reverted it (resume re-activates those), else `manual`. */
     revertKind: text('revert_kind').$type<'manual' | 'breach'>(),
@@ -121,7 +125,7 @@ export const cohortCounts = sqliteTable(
     skipped: integer('skipped').notNull().default(0),
     dropped: integer('dropped').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.rolloutId, t.bucket, t.cohort, t.path] })],
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.bucket] })],
 );
 
 /** Latency histograms per rollout, cohort, path and minute: slot i holds durations up to 2^(i/4) µs. */
@@ -138,7 +142,7 @@ export const latencyCounts = sqliteTable(
     slot: integer('slot').notNull(),
     count: integer('count').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.rolloutId, t.bucket, t.cohort, t.path, t.role, t.slot] })],
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.role, t.bucket, t.slot] })],
 );
 
 /**
@@ -158,11 +162,16 @@ export const messages = sqliteTable(
     receivedAt: integer('received_at'),
     settledAt: integer('settled_at'),
     error: text('error'),
+    /** The SDK instance replaying this lost message, and until when it holds it. */
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
+    replayAttempts: integer('replay_attempts').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.rolloutId, t.messageId] }),
     index('messages_open').on(t.rolloutId, t.receivedAt).where(sql`status = 'open'`),
     index('messages_by_status').on(t.rolloutId, t.status, t.receivedAt),
+    index('messages_settled').on(t.rolloutId, t.settledAt).where(sql`status IN ('processed', 'failed')`),
   ],
 );
 

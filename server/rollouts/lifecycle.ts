@@ -38,6 +38,8 @@ export interface LifecycleDecision {
   state: RolloutState;
   step: number | null;
   enteredStep: boolean;
+  /** Start measuring afresh (start, advance, resume). */
+  remeasure: boolean;
   newCohort: NewCohort | null;
   revert: string[];
   revertKind: 'manual' | 'breach';
@@ -72,6 +74,7 @@ function base(aggregate: RolloutAggregate): Omit<LifecycleDecision, 'event' | 's
   return {
     step: aggregate.rollout.step,
     enteredStep: false,
+    remeasure: false,
     newCohort: null,
     revert: [],
     revertKind: 'manual',
@@ -97,6 +100,7 @@ export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): 
         state: 'running',
         step: 0,
         enteredStep: true,
+        remeasure: true,
         newCohort: cohortForStep(aggregate, 0),
       };
     }
@@ -113,6 +117,7 @@ export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): 
         state,
         step: next,
         enteredStep: true,
+        remeasure: true,
         newCohort,
         subject: newCohort?.name ?? null,
       };
@@ -132,7 +137,7 @@ export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): 
       const reactivate = aggregate.cohorts
         .filter((c) => c.status === 'reverted' && (c.revertKind === 'breach' || named.includes(c)))
         .map((c) => c.name);
-      return { ...base(aggregate), event: 'rollout.resumed', state: 'running', reactivate };
+      return { ...base(aggregate), event: 'rollout.resumed', state: 'running', remeasure: true, reactivate };
     }
     case 'revert': {
       if (command.cohort !== undefined) {

@@ -45,6 +45,8 @@ export interface Rollout {
   autoAdvance: boolean;
   step: number | null;
   stepEnteredAt: number | null;
+  /** Guards measure from here (start, advance, resume). */
+  measuredSince: number | null;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -57,6 +59,8 @@ export interface Cohort {
   toBp: number;
   status: CohortStatus;
   createdAt: number;
+  /** When it last became active; guards measure the cohort from here. */
+  activeSince: number | null;
   revertedAt: number | null;
   revertKind: 'manual' | 'breach' | null;
   revertedBy: string | null;

@@ -29,7 +29,8 @@ function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Respon
   return c.json(view, status);
 }
 
-export function rolloutRoutes(rollouts: RolloutService) {
+/** `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries. */
+export function rolloutRoutes(rollouts: RolloutService, healthOf: (key: string) => Promise<unknown>) {
   const app = new Hono<AppEnv>();
 
   app.post('/', jsonBody(createRolloutSchema), async (c) => {
@@ -40,7 +41,11 @@ export function rolloutRoutes(rollouts: RolloutService) {
 
   app.get('/', queryOf(listQuerySchema), async (c) => c.json(await rollouts.list(c.req.valid('query'))));
 
-  app.get('/:key', async (c) => respond(c, await rollouts.get(c.req.param('key'))));
+  app.get('/:key', async (c) => {
+    const view = await rollouts.get(c.req.param('key'));
+    c.header('ETag', versionTag(view.version));
+    return c.json({ ...view, health: await healthOf(view.key) });
+  });
 
   app.patch('/:key', jsonBody(patchRolloutSchema), async (c) => {
     const patch = c.req.valid('json');

@@ -9,7 +9,7 @@ import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
-import { decide, type LifecycleCommand } from './lifecycle.ts';
+import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
 import { DEFAULT_GUARDS, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
@@ -37,6 +37,18 @@ interface Outcome {
   subject?: string | null;
   before?: unknown;
   after?: unknown;
+  /** Audit entries written before the change's own (a guard breach before its revert). */
+  preceding?: { action: string; subject: string | null; after: unknown }[];
+}
+
+/** What the controller found: the guard, its figures, and the cohort it is about. */
+export interface BreachReport {
+  cohort: string;
+  /** A band cohort (`c1`…) or the shadow cohort. */
+  kind: 'band' | 'shadow';
+  guard: string;
+  reason: string;
+  figures: unknown;
 }
 
 function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
@@ -73,7 +85,11 @@ export function createRolloutService(deps: RolloutServiceDeps) {
     return aggregate;
   }
 
-  async function mutate(key: string, request: ChangeRequest, apply: (aggregate: RolloutAggregate, tx: Transaction, now: number) => Promise<Outcome>): Promise<RolloutView> {
+  /**
+   * Runs one change in a write transaction. `apply` returns null when there is
+   * nothing to change: then nothing is written, announced or versioned.
+   */
+  async function mutate(key: string, request: ChangeRequest, apply: (aggregate: RolloutAggregate, tx: Transaction, now: number) => Promise<Outcome | null>): Promise<RolloutView> {
     const now = clock.now();
     const { after, event } = await database.write(async (tx) => {
       const aggregate = await load(tx, key);
@@ -82,6 +98,10 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         throw conflict('version_mismatch', `If-Match names version ${request.ifMatch} but the rollout is at version ${version}`, { version });
       }
       const outcome = await apply(aggregate, tx, now);
+      if (outcome === null) return { after: aggregate, event: null };
+      for (const entry of outcome.preceding ?? []) {
+        await appendAudit(tx, { at: now, actor: request.actor, action: entry.action, rolloutKey: key, subject: entry.subject, after: entry.after, reason: request.reason ?? null });
+      }
       const after = await load(tx, key);
       await appendAudit(tx, {
         at: now,
@@ -95,8 +115,39 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       });
       return { after, event: outcome.event };
     });
-    changes.publish({ rolloutKey: key, version: after.rollout.version, event });
+    if (event !== null) changes.publish({ rolloutKey: key, version: after.rollout.version, event });
     return rolloutView(after);
+  }
+
+  /** Applies a lifecycle decision inside a transaction: the rollout (compare-and-set), its cohorts. */
+  async function applyDecision(tx: Transaction, rollout: Rollout, decision: LifecycleDecision, request: ChangeRequest, now: number): Promise<void> {
+    await store.updateRollout(tx, rollout.id, rollout.version, {
+      state: decision.state,
+      ...(decision.state !== rollout.state ? { stateReason: request.reason ?? null } : {}),
+      step: decision.step,
+      updatedAt: now,
+      ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
+      ...(decision.remeasure ? { measuredSince: now } : {}),
+    });
+    if (decision.newCohort !== null) await store.insertCohort(tx, rollout.id, decision.newCohort, now);
+    for (const name of decision.revert) {
+      await store.revertCohort(tx, rollout.id, name, { at: now, kind: decision.revertKind, by: request.actor, reason: request.reason ?? null });
+    }
+    for (const name of decision.reactivate) await store.reactivateCohort(tx, rollout.id, name, now);
+    if (decision.event === 'rollout.resumed') await store.restartCohortMeasurement(tx, rollout.id, now);
+  }
+
+  /** What a breach calls for under the rollout's `onBreach`, or null when it is already done. */
+  function breachCommand(aggregate: RolloutAggregate, breach: BreachReport): LifecycleCommand | null {
+    const { onBreach, state } = aggregate.rollout;
+    if (state !== 'running' && state !== 'paused') return null;
+    if (onBreach === 'revert-all') return { action: 'revert', kind: 'breach' };
+    if (onBreach === 'revert-cohort' && breach.kind === 'band') {
+      const cohort = aggregate.cohorts.find((c) => c.name === breach.cohort);
+      return cohort?.status === 'active' ? { action: 'revert', cohort: breach.cohort, kind: 'breach' } : null;
+    }
+    // 'pause', or a shadow breach (no cohort to revert): freeze, so nothing advances into a live step.
+    return state === 'running' ? { action: 'pause' } : null;
   }
 
   return {
@@ -119,6 +170,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           autoAdvance: input.autoAdvance ?? false,
           step: null,
           stepEnteredAt: null,
+          measuredSince: null,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -167,22 +219,33 @@ export function createRolloutService(deps: RolloutServiceDeps) {
 
     transition(key: string, command: LifecycleCommand, request: ChangeRequest): Promise<RolloutView> {
       return mutate(key, request, async (aggregate, tx, now) => {
-        const { rollout } = aggregate;
         const decision = decide(aggregate, command);
-        await store.updateRollout(tx, rollout.id, rollout.version, {
-          state: decision.state,
-          ...(decision.state !== rollout.state ? { stateReason: request.reason ?? null } : {}),
-          step: decision.step,
-          updatedAt: now,
-          ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
-        });
-        if (decision.newCohort !== null) await store.insertCohort(tx, rollout.id, decision.newCohort, now);
-        for (const name of decision.revert) {
-          await store.revertCohort(tx, rollout.id, name, { at: now, kind: decision.revertKind, by: request.actor, reason: request.reason ?? null });
-        }
-        for (const name of decision.reactivate) await store.reactivateCohort(tx, rollout.id, name);
+        await applyDecision(tx, aggregate.rollout, decision, request, now);
         return { event: decision.event, subject: decision.subject };
       });
+    },
+
+    /**
+     * The controller's decision on a breach, as a compare-and-set on the
+     * version it measured: two servers that saw the same breach decide once.
+     * Records `guard.breached` with the figures, then the change it made.
+     * Returns null when the breach was already acted on.
+     */
+    async applyBreach(key: string, expectedVersion: number, breach: BreachReport): Promise<RolloutView | null> {
+      let acted = false;
+      const view = await mutate(key, { actor: 'controller', ifMatch: expectedVersion, reason: breach.reason }, async (aggregate, tx, now) => {
+        const command = breachCommand(aggregate, breach);
+        if (command === null) return null;
+        const decision = decide(aggregate, command);
+        await applyDecision(tx, aggregate.rollout, decision, { actor: 'controller', reason: breach.reason }, now);
+        acted = true;
+        return {
+          event: decision.event,
+          subject: decision.subject,
+          preceding: [{ action: 'guard.breached', subject: breach.cohort, after: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, figures: breach.figures } }],
+        };
+      });
+      return acted ? view : null;
     },
 
     setPin(key: string, partnerId: string, path: Path, request: ChangeRequest): Promise<RolloutView> {

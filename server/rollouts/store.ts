@@ -102,7 +102,7 @@ export async function updateRollout(
 }
 
 export async function insertCohort(ex: Executor, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
-  await ex.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now });
+  await ex.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now, activeSince: now });
 }
 
 export async function revertCohort(
@@ -117,10 +117,10 @@ export async function revertCohort(
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'active')));
 }
 
-export async function reactivateCohort(ex: Executor, rolloutId: number, name: string): Promise<void> {
+export async function reactivateCohort(ex: Executor, rolloutId: number, name: string, now: number): Promise<void> {
   await ex
     .update(cohorts)
-    .set({ status: 'active', revertedAt: null, revertKind: null, revertedBy: null, revertReason: null })
+    .set({ status: 'active', activeSince: now, revertedAt: null, revertKind: null, revertedBy: null, revertReason: null })
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'reverted')));
 }
 
@@ -141,4 +141,18 @@ export async function upsertPin(ex: Executor, rolloutId: number, pin: { partnerI
 
 export async function deletePin(ex: Executor, rolloutId: number, partnerId: string): Promise<void> {
   await ex.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
+}
+
+/** Keys of the rollouts in any of `states`: what the controller watches. */
+export async function keysInStates(ex: Executor, states: Rollout['state'][]): Promise<string[]> {
+  const rows = await ex.select({ key: rollouts.key }).from(rollouts).where(inArray(rollouts.state, states)).orderBy(asc(rollouts.key));
+  return rows.map((r) => r.key);
+}
+
+/** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */
+export async function restartCohortMeasurement(ex: Executor, rolloutId: number, now: number, limit = 1_000): Promise<void> {
+  await ex
+    .update(cohorts)
+    .set({ activeSince: now })
+    .where(sql`${cohorts.id} IN (SELECT ${cohorts.id} FROM ${cohorts} WHERE ${cohorts.rolloutId} = ${rolloutId} AND ${cohorts.status} = 'active' LIMIT ${limit})`);
 }

@@ -35,10 +35,11 @@ function listen(rollcall: RollcallApp, port: number): Promise<ServerType> {
   });
 }
 
-export async function startLiveServer(options: { clock?: Clock; heartbeatMs?: number; watchMs?: number } = {}): Promise<LiveServer> {
+export async function startLiveServer(options: { clock?: Clock; heartbeatMs?: number; watchMs?: number; tickMs?: number } = {}): Promise<LiveServer> {
   const { url: dbUrl, dir } = tempDatabaseUrl();
   const database = await openDatabase({ url: dbUrl });
-  const make = () => createApp({ database, clock: options.clock ?? systemClock, logger: silentLogger, stream: { heartbeatMs: options.heartbeatMs, watchMs: options.watchMs } });
+  const make = () =>
+    createApp({ database, clock: options.clock ?? systemClock, logger: silentLogger, stream: { heartbeatMs: options.heartbeatMs, watchMs: options.watchMs }, controller: { tickMs: options.tickMs ?? 100 } });
   let rollcall = make();
   await rollcall.services.keys.bootstrap(ADMIN_KEY);
   const sdk = await rollcall.services.keys.create({ kind: 'sdk', name: 'test sdk' }, 'test');

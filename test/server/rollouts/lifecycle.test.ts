@@ -7,14 +7,14 @@ import { DEFAULT_GUARDS, type Cohort, type RolloutAggregate, type Step } from '.
 const PLAN: Step[] = [{ live: 0, shadow: 10 }, { live: 5 }, { live: 25 }, { live: 100 }];
 
 function cohort(name: string, fromBp: number, toBp: number, status: Cohort['status'] = 'active', revertKind: Cohort['revertKind'] = null): Cohort {
-  return { name, step: Number(name.slice(1)), fromBp, toBp, status, createdAt: 0, revertedAt: null, revertKind, revertedBy: null, revertReason: null };
+  return { name, step: Number(name.slice(1)), fromBp, toBp, status, createdAt: 0, activeSince: 0, revertedAt: null, revertKind, revertedBy: null, revertReason: null };
 }
 
 function aggregate(state: RolloutState, step: number | null, cohorts: Cohort[] = []): RolloutAggregate {
   return {
     rollout: {
       id: 1, key: 'r', description: '', salt: 'r', state, stateReason: null, plan: PLAN, guards: DEFAULT_GUARDS, onBreach: 'revert-cohort',
-      autoAdvance: false, step, stepEnteredAt: null, version: 1, createdAt: 0, updatedAt: 0,
+      autoAdvance: false, step, stepEnteredAt: null, measuredSince: null, version: 1, createdAt: 0, updatedAt: 0,
     },
     cohorts,
     pins: [],

@@ -1,0 +1,93 @@
+/**
+ * The SDK's replay worker: for the rollouts with an `onReplay` handler, it
+ * claims lost messages under a lease, runs the handler for each (which
+ * re-fetches the message and re-processes it through the old path), and
+ * acknowledges the outcome. A handler that throws or outlives the lease is a
+ * failure: the message stays lost and is offered again later.
+ */
+import { RollcallHttpError } from './config-source.ts';
+
+export interface ReplayMessage {
+  rollout: string;
+  messageId: string;
+  partnerId: string;
+  cohort: string;
+  receivedAt: string | null;
+  /** 1 on the first replay of this message. */
+  attempt: number;
+}
+
+export type ReplayHandler = (message: ReplayMessage) => Promise<void> | void;
+
+export interface ReplayWorkerOptions {
+  url: string;
+  sdkKey: string;
+  instanceId: string;
+  fetch: typeof fetch;
+  handlers: ReadonlyMap<string, ReplayHandler>;
+  leaseSeconds: number;
+  batch: number;
+  concurrency: number;
+  onError(error: unknown, fatal: boolean): void;
+}
+
+async function post(options: ReplayWorkerOptions, path: string, body: unknown): Promise<unknown> {
+  const res = await options.fetch(`${options.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${options.sdkKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new RollcallHttpError(res.status, `POST ${path} answered ${res.status}`);
+  }
+  return res.json();
+}
+
+function withTimeout(work: Promise<void> | void, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the replay handler did not finish within ${ms} ms`)), ms);
+    Promise.resolve(work).then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** One round: claim, replay, acknowledge. Returns how many messages it claimed. */
+export async function replayRound(options: ReplayWorkerOptions): Promise<number> {
+  const rollouts = [...options.handlers.keys()];
+  if (rollouts.length === 0) return 0;
+  const claimed = (await post(options, '/v1/sdk/replay/claim', {
+    instanceId: options.instanceId,
+    rollouts,
+    limit: options.batch,
+    leaseSeconds: options.leaseSeconds,
+  })) as { items: ReplayMessage[] };
+  const results: { rollout: string; messageId: string; ok: boolean; error?: string }[] = [];
+  let next = 0;
+  const deadline = options.leaseSeconds * 800; // finish well inside the lease
+  async function worker(): Promise<void> {
+    while (next < claimed.items.length) {
+      const message = claimed.items[next++]!;
+      const handler = options.handlers.get(message.rollout);
+      try {
+        if (handler === undefined) throw new Error('no replay handler registered');
+        await withTimeout(handler(message), deadline);
+        results.push({ rollout: message.rollout, messageId: message.messageId, ok: true });
+      } catch (error) {
+        results.push({ rollout: message.rollout, messageId: message.messageId, ok: false, error: (error instanceof Error ? error.message : String(error)).slice(0, 500) });
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, claimed.items.length) }, worker));
+  if (results.length > 0) await post(options, '/v1/sdk/replay/ack', { instanceId: options.instanceId, items: results });
+  return claimed.items.length;
+}

@@ -1,0 +1,69 @@
+/** What the API shows of cohort health: times as ISO-8601, thresholds beside the rates. */
+import type { Guards } from '../rollouts/model.ts';
+import type { CohortHealth, RolloutHealth } from './health.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function cohortHealthView(c: CohortHealth) {
+  return {
+    name: c.name,
+    kind: c.kind,
+    status: c.status,
+    path: c.path,
+    band: c.band,
+    since: iso(c.since),
+    received: c.received,
+    due: c.due,
+    processed: c.processed,
+    failed: c.failed,
+    lost: c.lost,
+    late: c.late,
+    open: c.open,
+    compared: c.compared,
+    mismatched: c.mismatched,
+    skipped: c.skipped,
+    dropped: c.dropped,
+    rates: c.rates,
+    latencyMs: c.latency,
+    breached: c.breaches.length > 0,
+    breaches: c.breaches,
+  };
+}
+
+export function healthView(health: RolloutHealth, guards: Guards) {
+  return {
+    rollout: health.rollout,
+    version: health.version,
+    at: iso(health.at),
+    window: { seconds: health.windowSeconds, from: iso(health.from), to: iso(health.at) },
+    thresholds: guards,
+    breached: health.breach !== null,
+    breach: health.breach,
+    cohorts: health.cohorts.map(cohortHealthView),
+    latencyMs: health.latency,
+    replay: health.replay,
+  };
+}
+
+/** The per-cohort summary that GET /v1/rollouts/:key carries. */
+export function healthSummary(health: RolloutHealth) {
+  return {
+    at: iso(health.at),
+    windowSeconds: health.windowSeconds,
+    breached: health.breach !== null,
+    cohorts: health.cohorts.map((c) => ({
+      name: c.name,
+      status: c.status,
+      received: c.received,
+      processed: c.processed,
+      failed: c.failed,
+      lost: c.lost,
+      compared: c.compared,
+      mismatched: c.mismatched,
+      dropped: c.dropped,
+      rates: c.rates,
+      breached: c.breaches.length > 0,
+    })),
+    replay: health.replay,
+  };
+}

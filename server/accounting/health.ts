@@ -1,0 +1,139 @@
+/**
+ * Cohort health: the reconciled figures of every cohort over a window, the
+ * rates, and the guards they breach. Band cohorts (`c1`…) are measured on
+ * the new path since they last became active; the shadow cohort since the
+ * current step (or resume) began; the baseline on the old path. Every query
+ * is an index range on (rollout, cohort, path, bucket) or on the ledger's
+ * status index: nothing scans whole tables.
+ */
+import type { Path } from '../../sdk/snapshot.ts';
+import { quantile } from '../../sdk/latency.ts';
+import type { Executor } from '../db/database.ts';
+import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from '../controller/guards.ts';
+import type { Cohort, RolloutAggregate } from '../rollouts/model.ts';
+import * as store from './store.ts';
+
+export interface CohortHealth extends Figures {
+  name: string;
+  kind: 'band' | 'shadow' | 'baseline' | 'pinned' | 'completed';
+  status: 'active' | 'reverted' | null;
+  /** The path whose figures these are. */
+  path: Path;
+  /** The band in basis points, for band cohorts. */
+  band: { from: number; to: number } | null;
+  /** Figures count from here (the window's start, or when the cohort last became active). */
+  since: number;
+  /** Messages the server knows are open now (not yet due or settled). */
+  open: number;
+  rates: Rates;
+  /** Guards this cohort breaches now (reverted cohorts are not guarded). */
+  breaches: Breach[];
+  latency: { p50: number | null; p99: number | null };
+}
+
+export interface RolloutHealth {
+  rollout: string;
+  version: number;
+  at: number;
+  windowSeconds: number;
+  from: number;
+  cohorts: CohortHealth[];
+  latency: Record<'old' | 'new', { p50: number | null; p99: number | null }>;
+  replay: { lost: number; leased: number; replayed: number; late: number };
+  /** The first breach of a guarded cohort, if any. */
+  breach: Breach | null;
+}
+
+const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
+
+function zero(): store.CountSums {
+  return { received: 0, due: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 };
+}
+
+export interface MeasureOptions {
+  now: number;
+  windowSeconds?: number;
+  /** Skip what only the API shows (open counts, latency, replay progress): the controller's tick. */
+  guardsOnly?: boolean;
+}
+
+export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, options: MeasureOptions): Promise<RolloutHealth> {
+  const { rollout } = aggregate;
+  const { guards } = rollout;
+  const now = options.now;
+  const windowSeconds = options.windowSeconds ?? guards.windowSeconds;
+  const from = now - windowSeconds * 1000;
+  const dueBefore = now - guards.graceSeconds * 1000;
+
+  interface Plan {
+    name: string;
+    kind: CohortHealth['kind'];
+    cohort?: Cohort;
+    since: number;
+  }
+  const plans: Plan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: Math.max(from, cohort.activeSince ?? cohort.createdAt) }));
+  const pseudo = new Set(await store.cohortsWithTraffic(ex, rollout.id, from));
+  const hasShadowBand = rollout.step !== null && rollout.plan[rollout.step]?.shadow !== undefined;
+  if (hasShadowBand || pseudo.has('shadow')) plans.push({ name: 'shadow', kind: 'shadow', since: Math.max(from, rollout.measuredSince ?? from) });
+  plans.push({ name: 'baseline', kind: 'baseline', since: from });
+  if (pseudo.has('pinned')) plans.push({ name: 'pinned', kind: 'pinned', since: from });
+  if (pseudo.has('completed')) plans.push({ name: 'completed', kind: 'completed', since: from });
+
+  const figures = await Promise.all(
+    plans.map(async (plan): Promise<Figures> => {
+      const [sums, ledger] = await Promise.all([
+        store.cohortSums(ex, rollout.id, plan.name, plan.since, dueBefore),
+        store.ledgerCounts(ex, rollout.id, plan.name, plan.since),
+      ]);
+      const s = sums.get(MEASURED_PATH[plan.kind]) ?? zero();
+      return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0 };
+    }),
+  );
+  const baseline = figures[plans.findIndex((p) => p.kind === 'baseline')];
+
+  const [open, latencyRows, replay] = options.guardsOnly
+    ? [new Map<string, number>(), [], { lost: 0, leased: 0, replayed: 0, late: 0 }]
+    : await Promise.all([store.openCounts(ex, rollout.id), store.latencySums(ex, rollout.id, from), store.replayProgress(ex, rollout.id, now)]);
+
+  const histogram = (match: (row: (typeof latencyRows)[number]) => boolean) => {
+    const slots = new Map<number, number>();
+    for (const row of latencyRows) if (match(row)) slots.set(row.slot, (slots.get(row.slot) ?? 0) + row.n);
+    return { p50: quantile(slots, 0.5), p99: quantile(slots, 0.99) };
+  };
+
+  const cohorts: CohortHealth[] = plans.map((plan, i) => {
+    const f = figures[i]!;
+    const rates = ratesOf(f, plan.kind === 'baseline' ? undefined : baseline, guards);
+    const guarded = (plan.kind === 'band' && plan.cohort?.status === 'active') || plan.kind === 'shadow';
+    return {
+      name: plan.name,
+      kind: plan.kind,
+      status: plan.cohort?.status ?? null,
+      path: MEASURED_PATH[plan.kind],
+      band: plan.cohort === undefined ? null : { from: plan.cohort.fromBp, to: plan.cohort.toBp },
+      since: plan.since,
+      ...f,
+      open: open.get(plan.name) ?? 0,
+      rates,
+      // In the shadow cohort the old path is authoritative: only its comparisons (and drops) speak to the new one.
+      breaches: !guarded ? [] : breachesOf(plan.name, f, rates, guards).filter((b) => plan.kind !== 'shadow' || b.guard === 'mismatch' || b.guard === 'dropped'),
+      latency: histogram((row) => row.cohort === plan.name && row.role === 'authoritative'),
+    };
+  });
+
+  return {
+    rollout: rollout.key,
+    version: rollout.version,
+    at: now,
+    windowSeconds,
+    from,
+    cohorts,
+    latency: {
+      // The old path runs as the authoritative call for old and shadow partners, and as the candidate for verified ones.
+      old: histogram((row) => (row.role === 'authoritative' && row.path !== 'new') || (row.role === 'candidate' && row.path === 'new')),
+      new: histogram((row) => (row.role === 'authoritative' && row.path === 'new') || (row.role === 'candidate' && row.path === 'shadow')),
+    },
+    replay,
+    breach: cohorts.flatMap((c) => c.breaches)[0] ?? null,
+  };
+}

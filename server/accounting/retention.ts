@@ -1,0 +1,124 @@
+/**
+ * Retention, so the database does not grow without bound at 100,000
+ * messages a second. Every sweep, per rollout, scoped by age and with a limit
+ * per statement:
+ * - settled ledger rows (processed, failed) an hour after they settled;
+ * - lost, replayed and late rows after 7 days;
+ * - per-second counts older than max(1 h, 2 × grace) rolled up into
+ *   per-minute rows; counts after 30 days, latency and samples after 7 days;
+ * - report batch ids after a day (an SDK does not retry a batch that long).
+ * A sweep that hits a limit leaves the rest for the next one.
+ */
+import { sql } from 'drizzle-orm';
+import type { Clock } from '../clock.ts';
+import type { Database, Transaction } from '../db/database.ts';
+import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface RetentionPolicy {
+  settledMs: number;
+  ledgerMs: number;
+  countsMs: number;
+  latencyMs: number;
+  samplesMs: number;
+  batchesMs: number;
+  /** Per-second counts are rolled up into minutes after max(this, 2 × grace). */
+  compactAfterMs: number;
+  limit: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  settledMs: HOUR,
+  ledgerMs: 7 * DAY,
+  countsMs: 30 * DAY,
+  latencyMs: 7 * DAY,
+  samplesMs: 7 * DAY,
+  batchesMs: DAY,
+  compactAfterMs: HOUR,
+  limit: 5_000,
+};
+
+type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches', number>;
+
+/** Deletes at most `limit` rows of one rollout from `table` matching `condition`. */
+async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
+  const result = await tx.run(
+    sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${table.rolloutId} = ${rolloutId} AND ${condition} LIMIT ${limit})`,
+  );
+  return result.rowsAffected;
+}
+
+/** Rolls up to `limit` per-second rows of one rollout older than `before` (unix s) into per-minute rows. */
+async function compactCounts(tx: Transaction, rolloutId: number, before: number, limit: number): Promise<number> {
+  const picked = await tx.all<{ id: number }>(
+    sql`SELECT rowid AS id FROM ${cohortCounts} WHERE ${cohortCounts.rolloutId} = ${rolloutId} AND ${cohortCounts.bucket} < ${before} AND ${cohortCounts.bucket} % 60 != 0 LIMIT ${limit}`,
+  );
+  if (picked.length === 0) return 0;
+  const ids = sql.join(
+    picked.map((r) => sql`${r.id}`),
+    sql`, `,
+  );
+  await tx.run(sql`INSERT INTO ${cohortCounts} (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)
+    SELECT rollout_id, cohort, path, bucket - bucket % 60, sum(received), sum(processed), sum(failed), sum(compared), sum(mismatched), sum(skipped), sum(dropped)
+    FROM ${cohortCounts} WHERE rowid IN (${ids}) GROUP BY rollout_id, cohort, path, bucket - bucket % 60
+    ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET
+      received = received + excluded.received, processed = processed + excluded.processed, failed = failed + excluded.failed,
+      compared = compared + excluded.compared, mismatched = mismatched + excluded.mismatched, skipped = skipped + excluded.skipped,
+      dropped = dropped + excluded.dropped`);
+  const removed = await tx.run(sql`DELETE FROM ${cohortCounts} WHERE rowid IN (${ids})`);
+  return removed.rowsAffected;
+}
+
+export function createRetention(deps: { database: Database; clock: Clock; logger: Logger; policy?: Partial<RetentionPolicy> }) {
+  const { database, clock, logger } = deps;
+  const policy = { ...DEFAULT_RETENTION, ...deps.policy };
+  let timer: NodeJS.Timeout | null = null;
+
+  async function sweepRollout(rolloutId: number, graceSeconds: number, now: number, removed: Removed): Promise<void> {
+    const { limit } = policy;
+    await database.write(async (tx) => {
+      removed.settled += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('processed', 'failed') AND ${messages.settledAt} < ${now - policy.settledMs}`, limit);
+      removed.ledger += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('lost', 'replayed', 'late') AND ${messages.receivedAt} < ${now - policy.ledgerMs}`, limit);
+    });
+    await database.write(async (tx) => {
+      const compactBefore = Math.floor((now - Math.max(policy.compactAfterMs, 2 * graceSeconds * 1000)) / 1000);
+      removed.compacted += await compactCounts(tx, rolloutId, compactBefore, limit);
+      removed.counts += await deleteSome(tx, cohortCounts, rolloutId, sql`${cohortCounts.bucket} < ${Math.floor((now - policy.countsMs) / 1000)}`, limit);
+      removed.latency += await deleteSome(tx, latencyCounts, rolloutId, sql`${latencyCounts.bucket} < ${Math.floor((now - policy.latencyMs) / 1000)}`, limit);
+      removed.samples += await deleteSome(tx, mismatchSamples, rolloutId, sql`${mismatchSamples.at} < ${now - policy.samplesMs}`, limit);
+    });
+  }
+
+  return {
+    policy,
+    /** One sweep over every rollout. Returns how many rows each rule removed (or rolled up). */
+    async sweep(): Promise<Removed> {
+      const now = clock.now();
+      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0 };
+      const all = await database.db.select({ id: rollouts.id, guards: rollouts.guards }).from(rollouts);
+      for (const rollout of all) await sweepRollout(rollout.id, rollout.guards.graceSeconds, now, removed);
+      removed.batches = await database.write(async (tx) => {
+        const result = await tx.run(
+          sql`DELETE FROM ${reportBatches} WHERE rowid IN (SELECT rowid FROM ${reportBatches} WHERE ${reportBatches.receivedAt} < ${now - policy.batchesMs} LIMIT ${policy.limit})`,
+        );
+        return result.rowsAffected;
+      });
+      return removed;
+    },
+    start(intervalMs = 60_000): void {
+      timer = setInterval(() => {
+        this.sweep().catch((error: unknown) => logger.warn('retention sweep failed', { error: String(error) }));
+      }, intervalMs);
+      timer.unref();
+    },
+    stop(): void {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
+export type Retention = ReturnType<typeof createRetention>;

@@ -1,0 +1,95 @@
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReportBatch } from '../../../sdk/wire.ts';
+import { createRetention } from '../../../server/accounting/retention.ts';
+import { silentLogger } from '../../../server/logger.ts';
+import { createRollout, createTestApp, type TestApp } from '../../helpers/test-app.ts';
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await createTestApp();
+  for (const key of ['a', 'b']) {
+    await createRollout(t, key, { plan: [{ live: 50 }], guards: { graceSeconds: 5 } });
+    await t.call('POST', `/v1/rollouts/${key}/start`);
+  }
+});
+afterEach(async () => {
+  await t.close();
+});
+
+const HOUR = 3_600_000;
+let seq = 0;
+async function report(parts: Partial<ReportBatch>) {
+  const batch: ReportBatch = { batchId: `batch-${++seq}-${Math.random()}`, sdk: { name: 't', version: '0', instanceId: 'i' }, sentAt: t.clock.now(), counts: [], messages: [], mismatches: [], noise: [], ...parts };
+  const res = await t.rollcall.app.request('/v1/sdk/reports', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.keys.sdk}`, 'content-encoding': 'gzip', 'x-rollcall-clock': String(t.clock.now()) },
+    body: gzipSync(JSON.stringify(batch)),
+  });
+  expect(res.status).toBe(200);
+}
+
+const rows = async (table: string) => (await t.dump())[table] as any[];
+const idOf = async (key: string) => (await rows('rollouts')).find((r) => r.key === key).id;
+
+describe('retention', () => {
+  it('deletes settled ledger rows after an hour, per rollout, at most `limit` per statement', async () => {
+    const now = t.clock.now();
+    for (const rollout of ['a', 'b']) {
+      await report({
+        messages: Array.from({ length: 5 }, (_, i) => ({ rollout, messageId: `${rollout}${i}`, partnerId: 'p', cohort: 'c1', path: 'new' as const, status: 'processed' as const, receivedAt: now, at: now })),
+      });
+    }
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, policy: { limit: 3 } });
+    t.clock.advance(HOUR - 1_000);
+    expect((await retention.sweep()).settled).toBe(0);
+    t.clock.advance(2_000);
+    expect((await retention.sweep()).settled).toBe(6); // 3 of each rollout
+    const left = await rows('messages');
+    const [a, b] = [await idOf('a'), await idOf('b')];
+    expect(left.filter((m) => m.rollout_id === a)).toHaveLength(2);
+    expect(left.filter((m) => m.rollout_id === b)).toHaveLength(2);
+    expect((await retention.sweep()).settled).toBe(4);
+    expect(await rows('messages')).toHaveLength(0);
+  });
+
+  it('keeps lost rows for a week, for replay', async () => {
+    const now = t.clock.now();
+    await report({ messages: [{ rollout: 'a', messageId: 'm', partnerId: 'p', cohort: 'c1', path: 'new', status: 'open', receivedAt: now, at: now }] });
+    t.clock.advance(10_000);
+    await t.rollcall.services.controller.tick();
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
+    t.clock.advance(6 * 24 * HOUR);
+    await retention.sweep();
+    expect((await rows('messages'))[0].status).toBe('lost');
+    t.clock.advance(2 * 24 * HOUR);
+    expect((await retention.sweep()).ledger).toBe(1);
+  });
+
+  it('rolls old per-second counts up into minutes without changing the sums', async () => {
+    const start = Math.floor(t.clock.now() / 60_000) * 60_000 + 60_000;
+    t.clock.set(start);
+    for (let s = 0; s < 120; s += 7) {
+      t.clock.set(start + s * 1000);
+      await report({ counts: [{ rollout: 'a', cohort: 'c1', path: 'new', second: Math.floor(t.clock.now() / 1000), received: s + 1, processed: s, failed: 1, compared: 0, mismatched: 0, skipped: 0, dropped: 0 }] });
+    }
+    const before = await rows('cohort_counts');
+    const total = (list: any[]) => list.reduce((sum, r) => sum + r.received, 0);
+    t.clock.set(start + 2 * HOUR);
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
+    expect((await retention.sweep()).compacted).toBeGreaterThan(0);
+    const after = await rows('cohort_counts');
+    expect(after.every((r) => r.bucket % 60 === 0)).toBe(true);
+    expect(after).toHaveLength(2);
+    expect(total(after)).toBe(total(before));
+    expect(after.reduce((sum, r) => sum + r.failed, 0)).toBe(before.length);
+  });
+
+  it('forgets report batch ids after a day', async () => {
+    await report({});
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
+    t.clock.advance(25 * HOUR);
+    expect((await retention.sweep()).batches).toBe(1);
+    expect(await rows('report_batches')).toHaveLength(0);
+  });
+});
