@@ -8,7 +8,7 @@
  * two at the moment of sending (the `x-rollcall-clock` header).
  */
 import type { Clock } from '../clock.ts';
-import type { Database, Transaction } from '../db/database.ts';
+import type { Database, SqlRunner, Transaction } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import type { ReportAck } from '../../sdk/wire.ts';
 import type { ValidBatch } from './schemas.ts';
@@ -32,7 +32,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   let waiting: { submission: Submission; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
 
-  async function apply(tx: Transaction, submissions: Submission[]): Promise<ReportAck[]> {
+  async function apply(tx: Transaction, sql: SqlRunner, submissions: Submission[]): Promise<ReportAck[]> {
     const now = clock.now();
     const keys = new Set<string>();
     for (const { batch } of submissions) {
@@ -52,7 +52,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const acks: ReportAck[] = [];
 
     for (const { batch, clockOffset } of submissions) {
-      if (!(await store.claimBatch(tx, batch.batchId, batch.sdk.instanceId, now))) {
+      if (!(await store.claimBatch(sql, batch.batchId, batch.sdk.instanceId, now))) {
         acks.push({ batchId: batch.batchId, duplicate: true, ignored: 0 });
         continue;
       }
@@ -140,12 +140,12 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       acks.push({ batchId: batch.batchId, duplicate: false, ignored });
     }
 
-    await store.addCounts(tx, [...counts.values()]);
-    await store.addLatency(tx, [...latency.values()]);
-    await store.openMessages(tx, opened);
+    await store.addCounts(sql, [...counts.values()]);
+    await store.addLatency(sql, [...latency.values()]);
+    await store.openMessages(sql, opened);
     for (const [rolloutId, rows] of settled) {
       const grace = graceById.get(rolloutId)!;
-      await store.settleMessages(tx, rows, now - grace * 1000);
+      await store.settleMessages(sql, rows, now - grace * 1000);
     }
     await insertWithinLimit(tx, samples);
     await store.addNoise(tx, noise);
@@ -173,7 +173,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         const group = waiting.slice(0, GROUP_MAX);
         waiting = waiting.slice(group.length);
         try {
-          const acks = await database.write((tx) => apply(tx, group.map((g) => g.submission)));
+          const acks = await database.write((tx, sql) => apply(tx, sql, group.map((g) => g.submission)));
           group.forEach((g, i) => g.resolve(acks[i]!));
           deps.onCommitted?.(group.length);
         } catch (error) {
@@ -185,7 +185,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           logger.warn('a report group failed; applying its batches one at a time', { error: String(error) });
           for (const g of group) {
             try {
-              const [ack] = await database.write((tx) => apply(tx, [g.submission]));
+              const [ack] = await database.write((tx, sql) => apply(tx, sql, [g.submission]));
               g.resolve(ack!);
             } catch (single) {
               g.reject(single);

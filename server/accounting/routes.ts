@@ -2,8 +2,7 @@
  * POST /v1/sdk/reports: batched accounting from SDKs, gzip or plain JSON,
  * acknowledged once committed. GET /v1/rollouts/:key/mismatches: samples.
  */
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
@@ -20,7 +19,6 @@ import type { Replay } from './replay.ts';
 import { cohortSchema, reportBatchSchema } from './schemas.ts';
 import { listLedger, listNoise, listSamples } from './store.ts';
 
-const gunzipAsync = promisify(gunzip);
 /** A compressed body is at most 1 MiB (the body limit); it may not inflate past this. */
 export const MAX_INFLATED_BYTES = 16 * 1024 * 1024;
 const MAX_CLOCK_OFFSET_MS = 86_400_000;
@@ -29,7 +27,9 @@ async function readReport(raw: Uint8Array, encoding: string): Promise<unknown> {
   let bytes: Uint8Array = raw;
   if (encoding === 'gzip') {
     try {
-      bytes = await gunzipAsync(raw, { maxOutputLength: MAX_INFLATED_BYTES });
+      // Inflated on the main thread: a compressed report is at most 1 MiB, and zlib on the
+      // thread pool leaves memory in per-thread malloc arenas that the server never gets back.
+      bytes = gunzipSync(raw, { maxOutputLength: MAX_INFLATED_BYTES });
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         throw new AppError(413, 'payload_too_large', `the report inflates past ${MAX_INFLATED_BYTES} bytes`);
@@ -61,9 +61,37 @@ const ackSchema = z.strictObject({
     .max(500),
 });
 
+/** At most `limit` holders at once; the rest wait in order. */
+function semaphore(limit: number) {
+  let held = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async acquire(): Promise<() => void> {
+      if (held >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      else held++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const next = waiting.shift();
+        if (next !== undefined) next();
+        else held--;
+      };
+    },
+  };
+}
+
+/**
+ * Reports inflated, parsed and waiting for their commit at once. Parsing is
+ * one thread's work anyway; the bound keeps the server's memory flat however
+ * many SDKs send at the same moment (the others wait with their bodies unread).
+ */
+export const REPORTS_IN_PROGRESS = 2;
+
 /** The SDK's side: reports, and the replay of lost messages. */
 export function sdkAccountingRoutes(ingester: Ingester, replay: Replay, clock: Clock) {
   const app = new Hono<AppEnv>();
+  const slots = semaphore(REPORTS_IN_PROGRESS);
 
   app.post('/replay/claim', jsonBody(claimSchema), async (c) => c.json(await replay.claim(c.req.valid('json'))));
 
@@ -71,16 +99,21 @@ export function sdkAccountingRoutes(ingester: Ingester, replay: Replay, clock: C
 
   app.post('/reports', async (c) => {
     const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
-    const parsed = reportBatchSchema.safeParse(await readReport(new Uint8Array(await c.req.arrayBuffer()), encoding));
-    if (!parsed.success) {
-      throw badRequest('invalid_body', `the report is not valid (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`, {
-        issues: issuesOf(parsed.error).slice(0, 20),
-      });
+    const release = await slots.acquire();
+    try {
+      const parsed = reportBatchSchema.safeParse(await readReport(new Uint8Array(await c.req.arrayBuffer()), encoding));
+      if (!parsed.success) {
+        throw badRequest('invalid_body', `the report is not valid (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`, {
+          issues: issuesOf(parsed.error).slice(0, 20),
+        });
+      }
+      const sdkClock = Number(c.req.header('x-rollcall-clock'));
+      const offset = Number.isFinite(sdkClock) && sdkClock > 0 ? clock.now() - sdkClock : 0;
+      const clockOffset = Math.max(-MAX_CLOCK_OFFSET_MS, Math.min(MAX_CLOCK_OFFSET_MS, offset));
+      return c.json(await ingester.submit({ batch: parsed.data, clockOffset }));
+    } finally {
+      release();
     }
-    const sdkClock = Number(c.req.header('x-rollcall-clock'));
-    const offset = Number.isFinite(sdkClock) && sdkClock > 0 ? clock.now() - sdkClock : 0;
-    const clockOffset = Math.max(-MAX_CLOCK_OFFSET_MS, Math.min(MAX_CLOCK_OFFSET_MS, offset));
-    return c.json(await ingester.submit({ batch: parsed.data, clockOffset }));
   });
   return app;
 }

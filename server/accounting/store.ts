@@ -5,7 +5,8 @@
  * the per-minute limit.
  */
 import { and, count, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
-import type { Executor } from '../db/database.ts';
+import type { InValue } from '@libsql/client';
+import type { Executor, SqlRunner } from '../db/database.ts';
 import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 
 export type CountDelta = typeof cohortCounts.$inferInsert;
@@ -15,7 +16,7 @@ export type SampleRow = typeof mismatchSamples.$inferInsert;
 export type SampleView = typeof mismatchSamples.$inferSelect;
 
 /** SQLite binds at most 32766 parameters per statement; stay well below. */
-const CHUNK = 500;
+const CHUNK = 100;
 
 function chunks<T>(rows: T[]): T[][] {
   const out: T[][] = [];
@@ -29,81 +30,89 @@ export async function rolloutsByKey(ex: Executor, keys: string[]) {
   return new Map(rows.map((r) => [r.key, { id: r.id, graceSeconds: r.guards.graceSeconds }]));
 }
 
+/**
+ * The statements ingestion runs for every batch are written as plain SQL:
+ * building them with the query builder cost more CPU than running them. Each
+ * is a multi-row upsert; the SQL text for n rows is built once and kept.
+ */
+function valuesSql(head: string, columns: number, tail: string) {
+  const cache = new Map<number, string>();
+  const row = `(${Array(columns).fill('?').join(', ')})`;
+  return (rows: number) => {
+    let text = cache.get(rows);
+    if (text === undefined) cache.set(rows, (text = `${head} VALUES ${Array(rows).fill(row).join(', ')} ${tail}`));
+    return text;
+  };
+}
+
+async function upsertChunks<T>(sql: SqlRunner, rows: T[], statement: (n: number) => string, values: (row: T) => InValue[]): Promise<void> {
+  for (const chunk of chunks(rows)) {
+    await sql.execute({ sql: statement(chunk.length), args: chunk.flatMap(values) });
+  }
+}
+
 /** Records a batch id; false when it was already there (a retry). */
-export async function claimBatch(ex: Executor, batchId: string, instanceId: string, at: number): Promise<boolean> {
-  const result = await ex.insert(reportBatches).values({ batchId, instanceId, receivedAt: at }).onConflictDoNothing();
+export async function claimBatch(sql: SqlRunner, batchId: string, instanceId: string, at: number): Promise<boolean> {
+  const result = await sql.execute({
+    sql: 'INSERT INTO report_batches (batch_id, instance_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    args: [batchId, instanceId, at],
+  });
   return result.rowsAffected === 1;
 }
 
-export async function addCounts(ex: Executor, rows: CountDelta[]): Promise<void> {
-  const add = (column: string) => sql.raw(`"${column}" + excluded."${column}"`);
-  for (const chunk of chunks(rows)) {
-    await ex
-      .insert(cohortCounts)
-      .values(chunk)
-      .onConflictDoUpdate({
-        target: [cohortCounts.rolloutId, cohortCounts.cohort, cohortCounts.path, cohortCounts.bucket],
-        set: {
-          received: add('received'),
-          processed: add('processed'),
-          failed: add('failed'),
-          compared: add('compared'),
-          mismatched: add('mismatched'),
-          skipped: add('skipped'),
-          dropped: add('dropped'),
-        },
-      });
-  }
+const addCountsSql = valuesSql(
+  'INSERT INTO cohort_counts (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)',
+  11,
+  `ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET received = received + excluded.received,
+   processed = processed + excluded.processed, failed = failed + excluded.failed, compared = compared + excluded.compared,
+   mismatched = mismatched + excluded.mismatched, skipped = skipped + excluded.skipped, dropped = dropped + excluded.dropped`,
+);
+
+export async function addCounts(sql: SqlRunner, rows: CountDelta[]): Promise<void> {
+  await upsertChunks(sql, rows, addCountsSql, (r) => [r.rolloutId, r.cohort, r.path, r.bucket, r.received ?? 0, r.processed ?? 0, r.failed ?? 0, r.compared ?? 0, r.mismatched ?? 0, r.skipped ?? 0, r.dropped ?? 0]);
 }
 
-export async function addLatency(ex: Executor, rows: LatencyDelta[]): Promise<void> {
-  for (const chunk of chunks(rows)) {
-    await ex
-      .insert(latencyCounts)
-      .values(chunk)
-      .onConflictDoUpdate({
-        target: [latencyCounts.rolloutId, latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.bucket, latencyCounts.slot],
-        set: { count: sql.raw('"count" + excluded."count"') },
-      });
-  }
+const addLatencySql = valuesSql(
+  'INSERT INTO latency_counts (rollout_id, cohort, path, role, bucket, slot, count)',
+  7,
+  'ON CONFLICT (rollout_id, cohort, path, role, bucket, slot) DO UPDATE SET count = count + excluded.count',
+);
+
+export async function addLatency(sql: SqlRunner, rows: LatencyDelta[]): Promise<void> {
+  await upsertChunks(sql, rows, addLatencySql, (r) => [r.rolloutId, r.cohort, r.path, r.role, r.bucket, r.slot, r.count]);
 }
+
+const messageColumns = 'INSERT INTO messages (rollout_id, message_id, partner_id, cohort, path, status, received_at, settled_at, error)';
+const messageValues = (r: MessageRow): InValue[] => [r.rolloutId, r.messageId, r.partnerId, r.cohort, r.path, r.status, r.receivedAt ?? null, r.settledAt ?? null, r.error ?? null];
 
 /** Messages seen open: a row that already settled (another process was quicker) keeps its status. */
-export async function openMessages(ex: Executor, rows: MessageRow[]): Promise<void> {
-  for (const chunk of chunks(rows)) {
-    await ex
-      .insert(messages)
-      .values(chunk)
-      .onConflictDoUpdate({
-        target: [messages.rolloutId, messages.messageId],
-        set: { receivedAt: sql.raw('coalesce("received_at", excluded."received_at")') },
-      });
-  }
+const openMessagesSql = valuesSql(messageColumns, 9, 'ON CONFLICT (rollout_id, message_id) DO UPDATE SET received_at = coalesce(received_at, excluded.received_at)');
+
+export async function openMessages(sql: SqlRunner, rows: MessageRow[]): Promise<void> {
+  await upsertChunks(sql, rows, openMessagesSql, messageValues);
 }
 
 /**
  * Messages settled. A row that was lost, or still open past its rollout's
- * grace (`dueBefore`), becomes `late`; a replayed row stays replayed.
+ * grace (received before `dueBefore`), becomes `late`; a replayed row stays
+ * replayed.
  */
-export async function settleMessages(ex: Executor, rows: MessageRow[], dueBefore: number): Promise<void> {
-  for (const chunk of chunks(rows)) {
-    await ex
-      .insert(messages)
-      .values(chunk)
-      .onConflictDoUpdate({
-        target: [messages.rolloutId, messages.messageId],
-        set: {
-          status: sql`CASE
-            WHEN "status" IN ('lost', 'late') THEN 'late'
-            WHEN "status" = 'replayed' THEN 'replayed'
-            WHEN "status" = 'open' AND "received_at" < ${dueBefore} THEN 'late'
-            ELSE excluded."status" END`,
-          settledAt: sql.raw('excluded."settled_at"'),
-          error: sql.raw('coalesce(excluded."error", "error")'),
-          receivedAt: sql.raw('coalesce("received_at", excluded."received_at")'),
-        },
-      });
-  }
+export async function settleMessages(sql: SqlRunner, rows: MessageRow[], dueBefore: number): Promise<void> {
+  // dueBefore is a number this server computed: written into the SQL text, not bound.
+  const statement = valuesSql(
+    messageColumns,
+    9,
+    `ON CONFLICT (rollout_id, message_id) DO UPDATE SET
+       status = CASE
+         WHEN status IN ('lost', 'late') THEN 'late'
+         WHEN status = 'replayed' THEN 'replayed'
+         WHEN status = 'open' AND received_at < ${Math.trunc(dueBefore)} THEN 'late'
+         ELSE excluded.status END,
+       settled_at = excluded.settled_at,
+       error = coalesce(excluded.error, error),
+       received_at = coalesce(received_at, excluded.received_at)`,
+  );
+  await upsertChunks(sql, rows, statement, messageValues);
 }
 
 export async function countSamples(ex: Executor, rolloutId: number, cohort: string, minute: number): Promise<number> {

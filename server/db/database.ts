@@ -14,26 +14,37 @@
  *   driver is synchronous: a second connection waiting on a lock held by an
  *   open transaction of this same process would block the event loop that
  *   transaction needs to finish.
+ * - At most 4 pooled connections: one writer and a few readers is all this
+ *   process can use, and each connection keeps its own page cache.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
+import { createClient, type Client, type InStatement, type ResultSet } from '@libsql/client';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from './schema.ts';
 
 export type Db = LibSQLDatabase<typeof schema>;
-export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** drizzle over one open write transaction. */
+export type Transaction = Db;
 /** Anything a store can run a query on: the database or an open transaction. */
-export type Executor = Db | Transaction;
+export type Executor = Db;
+/** Plain SQL with bound arguments, for the few statements too hot for a query builder (ingestion). */
+export interface SqlRunner {
+  execute(statement: InStatement): Promise<ResultSet>;
+}
 
 export interface Database {
   readonly db: Db;
   readonly client: Client;
   readonly url: string;
-  /** Runs `fn` in a write transaction, one at a time within this process. */
-  write<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a write transaction (BEGIN IMMEDIATE), one at a time within
+   * this process; commits when it returns, rolls back when it throws. `sql`
+   * runs plain statements in the same transaction.
+   */
+  write<T>(fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T>;
   close(): void;
 }
 
@@ -49,7 +60,7 @@ export function filePathOf(url: string): string | null {
 export async function openDatabase(options: { url: string; authToken?: string | undefined }): Promise<Database> {
   const path = filePathOf(options.url);
   if (path !== null && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000 });
+  const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000, concurrency: 4 });
   try {
     if (path !== null) await client.execute('PRAGMA journal_mode=WAL');
     const db = drizzle(client, { schema });
@@ -61,14 +72,29 @@ export async function openDatabase(options: { url: string; authToken?: string | 
   }
 }
 
+async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T> {
+  const transaction = await client.transaction('write');
+  try {
+    // drizzle runs its queries through whatever it is given; here, the open transaction.
+    const result = await fn(drizzle(transaction as unknown as Client, { schema }), transaction);
+    await transaction.commit();
+    return result;
+  } catch (error) {
+    await transaction.rollback();
+    throw error;
+  } finally {
+    transaction.close();
+  }
+}
+
 function createDatabase(db: Db, client: Client, url: string): Database {
   let tail: Promise<unknown> = Promise.resolve();
   return {
     db,
     client,
     url,
-    write<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-      const run = tail.then(() => db.transaction(fn));
+    write<T>(fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T> {
+      const run = tail.then(() => inTransaction(client, fn));
       tail = run.catch(() => undefined);
       return run;
     },

@@ -1,0 +1,175 @@
+/**
+ * The accounting figures, against a real server process on an embedded
+ * database (started as `npm start` starts it): ingest throughput end to end
+ * with the server's RSS under that load, the time from a cohort's losses
+ * becoming due to every SDK on the stream routing it to old, and the SDK's
+ * memory with 100,000 messages in flight.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createClient as createDbClient } from '@libsql/client';
+import { positionOf } from '../../sdk/assignment.ts';
+import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { ROOT, startServer, type ServerProcess } from '../helpers/server-process.ts';
+import { tempDatabaseUrl } from '../helpers/test-app.ts';
+import { median, percentile, progress } from './stats.ts';
+
+const ADMIN = 'bench-admin-key-0123456789abcdefghijklmnop';
+const quiet = { warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Harness {
+  server: ServerProcess;
+  dbUrl: string;
+  sdkKey: string;
+  api(method: string, path: string, body?: unknown): Promise<any>;
+  close(): Promise<void>;
+}
+
+async function harness(): Promise<Harness> {
+  const { url: dbUrl, dir } = tempDatabaseUrl();
+  const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN });
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return (await res.json()) as any;
+  };
+  const sdkKey = (await api('POST', '/v1/keys', { kind: 'sdk', name: 'bench' })).key as string;
+  return {
+    server,
+    dbUrl,
+    sdkKey,
+    api,
+    async close() {
+      await server.stop('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/**
+ * `clients` SDKs send as fast as they can for `seconds`: every message is
+ * received and then processed; one in ten is settled by the next client (as
+ * another process would), so it travels by id both ways. The figure is the
+ * messages the server committed, over the time from the first message to the
+ * last acknowledgement.
+ */
+export async function measureIngest(options: { clients: number; seconds: number; rounds: number }) {
+  const h = await harness();
+  await h.api('POST', '/v1/rollouts', { key: 'ingest', plan: [{ live: 50 }], guards: { graceSeconds: 600, windowSeconds: 3600 } });
+  await h.api('POST', '/v1/rollouts/ingest/start');
+  const db = createDbClient({ url: h.dbUrl });
+  const committed = async () => Number((await db.execute('SELECT coalesce(sum(received), 0) AS n FROM cohort_counts')).rows[0]!.n);
+  const rates: number[] = [];
+  let peakRss = 0;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(h.server.child.pid!))), 100);
+  let byId = 0;
+  for (let round = 0; round < options.rounds; round++) {
+    progress(`ingest round ${round + 1}/${options.rounds}: ${options.clients} SDKs for ${options.seconds} s`);
+    const clients: RollcallClient[] = Array.from({ length: options.clients }, () =>
+      createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet, maxBufferedEvents: 200_000 }),
+    );
+    await Promise.all(clients.map((c) => c.ready()));
+    const before = await committed();
+    const started = performance.now();
+    const stopAt = started + options.seconds * 1000;
+    let sent = 0;
+    await Promise.all(
+      clients.map(async (rc, k) => {
+        const next = clients[(k + 1) % clients.length]!;
+        let i = 0;
+        while (performance.now() < stopAt) {
+          for (let j = 0; j < 500; j++, i++) {
+            const message = { partnerId: `p${(i * 7 + k) % 10_000}`, messageId: `r${round}-c${k}-${i}` };
+            rc.received('ingest', message);
+            if (i % 10 === 0) {
+              next.processed('ingest', message);
+              byId++;
+            } else {
+              rc.processed('ingest', message);
+            }
+          }
+          sent += 500;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
+    // Everything out, every batch acknowledged.
+    for (let attempt = 0; attempt < 100 && clients.some((c) => c.status.buffered > 0); attempt++) await Promise.all(clients.map((c) => c.flush()));
+    const elapsed = (performance.now() - started) / 1000;
+    const got = (await committed()) - before;
+    if (got !== sent) progress(`  committed ${got} of ${sent} messages`);
+    rates.push(got / elapsed);
+    await Promise.all(clients.map((c) => c.close()));
+  }
+  clearInterval(rssTimer);
+  const openRows = Number((await db.execute("SELECT count(*) AS n FROM messages WHERE status = 'open'")).rows[0]!.n);
+  db.close();
+  await h.close();
+  return { ingest_msgs_per_s: median(rates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows };
+}
+
+/**
+ * `clients` SDKs on the stream; one more sends a cohort's messages, a fifth of
+ * which are never processed. The losses become due `graceSeconds` after they
+ * were received; each SDK's delay is from then until its `revert` event.
+ */
+export async function measureRevert(options: { clients: number; trials: number }) {
+  const h = await harness();
+  const clients: RollcallClient[] = Array.from({ length: options.clients }, () => createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet }));
+  await Promise.all(clients.map((c) => c.ready()));
+  const sender = createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet, flushIntervalMs: 200 });
+  await sender.ready();
+  const delays: number[] = [];
+  const trialP99: number[] = [];
+  const grace = 2;
+  for (let trial = 0; trial < options.trials; trial++) {
+    progress(`revert trial ${trial + 1}/${options.trials} with ${options.clients} SDKs on the stream`);
+    const key = `revert-${trial}`;
+    await h.api('POST', '/v1/rollouts', { key, plan: [{ live: 50 }], guards: { graceSeconds: grace, minSample: 20 } });
+    await h.api('POST', `/v1/rollouts/${key}/start`);
+    const member = Array.from({ length: 1000 }, (_, i) => `p${i}`).find((p) => positionOf(key, p) < 5000)!;
+    const deadline = Date.now() + 5_000;
+    while (!clients.every((c) => c.path(key, member) === 'new') && Date.now() < deadline) await sleep(10);
+    const seen = new Map<RollcallClient, number>();
+    const off = clients.map((c) => c.on('revert', (e) => e.rollout === key && !seen.has(c) && seen.set(c, Date.now())));
+    let lastLost = 0;
+    for (let i = 0; i < 50; i++) {
+      const message = { partnerId: member, messageId: `${key}-${i}` };
+      sender.received(key, message);
+      if (i % 5 === 0) lastLost = Date.now();
+      else sender.processed(key, message);
+    }
+    await sender.flush();
+    const due = lastLost + grace * 1000;
+    const waitUntil = due + 10_000;
+    while (seen.size < clients.length && Date.now() < waitUntil) await sleep(20);
+    for (const stop of off) stop();
+    const trialDelays = clients.map((c) => (seen.get(c) ?? Number.POSITIVE_INFINITY) - due);
+    delays.push(...trialDelays);
+    trialP99.push(percentile(trialDelays, 99));
+  }
+  await Promise.all([...clients, sender].map((c) => c.close()));
+  await h.close();
+  return { revert_p99_ms: percentile(delays, 99), revert_p50_ms: percentile(delays, 50), revert_trial_p99_median_ms: median(trialP99), samples: delays.length };
+}
+
+export function measureSdkMemory(options: { messages: number; rounds: number }) {
+  const runs: { runExtraMb: number; receivedMb: number; inFlight: number; manualInFlight: number }[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    progress(`SDK memory round ${round + 1}/${options.rounds}: ${options.messages.toLocaleString()} messages in flight`);
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/bench/sdk-memory.ts', String(options.messages)], { cwd: ROOT, encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`sdk-memory failed: ${child.stderr}`);
+    runs.push(JSON.parse(child.stdout.trim().split('\n').at(-1)!));
+  }
+  return {
+    sdk_mem_mb: median(runs.map((r) => Math.max(r.runExtraMb, r.receivedMb))),
+    run_extra_mb: median(runs.map((r) => r.runExtraMb)),
+    received_mb: median(runs.map((r) => r.receivedMb)),
+    inFlight: runs[0]!.inFlight,
+  };
+}
