@@ -154,7 +154,7 @@ export function createComparator(options: CompareOptions = {}) {
   }
 
   /** Compares a and b at `path` (a stack shared by the whole walk: pushed and popped, never copied). */
-  function walk(a: unknown, b: unknown, path: Segment[], noise: PathSet | undefined, result: Comparison): void {
+  function walk(a: unknown, b: unknown, path: Segment[], noise: PathSet | undefined, result: Comparison & { limit?: number }): void {
     if (isIgnored(path, noise)) return;
     if (a === b) return;
     if (typeof a === 'number' && typeof b === 'number') {
@@ -180,9 +180,16 @@ export function createComparator(options: CompareOptions = {}) {
       return;
     }
     if (aObject && b !== null && typeof b === 'object' && !Array.isArray(b)) {
-      const keys = Object.keys(a as object);
-      for (const k of Object.keys(b)) if (!Object.hasOwn(a as object, k)) keys.push(k);
-      keys.sort();
+      let keys = Object.keys(a as object);
+      const bKeys = Object.keys(b);
+      // Outputs of the same code usually have the same keys in the same order: walk them as they
+      // are. Otherwise walk the sorted union, so the diff comes out in a stable order.
+      let same = keys.length === bKeys.length;
+      for (let i = 0; same && i < keys.length; i++) same = keys[i] === bKeys[i];
+      if (!same) {
+        for (const k of bKeys) if (!Object.hasOwn(a as object, k)) keys.push(k);
+        keys = keys.sort();
+      }
       for (const k of keys) {
         path.push(k);
         walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path, noise, result);
@@ -193,10 +200,10 @@ export function createComparator(options: CompareOptions = {}) {
     record(a, b, path, result);
   }
 
-  function record(a: unknown, b: unknown, path: Segment[], result: Comparison): void {
+  function record(a: unknown, b: unknown, path: Segment[], result: Comparison & { limit?: number }): void {
     result.equal = false;
     result.differences++;
-    if (result.diffs.length >= maxDiffs) return;
+    if (result.diffs.length >= (result.limit ?? maxDiffs)) return;
     const at = [...path];
     const entry: DiffEntry = { path: formatPath(at) };
     if (a !== undefined) entry.old = shown(a, at);
@@ -210,6 +217,13 @@ export function createComparator(options: CompareOptions = {}) {
       const result: Comparison = { equal: true, differences: 0, diffs: [] };
       walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
       return result;
+    },
+
+    /** Equal or not, without building a diff (for when no sample will be kept). */
+    equal(oldValue: unknown, newValue: unknown, noise?: PathSet): boolean {
+      const result = { equal: true, differences: 0, diffs: [], limit: 0 };
+      walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
+      return result.equal;
     },
 
     /** The generalised paths at which two runs of the same path differ: noise to ignore from now on. */

@@ -351,9 +351,16 @@ export function createReporter(options: ReporterOptions) {
       pushMessage(target, e);
     },
 
-    compared(target: Cell, sample: MismatchSample | null, candidateMs: number | null): void {
+    /** Whether a mismatch in this cell would be kept as a sample this window (at most 20 are). */
+    wantsSample(target: Cell): boolean {
+      return target.samples < options.maxSamplesPerWindow;
+    },
+
+    /** A comparison: `mismatch` with its sample, or without one when the window already has enough. */
+    compared(target: Cell, sample: MismatchSample | null, candidateMs: number | null, mismatchWithoutSample = false): void {
       target.compared++;
       if (candidateMs !== null) recordLatency(target, candidateMs, true);
+      if (mismatchWithoutSample) target.mismatched++;
       if (sample !== null) {
         target.mismatched++;
         if (target.samples < options.maxSamplesPerWindow) {

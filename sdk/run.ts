@@ -85,16 +85,6 @@ function invoke<T>(handler: Handler<T>, context: HandlerContext, timeoutMs: numb
   });
 }
 
-async function outcomeOf<T>(handler: Handler<T>, context: HandlerContext, timeoutMs: number): Promise<Outcome> {
-  const began = performance.now();
-  try {
-    const value = await invoke(handler, context, timeoutMs);
-    return { ok: true, value, ms: performance.now() - began };
-  } catch (error) {
-    return { ok: false, error, ms: performance.now() - began, timedOut: error instanceof RollcallTimeoutError };
-  }
-}
-
 const describeError = (error: unknown) => ({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
 
 export function createRunner(options: RunnerOptions) {
@@ -118,68 +108,194 @@ export function createRunner(options: RunnerOptions) {
     return set;
   }
 
-  /**
-   * Starts the candidate (and, on a sample, a second run of old to learn noise)
-   * once the authoritative call is under way; compares when both are known.
-   */
-  function shadow<T>(
+  // Work for shadow runs waits in two queues worked through in later turns of the
+  // event loop: candidates to start, and comparisons to make (a slice at a time,
+  // so that a burst of them never holds up the timers and I/O callers wait on).
+  const starts: ShadowRun[] = [];
+  const comparisons: ShadowRun[] = [];
+  let startScheduled = false;
+  let draining = false;
+  const SLICE_MS = 0.1;
+  // Candidate deadlines are checked by one timer, not one timer per candidate.
+  const deadlines = new Set<CandidateCall>();
+  let deadlineTimer: NodeJS.Timeout | null = null;
+
+  function startAll(): void {
+    startScheduled = false;
+    for (const run of starts.splice(0)) run.start();
+  }
+
+  function drain(): void {
+    const until = performance.now() + SLICE_MS;
+    while (comparisons.length > 0 && performance.now() < until) comparisons.shift()!.finish();
+    if (comparisons.length > 0) setImmediate(drain);
+    else draining = false;
+  }
+
+  function checkDeadlines(): void {
+    const now = performance.now();
+    for (const call of deadlines) if (now >= call.deadline) call.expire();
+    if (deadlines.size === 0 && deadlineTimer !== null) {
+      clearInterval(deadlineTimer);
+      deadlineTimer = null;
+    }
+  }
+
+  /** One candidate call: settles its run's slot once, by value, error or deadline. */
+  class CandidateCall {
+    readonly deadline: number;
+    private readonly began = performance.now();
+    private settled = false;
+
+    constructor(
+      private readonly run: ShadowRun,
+      private readonly index: 1 | 2,
+      timeoutMs: number,
+    ) {
+      this.deadline = timeoutMs > 0 ? this.began + timeoutMs : Number.POSITIVE_INFINITY;
+    }
+
+    readonly onValue = (value: unknown): void => this.settle({ ok: true, value, ms: performance.now() - this.began });
+
+    readonly onError = (error: unknown): void => this.settle({ ok: false, error, ms: performance.now() - this.began, timedOut: false });
+
+    expire(): void {
+      this.settle({ ok: false, error: new RollcallTimeoutError(options.shadowTimeoutMs), ms: performance.now() - this.began, timedOut: true });
+    }
+
+    private settle(outcome: Outcome): void {
+      if (this.settled) return;
+      this.settled = true;
+      deadlines.delete(this);
+      this.run.arrive(this.index, outcome);
+    }
+
+    watch(result: unknown): void {
+      if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
+        this.onValue(result);
+        return;
+      }
+      if (this.deadline !== Number.POSITIVE_INFINITY) {
+        deadlines.add(this);
+        if (deadlineTimer === null) {
+          deadlineTimer = setInterval(checkDeadlines, Math.min(50, options.shadowTimeoutMs));
+          deadlineTimer.unref();
+        }
+      }
+      (result as PromiseLike<unknown>).then(this.onValue, this.onError);
+    }
+  }
+
+  /** The authoritative outcome, the candidate's and (when learning noise) a second old run's; compared when all are in. */
+  class ShadowRun {
+    readonly outcomes: [Outcome | null, Outcome | null, Outcome | null] = [null, null, null];
+    private missing: number;
+
+    constructor(
+      readonly rolloutKey: string,
+      readonly message: MessageRef,
+      readonly target: Cell,
+      readonly authoritative: 'old' | 'new',
+      readonly handlers: Handlers<unknown>,
+      readonly compare: RunCompareOptions | undefined,
+      readonly learn: boolean,
+    ) {
+      this.missing = learn ? 3 : 2;
+      active += learn ? 2 : 1;
+    }
+
+    arrive(index: 0 | 1 | 2, outcome: Outcome): void {
+      this.outcomes[index] = outcome;
+      if (--this.missing > 0) return;
+      comparisons.push(this);
+      if (!draining) {
+        draining = true;
+        setImmediate(drain);
+      }
+    }
+
+    start(): void {
+      const candidate = this.authoritative === 'old' ? 'new' : 'old';
+      this.call(1, this.handlers[candidate], { path: candidate, shadow: true });
+      if (this.learn) this.call(2, this.handlers.old, { path: 'old', shadow: true });
+    }
+
+    private call(index: 1 | 2, handler: Handler<unknown>, context: HandlerContext): void {
+      const call = new CandidateCall(this, index, options.shadowTimeoutMs);
+      try {
+        call.watch(handler(context));
+      } catch (error) {
+        call.onError(error);
+      }
+    }
+
+    finish(): void {
+      try {
+        compareOutcomes(this.rolloutKey, this.message, this.target, this.authoritative, this.compare, this.outcomes as [Outcome, Outcome, Outcome | null]);
+      } catch {
+        reporter.compared(this.target, null, null);
+      } finally {
+        active -= this.learn ? 2 : 1;
+      }
+    }
+  }
+
+  /** Starts a shadow run; returns where the authoritative outcome goes. */
+  function shadow(rolloutKey: string, message: MessageRef, target: Cell, authoritative: 'old' | 'new', handlers: Handlers<unknown>, compare: RunCompareOptions | undefined): ShadowRun {
+    const learn = authoritative === 'old' && (compare?.learnNoise ?? 0) > random();
+    const run = new ShadowRun(rolloutKey, message, target, authoritative, handlers, compare, learn);
+    starts.push(run);
+    if (!startScheduled) {
+      startScheduled = true;
+      setImmediate(startAll);
+    }
+    return run;
+  }
+
+  function compareOutcomes(
     rolloutKey: string,
     message: MessageRef,
     target: Cell,
     authoritative: 'old' | 'new',
-    handlers: Handlers<T>,
     compare: RunCompareOptions | undefined,
-    authoritativeOutcome: Promise<Outcome>,
+    [main, other, again]: [Outcome, Outcome, Outcome | null],
   ): void {
     const candidate = authoritative === 'old' ? 'new' : 'old';
-    const learn = authoritative === 'old' && (compare?.learnNoise ?? 0) > random();
-    active += learn ? 2 : 1;
-    setImmediate(() => {
-      const timeout = options.shadowTimeoutMs;
-      const candidateOutcome = outcomeOf(handlers[candidate], { path: candidate, shadow: true }, timeout);
-      const rerun = learn ? outcomeOf(handlers.old, { path: 'old', shadow: true }, timeout) : null;
-      void Promise.all([authoritativeOutcome, candidateOutcome, rerun])
-        // Compare in a later turn of the event loop, never inside a caller's chain of continuations.
-        .then((outcomes) => new Promise<typeof outcomes>((resolve) => setImmediate(resolve, outcomes)))
-        .then(([main, other, again]) => {
-          const comparator = comparatorFor(compare);
-          const learned = noiseFor(rolloutKey);
-          if (again !== null && main.ok && again.ok) {
-            const paths = comparator.noiseBetween(main.value, again.value, learned);
-            if (paths.length > 0) {
-              for (const p of paths) learned.add(p);
-              reporter.noise(rolloutKey, paths.map(formatPath));
-            }
-          }
-          const oldOutcome = authoritative === 'old' ? main : other;
-          const newOutcome = authoritative === 'old' ? other : main;
-          let kind: MismatchKind | null = null;
-          let diffs = [] as ReturnType<Comparator['compare']>['diffs'];
-          if (!other.ok && other.timedOut) {
-            kind = 'timeout';
-            diffs = [{ path: '$', [candidate]: `no result within ${timeout} ms` }];
-          } else if (oldOutcome.ok !== newOutcome.ok) {
-            kind = 'error';
-            const view = (o: Outcome) => (o.ok ? o.value : describeError(o.error));
-            diffs = comparator.compare(view(oldOutcome), view(newOutcome), learned).diffs;
-          } else if (oldOutcome.ok && newOutcome.ok) {
-            const result = comparator.compare(oldOutcome.value, newOutcome.value, learned);
-            if (!result.equal) {
-              kind = 'diff';
-              diffs = result.diffs;
-            }
-          }
-          const sample =
-            kind === null
-              ? null
-              : { rollout: rolloutKey, cohort: target.cohort, messageId: message.messageId, partnerId: message.partnerId, authoritative, kind, diffs, at: Date.now() };
-          reporter.compared(target, sample, other.ms);
-        })
-        .catch(() => reporter.compared(target, null, null))
-        .finally(() => {
-          active -= learn ? 2 : 1;
-        });
-    });
+    const comparator = comparatorFor(compare);
+    const learned = noiseFor(rolloutKey);
+    if (again !== null && main.ok && again.ok) {
+      const paths = comparator.noiseBetween(main.value, again.value, learned);
+      if (paths.length > 0) {
+        for (const p of paths) learned.add(p);
+        reporter.noise(rolloutKey, paths.map(formatPath));
+      }
+    }
+    const oldOutcome = authoritative === 'old' ? main : other;
+    const newOutcome = authoritative === 'old' ? other : main;
+    let kind: MismatchKind | null = null;
+    let diffs = [] as ReturnType<Comparator['compare']>['diffs'];
+    if (!other.ok && other.timedOut) {
+      kind = 'timeout';
+      diffs = [{ path: '$', [candidate]: `no result within ${options.shadowTimeoutMs} ms` }];
+    } else if (oldOutcome.ok !== newOutcome.ok) {
+      kind = 'error';
+      const view = (o: Outcome) => (o.ok ? o.value : describeError(o.error));
+      diffs = comparator.compare(view(oldOutcome), view(newOutcome), learned).diffs;
+    } else if (oldOutcome.ok && newOutcome.ok) {
+      if (!reporter.wantsSample(target)) {
+        // The window holds enough samples already: find out whether they differ, build no diff.
+        reporter.compared(target, null, other.ms, !comparator.equal(oldOutcome.value, newOutcome.value, learned));
+        return;
+      }
+      const result = comparator.compare(oldOutcome.value, newOutcome.value, learned);
+      if (!result.equal) {
+        kind = 'diff';
+        diffs = result.diffs;
+      }
+    }
+    const sample =
+      kind === null ? null : { rollout: rolloutKey, cohort: target.cohort, messageId: message.messageId, partnerId: message.partnerId, authoritative, kind, diffs, at: Date.now() };
+    reporter.compared(target, sample, other.ms);
   }
 
   return {
@@ -204,11 +320,10 @@ export function createRunner(options: RunnerOptions) {
         const share = evaluator.verifyShare(rolloutKey);
         compared = share > 0 && random() < share;
       }
-      let settle: ((outcome: Outcome) => void) | undefined;
+      let shadowRun: ShadowRun | undefined;
       if (compared) {
         if (active < options.maxConcurrentComparisons) {
-          const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
-          shadow(rolloutKey, { partnerId, messageId }, target, authoritative, handlers, runOptions?.compare ?? options.compareFor(rolloutKey), outcome);
+          shadowRun = shadow(rolloutKey, { partnerId, messageId }, target, authoritative, handlers as Handlers<unknown>, runOptions?.compare ?? options.compareFor(rolloutKey));
         } else {
           reporter.skipped(target);
         }
@@ -217,12 +332,12 @@ export function createRunner(options: RunnerOptions) {
         const value = await invoke(handlers[authoritative], { path: authoritative, shadow: false }, runOptions?.timeoutMs);
         const now = performance.now();
         reporter.settle(record, true, now, undefined, now - began);
-        settle?.({ ok: true, value, ms: now - began });
+        shadowRun?.arrive(0, { ok: true, value, ms: now - began });
         return value;
       } catch (error) {
         const now = performance.now();
         reporter.settle(record, false, now, error instanceof Error ? `${error.name}: ${error.message}` : String(error), now - began);
-        settle?.({ ok: false, error, ms: now - began, timedOut: error instanceof RollcallTimeoutError });
+        shadowRun?.arrive(0, { ok: false, error, ms: now - began, timedOut: error instanceof RollcallTimeoutError });
         throw error;
       }
     },
