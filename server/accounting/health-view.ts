@@ -45,25 +45,32 @@ export function healthView(health: RolloutHealth, guards: Guards) {
   };
 }
 
+/** A cohort's figures in brief: the rollout summary shows them, and a guard.breached audit entry records them. */
+export function cohortFigures(c: CohortHealth) {
+  return {
+    name: c.name,
+    status: c.status,
+    since: iso(c.since),
+    received: c.received,
+    due: c.due,
+    processed: c.processed,
+    failed: c.failed,
+    lost: c.lost,
+    compared: c.compared,
+    mismatched: c.mismatched,
+    dropped: c.dropped,
+    rates: c.rates,
+    breached: c.breaches.length > 0,
+  };
+}
+
 /** The per-cohort summary that GET /v1/rollouts/:key carries. */
 export function healthSummary(health: RolloutHealth) {
   return {
     at: iso(health.at),
     windowSeconds: health.windowSeconds,
     breached: health.breach !== null,
-    cohorts: health.cohorts.map((c) => ({
-      name: c.name,
-      status: c.status,
-      received: c.received,
-      processed: c.processed,
-      failed: c.failed,
-      lost: c.lost,
-      compared: c.compared,
-      mismatched: c.mismatched,
-      dropped: c.dropped,
-      rates: c.rates,
-      breached: c.breaches.length > 0,
-    })),
+    cohorts: health.cohorts.map(cohortFigures),
     replay: health.replay,
   };
 }

@@ -8,6 +8,7 @@
  */
 import { hasDueOpen, markLost } from '../accounting/store.ts';
 import { measureRollout, type CohortHealth, type RolloutHealth } from '../accounting/health.ts';
+import { cohortFigures } from '../accounting/health-view.ts';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { AppError } from '../errors.ts';
@@ -77,7 +78,7 @@ export function createController(deps: ControllerDeps) {
     if (breached !== undefined) {
       const breach = breached.breaches[0]!;
       const baseline = health.cohorts.find((c) => c.kind === 'baseline');
-      const figures = { cohort: summary(breached), baseline: baseline === undefined ? null : summary(baseline), value: breach.value, threshold: breach.threshold, sample: breach.sample };
+      const figures = { cohort: cohortFigures(breached), baseline: baseline === undefined ? null : cohortFigures(baseline), value: breach.value, threshold: breach.threshold, sample: breach.sample };
       const done = await rollouts.applyBreach(key, rollout.version, {
         cohort: breach.cohort,
         kind: breached.kind === 'shadow' ? 'shadow' : 'band',
@@ -127,22 +128,6 @@ export function createController(deps: ControllerDeps) {
       timer = null;
       await running;
     },
-  };
-}
-
-function summary(c: CohortHealth) {
-  return {
-    name: c.name,
-    received: c.received,
-    due: c.due,
-    processed: c.processed,
-    failed: c.failed,
-    lost: c.lost,
-    compared: c.compared,
-    mismatched: c.mismatched,
-    dropped: c.dropped,
-    rates: c.rates,
-    since: new Date(c.since).toISOString(),
   };
 }
 

@@ -4,12 +4,14 @@
  * of each kind. Requests go through `app.request()`: no socket.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type RollcallApp } from '../../server/app.ts';
 import { manualClock } from '../../server/clock.ts';
 import { openDatabase, type Database } from '../../server/db/database.ts';
 import { silentLogger } from '../../server/logger.ts';
+import type { ReportBatch } from '../../sdk/wire.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -117,4 +119,26 @@ export async function createRollout(t: TestApp, key: string, extra: Record<strin
   const reply = await t.call('POST', '/v1/rollouts', { body: { key, plan: PLAN, ...extra } });
   if (reply.status !== 201) throw new Error(`could not create ${key}: ${reply.text}`);
   return reply;
+}
+
+let reportSeq = 0;
+
+/** Posts one report batch as an SDK would (gzip, with the clock header) and expects it accepted. */
+export async function sendReport(t: TestApp, parts: Partial<ReportBatch>): Promise<void> {
+  const batch: ReportBatch = {
+    batchId: `batch-${++reportSeq}-${Math.random()}`,
+    sdk: { name: 'test', version: '0', instanceId: 'instance-1' },
+    sentAt: t.clock.now(),
+    counts: [],
+    messages: [],
+    mismatches: [],
+    noise: [],
+    ...parts,
+  };
+  const res = await t.rollcall.app.request('/v1/sdk/reports', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.keys.sdk}`, 'content-encoding': 'gzip', 'x-rollcall-clock': String(t.clock.now()) },
+    body: gzipSync(JSON.stringify(batch)),
+  });
+  if (res.status !== 200) throw new Error(`report refused: ${res.status} ${await res.text()}`);
 }

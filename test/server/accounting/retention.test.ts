@@ -1,9 +1,8 @@
-import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReportBatch } from '../../../sdk/wire.ts';
 import { createRetention } from '../../../server/accounting/retention.ts';
 import { silentLogger } from '../../../server/logger.ts';
-import { createRollout, createTestApp, type TestApp } from '../../helpers/test-app.ts';
+import { createRollout, createTestApp, sendReport, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -18,16 +17,7 @@ afterEach(async () => {
 });
 
 const HOUR = 3_600_000;
-let seq = 0;
-async function report(parts: Partial<ReportBatch>) {
-  const batch: ReportBatch = { batchId: `batch-${++seq}-${Math.random()}`, sdk: { name: 't', version: '0', instanceId: 'i' }, sentAt: t.clock.now(), counts: [], messages: [], mismatches: [], noise: [], ...parts };
-  const res = await t.rollcall.app.request('/v1/sdk/reports', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.keys.sdk}`, 'content-encoding': 'gzip', 'x-rollcall-clock': String(t.clock.now()) },
-    body: gzipSync(JSON.stringify(batch)),
-  });
-  expect(res.status).toBe(200);
-}
+const report = (parts: Partial<ReportBatch>) => sendReport(t, parts);
 
 const rows = async (table: string) => (await t.dump())[table] as any[];
 const idOf = async (key: string) => (await rows('rollouts')).find((r) => r.key === key).id;

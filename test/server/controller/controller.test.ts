@@ -1,10 +1,9 @@
-import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageEvent, ReportBatch } from '../../../sdk/wire.ts';
 import { cohortSums, hasDueOpen, ledgerCounts, markLost } from '../../../server/accounting/store.ts';
 import { createApp } from '../../../server/app.ts';
 import { silentLogger } from '../../../server/logger.ts';
-import { createRollout, createTestApp, type TestApp } from '../../helpers/test-app.ts';
+import { createRollout, createTestApp, sendReport, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -14,16 +13,7 @@ afterEach(async () => {
   await t.close();
 });
 
-let seq = 0;
-async function report(parts: Partial<ReportBatch>) {
-  const batch: ReportBatch = { batchId: `b-${++seq}-${Math.random()}`, sdk: { name: 't', version: '0', instanceId: 'i' }, sentAt: t.clock.now(), counts: [], messages: [], mismatches: [], noise: [], ...parts };
-  const res = await t.rollcall.app.request('/v1/sdk/reports', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.keys.sdk}`, 'content-encoding': 'gzip', 'x-rollcall-clock': String(t.clock.now()) },
-    body: gzipSync(JSON.stringify(batch)),
-  });
-  expect(res.status).toBe(200);
-}
+const report = (parts: Partial<ReportBatch>) => sendReport(t, parts);
 
 /** `total` messages received now in cohort `cohort`, of which `open` are still open (by id) and the rest processed. */
 async function traffic(rollout: string, cohort: string, total: number, open: number, path: 'new' | 'old' | 'shadow' = 'new') {
