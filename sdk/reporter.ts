@@ -32,6 +32,8 @@ export interface Cell {
   latency: Uint32Array | null;
   candidateLatency: Uint32Array | null;
   dirty: boolean;
+  /** Unix second of this window's first event in the cell: the bucket its counts go to. */
+  second: number;
 }
 
 const OPEN = 0;
@@ -81,7 +83,6 @@ export function createReporter(options: ReporterOptions) {
   const cells = new Map<string, Map<string, Cell[]>>();
   const PATH_INDEX: Record<Path, number> = { old: 0, new: 1, shadow: 2 };
   let dirty: Cell[] = [];
-  let windowStart = Date.now();
   // The unreported, unsettled messages: a doubly linked list, newest at the head.
   let head: InFlight | null = null;
 
@@ -108,6 +109,9 @@ export function createReporter(options: ReporterOptions) {
   function touch(cell: Cell): void {
     if (!cell.dirty) {
       cell.dirty = true;
+      // The bucket is the second of the cell's first event, never earlier: counts must not
+      // land before the cohort they were routed to existed.
+      cell.second = Math.floor(Date.now() / 1000);
       dirty.push(cell);
     }
   }
@@ -121,7 +125,7 @@ export function createReporter(options: ReporterOptions) {
     const index = PATH_INDEX[path];
     let found = byPath[index];
     if (found === undefined) {
-      found = { rollout, cohort, path, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0, samples: 0, latency: null, candidateLatency: null, dirty: false };
+      found = { rollout, cohort, path, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0, samples: 0, latency: null, candidateLatency: null, dirty: false, second: 0 };
       byPath[index] = found;
     }
     return found;
@@ -184,14 +188,13 @@ export function createReporter(options: ReporterOptions) {
   }
 
   function sealCounts(): CountRow[] {
-    const second = Math.floor(windowStart / 1000);
     const rows: CountRow[] = [];
     for (const c of dirty) {
       const row: CountRow = {
         rollout: c.rollout,
         cohort: c.cohort,
         path: c.path,
-        second,
+        second: c.second,
         received: c.received,
         processed: c.processed,
         failed: c.failed,
@@ -232,7 +235,6 @@ export function createReporter(options: ReporterOptions) {
 
   function seal(): void {
     const counts = sealCounts();
-    windowStart = Date.now();
     reportOpen();
     const noiseReports = [...noise].map(([rollout, paths]) => ({ rollout, paths: [...paths] }));
     noise = new Map();

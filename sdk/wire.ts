@@ -18,7 +18,7 @@ export interface CountRow {
   cohort: CohortName;
   /** The partner's path: old, new or shadow. */
   path: Path;
-  /** Unix second at the start of the window the events fell in. */
+  /** Unix second of the first of these events (they fell within one flush window). */
   second: number;
   received: number;
   processed: number;

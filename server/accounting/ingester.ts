@@ -8,7 +8,7 @@
  * two at the moment of sending (the `x-rollcall-clock` header).
  */
 import type { Clock } from '../clock.ts';
-import type { Database, SqlRunner, Transaction } from '../db/database.ts';
+import type { Database, SqlRunner } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import type { ReportAck } from '../../sdk/wire.ts';
 import type { ValidBatch } from './schemas.ts';
@@ -32,7 +32,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   let waiting: { submission: Submission; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
 
-  async function apply(tx: Transaction, sql: SqlRunner, submissions: Submission[]): Promise<ReportAck[]> {
+  async function apply(sql: SqlRunner, submissions: Submission[]): Promise<ReportAck[]> {
     const now = clock.now();
     const keys = new Set<string>();
     for (const { batch } of submissions) {
@@ -41,7 +41,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       for (const r of batch.mismatches) keys.add(r.rollout);
       for (const r of batch.noise) keys.add(r.rollout);
     }
-    const known = await store.rolloutsByKey(tx, [...keys]);
+    const known = await store.knownRollouts(sql, [...keys]);
     const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
     const counts = new Map<string, store.CountDelta>();
     const latency = new Map<string, store.LatencyDelta>();
@@ -147,23 +147,23 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       const grace = graceById.get(rolloutId)!;
       await store.settleMessages(sql, rows, now - grace * 1000);
     }
-    await insertWithinLimit(tx, samples);
-    await store.addNoise(tx, noise);
+    await insertWithinLimit(sql, samples);
+    await store.addNoise(sql, noise);
     return acks;
   }
 
   /** Keeps at most 20 samples per rollout, cohort and minute. */
-  async function insertWithinLimit(tx: Transaction, samples: store.SampleRow[]): Promise<void> {
+  async function insertWithinLimit(sql: SqlRunner, samples: store.SampleRow[]): Promise<void> {
     const room = new Map<string, number>();
     const keep: store.SampleRow[] = [];
     for (const s of samples) {
       const key = `${s.rolloutId}|${s.cohort}|${s.minute}`;
       let left = room.get(key);
-      if (left === undefined) left = SAMPLES_PER_MINUTE - (await store.countSamples(tx, s.rolloutId, s.cohort, s.minute));
+      if (left === undefined) left = SAMPLES_PER_MINUTE - (await store.samplesInMinute(sql, s.rolloutId, s.cohort, s.minute));
       if (left > 0) keep.push(s);
       room.set(key, left - 1);
     }
-    await store.insertSamples(tx, keep);
+    await store.insertSamples(sql, keep);
   }
 
   async function drain(): Promise<void> {
@@ -173,7 +173,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         const group = waiting.slice(0, GROUP_MAX);
         waiting = waiting.slice(group.length);
         try {
-          const acks = await database.write((tx, sql) => apply(tx, sql, group.map((g) => g.submission)));
+          const acks = await database.writeSql((sql) => apply(sql, group.map((g) => g.submission)));
           group.forEach((g, i) => g.resolve(acks[i]!));
           deps.onCommitted?.(group.length);
         } catch (error) {
@@ -185,7 +185,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           logger.warn('a report group failed; applying its batches one at a time', { error: String(error) });
           for (const g of group) {
             try {
-              const [ack] = await database.write((tx, sql) => apply(tx, sql, [g.submission]));
+              const [ack] = await database.writeSql((sql) => apply(sql, [g.submission]));
               g.resolve(ack!);
             } catch (single) {
               g.reject(single);

@@ -45,9 +45,9 @@ function valuesSql(head: string, columns: number, tail: string) {
   };
 }
 
-async function upsertChunks<T>(sql: SqlRunner, rows: T[], statement: (n: number) => string, values: (row: T) => InValue[]): Promise<void> {
+async function upsertChunks<T>(sql: SqlRunner, rows: T[], statement: (n: number) => string, values: (row: T) => InValue[], trailing: InValue[] = []): Promise<void> {
   for (const chunk of chunks(rows)) {
-    await sql.execute({ sql: statement(chunk.length), args: chunk.flatMap(values) });
+    await sql.execute({ sql: statement(chunk.length), args: [...chunk.flatMap(values), ...trailing] });
   }
 }
 
@@ -94,41 +94,54 @@ export async function openMessages(sql: SqlRunner, rows: MessageRow[]): Promise<
 
 /**
  * Messages settled. A row that was lost, or still open past its rollout's
- * grace (received before `dueBefore`), becomes `late`; a replayed row stays
- * replayed.
+ * grace (received before `dueBefore`, the statement's last argument), becomes
+ * `late`; a replayed row stays replayed.
  */
+const settleMessagesSql = valuesSql(
+  messageColumns,
+  9,
+  `ON CONFLICT (rollout_id, message_id) DO UPDATE SET
+     status = CASE
+       WHEN status IN ('lost', 'late') THEN 'late'
+       WHEN status = 'replayed' THEN 'replayed'
+       WHEN status = 'open' AND received_at < ? THEN 'late'
+       ELSE excluded.status END,
+     settled_at = excluded.settled_at,
+     error = coalesce(excluded.error, error),
+     received_at = coalesce(received_at, excluded.received_at)`,
+);
+
 export async function settleMessages(sql: SqlRunner, rows: MessageRow[], dueBefore: number): Promise<void> {
-  // dueBefore is a number this server computed: written into the SQL text, not bound.
-  const statement = valuesSql(
-    messageColumns,
-    9,
-    `ON CONFLICT (rollout_id, message_id) DO UPDATE SET
-       status = CASE
-         WHEN status IN ('lost', 'late') THEN 'late'
-         WHEN status = 'replayed' THEN 'replayed'
-         WHEN status = 'open' AND received_at < ${Math.trunc(dueBefore)} THEN 'late'
-         ELSE excluded.status END,
-       settled_at = excluded.settled_at,
-       error = coalesce(excluded.error, error),
-       received_at = coalesce(received_at, excluded.received_at)`,
-  );
-  await upsertChunks(sql, rows, statement, messageValues);
+  await upsertChunks(sql, rows, settleMessagesSql, messageValues, [dueBefore]);
 }
 
-export async function countSamples(ex: Executor, rolloutId: number, cohort: string, minute: number): Promise<number> {
-  const [row] = await ex
-    .select({ n: count() })
-    .from(mismatchSamples)
-    .where(and(eq(mismatchSamples.rolloutId, rolloutId), eq(mismatchSamples.cohort, cohort), eq(mismatchSamples.minute, minute)));
-  return row?.n ?? 0;
+/** Rollout ids and graces by key, in plain SQL (ingestion's transaction). */
+export async function knownRollouts(sql: SqlRunner, keys: string[]): Promise<Map<string, { id: number; graceSeconds: number }>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await sql.execute({ sql: `SELECT id, key, guards FROM rollouts WHERE key IN (${keys.map(() => '?').join(', ')})`, args: keys });
+  return new Map(rows.map((r) => [String(r.key), { id: Number(r.id), graceSeconds: (JSON.parse(String(r.guards)) as { graceSeconds: number }).graceSeconds }]));
 }
 
-export async function insertSamples(ex: Executor, rows: SampleRow[]): Promise<void> {
-  for (const chunk of chunks(rows)) await ex.insert(mismatchSamples).values(chunk);
+/** Samples already kept for a rollout, cohort and minute. */
+export async function samplesInMinute(sql: SqlRunner, rolloutId: number, cohort: string, minute: number): Promise<number> {
+  const { rows } = await sql.execute({ sql: 'SELECT count(*) AS n FROM mismatch_samples WHERE rollout_id = ? AND cohort = ? AND minute = ?', args: [rolloutId, cohort, minute] });
+  return Number(rows[0]?.n ?? 0);
 }
 
-export async function addNoise(ex: Executor, rows: (typeof learnedNoise.$inferInsert)[]): Promise<void> {
-  for (const chunk of chunks(rows)) await ex.insert(learnedNoise).values(chunk).onConflictDoNothing();
+const insertSamplesSql = valuesSql(
+  'INSERT INTO mismatch_samples (rollout_id, cohort, minute, at, message_id, partner_id, authoritative, kind, diffs, instance_id)',
+  10,
+  '',
+);
+
+export async function insertSamples(sql: SqlRunner, rows: SampleRow[]): Promise<void> {
+  await upsertChunks(sql, rows, insertSamplesSql, (r) => [r.rolloutId, r.cohort, r.minute, r.at, r.messageId, r.partnerId, r.authoritative, r.kind, JSON.stringify(r.diffs), r.instanceId]);
+}
+
+const addNoiseSql = valuesSql('INSERT INTO learned_noise (rollout_id, path, first_seen_at)', 3, 'ON CONFLICT DO NOTHING');
+
+export async function addNoise(sql: SqlRunner, rows: (typeof learnedNoise.$inferInsert)[]): Promise<void> {
+  await upsertChunks(sql, rows, addNoiseSql, (r) => [r.rolloutId, r.path, r.firstSeenAt]);
 }
 
 /** Mismatch samples of one rollout, newest first. */

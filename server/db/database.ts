@@ -20,7 +20,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client, type InStatement, type ResultSet } from '@libsql/client';
+import { createClient, type Client, type InValue } from '@libsql/client';
+import Libsql from 'libsql';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from './schema.ts';
@@ -30,9 +31,9 @@ export type Db = LibSQLDatabase<typeof schema>;
 export type Transaction = Db;
 /** Anything a store can run a query on: the database or an open transaction. */
 export type Executor = Db;
-/** Plain SQL with bound arguments, for the few statements too hot for a query builder (ingestion). */
+/** Plain SQL with bound arguments, for the statements too hot for a query builder (ingestion). */
 export interface SqlRunner {
-  execute(statement: InStatement): Promise<ResultSet>;
+  execute(statement: { sql: string; args: InValue[] }): Promise<{ rows: Record<string, unknown>[]; rowsAffected: number }>;
 }
 
 export interface Database {
@@ -45,6 +46,14 @@ export interface Database {
    * runs plain statements in the same transaction.
    */
   write<T>(fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * A write transaction of plain statements only, in the same queue as
+   * `write()`. On a file database it runs on a connection of its own that
+   * keeps its prepared statements (the client prepares every statement anew,
+   * and libsql frees a statement's memory only when the garbage collector gets
+   * to it: under ingest load that was most of the server's memory).
+   */
+  writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   close(): void;
 }
 
@@ -65,7 +74,7 @@ export async function openDatabase(options: { url: string; authToken?: string | 
     if (path !== null) await client.execute('PRAGMA journal_mode=WAL');
     const db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-    return createDatabase(db, client, options.url);
+    return createDatabase(db, client, options.url, path === null || path === ':memory:' ? null : path);
   } catch (error) {
     client.close();
     throw error;
@@ -76,7 +85,13 @@ async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlRu
   const transaction = await client.transaction('write');
   try {
     // drizzle runs its queries through whatever it is given; here, the open transaction.
-    const result = await fn(drizzle(transaction as unknown as Client, { schema }), transaction);
+    const sql: SqlRunner = {
+      execute: async (statement) => {
+        const result = await transaction.execute(statement);
+        return { rows: result.rows as unknown as Record<string, unknown>[], rowsAffected: result.rowsAffected };
+      },
+    };
+    const result = await fn(drizzle(transaction as unknown as Client, { schema }), sql);
     await transaction.commit();
     return result;
   } catch (error) {
@@ -87,18 +102,63 @@ async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlRu
   }
 }
 
-function createDatabase(db: Db, client: Client, url: string): Database {
+/** A connection of its own with a cache of prepared statements, for plain-SQL write transactions on a file. */
+function statementConnection(path: string) {
+  const connection = new Libsql(path);
+  connection.exec('PRAGMA busy_timeout = 5000');
+  const statements = new Map<string, ReturnType<typeof connection.prepare>>();
+  const runner: SqlRunner = {
+    async execute({ sql, args }) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        if (statements.size >= 256) statements.clear();
+        statement = connection.prepare(sql);
+        statements.set(sql, statement);
+      }
+      if (statement.reader) return { rows: statement.all(args) as Record<string, unknown>[], rowsAffected: 0 };
+      return { rows: [], rowsAffected: statement.run(args).changes };
+    },
+  };
+  return {
+    async transaction<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
+      connection.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(runner);
+        connection.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (connection.inTransaction) connection.exec('ROLLBACK');
+        throw error;
+      }
+    },
+    close: () => connection.close(),
+  };
+}
+
+async function clientSqlTransaction<T>(client: Client, fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
+  return inTransaction(client, (_tx, sql) => fn(sql));
+}
+
+function createDatabase(db: Db, client: Client, url: string, filePath: string | null): Database {
   let tail: Promise<unknown> = Promise.resolve();
+  const statements = filePath === null ? null : statementConnection(filePath);
+  const queued = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = tail.then(work);
+    tail = run.catch(() => undefined);
+    return run;
+  };
   return {
     db,
     client,
     url,
     write<T>(fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T> {
-      const run = tail.then(() => inTransaction(client, fn));
-      tail = run.catch(() => undefined);
-      return run;
+      return queued(() => inTransaction(client, fn));
+    },
+    writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
+      return queued(() => (statements === null ? clientSqlTransaction(client, fn) : statements.transaction(fn)));
     },
     close() {
+      statements?.close();
       client.close();
     },
   };

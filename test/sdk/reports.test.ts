@@ -107,3 +107,25 @@ describe('reports', () => {
     expect(bodies[0]!.batch.batchId).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe('count buckets', () => {
+  it('put counts in the second of their first event, never in an earlier second of the window', async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const batches: any[] = [];
+    const rc = await client({
+      flushIntervalMs: 60_000,
+      fetch: async (input, init) => {
+        if (isReport(input)) batches.push(JSON.parse(gunzipSync(init!.body as Buffer).toString()));
+        return fetch(input, init);
+      },
+    });
+    await rc.flush(); // the window starts now…
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // …and the first event comes in a later second
+    const at = Date.now();
+    rc.received('jobs', { partnerId: 'p', messageId: 'late-in-window' });
+    rc.processed('jobs', { partnerId: 'p', messageId: 'late-in-window' });
+    await rc.flush();
+    const row = batches.flatMap((b) => b.counts).find((c: any) => c.rollout === 'jobs');
+    expect(row.second).toBe(Math.floor(at / 1000));
+  });
+});

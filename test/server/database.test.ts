@@ -47,6 +47,37 @@ describe('the embedded database', () => {
     for (const tx of transactions) tx.close();
   });
 
+  it('runs plain-SQL transactions on a connection of its own with the same settings, in the same queue', async () => {
+    const { database } = await open();
+    const settings = await database.writeSql(async (sql) => ({
+      synchronous: (await sql.execute({ sql: 'PRAGMA synchronous', args: [] })).rows[0],
+      busy: (await sql.execute({ sql: 'PRAGMA busy_timeout', args: [] })).rows[0],
+      journal: (await sql.execute({ sql: 'PRAGMA journal_mode', args: [] })).rows[0],
+    }));
+    expect(settings).toEqual({ synchronous: { synchronous: 2 }, busy: { timeout: 5000 }, journal: { journal_mode: 'wal' } });
+    const order: string[] = [];
+    await Promise.all([
+      database.write(async (tx) => {
+        order.push('drizzle begin');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        await tx.run(sql`INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'a')`);
+        order.push('drizzle end');
+      }),
+      database.writeSql(async (plain) => {
+        order.push('plain begin');
+        await plain.execute({ sql: "INSERT INTO audit_log (at, actor, action) VALUES (2, 'test', 'b')", args: [] });
+        order.push('plain end');
+      }),
+    ]);
+    expect(order).toEqual(['drizzle begin', 'drizzle end', 'plain begin', 'plain end']);
+    await expect(database.writeSql(async (plain) => {
+      await plain.execute({ sql: "INSERT INTO audit_log (at, actor, action) VALUES (3, 'test', 'rolled back')", args: [] });
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    const rows = await database.client.execute('SELECT action FROM audit_log ORDER BY id');
+    expect(rows.rows.map((r) => r[0])).toEqual(['a', 'b']);
+  });
+
   it('runs writes one at a time, so concurrent writers in one process never deadlock', async () => {
     const { database } = await open();
     const order: string[] = [];
