@@ -12,7 +12,15 @@ import { createReplay } from './accounting/replay.ts';
 import { createRetention, type RetentionPolicy } from './accounting/retention.ts';
 import { accountingRoutes, sdkAccountingRoutes } from './accounting/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
+import { createAddressPolicy } from './callbacks/address-policy.ts';
+import { createLostAnnouncer } from './callbacks/lost-announcer.ts';
+import { enqueueEvent } from './callbacks/outbox.ts';
+import { callbackRoutes, deliveryRoutes } from './callbacks/routes.ts';
+import { createSender, type Resolver, type Sender } from './callbacks/sender.ts';
+import { createCallbackService } from './callbacks/service.ts';
+import { createDeliveryWorker } from './callbacks/worker.ts';
 import { createChangeFeed } from './changes.ts';
+import type { Cidr } from './config.ts';
 import { createController } from './controller/controller.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Database } from './db/database.ts';
@@ -40,6 +48,21 @@ export interface AppDeps {
   /** How often the controller evaluates every rollout (250 ms). */
   controller?: { tickMs?: number };
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
+  callbacks?: {
+    /** CIDRs callbacks may reach besides public addresses (`ROLLCALL_CALLBACK_ALLOW`). */
+    allow?: Cidr[];
+    /** Attempts in flight at once (4); 0: this server sends none. */
+    concurrency?: number;
+    pollMs?: number;
+    /** DNS for callback hosts (tests hand in a fake one). */
+    resolve?: Resolver;
+    /** Replaces the HTTP sender entirely (tests). */
+    send?: Sender;
+    /** In [0, 1): the retry schedule's jitter. */
+    random?: () => number;
+    /** How often `messages.lost` may go out per rollout (30 s). */
+    lostIntervalMs?: number;
+  };
 }
 
 export function createApp(deps: AppDeps) {
@@ -49,11 +72,25 @@ export function createApp(deps: AppDeps) {
 
   const changes = createChangeFeed();
   const keys = createKeyService({ database, clock, logger });
-  const rollouts = createRolloutService({ database, clock, changes });
+  const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
+  const worker = createDeliveryWorker({
+    database,
+    clock,
+    logger,
+    send: deps.callbacks?.send ?? createSender({ policy, resolve: deps.callbacks?.resolve, now: () => clock.now() }),
+    concurrency: deps.callbacks?.concurrency,
+    pollMs: deps.callbacks?.pollMs,
+    random: deps.callbacks?.random,
+  });
+  const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
+  const rollouts = createRolloutService({ database, clock, changes, announce: enqueueEvent });
+  // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
+  changes.subscribe(() => worker.wake());
   const snapshots = createSnapshotSource(database);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream });
   const ingester = createIngester({ database, clock, logger });
-  const controller = createController({ database, clock, logger, rollouts, tickMs: deps.controller?.tickMs });
+  const lost = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
+  const controller = createController({ database, clock, logger, rollouts, lost, tickMs: deps.controller?.tickMs, events: { onLost: () => worker.wake() } });
   const retention = createRetention({ database, clock, logger, policy: deps.retention });
   async function healthOf(key: string) {
     const aggregate = await loadAggregate(database.db, key);
@@ -80,21 +117,25 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/rollouts', accountingRoutes(database, clock));
   app.route('/v1/keys', keyRoutes(keys));
   app.route('/v1/audit', auditRoutes(database));
+  app.route('/v1/callbacks', callbackRoutes(callbacks));
+  app.route('/v1/deliveries', deliveryRoutes(callbacks));
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
   app.route('/v1/sdk', sdkAccountingRoutes(ingester, createReplay({ database, clock }), clock));
 
   return {
     app,
-    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention },
+    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention, callbacks, worker },
     /** Starts the background work: the controller, SSE heartbeats, the watch for other servers' changes. */
     start(): void {
       hub.start();
       controller.start();
       retention.start(deps.retention?.intervalMs);
+      worker.start();
     },
     /** Stops the controller, ends the streams and writes what is still buffered. Call before closing the database. */
     async close(): Promise<void> {
       await controller.stop();
+      await worker.stop();
       retention.stop();
       hub.stop();
       await keys.flushUsage();

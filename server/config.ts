@@ -51,6 +51,12 @@ const configSchema = z.object({
   ROLLCALL_DB_AUTH_TOKEN: z.string().optional(),
   ROLLCALL_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').max(512, 'must be at most 512 characters').optional(),
   ROLLCALL_CALLBACK_ALLOW: cidrList.default([]),
+  ROLLCALL_CALLBACK_CONCURRENCY: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a whole number from 0 to 64')
+    .transform(Number)
+    .pipe(z.number().max(64, 'must be a whole number from 0 to 64'))
+    .default(4),
 });
 
 export interface Config {
@@ -60,6 +66,8 @@ export interface Config {
   dbAuthToken: string | undefined;
   adminKey: string | undefined;
   callbackAllow: Cidr[];
+  /** Callback attempts in flight at once in this process; 0: this process sends none. */
+  callbackConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -93,5 +101,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dbAuthToken: c.ROLLCALL_DB_AUTH_TOKEN,
     adminKey: c.ROLLCALL_ADMIN_KEY,
     callbackAllow: c.ROLLCALL_CALLBACK_ALLOW,
+    callbackConcurrency: c.ROLLCALL_CALLBACK_CONCURRENCY,
   };
 }

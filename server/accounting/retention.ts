@@ -6,13 +6,16 @@
  * - lost, replayed and late rows after 7 days;
  * - per-second counts older than max(1 h, 2 × grace) rolled up into
  *   per-minute rows; counts after 30 days, latency and samples after 7 days;
- * - report batch ids after a day (an SDK does not retry a batch that long).
+ * - report batch ids after a day (an SDK does not retry a batch that long);
+ * - finished callback deliveries with their attempts, and messages with no
+ *   delivery left, 30 days after they finished.
  * A sweep that hits a limit leaves the rest for the next one.
  */
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import { pruneFinished } from '../callbacks/store.ts';
 import type { Logger } from '../logger.ts';
 
 const HOUR = 3_600_000;
@@ -25,6 +28,7 @@ export interface RetentionPolicy {
   latencyMs: number;
   samplesMs: number;
   batchesMs: number;
+  callbacksMs: number;
   /** Per-second counts are rolled up into minutes after max(this, 2 × grace). */
   compactAfterMs: number;
   limit: number;
@@ -37,11 +41,12 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   latencyMs: 7 * DAY,
   samplesMs: 7 * DAY,
   batchesMs: DAY,
+  callbacksMs: 30 * DAY,
   compactAfterMs: HOUR,
   limit: 5_000,
 };
 
-type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches', number>;
+type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'callbacks', number>;
 
 /** Deletes at most `limit` rows of one rollout from `table` matching `condition`. */
 async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
@@ -97,7 +102,7 @@ export function createRetention(deps: { database: Database; clock: Clock; logger
     /** One sweep over every rollout. Returns how many rows each rule removed (or rolled up). */
     async sweep(): Promise<Removed> {
       const now = clock.now();
-      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0 };
+      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0, callbacks: 0 };
       const all = await database.db.select({ id: rollouts.id, guards: rollouts.guards }).from(rollouts);
       for (const rollout of all) await sweepRollout(rollout.id, rollout.guards.graceSeconds, now, removed);
       removed.batches = await database.write(async (tx) => {
@@ -106,6 +111,7 @@ export function createRetention(deps: { database: Database; clock: Clock; logger
         );
         return result.rowsAffected;
       });
+      removed.callbacks = await database.write((tx) => pruneFinished(tx, now - policy.callbacksMs, policy.limit));
       return removed;
     },
     start(intervalMs = 60_000): void {

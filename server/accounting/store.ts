@@ -277,14 +277,15 @@ export async function latencySums(ex: Executor, rolloutId: number, from: number)
  * first, at most `limit` (the partial index on open rows keeps this cheap).
  * Returns how many it marked.
  */
-export async function markLost(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<number> {
-  const result = await ex
+/** Marks up to `limit` open messages received at or before `dueBefore` lost; returns which. */
+export async function markLost(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<{ messageId: string; cohort: string }[]> {
+  return ex
     .update(messages)
     .set({ status: 'lost' })
     .where(
       sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.receivedAt} <= ${dueBefore} ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
-    );
-  return result.rowsAffected;
+    )
+    .returning({ messageId: messages.messageId, cohort: messages.cohort });
 }
 
 /** True when some open message of the rollout was received at or before `dueBefore` (a read, before any write). */

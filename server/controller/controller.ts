@@ -12,6 +12,7 @@ import { cohortFigures } from '../accounting/health-view.ts';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { AppError } from '../errors.ts';
+import type { LostAnnouncer } from '../callbacks/lost-announcer.ts';
 import type { Logger } from '../logger.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
@@ -32,6 +33,8 @@ export interface ControllerDeps {
   rollouts: RolloutService;
   tickMs?: number;
   events?: ControllerEvents;
+  /** Announces lost messages to callbacks, in the transaction that marks them. */
+  lost?: LostAnnouncer;
 }
 
 /** Why the current step may advance, or why not yet (null: it may). */
@@ -70,9 +73,14 @@ export function createController(deps: ControllerDeps) {
     const now = clock.now();
     const dueBefore = now - rollout.guards.graceSeconds * 1000;
     if (await hasDueOpen(database.db, rollout.id, dueBefore)) {
-      const marked = await database.write((tx) => markLost(tx, rollout.id, dueBefore, LOST_PER_TICK));
+      const marked = await database.write(async (tx) => {
+        const lost = await markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
+        await deps.lost?.record(tx, rollout, lost, now);
+        return lost.length;
+      });
       if (marked > 0) deps.events?.onLost?.(key, marked);
     }
+    await deps.lost?.flushDue(database, rollout, now);
     const health = await measureRollout(database.db, aggregate, { now, guardsOnly: true });
     const breached = health.cohorts.find((c) => c.breaches.length > 0);
     if (breached !== undefined) {

@@ -205,3 +205,108 @@ export const learnedNoise = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.path] })],
 );
+
+/** Kill-switch subscriptions. Never hard-deleted: DELETE sets `status` to `deleted`. */
+export const callbacks = sqliteTable(
+  'callbacks',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    /** Only this rollout's events; null for every rollout. */
+    rolloutKey: text('rollout_key'),
+    /** Only these event types; null for all of them. */
+    events: text('events', { mode: 'json' }).$type<string[] | null>(),
+    description: text('description').notNull().default(''),
+    /** `whsec_…`: the server signs with it, so it is stored as is (see the README's security notes). */
+    secret: text('secret').notNull(),
+    /** The secret before the last rotation, which also signs until `previousSecretUntil`. */
+    previousSecret: text('previous_secret'),
+    previousSecretUntil: integer('previous_secret_until'),
+    status: text('status').$type<'enabled' | 'disabled' | 'deleted'>().notNull(),
+    statusReason: text('status_reason'),
+    createdAt: integer('created_at').notNull(),
+    createdBy: text('created_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('callbacks_by_status').on(t.status, t.rolloutKey)],
+);
+
+/** The outbox: one row per announced event, written in the transaction of the decision it announces. */
+export const callbackMessages = sqliteTable(
+  'callback_messages',
+  {
+    /** `msg_…`, sent as `webhook-id`: the same on every attempt and redelivery. */
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    rolloutKey: text('rollout_key').notNull(),
+    /** The exact JSON body that is signed and sent. */
+    body: text('body').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('callback_messages_by_rollout').on(t.rolloutKey, t.createdAt)],
+);
+
+/** One message to one subscription, and where its retries stand. */
+export const callbackDeliveries = sqliteTable(
+  'callback_deliveries',
+  {
+    id: text('id').primaryKey(),
+    messageId: text('message_id').notNull(),
+    callbackId: text('callback_id').notNull(),
+    status: text('status').$type<'pending' | 'succeeded' | 'failed' | 'cancelled'>().notNull(),
+    /** `schedule`: the whole retry schedule; `once`: a redelivery asked for by hand, one attempt. */
+    mode: text('mode').$type<'schedule' | 'once'>().notNull(),
+    /** Attempts made in the current mode (the schedule's position). */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at'),
+    /** The server sending it now, and until when no other server may. */
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('callback_deliveries_due').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('callback_deliveries_by_callback').on(t.callbackId, t.createdAt),
+    index('callback_deliveries_by_message').on(t.messageId),
+    index('callback_deliveries_failed').on(t.callbackId, t.finishedAt).where(sql`status = 'failed'`),
+  ],
+);
+
+/** Every attempt to send, as the delivery log shows it. */
+export const callbackAttempts = sqliteTable(
+  'callback_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    deliveryId: text('delivery_id').notNull(),
+    callbackId: text('callback_id').notNull(),
+    at: integer('at').notNull(),
+    /** The HTTP status, or null when no response came (refused address, timeout, connection error). */
+    status: integer('status'),
+    latencyMs: integer('latency_ms').notNull(),
+    error: text('error'),
+    /** The first characters of the response body. */
+    responseExcerpt: text('response_excerpt'),
+    /** The address connected to, after the address checks. */
+    address: text('address'),
+    /** When the next attempt is due, or null when this was the last. */
+    nextAttemptAt: integer('next_attempt_at'),
+  },
+  (t) => [index('callback_attempts_by_delivery').on(t.deliveryId, t.id), index('callback_attempts_by_callback').on(t.callbackId, t.id)],
+);
+
+/**
+ * Lost messages found but not yet announced: `messages.lost` goes out at most
+ * once per rollout every 30 s, carrying everything found since the last one.
+ */
+export const lostAnnouncements = sqliteTable('lost_announcements', {
+  rolloutId: integer('rollout_id').primaryKey(),
+  pending: integer('pending').notNull().default(0),
+  byCohort: text('by_cohort', { mode: 'json' }).$type<Record<string, number>>().notNull(),
+  sample: text('sample', { mode: 'json' }).$type<string[]>().notNull(),
+  /** When the first loss not yet announced was found. */
+  since: integer('since'),
+  lastAnnouncedAt: integer('last_announced_at'),
+});

@@ -5,6 +5,8 @@
  */
 import type { Path } from '../../sdk/snapshot.ts';
 import { appendAudit } from '../audit/store.ts';
+import { isCallbackEvent, type EventData } from '../callbacks/events.ts';
+import type { Announce } from '../callbacks/outbox.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
@@ -22,6 +24,8 @@ export interface RolloutServiceDeps {
   database: Database;
   clock: Clock;
   changes: ChangeFeed;
+  /** Writes callback events in the decision's transaction (the callbacks' outbox). */
+  announce?: Announce;
 }
 
 /** Who asks, and on what they expect the rollout to be. */
@@ -39,6 +43,8 @@ interface Outcome {
   after?: unknown;
   /** Audit entries written before the change's own (a guard breach before its revert). */
   preceding?: { action: string; subject: string | null; after: unknown }[];
+  /** The measurements behind an automatic decision, for the callback event. */
+  figures?: unknown;
 }
 
 /** What the controller found: the guard, its figures, and the cohort it is about. */
@@ -74,10 +80,28 @@ function checkPlanChange(rollout: Rollout, plan: Step[]): void {
   }
 }
 
+/** What a callback event says about the rollout after the change. */
+function eventData(aggregate: RolloutAggregate, request: ChangeRequest, cohort: string | null, figures: unknown): EventData {
+  const { rollout } = aggregate;
+  const step = rollout.step === null ? undefined : rollout.plan[rollout.step];
+  return {
+    rollout: rollout.key,
+    version: rollout.version,
+    state: rollout.state,
+    step: rollout.step,
+    live: step?.live ?? null,
+    shadow: step?.shadow ?? null,
+    cohort,
+    reason: request.reason ?? null,
+    actor: request.actor,
+    figures: figures ?? null,
+  };
+}
+
 const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length);
 
 export function createRolloutService(deps: RolloutServiceDeps) {
-  const { database, clock, changes } = deps;
+  const { database, clock, changes, announce } = deps;
 
   async function load(tx: Transaction, key: string): Promise<RolloutAggregate> {
     const aggregate = await store.loadAggregate(tx, key);
@@ -113,6 +137,12 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         after: 'after' in outcome ? outcome.after : summary(after),
         reason: request.reason ?? null,
       });
+      if (announce !== undefined) {
+        for (const entry of outcome.preceding ?? []) {
+          if (isCallbackEvent(entry.action)) await announce(tx, { type: entry.action, at: now, data: eventData(after, request, entry.subject, outcome.figures) });
+        }
+        if (isCallbackEvent(outcome.event)) await announce(tx, { type: outcome.event, at: now, data: eventData(after, request, outcome.subject ?? null, outcome.figures) });
+      }
       return { after, event: outcome.event };
     });
     if (event !== null) changes.publish({ rolloutKey: key, version: after.rollout.version, event });
@@ -243,6 +273,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           event: decision.event,
           subject: decision.subject,
           preceding: [{ action: 'guard.breached', subject: breach.cohort, after: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, figures: breach.figures } }],
+          figures: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, ...(breach.figures as object) },
         };
       });
       return acted ? view : null;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type RollcallApp } from '../../server/app.ts';
+import { createApp, type AppDeps, type RollcallApp } from '../../server/app.ts';
 import { manualClock } from '../../server/clock.ts';
 import { openDatabase, type Database } from '../../server/db/database.ts';
 import { silentLogger } from '../../server/logger.ts';
@@ -60,11 +60,12 @@ export async function dumpTables(database: Database): Promise<Record<string, unk
   return dump;
 }
 
-export async function createTestApp(): Promise<TestApp> {
+/** `start`: the clock's first reading (1 Nov 2026, 12:00 UTC); `deps`: more of the app's dependencies. */
+export async function createTestApp(options: { start?: number; deps?: Partial<AppDeps> } = {}): Promise<TestApp> {
   const { url, dir } = tempDatabaseUrl();
   const database = await openDatabase({ url });
-  const clock = manualClock(Date.UTC(2026, 10, 1, 12, 0, 0));
-  const rollcall = createApp({ database, clock, logger: silentLogger });
+  const clock = manualClock(options.start ?? Date.UTC(2026, 10, 1, 12, 0, 0));
+  const rollcall = createApp({ database, clock, logger: silentLogger, ...options.deps });
   await rollcall.services.keys.bootstrap(ADMIN_KEY);
   const adminId = (await rollcall.services.keys.list({ limit: 10 })).items[0]!.id;
   const read = await rollcall.services.keys.create({ kind: 'read', name: 'dashboard' }, adminId);

@@ -10,6 +10,7 @@ describe('configuration from the environment', () => {
       dbAuthToken: undefined,
       adminKey: undefined,
       callbackAllow: [],
+      callbackConcurrency: 4,
     });
   });
 
@@ -21,9 +22,10 @@ describe('configuration from the environment', () => {
       ROLLCALL_DB_AUTH_TOKEN: 'token',
       ROLLCALL_ADMIN_KEY: 'k'.repeat(32),
       ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8, 10.0.0.0/8,::1/128',
+      ROLLCALL_CALLBACK_CONCURRENCY: '0',
       UNRELATED: 'ignored',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token' });
+    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0 });
     expect(config.callbackAllow).toEqual([
       { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
       { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
@@ -40,6 +42,8 @@ describe('configuration from the environment', () => {
     ['ROLLCALL_ADMIN_KEY', 'short', /ROLLCALL_ADMIN_KEY: must be at least 32 characters$/m],
     ['ROLLCALL_CALLBACK_ALLOW', '127.0.0.0/33', /ROLLCALL_CALLBACK_ALLOW: "127.0.0.0\/33" is not a CIDR/],
     ['ROLLCALL_CALLBACK_ALLOW', 'localhost', /ROLLCALL_CALLBACK_ALLOW/],
+    ['ROLLCALL_CALLBACK_CONCURRENCY', '65', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number from 0 to 64/],
+    ['ROLLCALL_CALLBACK_CONCURRENCY', 'many', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number/],
   ];
   for (const [name, value, message] of bad) {
     it(`stops on ${name}=${value} with a message naming it`, () => {

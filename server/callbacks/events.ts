@@ -1,0 +1,51 @@
+/**
+ * What callbacks announce, and the one body shape every event is sent in:
+ * `{ type, timestamp, data }`. `data` always names the rollout, its version
+ * after the decision, the cohort (or null), the reason and who decided.
+ */
+export const CALLBACK_EVENTS = [
+  'rollout.started',
+  'rollout.advanced',
+  'rollout.paused',
+  'rollout.resumed',
+  'rollout.completed',
+  'cohort.reverted',
+  'rollout.reverted',
+  'guard.breached',
+  'messages.lost',
+] as const;
+
+export type CallbackEvent = (typeof CALLBACK_EVENTS)[number];
+
+const ANNOUNCED = new Set<string>(CALLBACK_EVENTS);
+
+export function isCallbackEvent(event: string): event is CallbackEvent {
+  return ANNOUNCED.has(event);
+}
+
+export interface EventData {
+  rollout: string;
+  version: number;
+  state: string;
+  step: number | null;
+  /** Live and shadow percentages of the current step, after the decision. */
+  live: number | null;
+  shadow: number | null;
+  cohort: string | null;
+  reason: string | null;
+  /** A key id, or `controller` for automatic decisions. */
+  actor: string;
+  /** The measurements behind an automatic decision (breach figures, lost counts); null for manual ones. */
+  figures: unknown;
+}
+
+export interface CallbackMessage {
+  type: CallbackEvent;
+  at: number;
+  data: EventData;
+}
+
+/** The exact body that is signed and sent, serialised once when the event is written. */
+export function messageBody(message: CallbackMessage): string {
+  return JSON.stringify({ type: message.type, timestamp: new Date(message.at).toISOString(), data: message.data });
+}

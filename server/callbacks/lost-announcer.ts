@@ -1,0 +1,83 @@
+/**
+ * `messages.lost`, without a flood: the controller finds lost messages every
+ * tick, but subscribers hear of them at most once per rollout every 30 s.
+ * The first loss is announced at once; losses found within the next 30 s are
+ * tallied (durably, in the same transaction that marks them lost) and go out
+ * together when the interval has passed.
+ */
+import { eq } from 'drizzle-orm';
+import type { Database, Executor, Transaction } from '../db/database.ts';
+import { lostAnnouncements } from '../db/schema.ts';
+import type { Rollout } from '../rollouts/model.ts';
+import type { Announce } from './outbox.ts';
+
+export const LOST_ANNOUNCE_INTERVAL_MS = 30_000;
+const SAMPLE_IDS = 20;
+
+export interface LostMessage {
+  messageId: string;
+  cohort: string;
+}
+
+type Tally = typeof lostAnnouncements.$inferSelect;
+
+export function createLostAnnouncer(deps: { announce: Announce; intervalMs?: number }) {
+  const intervalMs = deps.intervalMs ?? LOST_ANNOUNCE_INTERVAL_MS;
+  const isDue = (tally: Tally, now: number) => tally.pending > 0 && (tally.lastAnnouncedAt === null || now - tally.lastAnnouncedAt >= intervalMs);
+
+  const read = async (ex: Executor, rolloutId: number) => (await ex.select().from(lostAnnouncements).where(eq(lostAnnouncements.rolloutId, rolloutId)))[0];
+
+  async function announceTally(tx: Transaction, rollout: Rollout, tally: Tally, now: number): Promise<void> {
+    const cohorts = Object.keys(tally.byCohort);
+    const step = rollout.step === null ? undefined : rollout.plan[rollout.step];
+    await deps.announce(tx, {
+      type: 'messages.lost',
+      at: now,
+      data: {
+        rollout: rollout.key,
+        version: rollout.version,
+        state: rollout.state,
+        step: rollout.step,
+        live: step?.live ?? null,
+        shadow: step?.shadow ?? null,
+        cohort: cohorts.length === 1 ? cohorts[0]! : null,
+        reason: `${tally.pending} messages had no terminal report ${rollout.guards.graceSeconds} s after they were received`,
+        actor: 'controller',
+        figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: new Date(tally.since ?? now).toISOString() },
+      },
+    });
+    await tx
+      .update(lostAnnouncements)
+      .set({ pending: 0, byCohort: {}, sample: [], since: null, lastAnnouncedAt: now })
+      .where(eq(lostAnnouncements.rolloutId, rollout.id));
+  }
+
+  return {
+    /** Tallies messages just marked lost, in the transaction that marked them; announces when due. */
+    async record(tx: Transaction, rollout: Rollout, lost: LostMessage[], now: number): Promise<void> {
+      if (lost.length === 0) return;
+      const current = (await read(tx, rollout.id)) ?? { rolloutId: rollout.id, pending: 0, byCohort: {}, sample: [], since: null, lastAnnouncedAt: null };
+      const byCohort = { ...current.byCohort };
+      for (const { cohort } of lost) byCohort[cohort] = (byCohort[cohort] ?? 0) + 1;
+      const sample = [...current.sample, ...lost.slice(0, SAMPLE_IDS).map((m) => m.messageId)].slice(0, SAMPLE_IDS);
+      const tally: Tally = { ...current, pending: current.pending + lost.length, byCohort, sample, since: current.since ?? now };
+      await tx
+        .insert(lostAnnouncements)
+        .values(tally)
+        .onConflictDoUpdate({ target: lostAnnouncements.rolloutId, set: { pending: tally.pending, byCohort, sample, since: tally.since } });
+      if (isDue(tally, now)) await announceTally(tx, rollout, tally, now);
+    },
+
+    /** Sends what was tallied once the interval has passed (a cheap read when there is nothing to send). */
+    async flushDue(database: Database, rollout: Rollout, now: number): Promise<void> {
+      const tally = await read(database.db, rollout.id);
+      if (tally === undefined || !isDue(tally, now)) return;
+      await database.write(async (tx) => {
+        const fresh = await read(tx, rollout.id);
+        if (fresh !== undefined && isDue(fresh, now)) await announceTally(tx, rollout, fresh, now);
+      });
+    },
+  };
+}
+
+export type LostAnnouncer = ReturnType<typeof createLostAnnouncer>;

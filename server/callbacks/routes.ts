@@ -1,0 +1,33 @@
+/** /v1/callbacks and /v1/deliveries: kill-switch subscriptions, their delivery log, redelivery. */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../http/auth.ts';
+import { jsonBody, paramsOf, queryOf } from '../http/validate.ts';
+import { createCallbackSchema, listCallbacksQuery, listDeliveriesQuery, reasonSchema, recoverSchema } from './schemas.ts';
+import type { CallbackService } from './service.ts';
+
+const callbackId = paramsOf(z.strictObject({ id: z.string().regex(/^cb_[0-9A-Za-z]{1,64}$/, 'a callback id looks like cb_…') }));
+const deliveryId = paramsOf(z.strictObject({ id: z.string().regex(/^dlv_[0-9A-Za-z]{1,64}$/, 'a delivery id looks like dlv_…') }));
+
+export function callbackRoutes(callbacks: CallbackService) {
+  const app = new Hono<AppEnv>();
+  const actor = (c: { var: AppEnv['Variables'] }) => c.var.principal.keyId;
+
+  app.post('/', jsonBody(createCallbackSchema), async (c) => c.json(await callbacks.create(c.req.valid('json'), actor(c)), 201));
+  app.get('/', queryOf(listCallbacksQuery), async (c) => c.json(await callbacks.list(c.req.valid('query'))));
+  app.get('/:id', callbackId, async (c) => c.json(await callbacks.get(c.req.valid('param').id)));
+  app.delete('/:id', callbackId, async (c) => c.json(await callbacks.remove(c.req.valid('param').id, actor(c))));
+  app.post('/:id/enable', callbackId, jsonBody(reasonSchema), async (c) => c.json(await callbacks.enable(c.req.valid('param').id, actor(c), c.req.valid('json')?.reason)));
+  app.post('/:id/disable', callbackId, jsonBody(reasonSchema), async (c) => c.json(await callbacks.disable(c.req.valid('param').id, actor(c), c.req.valid('json')?.reason)));
+  app.post('/:id/rotate-secret', callbackId, jsonBody(z.strictObject({}).optional()), async (c) => c.json(await callbacks.rotateSecret(c.req.valid('param').id, actor(c))));
+  app.get('/:id/deliveries', callbackId, queryOf(listDeliveriesQuery), async (c) => c.json(await callbacks.deliveries(c.req.valid('param').id, c.req.valid('query'))));
+  app.post('/:id/recover', callbackId, jsonBody(recoverSchema), async (c) => c.json(await callbacks.recover(c.req.valid('param').id, c.req.valid('json').since, actor(c))));
+
+  return app;
+}
+
+export function deliveryRoutes(callbacks: CallbackService) {
+  const app = new Hono<AppEnv>();
+  app.post('/:id/retry', deliveryId, jsonBody(z.strictObject({}).optional()), async (c) => c.json(await callbacks.retry(c.req.valid('param').id, c.var.principal.keyId)));
+  return app;
+}

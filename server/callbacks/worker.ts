@@ -1,0 +1,167 @@
+/**
+ * The delivery worker. It leases due deliveries in a write transaction (so
+ * several servers on one database never send the same attempt at once),
+ * sends each with the Standard Webhooks headers, and records the attempt:
+ * 2xx succeeds; 410 disables that one subscription; anything else is retried
+ * on the schedule (honouring `Retry-After` on 429 and 5xx) until it is spent,
+ * which fails the delivery and writes `callback.exhausted` to the audit log.
+ *
+ * At most `concurrency` attempts are in flight per server (4); 0 turns the
+ * worker off in this process (another server on the database delivers).
+ */
+import { randomBytes } from 'node:crypto';
+import { appendAudit } from '../audit/store.ts';
+import type { Clock } from '../clock.ts';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../logger.ts';
+import { ATTEMPT_TIMEOUT_MS, type AttemptResult, type Sender } from './sender.ts';
+import { MAX_ATTEMPTS, retryDelay } from './schedule.ts';
+import { signedHeaders } from './signing.ts';
+import * as store from './store.ts';
+
+/** A lease outlives the attempt's own deadline, so it expires only when its server is gone. */
+const LEASE_MS = ATTEMPT_TIMEOUT_MS * 4;
+
+export interface WorkerDeps {
+  database: Database;
+  clock: Clock;
+  logger: Logger;
+  send: Sender;
+  concurrency?: number;
+  /** How often to look for due deliveries written by other servers or falling due (500 ms). */
+  pollMs?: number;
+  /** In [0, 1): the schedule's jitter. */
+  random?: () => number;
+  /** Told of every attempt's outcome (metrics). */
+  onAttempt?: (outcome: 'succeeded' | 'failed' | 'gone' | 'exhausted') => void;
+}
+
+type Leased = Awaited<ReturnType<typeof store.loadLeased>>[number];
+
+const retryable = (status: number | null) => status === 429 || (status !== null && status >= 500);
+
+export function createDeliveryWorker(deps: WorkerDeps) {
+  const { database, clock, logger, send } = deps;
+  const concurrency = deps.concurrency ?? 4;
+  const random = deps.random ?? Math.random;
+  const owner = `worker-${randomBytes(6).toString('hex')}`;
+  const active = new Set<Promise<void>>();
+  let pumping: Promise<void> | null = null;
+  let again = false;
+  let timer: NodeJS.Timeout | null = null;
+  let started = false;
+  let stopped = false;
+
+  async function record(item: Leased, result: AttemptResult, at: number): Promise<void> {
+    const { delivery, callback, message } = item;
+    const now = clock.now();
+    const ok = result.status !== null && result.status >= 200 && result.status < 300;
+    const gone = result.status === 410;
+    const attempts = delivery.attempts + 1;
+    const delay = ok || gone || delivery.mode === 'once' ? null : retryDelay(attempts, random(), retryable(result.status) ? result.retryAfterMs : null);
+    const nextAttemptAt = delay === null ? null : now + delay;
+    const error = result.error ?? (ok ? null : result.status === null ? 'no response' : `answered ${result.status}`);
+    const exhausted = !ok && !gone && nextAttemptAt === null && delivery.mode === 'schedule';
+    const outcome = ok ? 'succeeded' : gone ? 'gone' : exhausted ? 'exhausted' : 'failed';
+    await database.write(async (tx) => {
+      await store.insertAttempt(tx, { deliveryId: delivery.id, callbackId: callback.id, at, status: result.status, latencyMs: result.latencyMs, error, responseExcerpt: result.excerpt, address: result.address, nextAttemptAt });
+      const settled = await store.settleLeased(tx, delivery.id, owner, {
+        attempts,
+        lastStatus: result.status,
+        lastError: error,
+        ...(nextAttemptAt === null ? { status: ok ? 'succeeded' : 'failed', nextAttemptAt: null, finishedAt: now } : { nextAttemptAt }),
+      });
+      if (!settled) return; // the lease ran out and another server took the delivery over: its record stands
+      if (gone) {
+        await store.updateCallback(tx, callback.id, { status: 'disabled', statusReason: 'the receiver answered 410 Gone', updatedAt: now });
+        await store.cancelPendingOfCallback(tx, callback.id, now, 'the subscription was disabled: the receiver answered 410 Gone');
+        await appendAudit(tx, { at: now, actor: 'callbacks', action: 'callback.disabled', rolloutKey: callback.rolloutKey, subject: callback.id, before: { status: callback.status }, after: { status: 'disabled', delivery: delivery.id }, reason: 'the receiver answered 410 Gone' });
+      } else if (exhausted) {
+        await appendAudit(tx, { at: now, actor: 'callbacks', action: 'callback.exhausted', rolloutKey: message.rolloutKey, subject: callback.id, after: { delivery: delivery.id, message: message.id, type: message.type, attempts, lastStatus: result.status, lastError: error }, reason: `no 2xx after ${attempts} attempts` });
+      }
+    });
+    deps.onAttempt?.(outcome);
+    if (!ok) logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} failed`, { delivery: delivery.id, status: result.status, error, next: nextAttemptAt === null ? null : new Date(nextAttemptAt).toISOString() });
+  }
+
+  async function attempt(item: Leased): Promise<void> {
+    const { callback, message } = item;
+    const at = clock.now();
+    let result: AttemptResult;
+    if (callback.status !== 'enabled') {
+      result = { status: null, latencyMs: 0, error: `the subscription is ${callback.status}`, excerpt: null, address: null, retryAfterMs: null };
+    } else {
+      result = await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body));
+    }
+    await record(item, result, at);
+  }
+
+  async function pumpOnce(): Promise<void> {
+    do {
+      again = false;
+      const free = concurrency - active.size;
+      if (free <= 0 || stopped) return;
+      const now = clock.now();
+      if (!(await store.hasDue(database.db, now))) return;
+      const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free));
+      for (const item of await store.loadLeased(database.db, ids)) {
+        const running: Promise<void> = attempt(item)
+          .catch((error: unknown) => logger.error('callback attempt could not be recorded', { delivery: item.delivery.id, error: String(error) }))
+          .finally(() => {
+            active.delete(running);
+            void pump();
+          });
+        active.add(running);
+      }
+      if (ids.length === free) again = true;
+    } while (again);
+  }
+
+  /** Leases and starts what is due, up to the free slots; concurrent calls share one pass. */
+  function pump(): Promise<void> {
+    if (pumping !== null) {
+      again = true;
+      return pumping;
+    }
+    pumping = pumpOnce()
+      .catch((error: unknown) => logger.error('callback worker failed to lease deliveries', { error: String(error) }))
+      .finally(() => {
+        pumping = null;
+      });
+    return pumping;
+  }
+
+  return {
+    owner,
+    /** Looks for due deliveries now (after a commit that queued some); does nothing until started. */
+    wake(): void {
+      if (started && !stopped) void pump();
+    },
+    /** Sends everything due now and waits for the attempts to be recorded (for tests and the demo). */
+    async drain(): Promise<void> {
+      do {
+        await pump();
+        await Promise.all([...active]);
+      } while (!stopped && (active.size > 0 || (concurrency > 0 && (await store.hasDue(database.db, clock.now())))));
+    },
+    start(): void {
+      if (concurrency <= 0 || timer !== null) return;
+      started = true;
+      stopped = false;
+      timer = setInterval(() => void pump(), deps.pollMs ?? 500);
+      timer.unref();
+      void pump();
+    },
+    /** Stops leasing; attempts in flight finish and are recorded. */
+    async stop(): Promise<void> {
+      stopped = true;
+      started = false;
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      await pumping;
+      await Promise.all([...active]);
+    },
+  };
+}
+
+export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;
