@@ -159,8 +159,8 @@ export function createCallbackService(deps: CallbackServiceDeps) {
         const callback = await load(tx, id);
         if (callback.status !== 'enabled') throw conflict('callback_not_enabled', `the subscription is ${callback.status}; enable it first`);
         const failed = await store.failedSince(tx, id, since, RECOVER_LIMIT);
-        // Oldest first: each is due one millisecond after the one before.
-        for (const [i, delivery] of failed.entries()) await store.requeueOnce(tx, delivery.id, now + i);
+        // All due now; the worker leases equally due deliveries oldest first.
+        for (const delivery of failed) await store.requeueOnce(tx, delivery.id, now);
         await audit(tx, callback, 'callback.recovered', actor, now, { after: { since: new Date(since).toISOString(), queued: failed.length } });
         return { queued: failed.length, deliveries: failed.map((d) => d.id), more: failed.length === RECOVER_LIMIT };
       });

@@ -11,7 +11,7 @@ import { createApp, type AppDeps, type RollcallApp } from '../../server/app.ts';
 import { manualClock } from '../../server/clock.ts';
 import { openDatabase, type Database } from '../../server/db/database.ts';
 import { silentLogger } from '../../server/logger.ts';
-import type { ReportBatch } from '../../sdk/wire.ts';
+import type { MessageEvent, ReportBatch } from '../../sdk/wire.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -142,4 +142,14 @@ export async function sendReport(t: TestApp, parts: Partial<ReportBatch>): Promi
     body: gzipSync(JSON.stringify(batch)),
   });
   if (res.status !== 200) throw new Error(`report refused: ${res.status} ${await res.text()}`);
+}
+
+/** `total` messages received now in `cohort`, of which `open` are still open (reported by id) and the rest processed. */
+export async function sendTraffic(t: TestApp, rollout: string, cohort: string, total: number, open: number, path: 'new' | 'old' | 'shadow' = 'new'): Promise<void> {
+  const now = t.clock.now();
+  const messages: MessageEvent[] = Array.from({ length: open }, (_, i) => ({ rollout, messageId: `${cohort}-${now}-${i}`, partnerId: `p${i}`, cohort, path, status: 'open', receivedAt: now, at: now }));
+  await sendReport(t, {
+    counts: [{ rollout, cohort, path, second: Math.floor(now / 1000), received: total, processed: total - open, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 }],
+    messages,
+  });
 }

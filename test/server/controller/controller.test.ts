@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MessageEvent, ReportBatch } from '../../../sdk/wire.ts';
+import type { ReportBatch } from '../../../sdk/wire.ts';
 import { cohortSums, hasDueOpen, ledgerCounts, markLost } from '../../../server/accounting/store.ts';
 import { createApp } from '../../../server/app.ts';
 import { silentLogger } from '../../../server/logger.ts';
-import { createRollout, createTestApp, sendReport, type TestApp } from '../../helpers/test-app.ts';
+import { createRollout, createTestApp, sendReport, sendTraffic, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -15,15 +15,7 @@ afterEach(async () => {
 
 const report = (parts: Partial<ReportBatch>) => sendReport(t, parts);
 
-/** `total` messages received now in cohort `cohort`, of which `open` are still open (by id) and the rest processed. */
-async function traffic(rollout: string, cohort: string, total: number, open: number, path: 'new' | 'old' | 'shadow' = 'new') {
-  const now = t.clock.now();
-  const messages: MessageEvent[] = Array.from({ length: open }, (_, i) => ({ rollout, messageId: `${cohort}-${now}-${i}`, partnerId: `p${i}`, cohort, path, status: 'open', receivedAt: now, at: now }));
-  await report({
-    counts: [{ rollout, cohort, path, second: Math.floor(now / 1000), received: total, processed: total - open, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 }],
-    messages,
-  });
-}
+const traffic = (rollout: string, cohort: string, total: number, open: number, path: 'new' | 'old' | 'shadow' = 'new') => sendTraffic(t, rollout, cohort, total, open, path);
 
 const get = async (key: string) => (await t.call('GET', `/v1/rollouts/${key}`)).body;
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { positionOf } from '../../../sdk/assignment.ts';
 import { createClient, type RollcallClient } from '../../../sdk/index.ts';
 import { waitFor } from '../../helpers/live-server.ts';
+import { startReceiver } from '../../helpers/receiver.ts';
 import { startServer, type ServerProcess } from '../../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../../helpers/test-app.ts';
 
@@ -18,13 +19,17 @@ const api = async (server: ServerProcess, method: string, path: string, body?: u
 };
 
 describe('two server processes on one database file', () => {
-  it('decide once: one breach gives one revert and one audit entry', async () => {
+  it('decide once: one breach gives one revert, one audit entry and one callback', async () => {
     const { url, dir } = tempDatabaseUrl();
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const a = await startServer({ ROLLCALL_DB_URL: url, ROLLCALL_ADMIN_KEY: ADMIN });
+    const env = { ROLLCALL_DB_URL: url, ROLLCALL_ADMIN_KEY: ADMIN, ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8' };
+    const a = await startServer(env);
     cleanup.push(() => a.stop('SIGKILL'));
-    const b = await startServer({ ROLLCALL_DB_URL: url, ROLLCALL_ADMIN_KEY: ADMIN });
+    const b = await startServer(env);
     cleanup.push(() => b.stop('SIGKILL'));
+    const hook = await startReceiver();
+    cleanup.push(() => hook.close());
+    expect((await api(b, 'POST', '/v1/callbacks', { url: hook.url, events: ['guard.breached', 'cohort.reverted'] })).status).toBe(201);
 
     expect((await api(a, 'POST', '/v1/rollouts', { key: 'hooks', plan: [{ live: 50 }], guards: { graceSeconds: 1, minSample: 20 } })).status).toBe(201);
     expect((await api(b, 'POST', '/v1/rollouts/hooks/start')).status).toBe(200);
@@ -42,11 +47,13 @@ describe('two server processes on one database file', () => {
     }
     await Promise.all(clients.map((c) => c.flush()));
     await waitFor(() => clients.every((c) => c.path('hooks', members[0]!) === 'old'), 8_000, 'both SDKs to route old');
-    // Give both controllers several more ticks to try again.
+    await hook.waitFor(2, 8_000);
+    // Give both controllers (and both callback workers) several more ticks to try again.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const audit = (await api(b, 'GET', '/v1/audit?rollout=hooks')).body.items as { action: string; actor: string }[];
     expect(audit.filter((e) => e.action === 'guard.breached')).toHaveLength(1);
     expect(audit.filter((e) => e.action === 'cohort.reverted')).toHaveLength(1);
+    expect(hook.received.map((r) => JSON.parse(r.body).type).sort()).toEqual(['cohort.reverted', 'guard.breached']);
     expect((await api(a, 'GET', '/v1/rollouts/hooks')).body).toMatchObject({ state: 'paused', version: 3, cohorts: [{ status: 'reverted' }] });
   }, 30_000);
 });
