@@ -8,7 +8,10 @@ beforeAll(async () => {
   await t.call('POST', '/v1/rollouts/r/start');
   await t.call('POST', '/v1/rollouts/r/advance');
   await t.call('PUT', '/v1/rollouts/r/pins/p1', { body: { path: 'new' } });
+  callbackId = (await t.call('POST', '/v1/callbacks', { body: { url: 'https://hooks.example.com/a' } })).body.id;
+  await t.call('POST', `/v1/callbacks/${callbackId}/disable`);
 });
+let callbackId = '';
 afterAll(async () => {
   await t.close();
 });
@@ -96,6 +99,29 @@ const cases: Case[] = [
   ['prune: apply as a string', 'POST', '/v1/keys/prune', { body: { apply: 'true' } }, 400, 'invalid_body'],
   ['prune: fewer than 30 days', 'POST', '/v1/keys/prune', { body: { apply: true, unusedDays: 29 } }, 400, 'invalid_body'],
   ['prune: unknown field', 'POST', '/v1/keys/prune', { body: { apply: true, all: true } }, 400, 'invalid_body'],
+  // callbacks
+  ['callback: no url', 'POST', '/v1/callbacks', { body: {} }, 400, 'invalid_body'],
+  ['callback: url not a string', 'POST', '/v1/callbacks', { body: { url: ['https://a.example'] } }, 400, 'invalid_body'],
+  ['callback: javascript url', 'POST', '/v1/callbacks', { body: { url: 'javascript:alert(1)' } }, 400, 'invalid_body'],
+  ['callback: file url', 'POST', '/v1/callbacks', { body: { url: 'file:///etc/passwd' } }, 400, 'invalid_body'],
+  ['callback: credentials in url', 'POST', '/v1/callbacks', { body: { url: 'https://a:b@hooks.example.com' } }, 400, 'invalid_body'],
+  ['callback: metadata address', 'POST', '/v1/callbacks', { body: { url: 'http://169.254.169.254/' } }, 400, 'callback_address_refused'],
+  ['callback: mapped metadata address', 'POST', '/v1/callbacks', { body: { url: 'http://[::ffff:169.254.169.254]/' } }, 400, 'callback_address_refused'],
+  ['callback: loopback not allowed', 'POST', '/v1/callbacks', { body: { url: 'http://127.0.0.1:8787/' } }, 400, 'callback_address_refused'],
+  ['callback: unknown event', 'POST', '/v1/callbacks', { body: { url: 'https://hooks.example.com', events: ['*'] } }, 400, 'invalid_body'],
+  ['callback: empty events', 'POST', '/v1/callbacks', { body: { url: 'https://hooks.example.com', events: [] } }, 400, 'invalid_body'],
+  ['callback: unknown field', 'POST', '/v1/callbacks', { body: { url: 'https://hooks.example.com', secret: 'whsec_mine' } }, 400, 'invalid_body'],
+  ['callback: bad id', 'GET', '/v1/callbacks/1%20OR%201=1', {}, 400, 'invalid_params'],
+  ['callback: unknown id', 'DELETE', '/v1/callbacks/cb_nope', {}, 404, 'not_found'],
+  ['callback: rotate with a body', 'POST', '/v1/callbacks/cb_nope/rotate-secret', { body: { secret: 'x' } }, 400, 'invalid_body'],
+  ['callback: bad status filter', 'GET', '/v1/callbacks?status=gone', {}, 400, 'invalid_query'],
+  ['callback: deliveries limit too big', 'GET', '/v1/callbacks/cb_nope/deliveries?limit=100000', {}, 400, 'invalid_query'],
+  ['callback: deliveries bad cursor', 'GET', '/v1/callbacks/CALLBACK/deliveries?before=yesterday', {}, 400, 'invalid_cursor'],
+  ['callback: recover without since', 'POST', '/v1/callbacks/CALLBACK/recover', { body: {} }, 400, 'invalid_body'],
+  ['callback: recover since not a time', 'POST', '/v1/callbacks/CALLBACK/recover', { body: { since: 'last tuesday' } }, 400, 'invalid_body'],
+  ['callback: recover a disabled one', 'POST', '/v1/callbacks/CALLBACK/recover', { body: { since: 0 } }, 409, 'callback_not_enabled'],
+  ['delivery: bad id', 'POST', '/v1/deliveries/nope/retry', {}, 400, 'invalid_params'],
+  ['delivery: unknown id', 'POST', '/v1/deliveries/dlv_nope/retry', {}, 404, 'not_found'],
   // queries and routes
   ['list: limit zero', 'GET', '/v1/rollouts?limit=0', {}, 400, 'invalid_query'],
   ['list: limit not a number', 'GET', '/v1/rollouts?limit=ten', {}, 400, 'invalid_query'],
@@ -110,7 +136,7 @@ describe('bad input changes nothing and gets a clear 4xx', () => {
   for (const [label, method, path, input, status, code] of cases) {
     it(label, async () => {
       const before = await t.dump();
-      const reply = await t.call(method, path.replace('KEY_SDK', t.keys.sdkId), input);
+      const reply = await t.call(method, path.replace('KEY_SDK', t.keys.sdkId).replace('CALLBACK', callbackId), input);
       expect(reply.status, reply.text.slice(0, 300)).toBe(status);
       expect(reply.body.error.code).toBe(code);
       expect(typeof reply.body.error.message).toBe('string');
