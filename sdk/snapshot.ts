@@ -6,7 +6,8 @@
 
 export type Path = 'old' | 'new' | 'shadow';
 
-export type RolloutState = 'draft' | 'running' | 'paused' | 'reverted' | 'completed';
+export const ROLLOUT_STATES = ['draft', 'running', 'paused', 'reverted', 'completed'] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];
 
 export type CohortStatus = 'active' | 'reverted';
 

@@ -2,9 +2,9 @@
  * A structural check of a snapshot from the network or disk, so that garbage
  * from a proxy or a truncated file never replaces a good snapshot.
  */
-import type { ConfigSnapshot, RolloutSnapshot } from './snapshot.ts';
+import { ROLLOUT_STATES, type ConfigSnapshot, type RolloutSnapshot } from './snapshot.ts';
 
-const STATES = new Set(['draft', 'running', 'paused', 'reverted', 'completed']);
+const STATES = new Set<string>(ROLLOUT_STATES);
 const PATHS = new Set(['old', 'new', 'shadow']);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 

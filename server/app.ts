@@ -30,6 +30,7 @@ import { renderError, routeNotFound } from './http/errors.ts';
 import { keyRoutes } from './keys/routes.ts';
 import { createKeyService } from './keys/service.ts';
 import { consoleLogger, type Logger } from './logger.ts';
+import { createMetrics } from './metrics/metrics.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
 import { loadAggregate } from './rollouts/store.ts';
@@ -48,6 +49,8 @@ export interface AppDeps {
   /** How often the controller evaluates every rollout (250 ms). */
   controller?: { tickMs?: number };
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
+  /** `/metrics` without a key (`ROLLCALL_METRICS_PUBLIC=1`). */
+  metricsPublic?: boolean;
   callbacks?: {
     /** CIDRs callbacks may reach besides public addresses (`ROLLCALL_CALLBACK_ALLOW`). */
     allow?: Cidr[];
@@ -72,6 +75,9 @@ export function createApp(deps: AppDeps) {
 
   const changes = createChangeFeed();
   const keys = createKeyService({ database, clock, logger });
+  const snapshots = createSnapshotSource(database);
+  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream });
+  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,
@@ -81,16 +87,22 @@ export function createApp(deps: AppDeps) {
     concurrency: deps.callbacks?.concurrency,
     pollMs: deps.callbacks?.pollMs,
     random: deps.callbacks?.random,
+    onAttempt: metrics.countCallbackAttempt,
   });
   const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
   const rollouts = createRolloutService({ database, clock, changes, announce: enqueueEvent });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
-  const snapshots = createSnapshotSource(database);
-  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream });
-  const ingester = createIngester({ database, clock, logger });
+  const ingester = createIngester({ database, clock, logger, events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest } });
   const lost = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
-  const controller = createController({ database, clock, logger, rollouts, lost, tickMs: deps.controller?.tickMs, events: { onLost: () => worker.wake() } });
+  const controllerEvents = {
+    onLost(key: string, messages: { cohort: string }[]) {
+      metrics.countLost(key, messages);
+      worker.wake();
+    },
+    onTick: metrics.observeTick,
+  };
+  const controller = createController({ database, clock, logger, rollouts, lost, tickMs: deps.controller?.tickMs, events: controllerEvents });
   const retention = createRetention({ database, clock, logger, policy: deps.retention });
   async function healthOf(key: string) {
     const aggregate = await loadAggregate(database.db, key);
@@ -112,6 +124,12 @@ export function createApp(deps: AppDeps) {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  if (!deps.metricsPublic) app.use('/metrics', requireKey(keys));
+  app.get('/metrics', async (c) => {
+    const { contentType, body } = await metrics.render();
+    return c.body(body, 200, { 'content-type': contentType });
+  });
+
   app.use('/v1/*', requireKey(keys));
   app.route('/v1/rollouts', rolloutRoutes(rollouts, healthOf));
   app.route('/v1/rollouts', accountingRoutes(database, clock));
@@ -124,7 +142,7 @@ export function createApp(deps: AppDeps) {
 
   return {
     app,
-    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention, callbacks, worker },
+    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention, callbacks, worker, metrics },
     /** Starts the background work: the controller, SSE heartbeats, the watch for other servers' changes. */
     start(): void {
       hub.start();

@@ -7,6 +7,8 @@ export interface ConfigChange {
   rolloutKey: string;
   version: number;
   event: string;
+  /** Who made the change: a key id, or `controller`. */
+  actor: string;
 }
 
 export interface ChangeFeed {

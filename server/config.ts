@@ -57,6 +57,7 @@ const configSchema = z.object({
     .transform(Number)
     .pipe(z.number().max(64, 'must be a whole number from 0 to 64'))
     .default(4),
+  ROLLCALL_METRICS_PUBLIC: z.enum(['0', '1'], 'must be 0 or 1').default('0'),
 });
 
 export interface Config {
@@ -68,6 +69,8 @@ export interface Config {
   callbackAllow: Cidr[];
   /** Callback attempts in flight at once in this process; 0: this process sends none. */
   callbackConcurrency: number;
+  /** `/metrics` without a key. */
+  metricsPublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -102,5 +105,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminKey: c.ROLLCALL_ADMIN_KEY,
     callbackAllow: c.ROLLCALL_CALLBACK_ALLOW,
     callbackConcurrency: c.ROLLCALL_CALLBACK_CONCURRENCY,
+    metricsPublic: c.ROLLCALL_METRICS_PUBLIC === '1',
   };
 }

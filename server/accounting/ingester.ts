@@ -22,17 +22,36 @@ export interface Submission {
 
 const GROUP_MAX = 64;
 
+/** What a committed group added, per rollout key and cohort (for the metrics). */
+export interface CohortTally {
+  rollout: string;
+  cohort: string;
+  received: number;
+  processed: number;
+  failed: number;
+  compared: number;
+  mismatched: number;
+  dropped: number;
+}
+
+export interface IngesterEvents {
+  /** After each commit: the counts it added. */
+  onApplied?(tallies: CohortTally[]): void;
+  /** Per batch: seconds from its arrival to its commit. */
+  onBatch?(seconds: number): void;
+}
+
 function unpackHistogram(pairs: number[] | undefined, each: (slot: number, count: number) => void): void {
   if (pairs === undefined) return;
   for (let i = 0; i + 1 < pairs.length; i += 2) if (pairs[i + 1]! > 0) each(pairs[i]!, pairs[i + 1]!);
 }
 
-export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; onCommitted?: (batches: number) => void }) {
+export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents }) {
   const { database, clock, logger } = deps;
-  let waiting: { submission: Submission; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
+  let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
 
-  async function apply(sql: SqlRunner, submissions: Submission[]): Promise<ReportAck[]> {
+  async function apply(sql: SqlRunner, submissions: Submission[]): Promise<{ acks: ReportAck[]; tallies: Map<string, CohortTally> }> {
     const now = clock.now();
     const keys = new Set<string>();
     for (const { batch } of submissions) {
@@ -50,6 +69,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const samples: store.SampleRow[] = [];
     const noise: { rolloutId: number; path: string; firstSeenAt: number }[] = [];
     const acks: ReportAck[] = [];
+    const tallies = new Map<string, CohortTally>();
 
     for (const { batch, clockOffset } of submissions) {
       if (!(await store.claimBatch(sql, batch.batchId, batch.sdk.instanceId, now))) {
@@ -75,6 +95,15 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         sum.skipped! += row.skipped;
         sum.dropped! += row.dropped;
         counts.set(key, sum);
+        const tallyKey = `${row.rollout}|${row.cohort}`;
+        const tally = tallies.get(tallyKey) ?? { rollout: row.rollout, cohort: row.cohort, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, dropped: 0 };
+        tally.received += row.received;
+        tally.processed += row.processed;
+        tally.failed += row.failed;
+        tally.compared += row.compared;
+        tally.mismatched += row.mismatched;
+        tally.dropped += row.dropped;
+        tallies.set(tallyKey, tally);
         const minute = bucket - (bucket % 60);
         for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
           unpackHistogram(pairs, (slot, n) => {
@@ -149,7 +178,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     }
     await insertWithinLimit(sql, samples);
     await store.addNoise(sql, noise);
-    return acks;
+    return { acks, tallies };
   }
 
   /** Keeps at most 20 samples per rollout, cohort and minute. */
@@ -166,6 +195,15 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     await store.insertSamples(sql, keep);
   }
 
+  function committed(group: typeof waiting, acks: ReportAck[], tallies: Map<string, CohortTally>): void {
+    const now = performance.now();
+    group.forEach((g, i) => {
+      g.resolve(acks[i]!);
+      deps.events?.onBatch?.((now - g.arrived) / 1000);
+    });
+    deps.events?.onApplied?.([...tallies.values()]);
+  }
+
   async function drain(): Promise<void> {
     running = true;
     try {
@@ -173,9 +211,8 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         const group = waiting.slice(0, GROUP_MAX);
         waiting = waiting.slice(group.length);
         try {
-          const acks = await database.writeSql((sql) => apply(sql, group.map((g) => g.submission)));
-          group.forEach((g, i) => g.resolve(acks[i]!));
-          deps.onCommitted?.(group.length);
+          const { acks, tallies } = await database.writeSql((sql) => apply(sql, group.map((g) => g.submission)));
+          committed(group, acks, tallies);
         } catch (error) {
           if (group.length === 1) {
             group[0]!.reject(error);
@@ -185,8 +222,8 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           logger.warn('a report group failed; applying its batches one at a time', { error: String(error) });
           for (const g of group) {
             try {
-              const [ack] = await database.writeSql((sql) => apply(sql, [g.submission]));
-              g.resolve(ack!);
+              const { acks, tallies } = await database.writeSql((sql) => apply(sql, [g.submission]));
+              committed([g], acks, tallies);
             } catch (single) {
               g.reject(single);
             }
@@ -201,7 +238,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   return {
     submit(submission: Submission): Promise<ReportAck> {
       return new Promise<ReportAck>((resolve, reject) => {
-        waiting.push({ submission, resolve, reject });
+        waiting.push({ submission, arrived: performance.now(), resolve, reject });
         if (!running) void drain();
       });
     },

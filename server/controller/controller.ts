@@ -21,8 +21,8 @@ import { keysInStates, loadAggregate } from '../rollouts/store.ts';
 const LOST_PER_TICK = 10_000;
 
 export interface ControllerEvents {
-  /** Messages found lost in a tick (for the callbacks' messages.lost). */
-  onLost?(rolloutKey: string, count: number): void;
+  /** Messages found lost in a tick, after their transaction committed. */
+  onLost?(rolloutKey: string, lost: { messageId: string; cohort: string }[]): void;
   onTick?(ms: number): void;
 }
 
@@ -73,12 +73,12 @@ export function createController(deps: ControllerDeps) {
     const now = clock.now();
     const dueBefore = now - rollout.guards.graceSeconds * 1000;
     if (await hasDueOpen(database.db, rollout.id, dueBefore)) {
-      const marked = await database.write(async (tx) => {
-        const lost = await markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
-        await deps.lost?.record(tx, rollout, lost, now);
-        return lost.length;
+      const lost = await database.write(async (tx) => {
+        const marked = await markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
+        await deps.lost?.record(tx, rollout, marked, now);
+        return marked;
       });
-      if (marked > 0) deps.events?.onLost?.(key, marked);
+      if (lost.length > 0) deps.events?.onLost?.(key, lost);
     }
     await deps.lost?.flushDue(database, rollout, now);
     const health = await measureRollout(database.db, aggregate, { now, guardsOnly: true });

@@ -145,7 +145,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       }
       return { after, event: outcome.event };
     });
-    if (event !== null) changes.publish({ rolloutKey: key, version: after.rollout.version, event });
+    if (event !== null) changes.publish({ rolloutKey: key, version: after.rollout.version, event, actor: request.actor });
     return rolloutView(after);
   }
 
@@ -209,7 +209,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         await appendAudit(tx, { at: now, actor: request.actor, action: 'rollout.created', rolloutKey: input.key, after: summary(aggregate), reason: request.reason });
         return rolloutView(aggregate);
       });
-      changes.publish({ rolloutKey: input.key, version: 1, event: 'rollout.created' });
+      changes.publish({ rolloutKey: input.key, version: 1, event: 'rollout.created', actor: request.actor });
       return view;
     },
 

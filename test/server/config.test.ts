@@ -11,6 +11,7 @@ describe('configuration from the environment', () => {
       adminKey: undefined,
       callbackAllow: [],
       callbackConcurrency: 4,
+      metricsPublic: false,
     });
   });
 
@@ -43,6 +44,7 @@ describe('configuration from the environment', () => {
     ['ROLLCALL_CALLBACK_ALLOW', '127.0.0.0/33', /ROLLCALL_CALLBACK_ALLOW: "127.0.0.0\/33" is not a CIDR/],
     ['ROLLCALL_CALLBACK_ALLOW', 'localhost', /ROLLCALL_CALLBACK_ALLOW/],
     ['ROLLCALL_CALLBACK_CONCURRENCY', '65', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number from 0 to 64/],
+    ['ROLLCALL_METRICS_PUBLIC', 'yes', /ROLLCALL_METRICS_PUBLIC: must be 0 or 1/],
     ['ROLLCALL_CALLBACK_CONCURRENCY', 'many', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number/],
   ];
   for (const [name, value, message] of bad) {

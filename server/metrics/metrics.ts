@@ -1,0 +1,106 @@
+/**
+ * Prometheus metrics through prom-client, in a registry of this app's own.
+ * Counters are this server's: what its ingester committed and what its
+ * controller found lost (sum them over servers in PromQL). Gauges are read
+ * from the database at each scrape. Labels are rollout keys and cohort names
+ * only, never partner or message ids; a rollout's cohort labels are capped
+ * at 64 (more fold into `other`).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ChangeFeed } from '../changes.ts';
+import type { Executor } from '../db/database.ts';
+import { rollouts } from '../db/schema.ts';
+import type { CohortTally } from '../accounting/ingester.ts';
+import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
+
+const COHORT_LABELS_PER_ROLLOUT = 64;
+const COUNTED = ['received', 'processed', 'failed', 'compared', 'mismatched', 'dropped'] as const;
+
+export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const perCohort = (what: string, help: string) => new Counter({ name: `rollcall_${what}_total`, help, labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
+  const counters = {
+    received: perCohort('received', 'Messages received, as reported by SDKs and committed here'),
+    processed: perCohort('processed', 'Messages processed, as reported by SDKs and committed here'),
+    failed: perCohort('failed', 'Messages failed, as reported by SDKs and committed here'),
+    compared: perCohort('compared', 'Shadow or verify comparisons run'),
+    mismatched: perCohort('mismatched', 'Comparisons whose outputs differed'),
+    dropped: perCohort('dropped', 'Events an SDK dropped because its buffer was full'),
+  };
+  const lost = perCohort('lost', "Messages this server's controller found lost (due with no terminal report)");
+  const reverts = new Counter({ name: 'rollcall_reverts_total', help: 'Reverts made through this server', labelNames: ['rollout', 'scope', 'trigger'] as const, registers: [registry] });
+  const callbackAttempts = new Counter({ name: 'rollcall_callback_attempts_total', help: 'Callback attempts by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  const ingestSeconds = new Histogram({
+    name: 'rollcall_ingest_batch_seconds',
+    help: 'Seconds from a report batch arriving to its commit',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const tickSeconds = new Histogram({ name: 'rollcall_controller_tick_seconds', help: 'Seconds one controller pass over every rollout took', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const liveBp = new Gauge({ name: 'rollcall_rollout_live_basis_points', help: 'Live share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
+  const shadowBp = new Gauge({ name: 'rollcall_rollout_shadow_basis_points', help: 'Shadow share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
+  const state = new Gauge({ name: 'rollcall_rollout_state', help: '1 for the state each rollout is in, 0 for the others', labelNames: ['rollout', 'state'] as const, registers: [registry] });
+  new Gauge({
+    name: 'rollcall_sdk_streams',
+    help: 'SDK streams connected to this server',
+    registers: [registry],
+    collect() {
+      this.set(deps.streams());
+    },
+  });
+
+  const cohortLabels = new Map<string, Set<string>>();
+  function cohortLabel(rollout: string, cohort: string): string {
+    let seen = cohortLabels.get(rollout);
+    if (seen === undefined) cohortLabels.set(rollout, (seen = new Set()));
+    if (seen.has(cohort)) return cohort;
+    if (seen.size >= COHORT_LABELS_PER_ROLLOUT) return 'other';
+    seen.add(cohort);
+    return cohort;
+  }
+
+  deps.changes.subscribe((change) => {
+    if (change.event === 'cohort.reverted' || change.event === 'rollout.reverted') {
+      reverts.inc({ rollout: change.rolloutKey, scope: change.event === 'cohort.reverted' ? 'cohort' : 'rollout', trigger: change.actor === 'controller' ? 'guard' : 'manual' });
+    }
+  });
+
+  /** The gauges read from the database, refreshed before each scrape. */
+  async function refreshRollouts(): Promise<void> {
+    const rows = await deps.db.select({ key: rollouts.key, state: rollouts.state, plan: rollouts.plan, step: rollouts.step }).from(rollouts);
+    liveBp.reset();
+    shadowBp.reset();
+    state.reset();
+    for (const row of rows) {
+      const step = row.step === null ? undefined : row.plan[row.step];
+      const live = row.state === 'completed' ? 10_000 : row.state === 'draft' || row.state === 'reverted' ? 0 : Math.round((step?.live ?? 0) * 100);
+      liveBp.set({ rollout: row.key }, live);
+      shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(step?.shadow ?? 0, step?.live ?? 0) * 100) - live : 0);
+      for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
+    }
+  }
+
+  return {
+    registry,
+    countReports(tallies: CohortTally[]): void {
+      for (const tally of tallies) {
+        const labels = { rollout: tally.rollout, cohort: cohortLabel(tally.rollout, tally.cohort) };
+        for (const what of COUNTED) if (tally[what] > 0) counters[what].inc(labels, tally[what]);
+      }
+    },
+    countLost(rollout: string, messages: { cohort: string }[]): void {
+      for (const m of messages) lost.inc({ rollout, cohort: cohortLabel(rollout, m.cohort) });
+    },
+    observeIngest: (seconds: number) => ingestSeconds.observe(seconds),
+    observeTick: (ms: number) => tickSeconds.observe(ms / 1000),
+    countCallbackAttempt: (outcome: string) => callbackAttempts.inc({ outcome }),
+    async render(): Promise<{ contentType: string; body: string }> {
+      await refreshRollouts();
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
