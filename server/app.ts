@@ -26,6 +26,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Database } from './db/database.ts';
 import { AppError } from './errors.ts';
 import { requireKey, type AppEnv } from './http/auth.ts';
+import { describe, openApiDocument } from './http/openapi.ts';
 import { renderError, routeNotFound } from './http/errors.ts';
 import { keyRoutes } from './keys/routes.ts';
 import { createKeyService } from './keys/service.ts';
@@ -39,6 +40,7 @@ import { createSnapshotSource } from './sdk-config/snapshot.ts';
 import { createStreamHub } from './sdk-config/stream-hub.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+export const API_VERSION = '0.1.0';
 
 export interface AppDeps {
   database: Database;
@@ -122,10 +124,10 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/healthz', describe({ summary: 'Liveness', public: true }), (c) => c.json({ status: 'ok' }));
 
   if (!deps.metricsPublic) app.use('/metrics', requireKey(keys));
-  app.get('/metrics', async (c) => {
+  app.get('/metrics', describe({ summary: 'Prometheus metrics (a read key unless ROLLCALL_METRICS_PUBLIC=1)', public: deps.metricsPublic ?? false, success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' } }), async (c) => {
     const { contentType, body } = await metrics.render();
     return c.body(body, 200, { 'content-type': contentType });
   });
@@ -139,6 +141,12 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/deliveries', deliveryRoutes(callbacks));
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
   app.route('/v1/sdk', sdkAccountingRoutes(ingester, createReplay({ database, clock }), clock));
+
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => {
+    document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' });
+    return c.json(document);
+  });
 
   return {
     app,

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { AppError, badRequest, notFound } from '../errors.ts';
 import type { AppEnv } from '../http/auth.ts';
+import { describe } from '../http/openapi.ts';
 import { intQuery, issuesOf, jsonBody, limitQuery, queryOf } from '../http/validate.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
 import { findRollout, loadAggregate } from '../rollouts/store.ts';
@@ -93,11 +94,11 @@ export function sdkAccountingRoutes(ingester: Ingester, replay: Replay, clock: C
   const app = new Hono<AppEnv>();
   const slots = semaphore(REPORTS_IN_PROGRESS);
 
-  app.post('/replay/claim', jsonBody(claimSchema), async (c) => c.json(await replay.claim(c.req.valid('json'))));
+  app.post('/replay/claim', describe('Lease lost messages to replay'), jsonBody(claimSchema), async (c) => c.json(await replay.claim(c.req.valid('json'))));
 
-  app.post('/replay/ack', jsonBody(ackSchema), async (c) => c.json(await replay.ack(c.req.valid('json'))));
+  app.post('/replay/ack', describe('Acknowledge replayed messages'), jsonBody(ackSchema), async (c) => c.json(await replay.ack(c.req.valid('json'))));
 
-  app.post('/reports', async (c) => {
+  app.post('/reports', describe({ summary: 'A batch of accounting reports (JSON, or gzip with Content-Encoding)', body: reportBatchSchema }), async (c) => {
     const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
     const release = await slots.acquire();
     try {
@@ -148,7 +149,7 @@ const mismatchQuerySchema = z.strictObject({
 export function accountingRoutes(database: Database, clock: Clock) {
   const app = new Hono<AppEnv>();
 
-  app.get('/:key/health', queryOf(healthQuerySchema), async (c) => {
+  app.get('/:key/health', describe('Health per cohort over a window: counts, rates, breaches, replay progress'), queryOf(healthQuerySchema), async (c) => {
     const key = c.req.param('key');
     const aggregate = await loadAggregate(database.db, key);
     if (aggregate === undefined) throw notFound('rollout', key);
@@ -156,7 +157,7 @@ export function accountingRoutes(database: Database, clock: Clock) {
     return c.json(healthView(health, aggregate.rollout.guards));
   });
 
-  app.get('/:key/lost', queryOf(lostQuerySchema), async (c) => {
+  app.get('/:key/lost', describe('Lost messages by id'), queryOf(lostQuerySchema), async (c) => {
     const key = c.req.param('key');
     const rollout = await findRollout(database.db, key);
     if (rollout === undefined) throw notFound('rollout', key);
@@ -185,7 +186,7 @@ export function accountingRoutes(database: Database, clock: Clock) {
     });
   });
 
-  app.get('/:key/mismatches', queryOf(mismatchQuerySchema), async (c) => {
+  app.get('/:key/mismatches', describe('Mismatch samples with their diffs, and learned noise'), queryOf(mismatchQuerySchema), async (c) => {
     const key = c.req.param('key');
     const rollout = await findRollout(database.db, key);
     if (rollout === undefined) throw notFound('rollout', key);

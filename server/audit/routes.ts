@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import type { AppEnv } from '../http/auth.ts';
+import { describe } from '../http/openapi.ts';
 import { intQuery, limitQuery, queryOf } from '../http/validate.ts';
 import { listAudit, type AuditRow } from './store.ts';
 
@@ -28,7 +29,7 @@ export function auditView(row: AuditRow) {
 
 export function auditRoutes(database: Database) {
   const app = new Hono<AppEnv>();
-  app.get('/', queryOf(auditQuerySchema), async (c) => {
+  app.get('/', describe('The audit log, newest first'), queryOf(auditQuerySchema), async (c) => {
     const query = c.req.valid('query');
     const rows = await listAudit(database.db, { rolloutKey: query.rollout, before: query.before, limit: query.limit });
     return c.json({

@@ -6,6 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { AppError, badRequest } from '../errors.ts';
+import { withDoc } from './openapi.ts';
 
 type Where = 'body' | 'query' | 'params';
 
@@ -42,30 +43,30 @@ async function readJson(c: Context): Promise<unknown> {
 export function jsonBody<S extends z.ZodType>(
   schema: S,
 ): MiddlewareHandler<any, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
-  return async function validateJsonBody(c, next) {
+  return withDoc(async function validateJsonBody(c, next) {
     c.req.addValidatedData('json', parse(schema, await readJson(c), 'body') as object);
     await next();
-  };
+  } as MiddlewareHandler, { body: schema });
 }
 
 export function queryOf<S extends z.ZodType>(
   schema: S,
 ): MiddlewareHandler<any, string, { in: { query: Record<string, string> }; out: { query: z.output<S> } }> {
-  return async function validateQuery(c, next) {
+  return withDoc(async function validateQuery(c, next) {
     const queries = c.req.queries();
     const value = Object.fromEntries(Object.entries(queries).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
     c.req.addValidatedData('query', parse(schema, value, 'query') as object);
     await next();
-  };
+  } as MiddlewareHandler, { query: schema });
 }
 
 export function paramsOf<S extends z.ZodType>(
   schema: S,
 ): MiddlewareHandler<any, string, { in: { param: Record<string, string> }; out: { param: z.output<S> } }> {
-  return async function validateParams(c, next) {
+  return withDoc(async function validateParams(c, next) {
     c.req.addValidatedData('param', parse(schema, c.req.param(), 'params') as object);
     await next();
-  };
+  } as MiddlewareHandler, { params: schema });
 }
 
 /** A whole number in a query string, within bounds. */

@@ -2,6 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/auth.ts';
+import { describe } from '../http/openapi.ts';
 import { ifMatchVersion, versionTag } from '../http/if-match.ts';
 import { jsonBody, limitQuery, paramsOf, queryOf } from '../http/validate.ts';
 import type { LifecycleCommand } from './lifecycle.ts';
@@ -33,55 +34,55 @@ function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Respon
 export function rolloutRoutes(rollouts: RolloutService, healthOf: (key: string) => Promise<unknown>) {
   const app = new Hono<AppEnv>();
 
-  app.post('/', jsonBody(createRolloutSchema), async (c) => {
+  app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' } }), jsonBody(createRolloutSchema), async (c) => {
     const view = await rollouts.create(c.req.valid('json'), { actor: c.var.principal.keyId });
     c.header('Location', `/v1/rollouts/${view.key}`);
     return respond(c, view, 201);
   });
 
-  app.get('/', queryOf(listQuerySchema), async (c) => c.json(await rollouts.list(c.req.valid('query'))));
+  app.get('/', describe('List rollouts'), queryOf(listQuerySchema), async (c) => c.json(await rollouts.list(c.req.valid('query'))));
 
-  app.get('/:key', async (c) => {
+  app.get('/:key', describe('A rollout with its cohorts, pins and health summary'), async (c) => {
     const view = await rollouts.get(c.req.param('key'));
     c.header('ETag', versionTag(view.version));
     return c.json({ ...view, health: await healthOf(view.key) });
   });
 
-  app.patch('/:key', jsonBody(patchRolloutSchema), async (c) => {
+  app.patch('/:key', describe('Change description, future steps, guards, onBreach or autoAdvance'), jsonBody(patchRolloutSchema), async (c) => {
     const patch = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: patch.reason };
     return respond(c, await rollouts.patch(c.req.param('key'), patch, request));
   });
 
   for (const action of ['start', 'advance', 'pause', 'complete'] as const) {
-    app.post(`/:key/${action}`, jsonBody(transitionBodySchema), async (c) => {
+    app.post(`/:key/${action}`, describe(`Lifecycle: ${action}`), jsonBody(transitionBodySchema), async (c) => {
       const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
       return respond(c, await rollouts.transition(c.req.param('key'), { action }, request));
     });
   }
 
-  app.post('/:key/resume', jsonBody(resumeBodySchema), async (c) => {
+  app.post('/:key/resume', describe('Lifecycle: resume (re-activates cohorts reverted by a breach, and those named)'), jsonBody(resumeBodySchema), async (c) => {
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body?.reason };
     const command: LifecycleCommand = { action: 'resume', cohorts: body?.cohorts };
     return respond(c, await rollouts.transition(c.req.param('key'), command, request));
   });
 
-  app.post('/:key/revert', jsonBody(revertBodySchema), async (c) => {
+  app.post('/:key/revert', describe('Revert one cohort, or the whole rollout'), jsonBody(revertBodySchema), async (c) => {
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body.reason };
     const command: LifecycleCommand = { action: 'revert', cohort: body.cohort, kind: 'manual' };
     return respond(c, await rollouts.transition(c.req.param('key'), command, request));
   });
 
-  app.put('/:key/pins/:partnerId', paramsOf(pinParamsSchema), jsonBody(pinBodySchema), async (c) => {
+  app.put('/:key/pins/:partnerId', describe('Pin a partner to a path'), paramsOf(pinParamsSchema), jsonBody(pinBodySchema), async (c) => {
     const { key, partnerId } = c.req.valid('param');
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body.reason };
     return respond(c, await rollouts.setPin(key, partnerId, body.path, request));
   });
 
-  app.delete('/:key/pins/:partnerId', paramsOf(pinParamsSchema), jsonBody(unpinBodySchema), async (c) => {
+  app.delete('/:key/pins/:partnerId', describe('Remove a pin'), paramsOf(pinParamsSchema), jsonBody(unpinBodySchema), async (c) => {
     const { key, partnerId } = c.req.valid('param');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
     return respond(c, await rollouts.removePin(key, partnerId, request));

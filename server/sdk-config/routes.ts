@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../http/auth.ts';
+import { describe } from '../http/openapi.ts';
 import type { PublishedSnapshot, SnapshotSource } from './snapshot.ts';
 import type { StreamHub } from './stream-hub.ts';
 
@@ -21,7 +22,7 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 export function sdkConfigRoutes(snapshots: SnapshotSource, hub: StreamHub) {
   const app = new Hono<AppEnv>();
 
-  app.get('/config', async (c) => {
+  app.get('/config', describe('The snapshot SDKs evaluate (ETag, 304)'), async (c) => {
     const published = await snapshots.current();
     c.header('ETag', published.etag);
     c.header('Cache-Control', 'no-cache');
@@ -30,7 +31,7 @@ export function sdkConfigRoutes(snapshots: SnapshotSource, hub: StreamHub) {
     return c.body(published.body);
   });
 
-  app.get('/stream', (c) => {
+  app.get('/stream', describe({ summary: 'Server-Sent Events: the snapshot on connect and on every change', success: { status: 200, description: 'an event stream', contentType: 'text/event-stream' } }), (c) => {
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(c, async (stream) => {
       let end!: () => void;

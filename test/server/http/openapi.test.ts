@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileErrors, validate } from '@readme/openapi-parser';
+import { createTestApp, type TestApp } from '../../helpers/test-app.ts';
+
+let t: TestApp;
+let document: any;
+beforeAll(async () => {
+  t = await createTestApp();
+  const reply = await t.call('GET', '/openapi.json', { key: null });
+  expect(reply.status).toBe(200);
+  document = reply.body;
+});
+afterAll(() => t.close());
+
+describe('/openapi.json', () => {
+  it('validates as OpenAPI 3.1', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const result = await validate(structuredClone(document));
+    expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true);
+  });
+
+  it('lists every route the server answers', () => {
+    const served = new Set(
+      t.rollcall.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
+    );
+    const described = new Set(Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods as object).map((m) => `${m} ${path}`)));
+    expect(described).toEqual(served);
+    for (const route of ['post /v1/rollouts', 'post /v1/rollouts/{key}/revert', 'get /v1/rollouts/{key}/health', 'post /v1/callbacks', 'post /v1/deliveries/{id}/retry', 'post /v1/sdk/reports', 'get /metrics']) {
+      expect(described, route).toContain(route);
+    }
+  });
+
+  it('describes bodies, queries and params from the schemas the routes validate with', () => {
+    const create = document.paths['/v1/rollouts'].post;
+    const body = create.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(expect.arrayContaining(['key', 'plan']));
+    expect(body.properties.key.pattern).toBe('^[a-z0-9][a-z0-9._-]{0,63}$');
+    expect(body.properties.onBreach.enum).toEqual(['revert-cohort', 'revert-all', 'pause']);
+    expect(body.additionalProperties).toBe(false);
+    expect(create.responses['201']).toBeDefined();
+
+    const callbacks = document.paths['/v1/callbacks'].post.requestBody.content['application/json'].schema;
+    expect(callbacks.properties.events.items.enum).toContain('cohort.reverted');
+
+    const lost = document.paths['/v1/rollouts/{key}/lost'].get.parameters.map((p: any) => `${p.in}:${p.name}`);
+    expect(lost).toEqual(expect.arrayContaining(['path:key', 'query:status', 'query:limit']));
+    const deliveries = document.paths['/v1/callbacks/{id}/deliveries'].get.parameters.find((p: any) => p.name === 'id');
+    expect(deliveries.schema.pattern).toBe('^cb_[0-9A-Za-z]{1,64}$');
+    expect(document.paths['/v1/sdk/reports'].post.requestBody.content['application/json'].schema.properties.batchId).toBeDefined();
+  });
+
+  it('marks what needs no key', () => {
+    expect(document.paths['/healthz'].get.security).toEqual([]);
+    expect(document.paths['/v1/rollouts'].get.security).toBeUndefined();
+    expect(document.security).toEqual([{ bearer: [] }]);
+  });
+});
