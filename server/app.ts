@@ -25,6 +25,8 @@ import { createController } from './controller/controller.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Database } from './db/database.ts';
 import { AppError } from './errors.ts';
+import { createDashboardReadModel } from './dashboard/read-model.ts';
+import { dashboardRoutes } from './dashboard/routes.tsx';
 import { requireKey, type AppEnv } from './http/auth.ts';
 import { describe, openApiDocument } from './http/openapi.ts';
 import { renderError, routeNotFound } from './http/errors.ts';
@@ -51,6 +53,8 @@ export interface AppDeps {
   /** How often the controller evaluates every rollout (250 ms). */
   controller?: { tickMs?: number };
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
+  /** How often dashboard pages refresh their live parts (2 s). */
+  dashboardLiveMs?: number;
   /** `/metrics` without a key (`ROLLCALL_METRICS_PUBLIC=1`). */
   metricsPublic?: boolean;
   callbacks?: {
@@ -143,10 +147,10 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/sdk', sdkAccountingRoutes(ingester, createReplay({ database, clock }), clock));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => {
-    document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' });
-    return c.json(document);
-  });
+  const describeApi = () =>
+    (document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' }));
+  app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => c.json(describeApi()));
+  app.route('/', dashboardRoutes({ keys, rollouts, read: createDashboardReadModel({ db: database.db, clock }), openApi: describeApi, liveMs: deps.dashboardLiveMs }));
 
   return {
     app,

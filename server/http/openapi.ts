@@ -17,6 +17,8 @@ export interface RouteDoc {
   params?: z.ZodType;
   /** Served without a key. */
   public?: boolean;
+  /** The group it is listed under (by default the first path segment after /v1). */
+  tag?: string;
   /** The success status and what it returns (200, "the rollout" by default). */
   success?: { status: number; description: string; contentType?: string };
 }
@@ -74,7 +76,7 @@ export function openApiDocument(app: Hono<any>, info: OpenApiInfo) {
   for (const { method, path, doc } of routes.values()) {
     const pathNames = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
     const openPath = path.replace(/:(\w+)/g, '{$1}');
-    const tag = /^\/v1\/(sdk|[a-z]+)/.exec(path)?.[1] ?? (path.startsWith('/v1') ? 'api' : 'service');
+    const tag = doc.tag ?? /^\/v1\/(sdk|[a-z]+)/.exec(path)?.[1] ?? 'service';
     const success = doc.success ?? { status: 200, description: 'OK' };
     paths[openPath] ??= {};
     paths[openPath]![method] = {
