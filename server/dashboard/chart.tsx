@@ -21,7 +21,7 @@ function niceMax(value: number): number {
 
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
-export function LineChart(props: { title: string; from: number; to: number; series: Series[]; format?: (v: number) => string; unit?: string }) {
+export function LineChart(props: { title: string; from: number; to: number; series: Series[]; format?: (v: number) => string; empty?: string }) {
   const format = props.format ?? ((v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : String(Math.round(v * 100) / 100)));
   const max = niceMax(Math.max(0, ...props.series.flatMap((s) => s.points.map(([, v]) => v))));
   const x = (t: number) => PAD.left + ((t - props.from) / Math.max(1, props.to - props.from)) * (W - PAD.left - PAD.right);
@@ -35,7 +35,7 @@ export function LineChart(props: { title: string; from: number; to: number; seri
         <div class="legend">
           {props.series.map((s) => (
             <span>
-              <i style={`background:${s.color}`}></i>
+              <i class={s.dashed ? 'dashed' : undefined} style={`border-color:${s.color}`}></i>
               {s.name}
             </span>
           ))}
@@ -58,7 +58,7 @@ export function LineChart(props: { title: string; from: number; to: number; seri
         </text>
         {empty && (
           <text x={W / 2} y={H / 2} text-anchor="middle" font-size="13" fill="#5b6570">
-            no traffic in this window yet
+            {props.empty ?? 'no traffic in this window yet'}
           </text>
         )}
         {props.series.map((s) =>

@@ -4,7 +4,7 @@ import type { Child } from 'hono/jsx';
 const CSS = `
 :root { --fg:#1b1f24; --muted:#5b6570; --line:#d9dee3; --bg:#f6f8fa; --card:#fff; --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; --accent:#0969da; --new:#8250df; }
 * { box-sizing: border-box; }
-body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }
+body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "DejaVu Sans", sans-serif; color:var(--fg); background:var(--bg); }
 header { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:center; padding:.6rem 1rem; background:#24292f; color:#fff; }
 header a { color:#fff; text-decoration:none; font-weight:600; }
 header .who { margin-left:auto; font-size:.85rem; opacity:.85; display:flex; gap:.6rem; align-items:center; }
@@ -28,10 +28,12 @@ td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 .grid { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 430px), 1fr)); gap:1rem; }
 .chart svg { width:100%; height:auto; display:block; }
 .legend { display:flex; flex-wrap:wrap; gap:.2rem .8rem; font-size:.8rem; }
-.legend i { display:inline-block; width:.8rem; height:.2rem; vertical-align:middle; margin-right:.25rem; }
+.legend i { display:inline-block; width:.9rem; height:0; border-top:3px solid; vertical-align:middle; margin-right:.25rem; }
+.legend i.dashed { border-top-style:dashed; }
 .diff del { background:#ffebe9; color:var(--bad); text-decoration:none; padding:0 .2rem; }
 .diff ins { background:#dafbe1; color:var(--ok); text-decoration:none; padding:0 .2rem; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.85em; word-break:break-all; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.85em; }
+.mono { word-break:break-all; }
 form.action { display:flex; flex-wrap:wrap; gap:.4rem; align-items:center; margin:.3rem 0; }
 input, select, button { font:inherit; padding:.35rem .5rem; border:1px solid var(--line); border-radius:6px; }
 input[type=text], input[type=password] { flex:1 1 14rem; min-width:0; }
@@ -59,7 +61,7 @@ export function Layout(props: { title: string; who?: { kind: string; csrf: strin
           <a href="/docs" style="font-weight:400">API</a>
           {props.who && (
             <span class="who">
-              signed in with a {props.who.kind} key
+              signed in with {props.who.kind === 'admin' ? 'an admin' : 'a read'} key
               <form method="post" action="/logout">
                 <input type="hidden" name="csrf" value={props.who.csrf} />
                 <button type="submit">Sign out</button>

@@ -91,7 +91,7 @@ function Charts(props: { data: RolloutPageData }) {
   return (
     <div class="grid">
       <LineChart title="Received (solid) vs processed (dashed), per cohort and step" from={from} to={now} series={flow} />
-      <LineChart title="Mismatch rate of compared messages" from={from} to={now} series={mismatch} format={(v) => pct(v, 1)} />
+      <LineChart title="Mismatch rate of compared messages" from={from} to={now} series={mismatch} format={(v) => pct(v, 1)} empty="no comparisons in this window" />
     </div>
   );
 }

@@ -158,13 +158,14 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!key.success || action === undefined) return c.text('no such action', 404);
     if (c.var.principal.kind !== 'admin') return c.text('a read key may not change rollouts', 403);
     const back = `/rollouts/${encodeURIComponent(key.data)}`;
-    const form = actionForm.safeParse(await c.req.parseBody());
+    const body = await c.req.parseBody();
     const session = await sessionPrincipal(c, deps.keys);
+    if (session === null || !csrfMatches(session.key, body.csrf)) return c.text('the form is stale: reload the page', 403);
+    const form = actionForm.safeParse(body);
     if (!form.success) {
       flash(c, false, `${action}: ${form.error.issues[0]?.message ?? 'invalid form'}`);
       return c.redirect(back, 303);
     }
-    if (session === null || !csrfMatches(session.key, form.data.csrf)) return c.text('the form is stale: reload the page', 403);
     const command: LifecycleCommand =
       action === 'revert' ? { action, kind: 'manual', ...(form.data.cohort ? { cohort: form.data.cohort } : {}) } : action === 'resume' ? { action } : { action };
     try {

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { createApp, type RollcallApp } from '../../server/app.ts';
+import { createApp, type AppDeps, type RollcallApp } from '../../server/app.ts';
 import { systemClock, type Clock } from '../../server/clock.ts';
 import { openDatabase, type Database } from '../../server/db/database.ts';
 import { silentLogger } from '../../server/logger.ts';
@@ -35,11 +35,11 @@ function listen(rollcall: RollcallApp, port: number): Promise<ServerType> {
   });
 }
 
-export async function startLiveServer(options: { clock?: Clock; heartbeatMs?: number; watchMs?: number; tickMs?: number } = {}): Promise<LiveServer> {
+export async function startLiveServer(options: { clock?: Clock; heartbeatMs?: number; watchMs?: number; tickMs?: number; deps?: Partial<AppDeps> } = {}): Promise<LiveServer> {
   const { url: dbUrl, dir } = tempDatabaseUrl();
   const database = await openDatabase({ url: dbUrl });
   const make = () =>
-    createApp({ database, clock: options.clock ?? systemClock, logger: silentLogger, stream: { heartbeatMs: options.heartbeatMs, watchMs: options.watchMs }, controller: { tickMs: options.tickMs ?? 100 } });
+    createApp({ database, clock: options.clock ?? systemClock, logger: silentLogger, stream: { heartbeatMs: options.heartbeatMs, watchMs: options.watchMs }, controller: { tickMs: options.tickMs ?? 100 }, ...options.deps });
   let rollcall = make();
   await rollcall.services.keys.bootstrap(ADMIN_KEY);
   const sdk = await rollcall.services.keys.create({ kind: 'sdk', name: 'test sdk' }, 'test');
