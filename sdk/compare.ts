@@ -55,9 +55,10 @@ function isPlain(value: unknown, depth: number): boolean {
 }
 
 /** Turns any value into plain JSON-like data: dates to ISO strings, maps to objects, cycles cut. */
-export function toPlain(value: unknown, depth = 0, seen: Set<object> = new Set()): unknown {
+export function toPlain(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (depth === 0 && isPlain(value, 0)) return value;
-  return convert(value, depth, seen);
+  // The set is made only when a value needs converting: a default parameter would allocate one on every call.
+  return convert(value, depth, seen ?? new Set());
 }
 
 function convert(value: unknown, depth: number, seen: Set<object>): unknown {
