@@ -28,6 +28,7 @@ import { AppError } from './errors.ts';
 import { createDashboardReadModel } from './dashboard/read-model.ts';
 import { dashboardRoutes } from './dashboard/routes.tsx';
 import { requireKey, type AppEnv } from './http/auth.ts';
+import { createFailureLimiter, type FailureLimitOptions } from './http/failure-limit.ts';
 import { describe, openApiDocument } from './http/openapi.ts';
 import { renderError, routeNotFound } from './http/errors.ts';
 import { keyRoutes } from './keys/routes.ts';
@@ -53,6 +54,8 @@ export interface AppDeps {
   /** How often the controller evaluates every rollout (250 ms). */
   controller?: { tickMs?: number };
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
+  /** Failed authentications allowed per client address and window (30 a minute). */
+  authFailures?: FailureLimitOptions;
   /** How often dashboard pages refresh their live parts (2 s). */
   dashboardLiveMs?: number;
   /** `/metrics` without a key (`ROLLCALL_METRICS_PUBLIC=1`). */
@@ -81,6 +84,7 @@ export function createApp(deps: AppDeps) {
 
   const changes = createChangeFeed();
   const keys = createKeyService({ database, clock, logger });
+  const failures = createFailureLimiter(clock, deps.authFailures);
   const snapshots = createSnapshotSource(database);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream });
   const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected });
@@ -130,13 +134,13 @@ export function createApp(deps: AppDeps) {
 
   app.get('/healthz', describe({ summary: 'Liveness', public: true }), (c) => c.json({ status: 'ok' }));
 
-  if (!deps.metricsPublic) app.use('/metrics', requireKey(keys));
+  if (!deps.metricsPublic) app.use('/metrics', requireKey(keys, failures));
   app.get('/metrics', describe({ summary: 'Prometheus metrics (a read key unless ROLLCALL_METRICS_PUBLIC=1)', public: deps.metricsPublic ?? false, success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' } }), async (c) => {
     const { contentType, body } = await metrics.render();
     return c.body(body, 200, { 'content-type': contentType });
   });
 
-  app.use('/v1/*', requireKey(keys));
+  app.use('/v1/*', requireKey(keys, failures));
   app.route('/v1/rollouts', rolloutRoutes(rollouts, healthOf));
   app.route('/v1/rollouts', accountingRoutes(database, clock));
   app.route('/v1/keys', keyRoutes(keys));
@@ -150,7 +154,7 @@ export function createApp(deps: AppDeps) {
   const describeApi = () =>
     (document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' }));
   app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => c.json(describeApi()));
-  app.route('/', dashboardRoutes({ keys, rollouts, read: createDashboardReadModel({ db: database.db, clock }), openApi: describeApi, liveMs: deps.dashboardLiveMs }));
+  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock }), openApi: describeApi, liveMs: deps.dashboardLiveMs }));
 
   return {
     app,

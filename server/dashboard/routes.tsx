@@ -9,6 +9,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { describe } from '../http/openapi.ts';
+import { clientAddress, type FailureLimiter } from '../http/failure-limit.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { LifecycleCommand } from '../rollouts/lifecycle.ts';
 import { cohortNameSchema, rolloutKeySchema } from '../rollouts/schemas.ts';
@@ -30,6 +31,7 @@ const page = (summary: string, open = false) =>
 
 export interface DashboardDeps {
   keys: KeyService;
+  failures: FailureLimiter;
   rollouts: RolloutService;
   read: DashboardReadModel;
   openApi: () => unknown;
@@ -93,8 +95,16 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const form = await c.req.parseBody();
     const key = typeof form.key === 'string' ? form.key.trim() : '';
     const next = localPath(form.next);
+    const address = clientAddress(c);
+    try {
+      deps.failures.assertAllowed(c, address);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return c.html(<Layout title="Sign in"><LoginForm next={next} error={error.message} /></Layout>, 429);
+    }
     const principal = key === '' ? null : await deps.keys.authenticate(key);
     if (principal === null || principal.kind === 'sdk') {
+      if (principal === null) deps.failures.fail(address);
       const error = principal?.kind === 'sdk' ? 'An SDK key cannot sign in: use a read or admin key.' : 'That key is unknown or revoked.';
       return c.html(<Layout title="Sign in"><LoginForm next={next} error={error} /></Layout>, 401);
     }

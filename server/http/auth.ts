@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.ts';
 import type { KeyKind } from '../keys/key-format.ts';
 import type { KeyService, Principal } from '../keys/service.ts';
+import { clientAddress, type FailureLimiter } from './failure-limit.ts';
 
 export type AppEnv = { Variables: { principal: Principal } };
 
@@ -17,15 +18,20 @@ export function allows(kind: KeyKind, method: string, path: string): boolean {
   return (method === 'GET' || method === 'HEAD') && !path.startsWith('/v1/keys');
 }
 
-export function requireKey(keys: KeyService): MiddlewareHandler<AppEnv> {
+export function requireKey(keys: KeyService, limiter?: FailureLimiter): MiddlewareHandler<AppEnv> {
   return async function authenticate(c, next) {
+    const address = clientAddress(c);
+    limiter?.assertAllowed(c, address);
     const header = c.req.header('authorization');
     const presented = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1];
     if (presented == null) {
       throw new AppError(401, 'unauthorized', 'send a Rollcall key as Authorization: Bearer <key>');
     }
     const principal = await keys.authenticate(presented);
-    if (principal === null) throw new AppError(401, 'unauthorized', 'the key is unknown or revoked');
+    if (principal === null) {
+      limiter?.fail(address);
+      throw new AppError(401, 'unauthorized', 'the key is unknown or revoked');
+    }
     if (!allows(principal.kind, c.req.method, c.req.path)) {
       throw new AppError(403, 'forbidden', `a ${principal.kind} key may not ${c.req.method} ${c.req.path}`);
     }
