@@ -13,7 +13,7 @@ import { backoffDelay } from './backoff.ts';
 import { RollcallHttpError } from './config-source.ts';
 import { latencySlot, SLOTS, sparse } from './latency.ts';
 import type { Path } from './snapshot.ts';
-import type { CountRow, MessageEvent, MismatchSample, ReportBatch } from './wire.ts';
+import { wireId, type CountRow, type MessageEvent, type MismatchSample, type ReportBatch } from './wire.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -144,8 +144,8 @@ export function createReporter(options: ReporterOptions) {
   function event(record: InFlight, status: MessageEvent['status'], at: number, error?: string): MessageEvent {
     const e: MessageEvent = {
       rollout: record.cell.rollout,
-      messageId: record.messageId,
-      partnerId: record.partnerId,
+      messageId: wireId(record.messageId),
+      partnerId: wireId(record.partnerId),
       cohort: record.cell.cohort,
       path: record.cell.path,
       status,
@@ -348,7 +348,7 @@ export function createReporter(options: ReporterOptions) {
       if (ok) target.processed++;
       else target.failed++;
       touch(target);
-      const e: MessageEvent = { rollout, messageId, partnerId, cohort: target.cohort, path: target.path, status: ok ? 'processed' : 'failed', at: wall(now) };
+      const e: MessageEvent = { rollout, messageId: wireId(messageId), partnerId: wireId(partnerId), cohort: target.cohort, path: target.path, status: ok ? 'processed' : 'failed', at: wall(now) };
       if (error !== undefined) e.error = error.slice(0, 500);
       pushMessage(target, e);
     },

@@ -11,7 +11,7 @@ import { createComparator, type Comparator, type CompareOptions } from './compar
 import type { Evaluator } from './evaluator.ts';
 import { formatPath, PathSet } from './json-path.ts';
 import type { Cell, Reporter } from './reporter.ts';
-import type { MismatchKind } from './wire.ts';
+import { wireId, type MismatchKind } from './wire.ts';
 
 export interface HandlerContext {
   /** Which path this call is. */
@@ -315,7 +315,7 @@ export function createRunner(options: RunnerOptions) {
       }
     }
     const sample =
-      kind === null ? null : { rollout: rolloutKey, cohort: target.cohort, messageId: message.messageId, partnerId: message.partnerId, authoritative, kind, diffs, at: Date.now() };
+      kind === null ? null : { rollout: rolloutKey, cohort: target.cohort, messageId: wireId(message.messageId), partnerId: wireId(message.partnerId), authoritative, kind, diffs, at: Date.now() };
     reporter.compared(target, sample, other.ms);
   }
 

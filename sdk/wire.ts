@@ -6,6 +6,7 @@
  * window costs nothing but two increments, and every message that could be
  * lost can still be named.
  */
+import { createHash } from 'node:crypto';
 import type { Path } from './snapshot.ts';
 
 /** `c1`… for cohort bands, or a pseudo-cohort. */
@@ -94,4 +95,16 @@ export interface ReportAck {
   duplicate: boolean;
   /** Rows naming rollouts this server does not know. */
   ignored: number;
+}
+
+/** The longest message or partner id the server takes. */
+export const MAX_WIRE_ID = 256;
+
+/**
+ * An id as it travels: as it is when it fits, otherwise its first 190
+ * characters, `#` and its SHA-256 — the same in every process, so a message
+ * received in one service and settled in another still meets itself.
+ */
+export function wireId(id: string): string {
+  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, 190)}#${createHash('sha256').update(id).digest('hex')}`;
 }

@@ -46,6 +46,15 @@ const actionForm = z.object({
   cohort: z.union([cohortNameSchema, z.literal('')]).optional(),
 });
 
+/** A form's fields; a body that is not a readable form counts as an empty one (the checks after it refuse). */
+async function readForm(c: Context): Promise<Record<string, unknown>> {
+  try {
+    return (await c.req.parseBody()) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
 /** Only a path on this site (not `//elsewhere`) may be a place to return to after sign-in. */
 const localPath = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])[\w\-./%]*$/.test(next) ? next : '/');
 
@@ -92,7 +101,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   });
 
   app.post('/login', page('Dashboard: sign in with a read or admin key (form: key, next)', true), async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     const key = typeof form.key === 'string' ? form.key.trim() : '';
     const next = localPath(form.next);
     const address = clientAddress(c);
@@ -114,7 +123,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   app.post('/logout', page('Dashboard: sign out (form: csrf)', true), async (c) => {
     const session = await sessionPrincipal(c, deps.keys);
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     if (session !== null && !csrfMatches(session.key, form.csrf)) return c.text('the form is stale: reload the page', 403);
     endSession(c);
     return c.redirect('/login', 303);
@@ -168,7 +177,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!key.success || action === undefined) return c.text('no such action', 404);
     if (c.var.principal.kind !== 'admin') return c.text('a read key may not change rollouts', 403);
     const back = `/rollouts/${encodeURIComponent(key.data)}`;
-    const body = await c.req.parseBody();
+    const body = await readForm(c);
     const session = await sessionPrincipal(c, deps.keys);
     if (session === null || !csrfMatches(session.key, body.csrf)) return c.text('the form is stale: reload the page', 403);
     const form = actionForm.safeParse(body);
