@@ -2,7 +2,7 @@
  * Rate limits on failed authentication, per client address: after `max`
  * failures within `windowMs` (30 a minute), that address gets 429 with
  * `Retry-After` until the window ends, whatever it sends. Successes never
- * count. Keys are 256-bit random, so this is not what keeps them secret: it
+ * count. Keys carry about 190 random bits, so this is not what keeps them secret: it
  * keeps scanners and misconfigured clients from flooding the server and the
  * key table. Memory is bounded (10,000 addresses; the oldest are dropped).
  */
