@@ -54,6 +54,8 @@ export interface ClientOptions {
   pollIntervalMs?: number;
   /** Reconnect backoff: first delay and cap (1000 ms, 60000 ms). */
   reconnect?: { firstMs?: number; maxMs?: number };
+  /** A report the server has not answered within this is abandoned and retried with the same batch id (10000 ms). */
+  reportTimeoutMs?: number;
   /** Report retry backoff: first delay and cap (1000 ms, 30000 ms). */
   retry?: { firstMs?: number; maxMs?: number };
   /** Events (ids and samples) held for sending at most (10000); more are counted as dropped. */
@@ -175,7 +177,7 @@ export function createClient(options: ClientOptions) {
     maxBufferedEvents: options.maxBufferedEvents ?? 10_000,
     maxBatchEvents: options.maxBatchEvents ?? 5_000,
     maxSamplesPerWindow: 20,
-    reportTimeoutMs: 10_000,
+    reportTimeoutMs: options.reportTimeoutMs ?? 10_000,
     retryFirstMs: options.retry?.firstMs ?? 1_000,
     retryMaxMs: options.retry?.maxMs ?? 30_000,
     onError: reportError,

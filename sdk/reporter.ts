@@ -277,8 +277,14 @@ export function createReporter(options: ReporterOptions) {
       body: item.body,
       signal: AbortSignal.timeout(options.reportTimeoutMs),
     });
-    await res.body?.cancel();
-    if (!res.ok) throw new RollcallHttpError(res.status, `POST /v1/sdk/reports answered ${res.status}`);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RollcallHttpError(res.status, `POST /v1/sdk/reports answered ${res.status}`);
+    }
+    // Only the server's acknowledgement of this very batch lets it go: a 200 from anything
+    // else on the way (a proxy's error page, a truncated answer) is retried like a failure.
+    const ack = (await res.json().catch(() => null)) as { batchId?: unknown } | null;
+    if (ack?.batchId !== item.batch.batchId) throw new Error(`POST /v1/sdk/reports answered ${res.status} without acknowledging batch ${item.batch.batchId}`);
   }
 
   /** Sends queued batches in order until the queue is empty or a send fails. */
@@ -396,9 +402,9 @@ export function createReporter(options: ReporterOptions) {
       return send();
     },
 
-    /** True while events wait in the current window or the queue. */
+    /** Not yet acknowledged: events and touched cells of the current window, and sealed batches (a batch of counts alone counts as one). */
     get pending(): number {
-      return buffered() + dirty.length;
+      return buffered() + dirty.length + queue.length;
     },
 
     /** Messages received and not settled. */
