@@ -1,0 +1,126 @@
+/**
+ * `npm run soak`: 100 SDKs send 50,000 messages a second for ten minutes to
+ * one server on an embedded database (started as `npm start` starts it).
+ * Every 10 s it prints the rate, the report round-trip percentiles and the
+ * server's RSS; at the end a chart of RSS over time and the reconciliation:
+ * every message received and processed exactly once, none lost.
+ * `--minutes`, `--seconds`, `--rate`, `--sdks` change the load; exit 1 when
+ * the reconciliation does not hold.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { createClient as createDb } from '@libsql/client';
+import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { startServer } from '../helpers/server-process.ts';
+import { tempDatabaseUrl } from '../helpers/test-app.ts';
+import { percentile } from '../bench/stats.ts';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const seconds = process.argv.includes('--seconds') ? arg('seconds', 600) : arg('minutes', 10) * 60;
+const rate = arg('rate', 50_000);
+const sdks = arg('sdks', 100);
+const ADMIN = 'soak-admin-key-0123456789abcdefghijklmnopq';
+const TICK_MS = 20;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+function chart(values: number[], height = 8, width = 60): string {
+  const step = Math.max(1, Math.ceil(values.length / width));
+  const cols = Array.from({ length: Math.ceil(values.length / step) }, (_, i) => Math.max(...values.slice(i * step, (i + 1) * step)));
+  const max = Math.max(...cols);
+  const min = Math.min(...cols);
+  const lines: string[] = [];
+  for (let row = height; row >= 1; row--) {
+    const threshold = min + ((max - min) * (row - 0.5)) / height;
+    const label = row === height ? `${max.toFixed(0).padStart(5)} MB ┤` : row === 1 ? `${min.toFixed(0).padStart(5)} MB ┤` : '         │';
+    lines.push(label + cols.map((v) => (v >= threshold ? '█' : ' ')).join(''));
+  }
+  lines.push(`         └${'─'.repeat(cols.length)} ${seconds} s`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { url: dbUrl, dir } = tempDatabaseUrl();
+  const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN });
+  const api = async (method: string, path: string, body?: unknown) =>
+    (await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
+  const sdkKey = (await api('POST', '/v1/keys', { kind: 'sdk', name: 'soak' })).key as string;
+  await api('POST', '/v1/rollouts', { key: 'soak', plan: [{ live: 50 }], guards: { graceSeconds: 30, windowSeconds: 600 } });
+  await api('POST', '/v1/rollouts/soak/start');
+
+  const latencies: number[] = [];
+  const timedFetch: typeof fetch = async (input, init) => {
+    const started = performance.now();
+    const res = await fetch(input, init);
+    if (String(input).endsWith('/v1/sdk/reports')) latencies.push(performance.now() - started);
+    return res;
+  };
+  const quiet = { warn() {}, error() {} };
+  const clients: RollcallClient[] = Array.from({ length: sdks }, () => createClient({ url: server.url, sdkKey, flushIntervalMs: 1_000, logger: quiet, fetch: timedFetch, maxBufferedEvents: 50_000 }));
+  await Promise.all(clients.map((c) => c.ready()));
+  console.log(`soak: ${sdks} SDKs, ${rate.toLocaleString()} messages/s for ${seconds} s against ${server.url} (server pid ${server.child.pid})`);
+
+  const sent = { received: 0, processed: 0 };
+  let seq = 0;
+  const trafficStarted = performance.now();
+  const traffic = setInterval(() => {
+    // Paced by the clock, not by the timer's count: a late tick sends what is due.
+    const due = Math.floor(((performance.now() - trafficStarted) / 1000) * rate);
+    for (let n = due - seq; n > 0; n--) {
+      const c = seq % sdks;
+      const message = { partnerId: `partner-${seq % 20_000}`, messageId: `soak-${seq}` };
+      clients[c]!.received('soak', message);
+      // One in ten is processed by another instance, as a second service would: it travels by id.
+      clients[seq % 10 === 0 ? (c + 1) % sdks : c]!.processed('soak', message);
+      sent.received++;
+      sent.processed++;
+      seq++;
+    }
+  }, TICK_MS);
+
+  const rss: number[] = [];
+  const started = performance.now();
+  let lastSent = 0;
+  const every = Math.min(10, seconds);
+  for (let elapsed = every; elapsed <= seconds; elapsed += every) {
+    const until = started + elapsed * 1000;
+    while (performance.now() < until) {
+      await sleep(Math.min(1_000, until - performance.now()));
+      rss.push(rssMb(server.child.pid!));
+    }
+    const window = latencies.splice(0);
+    const line = window.length === 0 ? 'no reports' : `reports p50 ${percentile(window, 50).toFixed(1)} ms, p99 ${percentile(window, 99).toFixed(1)} ms, max ${Math.max(...window).toFixed(1)} ms`;
+    console.log(`  ${String(elapsed).padStart(4)} s  ${Math.round((sent.received - lastSent) / every).toLocaleString().padStart(7)} msg/s  RSS ${rss[rss.length - 1]!.toFixed(0)} MB  ${line}`);
+    lastSent = sent.received;
+  }
+  if (seconds % every !== 0) await sleep((seconds % every) * 1000);
+  clearInterval(traffic);
+
+  // Everything still buffered goes out; then reconcile against the database file.
+  const deadline = performance.now() + 60_000;
+  while (clients.some((c) => c.status.buffered > 0) && performance.now() < deadline) {
+    await Promise.all(clients.map((c) => c.flush()));
+    await sleep(200);
+  }
+  const db = createDb({ url: dbUrl });
+  const counts = (await db.execute('SELECT coalesce(sum(received), 0) received, coalesce(sum(processed), 0) processed, coalesce(sum(dropped), 0) dropped FROM cohort_counts')).rows[0]!;
+  const open = Number((await db.execute("SELECT count(*) n FROM messages WHERE status IN ('open', 'lost')")).rows[0]!.n);
+  db.close();
+  const got = { received: Number(counts.received), processed: Number(counts.processed), dropped: Number(counts.dropped) };
+  console.log(`\nserver RSS over the run (max of each column):\n${chart(rss)}`);
+  console.log(`\nreconciliation: sent ${sent.received.toLocaleString()} received / ${sent.processed.toLocaleString()} processed; counted ${got.received.toLocaleString()} / ${got.processed.toLocaleString()}; dropped ${got.dropped}; open or lost ids ${open}`);
+  const ok = got.received === sent.received && got.processed === sent.processed && got.dropped === 0 && open === 0;
+  console.log(ok ? 'zero lost, zero counted twice' : 'RECONCILIATION FAILED');
+  await Promise.all(clients.map((c) => c.close()));
+  await server.stop('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
