@@ -221,10 +221,20 @@ export function createClient(options: ClientOptions) {
     random: Math.random,
   });
 
+  /**
+   * Runs `fn` every `ms`, the first time after a random part of `ms`: many
+   * instances started together (a deploy) then report spread over the
+   * interval instead of all at once.
+   */
   function every(ms: number, fn: () => void): void {
-    const timer = setInterval(fn, ms);
-    timer.unref();
-    timers.push(timer);
+    const first = setTimeout(() => {
+      fn();
+      const timer = setInterval(fn, ms);
+      timer.unref();
+      timers.push(timer);
+    }, Math.floor(Math.random() * ms));
+    first.unref();
+    timers.push(first);
   }
 
   async function start(): Promise<void> {
