@@ -54,6 +54,56 @@ function isPlain(value: unknown, depth: number): boolean {
   return true;
 }
 
+/**
+ * Deep equality of plain JSON-like data in one pass, with no copying and no
+ * path bookkeeping: true or false, or undefined as soon as it meets anything
+ * that is not plain (then the full comparison decides). A key whose value is
+ * undefined counts as absent, as it does once converted.
+ */
+function plainEqual(a: unknown, b: unknown, depth: number): boolean | undefined {
+  if (a === b) return typeof a === 'number' && !Number.isFinite(a) ? undefined : true;
+  const ta = typeof a;
+  const tb = typeof b;
+  if (ta === 'number' && tb === 'number') return Number.isFinite(a) && Number.isFinite(b) ? false : undefined;
+  if (a === null || b === null || ta !== 'object' || tb !== 'object') {
+    const plain = (t: string, v: unknown) => v === null || t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || t === 'object';
+    return plain(ta, a) && plain(tb, b) ? false : undefined;
+  }
+  if (depth >= MAX_DEPTH) return undefined;
+  const aArray = Array.isArray(a);
+  if (aArray !== Array.isArray(b)) return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;
+  if (aArray) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return isPlain(x, depth) && isPlain(y, depth) ? false : undefined;
+    let equal = true;
+    for (let i = 0; i < x.length; i++) {
+      const r = plainEqual(x[i], y[i], depth + 1);
+      if (r === undefined) return undefined;
+      if (!r) equal = false;
+    }
+    return equal;
+  }
+  const protoA = Object.getPrototypeOf(a);
+  const protoB = Object.getPrototypeOf(b);
+  if ((protoA !== Object.prototype && protoA !== null) || (protoB !== Object.prototype && protoB !== null)) return undefined;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let equal = true;
+  for (const key in x) {
+    if (x[key] === undefined) continue;
+    const r = plainEqual(x[key], y[key], depth + 1);
+    if (r === undefined) return undefined;
+    if (!r) equal = false;
+  }
+  for (const key in y) {
+    if (y[key] === undefined || x[key] !== undefined) continue;
+    if (!isPlain(y[key], depth + 1)) return undefined;
+    equal = false;
+  }
+  return equal;
+}
+
 /** Turns any value into plain JSON-like data: dates to ISO strings, maps to objects, cycles cut. */
 export function toPlain(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (depth === 0 && isPlain(value, 0)) return value;
@@ -105,6 +155,9 @@ export function createComparator(options: CompareOptions = {}) {
   const redactPaths = Array.isArray(options.redact) ? new PathSet(options.redact) : new PathSet();
   const redactFn = typeof options.redact === 'function' ? options.redact : undefined;
   const maxDiffs = options.maxDiffs ?? 20;
+  // With nothing to ignore, reorder or tolerate, equal outputs are recognised in one pass.
+  const exact = ignore.size === 0 && !unorderedEverywhere && unordered.size === 0 && absolute === 0 && relative === 0;
+  const quickEqual = (a: unknown, b: unknown, noise: PathSet | undefined) => (exact && (noise === undefined || noise.size === 0) ? plainEqual(a, b, 0) : undefined);
   const maxValueLength = options.maxValueLength ?? 200;
 
   function numbersEqual(a: number, b: number): boolean {
@@ -216,12 +269,15 @@ export function createComparator(options: CompareOptions = {}) {
     /** Compares two outputs; `noise` adds learned paths to the ignored ones. */
     compare(oldValue: unknown, newValue: unknown, noise?: PathSet): Comparison {
       const result: Comparison = { equal: true, differences: 0, diffs: [] };
+      if (quickEqual(oldValue, newValue, noise) === true) return result;
       walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
       return result;
     },
 
     /** Equal or not, without building a diff (for when no sample will be kept). */
     equal(oldValue: unknown, newValue: unknown, noise?: PathSet): boolean {
+      const quick = quickEqual(oldValue, newValue, noise);
+      if (quick !== undefined) return quick;
       const result = { equal: true, differences: 0, diffs: [], limit: 0 };
       walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
       return result.equal;

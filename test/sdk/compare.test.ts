@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createComparator, toPlain } from '../../sdk/compare.ts';
 import { formatPath, parsePath, PathSet } from '../../sdk/json-path.ts';
@@ -112,5 +113,24 @@ describe('comparison', () => {
       n: 'NaN',
     });
     expect(createComparator().compare(cyclic, { a: 1, self: '[circular]' }).equal).toBe(true);
+  });
+});
+
+describe('the one-pass equality for plain data', () => {
+  it('agrees with the full comparison on generated values', () => {
+    const quick = createComparator();
+    const full = createComparator({ ignore: ['$.never.there'] }); // any option turns the one-pass path off
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.constant(undefined), fc.integer(), fc.constant(NaN), fc.constant(-0), fc.date(), fc.string({ maxLength: 3 })), { maxKeys: 4 }),
+    );
+    fc.assert(
+      fc.property(value, value, fc.boolean(), (a, b, same) => {
+        const right = same ? structuredClone(a) : b;
+        expect(quick.equal(a, right)).toBe(full.equal(a, right));
+        expect(quick.compare(a, right).equal).toBe(full.compare(a, right).equal);
+      }),
+      { numRuns: 5_000, seed: 5 },
+    );
   });
 });
