@@ -3,7 +3,8 @@
  * messages a second. Every sweep, per rollout, scoped by age and with a limit
  * per statement:
  * - settled ledger rows (processed, failed) an hour after they settled;
- * - lost, replayed and late rows after 7 days;
+ * - lost, replayed and late rows after 7 days, and open ones (of a rollout
+ *   no longer guarded, so never marked lost) too;
  * - per-second counts older than max(1 h, 2 × grace) rolled up into
  *   per-minute rows; counts after 30 days, latency and samples after 7 days;
  * - report batch ids after a day (an SDK does not retry a batch that long);
@@ -16,6 +17,7 @@ import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 import { pruneFinished } from '../callbacks/store.ts';
+import { ADD_TO_COUNTS } from './store.ts';
 import type { Logger } from '../logger.ts';
 
 const HOUR = 3_600_000;
@@ -69,10 +71,7 @@ async function compactCounts(tx: Transaction, rolloutId: number, before: number,
   await tx.run(sql`INSERT INTO ${cohortCounts} (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)
     SELECT rollout_id, cohort, path, bucket - bucket % 60, sum(received), sum(processed), sum(failed), sum(compared), sum(mismatched), sum(skipped), sum(dropped)
     FROM ${cohortCounts} WHERE rowid IN (${ids}) GROUP BY rollout_id, cohort, path, bucket - bucket % 60
-    ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET
-      received = received + excluded.received, processed = processed + excluded.processed, failed = failed + excluded.failed,
-      compared = compared + excluded.compared, mismatched = mismatched + excluded.mismatched, skipped = skipped + excluded.skipped,
-      dropped = dropped + excluded.dropped`);
+    ${sql.raw(ADD_TO_COUNTS)}`);
   const removed = await tx.run(sql`DELETE FROM ${cohortCounts} WHERE rowid IN (${ids})`);
   return removed.rowsAffected;
 }
@@ -86,7 +85,9 @@ export function createRetention(deps: { database: Database; clock: Clock; logger
     const { limit } = policy;
     await database.write(async (tx) => {
       removed.settled += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('processed', 'failed') AND ${messages.settledAt} < ${now - policy.settledMs}`, limit);
-      removed.ledger += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('lost', 'replayed', 'late') AND ${messages.receivedAt} < ${now - policy.ledgerMs}`, limit);
+      // Open rows are marked lost by the controller while a rollout is guarded; one that ended
+      // (completed, reverted) with messages still open would otherwise keep them for ever.
+      removed.ledger += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('open', 'lost', 'replayed', 'late') AND ${messages.receivedAt} < ${now - policy.ledgerMs}`, limit);
     });
     await database.write(async (tx) => {
       const compactBefore = Math.floor((now - Math.max(policy.compactAfterMs, 2 * graceSeconds * 1000)) / 1000);

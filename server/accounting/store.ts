@@ -7,7 +7,7 @@
 import { and, count, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { InValue } from '@libsql/client';
 import type { Executor, SqlRunner } from '../db/database.ts';
-import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples, rollouts } from '../db/schema.ts';
 
 export type CountDelta = typeof cohortCounts.$inferInsert;
 export type LatencyDelta = typeof latencyCounts.$inferInsert;
@@ -16,11 +16,24 @@ export type SampleRow = typeof mismatchSamples.$inferInsert;
 export type SampleView = typeof mismatchSamples.$inferSelect;
 
 /** SQLite binds at most 32766 parameters per statement; stay well below. */
-const CHUNK = 100;
+const CHUNK = 128;
 
+/**
+ * Rows in chunks of 128, the rest in powers of two (64, 32, … 1): each
+ * multi-row statement then has at most eight sizes, so the ingest
+ * connection's prepared statements stay cached instead of being made anew
+ * for every row count (and left to the garbage collector).
+ */
 function chunks<T>(rows: T[]): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  let i = 0;
+  for (; i + CHUNK <= rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  for (let size = CHUNK / 2; size >= 1; size /= 2) {
+    if (rows.length - i >= size) {
+      out.push(rows.slice(i, i + size));
+      i += size;
+    }
+  }
   return out;
 }
 
@@ -60,12 +73,15 @@ export async function claimBatch(sql: SqlRunner, batchId: string, instanceId: st
   return result.rowsAffected === 1;
 }
 
+/** Count rows add up: the clause for every insert into `cohort_counts` (ingest, and retention's roll-up). */
+export const ADD_TO_COUNTS = `ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET received = received + excluded.received,
+   processed = processed + excluded.processed, failed = failed + excluded.failed, compared = compared + excluded.compared,
+   mismatched = mismatched + excluded.mismatched, skipped = skipped + excluded.skipped, dropped = dropped + excluded.dropped`;
+
 const addCountsSql = valuesSql(
   'INSERT INTO cohort_counts (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)',
   11,
-  `ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET received = received + excluded.received,
-   processed = processed + excluded.processed, failed = failed + excluded.failed, compared = compared + excluded.compared,
-   mismatched = mismatched + excluded.mismatched, skipped = skipped + excluded.skipped, dropped = dropped + excluded.dropped`,
+  ADD_TO_COUNTS,
 );
 
 export async function addCounts(sql: SqlRunner, rows: CountDelta[]): Promise<void> {
@@ -275,9 +291,8 @@ export async function latencySums(ex: Executor, rolloutId: number, from: number)
 /**
  * Marks open messages received at or before `dueBefore` as lost, oldest
  * first, at most `limit` (the partial index on open rows keeps this cheap).
- * Returns how many it marked.
+ * Returns which it marked.
  */
-/** Marks up to `limit` open messages received at or before `dueBefore` lost; returns which. */
 export async function markLost(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<{ messageId: string; cohort: string }[]> {
   return ex
     .update(messages)

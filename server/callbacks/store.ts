@@ -157,7 +157,7 @@ export async function settleLeased(tx: Transaction, id: string, owner: string, c
   return result.rowsAffected > 0;
 }
 
-/** Succeeded and cancelled deliveries (with their attempts) and messages with no delivery left, older than `before`. */
+/** Finished deliveries (succeeded, failed, cancelled) with their attempts, and messages with no delivery left, that finished before `before`. */
 export async function pruneFinished(tx: Transaction, before: number, limit: number): Promise<number> {
   const old = await tx
     .select({ id: callbackDeliveries.id })

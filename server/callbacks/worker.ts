@@ -11,11 +11,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../audit/store.ts';
-import type { Clock } from '../clock.ts';
+import { iso, type Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { ATTEMPT_TIMEOUT_MS, type AttemptResult, type Sender } from './sender.ts';
-import { MAX_ATTEMPTS, retryDelay } from './schedule.ts';
+import { retryDelay } from './schedule.ts';
 import { signedHeaders } from './signing.ts';
 import * as store from './store.ts';
 
@@ -81,19 +81,16 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       }
     });
     deps.onAttempt?.(outcome);
-    if (!ok) logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} failed`, { delivery: delivery.id, status: result.status, error, next: nextAttemptAt === null ? null : new Date(nextAttemptAt).toISOString() });
+    if (!ok) logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} failed`, { delivery: delivery.id, status: result.status, error, next: iso(nextAttemptAt) });
   }
 
   async function attempt(item: Leased): Promise<void> {
     const { callback, message } = item;
+    // Disabling a subscription cancels its pending deliveries in the same transaction: one leased
+    // just before that is not sent, and there is no attempt to record.
+    if (callback.status !== 'enabled') return;
     const at = clock.now();
-    let result: AttemptResult;
-    if (callback.status !== 'enabled') {
-      result = { status: null, latencyMs: 0, error: `the subscription is ${callback.status}`, excerpt: null, address: null, retryAfterMs: null };
-    } else {
-      result = await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body));
-    }
-    await record(item, result, at);
+    await record(item, await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body)), at);
   }
 
   async function pumpOnce(): Promise<void> {
@@ -102,7 +99,10 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       const free = concurrency - active.size;
       if (free <= 0 || stopped) return;
       const now = clock.now();
-      if (!(await store.hasDue(database.db, now))) return;
+      if (!(await store.hasDue(database.db, now))) {
+        if (again) continue; // woken while looking: look again rather than wait for the next poll
+        return;
+      }
       const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free));
       for (const item of await store.loadLeased(database.db, ids)) {
         const running: Promise<void> = attempt(item)
@@ -132,7 +132,6 @@ export function createDeliveryWorker(deps: WorkerDeps) {
   }
 
   return {
-    owner,
     /** Looks for due deliveries now (after a commit that queued some); does nothing until started. */
     wake(): void {
       if (started && !stopped) void pump();

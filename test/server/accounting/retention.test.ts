@@ -56,6 +56,20 @@ describe('retention', () => {
     expect((await retention.sweep()).ledger).toBe(1);
   });
 
+  it('drops rows still open after a week in a rollout that is no longer guarded', async () => {
+    const now = t.clock.now();
+    await report({ messages: [{ rollout: 'a', messageId: 'left-open', partnerId: 'p', cohort: 'c1', path: 'new', status: 'open', receivedAt: now, at: now }] });
+    await t.call('POST', '/v1/rollouts/a/complete', { body: { reason: 'done' } });
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
+    t.clock.advance(6 * 24 * HOUR);
+    await t.rollcall.services.controller.tick();
+    expect((await retention.sweep()).ledger).toBe(0);
+    expect((await rows('messages'))[0]).toMatchObject({ message_id: 'left-open', status: 'open' });
+    t.clock.advance(2 * 24 * HOUR);
+    expect((await retention.sweep()).ledger).toBe(1);
+    expect(await rows('messages')).toHaveLength(0);
+  });
+
   it('rolls old per-second counts up into minutes without changing the sums', async () => {
     const start = Math.floor(t.clock.now() / 60_000) * 60_000 + 60_000;
     t.clock.set(start);
