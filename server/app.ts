@@ -35,9 +35,9 @@ import { keyRoutes } from './keys/routes.ts';
 import { createKeyService } from './keys/service.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import type { RolloutAggregate } from './rollouts/model.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
-import { loadAggregate } from './rollouts/store.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
 import { createSnapshotSource } from './sdk-config/snapshot.ts';
 import { createStreamHub } from './sdk-config/stream-hub.ts';
@@ -114,10 +114,7 @@ export function createApp(deps: AppDeps) {
   };
   const controller = createController({ database, clock, logger, rollouts, lost, tickMs: deps.controller?.tickMs, events: controllerEvents });
   const retention = createRetention({ database, clock, logger, policy: deps.retention });
-  async function healthOf(key: string) {
-    const aggregate = await loadAggregate(database.db, key);
-    return aggregate === undefined ? null : healthSummary(await measureRollout(database.db, aggregate, { now: clock.now() }));
-  }
+  const healthOf = async (aggregate: RolloutAggregate) => healthSummary(await measureRollout(database.db, aggregate, { now: clock.now() }));
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => renderError(error, c, logger));

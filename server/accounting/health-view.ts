@@ -1,31 +1,19 @@
 /** What the API shows of cohort health: times as ISO-8601, thresholds beside the rates. */
+import { iso } from '../clock.ts';
 import type { Guards } from '../rollouts/model.ts';
 import type { CohortHealth, RolloutHealth } from './health.ts';
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
+/** A cohort's figures in full, for the health API: the brief figures and what only it shows. */
 export function cohortHealthView(c: CohortHealth) {
   return {
-    name: c.name,
+    ...cohortFigures(c),
     kind: c.kind,
-    status: c.status,
     path: c.path,
     band: c.band,
-    since: iso(c.since),
-    received: c.received,
-    due: c.due,
-    processed: c.processed,
-    failed: c.failed,
-    lost: c.lost,
     late: c.late,
     open: c.open,
-    compared: c.compared,
-    mismatched: c.mismatched,
     skipped: c.skipped,
-    dropped: c.dropped,
-    rates: c.rates,
     latencyMs: c.latency,
-    breached: c.breaches.length > 0,
     breaches: c.breaches,
   };
 }

@@ -5,7 +5,7 @@
 import { gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Clock } from '../clock.ts';
+import { iso, type Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { AppError, badRequest, notFound } from '../errors.ts';
 import type { AppEnv } from '../http/auth.ts';
@@ -170,7 +170,6 @@ export function accountingRoutes(database: Database, clock: Clock) {
       after: query.after === undefined ? undefined : parseCursor(query.after),
       limit: query.limit,
     });
-    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return c.json({
       items: rows.map((r) => ({
         messageId: r.messageId,

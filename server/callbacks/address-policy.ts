@@ -68,6 +68,9 @@ export function embeddedV4(address: string): string | null {
   return null;
 }
 
+/** A URL's host as an address or name: an IPv6 literal without its brackets. */
+export const hostOf = (url: URL): string => url.hostname.replace(/^\[(.*)\]$/, '$1');
+
 export type Verdict = { allowed: true } | { allowed: false; reason: string };
 
 export interface AddressPolicy {

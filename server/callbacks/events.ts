@@ -3,6 +3,9 @@
  * `{ type, timestamp, data }`. `data` always names the rollout, its version
  * after the decision, the cohort (or null), the reason and who decided.
  */
+import { iso } from '../clock.ts';
+import { currentStep, type Rollout } from '../rollouts/model.ts';
+
 export const CALLBACK_EVENTS = [
   'rollout.started',
   'rollout.advanced',
@@ -39,6 +42,23 @@ export interface EventData {
   figures: unknown;
 }
 
+/** The event data for `rollout` as it stands after the decision. */
+export function eventData(rollout: Rollout, about: { cohort: string | null; reason: string | null; actor: string; figures: unknown }): EventData {
+  const step = currentStep(rollout);
+  return {
+    rollout: rollout.key,
+    version: rollout.version,
+    state: rollout.state,
+    step: rollout.step,
+    live: step?.live ?? null,
+    shadow: step?.shadow ?? null,
+    cohort: about.cohort,
+    reason: about.reason,
+    actor: about.actor,
+    figures: about.figures ?? null,
+  };
+}
+
 export interface CallbackMessage {
   type: CallbackEvent;
   at: number;
@@ -47,5 +67,5 @@ export interface CallbackMessage {
 
 /** The exact body that is signed and sent, serialised once when the event is written. */
 export function messageBody(message: CallbackMessage): string {
-  return JSON.stringify({ type: message.type, timestamp: new Date(message.at).toISOString(), data: message.data });
+  return JSON.stringify({ type: message.type, timestamp: iso(message.at), data: message.data });
 }

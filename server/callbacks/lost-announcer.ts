@@ -6,9 +6,11 @@
  * together when the interval has passed.
  */
 import { eq } from 'drizzle-orm';
+import { iso } from '../clock.ts';
 import type { Database, Executor, Transaction } from '../db/database.ts';
 import { lostAnnouncements } from '../db/schema.ts';
 import type { Rollout } from '../rollouts/model.ts';
+import { eventData } from './events.ts';
 import type { Announce } from './outbox.ts';
 
 export const LOST_ANNOUNCE_INTERVAL_MS = 30_000;
@@ -29,22 +31,15 @@ export function createLostAnnouncer(deps: { announce: Announce; intervalMs?: num
 
   async function announceTally(tx: Transaction, rollout: Rollout, tally: Tally, now: number): Promise<void> {
     const cohorts = Object.keys(tally.byCohort);
-    const step = rollout.step === null ? undefined : rollout.plan[rollout.step];
     await deps.announce(tx, {
       type: 'messages.lost',
       at: now,
-      data: {
-        rollout: rollout.key,
-        version: rollout.version,
-        state: rollout.state,
-        step: rollout.step,
-        live: step?.live ?? null,
-        shadow: step?.shadow ?? null,
+      data: eventData(rollout, {
         cohort: cohorts.length === 1 ? cohorts[0]! : null,
         reason: `${tally.pending} messages had no terminal report ${rollout.guards.graceSeconds} s after they were received`,
         actor: 'controller',
-        figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: new Date(tally.since ?? now).toISOString() },
-      },
+        figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: iso(tally.since ?? now) },
+      }),
     });
     await tx
       .update(lostAnnouncements)

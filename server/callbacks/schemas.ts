@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { intQuery, limitQuery } from '../http/validate.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
+import { hostOf } from './address-policy.ts';
 import { CALLBACK_EVENTS } from './events.ts';
 
 export const MAX_URL_LENGTH = 2048;
@@ -28,7 +29,7 @@ export const callbackUrl = z
 
 /** The host of a URL when it is an IP literal (checked at once, not only at delivery). */
 export function literalAddress(url: string): string | null {
-  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = hostOf(new URL(url));
   return isIP(host) === 0 ? null : host;
 }
 

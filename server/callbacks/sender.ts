@@ -9,7 +9,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import type { AddressPolicy } from './address-policy.ts';
+import { hostOf, type AddressPolicy } from './address-policy.ts';
 import { parseRetryAfter } from './schedule.ts';
 
 export const ATTEMPT_TIMEOUT_MS = 15_000;
@@ -76,7 +76,7 @@ export function createSender(deps: SenderDeps): Sender {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const target = new URL(url);
-    const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    const hostname = hostOf(target);
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(), timeoutMs);
     let address: string | null = null;

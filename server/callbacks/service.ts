@@ -4,7 +4,7 @@
  * (create, rotate) and never again.
  */
 import { appendAudit } from '../audit/store.ts';
-import type { Clock } from '../clock.ts';
+import { iso, type Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { AddressPolicy } from './address-policy.ts';
@@ -110,8 +110,8 @@ export function createCallbackService(deps: CallbackServiceDeps) {
         const secret = generateSecret();
         const previousSecretUntil = now + ROTATION_OVERLAP_MS;
         await store.updateCallback(tx, id, { secret, previousSecret: row.secret, previousSecretUntil, updatedAt: now });
-        await audit(tx, row, 'callback.secret_rotated', actor, now, { after: { previousSecretExpiresAt: new Date(previousSecretUntil).toISOString() } });
-        return { id, secret, previousSecretExpiresAt: new Date(previousSecretUntil).toISOString() };
+        await audit(tx, row, 'callback.secret_rotated', actor, now, { after: { previousSecretExpiresAt: iso(previousSecretUntil) } });
+        return { id, secret, previousSecretExpiresAt: iso(previousSecretUntil) };
       });
     },
 
@@ -142,7 +142,7 @@ export function createCallbackService(deps: CallbackServiceDeps) {
         if (delivery.status === 'pending') await store.bringForward(tx, deliveryId, now);
         else await store.requeueOnce(tx, deliveryId, now);
         await audit(tx, callback, 'delivery.retried', actor, now, { after: { delivery: deliveryId, message: delivery.messageId, was: delivery.status } });
-        return { id: deliveryId, status: 'pending' as const, nextAttemptAt: new Date(now).toISOString() };
+        return { id: deliveryId, status: 'pending' as const, nextAttemptAt: iso(now) };
       });
       deps.wake?.();
       return view;
@@ -161,7 +161,7 @@ export function createCallbackService(deps: CallbackServiceDeps) {
         const failed = await store.failedSince(tx, id, since, RECOVER_LIMIT);
         // All due now; the worker leases equally due deliveries oldest first.
         for (const delivery of failed) await store.requeueOnce(tx, delivery.id, now);
-        await audit(tx, callback, 'callback.recovered', actor, now, { after: { since: new Date(since).toISOString(), queued: failed.length } });
+        await audit(tx, callback, 'callback.recovered', actor, now, { after: { since: iso(since), queued: failed.length } });
         return { queued: failed.length, deliveries: failed.map((d) => d.id), more: failed.length === RECOVER_LIMIT };
       });
       deps.wake?.();

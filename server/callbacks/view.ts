@@ -1,7 +1,6 @@
 /** What the API shows of subscriptions and deliveries. Secrets are never part of a view. */
+import { iso } from '../clock.ts';
 import type { AttemptRow, CallbackRow, DeliveryRow } from './store.ts';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function callbackView(row: CallbackRow) {
   return {

@@ -1,4 +1,5 @@
 /** Line charts as inline SVG: no script, no library, readable with JavaScript off. */
+import { iso } from '../clock.ts';
 
 export interface Series {
   name: string;
@@ -19,7 +20,7 @@ function niceMax(value: number): number {
   return 10 * power;
 }
 
-const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+const clock = (ms: number) => iso(ms).slice(11, 19);
 
 export function LineChart(props: { title: string; from: number; to: number; series: Series[]; format?: (v: number) => string; empty?: string }) {
   const format = props.format ?? ((v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : String(Math.round(v * 100) / 100)));

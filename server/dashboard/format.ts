@@ -1,7 +1,10 @@
 /** Small formatting helpers shared by the dashboard's pages. */
+import { iso } from '../clock.ts';
+
 export const pct = (value: number | null | undefined, digits = 2) => (value === null || value === undefined ? '—' : `${(value * 100).toFixed(digits)}%`);
 export const num = (value: number) => value.toLocaleString('en-US');
-export const when = (iso: string | null) => (iso === null ? '—' : iso.replace('T', ' ').slice(0, 19));
+/** A time to show: epoch ms or an ISO string, to the second. */
+export const when = (at: string | number | null) => (at === null ? '—' : (typeof at === 'number' ? iso(at) : at).replace('T', ' ').slice(0, 19));
 export const band = (from: number, to: number) => `${(from / 100).toFixed(2).replace(/\.?0+$/, '')}–${(to / 100).toFixed(2).replace(/\.?0+$/, '')}%`;
 
 /** A stable colour per cohort name. */

@@ -118,7 +118,7 @@ export function createDashboardReadModel(deps: { db: Executor; clock: Clock }) {
       const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS);
       const stepSeconds = Math.max(1, Math.ceil(spanSeconds / CHART_STEPS));
       const from = now - spanSeconds * 1000;
-      const cohortNames = [...new Set([...aggregate.cohorts.map((c) => c.name), 'baseline', 'shadow', ...health.cohorts.map((c) => c.name)])];
+      const cohortNames = health.cohorts.map((c) => c.name);
       const [series, lost, samples, audit, deliveries] = await Promise.all([
         countsOverTime(db, rollout.id, cohortNames, from, stepSeconds),
         recentLedger(db, rollout.id),

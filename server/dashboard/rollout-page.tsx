@@ -116,7 +116,7 @@ function Lost(props: { data: RolloutPageData }) {
               <td class="mono">{m.partnerId}</td>
               <td>{m.cohort}</td>
               <td>{m.path}</td>
-              <td>{when(m.receivedAt === null ? null : new Date(m.receivedAt).toISOString())}</td>
+              <td>{when(m.receivedAt)}</td>
               <td><span class={`badge ${m.status === 'lost' ? 'bad' : m.status === 'replayed' ? 'ok' : 'warn'}`}>{m.status}</span></td>
             </tr>
           ))}
@@ -140,7 +140,7 @@ function Mismatches(props: { data: RolloutPageData }) {
         <tbody>
           {samples.map((s) => (
             <tr>
-              <td>{when(new Date(s.at).toISOString())}</td>
+              <td>{when(s.at)}</td>
               <td>{s.cohort}</td>
               <td class="mono">{s.messageId}</td>
               <td class="diff">
@@ -194,11 +194,11 @@ function Callbacks(props: { data: RolloutPageData }) {
         <tbody>
           {deliveries.map((d) => (
             <tr>
-              <td><code>{d.type}</code> <span class="muted">{when(new Date(d.at).toISOString())}</span></td>
+              <td><code>{d.type}</code> <span class="muted">{when(d.at)}</span></td>
               <td class="mono">{d.url}</td>
               <td><span class={`badge ${d.status === 'succeeded' ? 'ok' : d.status === 'pending' ? 'warn' : 'bad'}`}>{d.status}</span></td>
               <td class="num">{d.attempts}</td>
-              <td>{d.lastStatus ?? ''} {d.lastError ?? ''}{d.status === 'pending' && d.nextAttemptAt !== null ? ` · next ${when(new Date(d.nextAttemptAt).toISOString())}` : ''}</td>
+              <td>{d.lastStatus ?? ''} {d.lastError ?? ''}{d.status === 'pending' && d.nextAttemptAt !== null ? ` · next ${when(d.nextAttemptAt)}` : ''}</td>
             </tr>
           ))}
         </tbody>

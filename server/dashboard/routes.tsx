@@ -21,7 +21,7 @@ import { RolloutList } from './list-page.tsx';
 import { LoginForm } from './login-page.tsx';
 import type { DashboardReadModel } from './read-model.ts';
 import { RolloutLive } from './rollout-page.tsx';
-import { csrfMatches, endSession, requireSession, sameOriginForms, sessionPrincipal, startSession, type DashboardEnv } from './session.ts';
+import { csrfMatches, csrfToken, endSession, requireSession, sameOriginForms, sessionPrincipal, startSession, type DashboardEnv } from './session.ts';
 
 const FLASH_COOKIE = 'rollcall_flash';
 
@@ -124,7 +124,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   app.post('/logout', page('Dashboard: sign out (form: csrf)', true), async (c) => {
     const session = await sessionPrincipal(c, deps.keys);
     const form = await readForm(c);
-    if (session !== null && !csrfMatches(session.key, form.csrf)) return c.text('the form is stale: reload the page', 403);
+    if (session !== null && !csrfMatches(csrfToken(session.key), form.csrf)) return c.text('the form is stale: reload the page', 403);
     endSession(c);
     return c.redirect('/login', 303);
   });
@@ -178,15 +178,14 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (c.var.principal.kind !== 'admin') return c.text('a read key may not change rollouts', 403);
     const back = `/rollouts/${encodeURIComponent(key.data)}`;
     const body = await readForm(c);
-    const session = await sessionPrincipal(c, deps.keys);
-    if (session === null || !csrfMatches(session.key, body.csrf)) return c.text('the form is stale: reload the page', 403);
+    if (!csrfMatches(c.var.csrf, body.csrf)) return c.text('the form is stale: reload the page', 403);
     const form = actionForm.safeParse(body);
     if (!form.success) {
       flash(c, false, `${action}: ${form.error.issues[0]?.message ?? 'invalid form'}`);
       return c.redirect(back, 303);
     }
     const command: LifecycleCommand =
-      action === 'revert' ? { action, kind: 'manual', ...(form.data.cohort ? { cohort: form.data.cohort } : {}) } : action === 'resume' ? { action } : { action };
+      action === 'revert' ? { action, kind: 'manual', ...(form.data.cohort ? { cohort: form.data.cohort } : {}) } : { action };
     try {
       const view = await deps.rollouts.transition(key.data, command, { actor: c.var.principal.keyId, ifMatch: form.data.version, reason: form.data.reason });
       const what = action === 'revert' ? `reverted ${form.data.cohort ? `cohort ${form.data.cohort}` : 'the rollout'}` : `${action}: done`;

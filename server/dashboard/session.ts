@@ -20,9 +20,10 @@ export function csrfToken(key: string): string {
   return createHmac('sha256', key).update('rollcall dashboard csrf').digest('base64url');
 }
 
-export function csrfMatches(key: string, presented: unknown): boolean {
+/** Whether a form's token is the session's (`csrfToken` of its key), compared in constant time. */
+export function csrfMatches(token: string, presented: unknown): boolean {
   if (typeof presented !== 'string') return false;
-  const expected = Buffer.from(csrfToken(key));
+  const expected = Buffer.from(token);
   const given = Buffer.from(presented);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

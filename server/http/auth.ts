@@ -18,10 +18,10 @@ export function allows(kind: KeyKind, method: string, path: string): boolean {
   return (method === 'GET' || method === 'HEAD') && !path.startsWith('/v1/keys');
 }
 
-export function requireKey(keys: KeyService, limiter?: FailureLimiter): MiddlewareHandler<AppEnv> {
+export function requireKey(keys: KeyService, limiter: FailureLimiter): MiddlewareHandler<AppEnv> {
   return async function authenticate(c, next) {
     const address = clientAddress(c);
-    limiter?.assertAllowed(c, address);
+    limiter.assertAllowed(c, address);
     const header = c.req.header('authorization');
     const presented = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1];
     if (presented == null) {
@@ -29,7 +29,7 @@ export function requireKey(keys: KeyService, limiter?: FailureLimiter): Middlewa
     }
     const principal = await keys.authenticate(presented);
     if (principal === null) {
-      limiter?.fail(address);
+      limiter.fail(address);
       throw new AppError(401, 'unauthorized', 'the key is unknown or revoked');
     }
     if (!allows(principal.kind, c.req.method, c.req.path)) {

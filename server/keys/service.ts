@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { appendAudit } from '../audit/store.ts';
-import type { Clock } from '../clock.ts';
+import { iso, type Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { conflict, notFound } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -26,8 +26,6 @@ const AUTH_CACHE_MAX = 10_000;
 const STALE_USE_MS = 3_600_000;
 export const PRUNE_LIMIT = 100;
 export const PRUNE_MIN_DAYS = 30;
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function keyView(row: store.KeyRow, pendingUse?: number) {
   const lastUsedAt = Math.max(row.lastUsedAt ?? 0, pendingUse ?? 0) || null;

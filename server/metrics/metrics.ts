@@ -83,7 +83,6 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
   }
 
   return {
-    registry,
     countReports(tallies: CohortTally[]): void {
       for (const tally of tallies) {
         const labels = { rollout: tally.rollout, cohort: cohortLabel(tally.rollout, tally.cohort) };

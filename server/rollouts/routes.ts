@@ -17,7 +17,8 @@ import {
   unpinBodySchema,
 } from './schemas.ts';
 import type { RolloutService } from './service.ts';
-import type { RolloutView } from './view.ts';
+import type { RolloutAggregate } from './model.ts';
+import { rolloutView, type RolloutView } from './view.ts';
 
 const listQuerySchema = z.strictObject({ limit: limitQuery, after: rolloutKeySchema.optional() });
 const pinParamsSchema = z.object({
@@ -30,8 +31,8 @@ function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Respon
   return c.json(view, status);
 }
 
-/** `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries. */
-export function rolloutRoutes(rollouts: RolloutService, healthOf: (key: string) => Promise<unknown>) {
+/** `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries, from the rollout as loaded. */
+export function rolloutRoutes(rollouts: RolloutService, healthOf: (aggregate: RolloutAggregate) => Promise<unknown>) {
   const app = new Hono<AppEnv>();
 
   app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' } }), jsonBody(createRolloutSchema), async (c) => {
@@ -43,9 +44,9 @@ export function rolloutRoutes(rollouts: RolloutService, healthOf: (key: string) 
   app.get('/', describe('List rollouts'), queryOf(listQuerySchema), async (c) => c.json(await rollouts.list(c.req.valid('query'))));
 
   app.get('/:key', describe('A rollout with its cohorts, pins and health summary'), async (c) => {
-    const view = await rollouts.get(c.req.param('key'));
-    c.header('ETag', versionTag(view.version));
-    return c.json({ ...view, health: await healthOf(view.key) });
+    const aggregate = await rollouts.get(c.req.param('key'));
+    c.header('ETag', versionTag(aggregate.rollout.version));
+    return c.json({ ...rolloutView(aggregate), health: await healthOf(aggregate) });
   });
 
   app.patch('/:key', describe('Change description, future steps, guards, onBreach or autoAdvance'), jsonBody(patchRolloutSchema), async (c) => {

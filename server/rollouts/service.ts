@@ -5,7 +5,7 @@
  */
 import type { Path } from '../../sdk/snapshot.ts';
 import { appendAudit } from '../audit/store.ts';
-import { isCallbackEvent, type EventData } from '../callbacks/events.ts';
+import { eventData, isCallbackEvent } from '../callbacks/events.ts';
 import type { Announce } from '../callbacks/outbox.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
@@ -80,24 +80,6 @@ function checkPlanChange(rollout: Rollout, plan: Step[]): void {
   }
 }
 
-/** What a callback event says about the rollout after the change. */
-function eventData(aggregate: RolloutAggregate, request: ChangeRequest, cohort: string | null, figures: unknown): EventData {
-  const { rollout } = aggregate;
-  const step = rollout.step === null ? undefined : rollout.plan[rollout.step];
-  return {
-    rollout: rollout.key,
-    version: rollout.version,
-    state: rollout.state,
-    step: rollout.step,
-    live: step?.live ?? null,
-    shadow: step?.shadow ?? null,
-    cohort,
-    reason: request.reason ?? null,
-    actor: request.actor,
-    figures: figures ?? null,
-  };
-}
-
 const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length);
 
 export function createRolloutService(deps: RolloutServiceDeps) {
@@ -138,10 +120,11 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         reason: request.reason ?? null,
       });
       if (announce !== undefined) {
+        const about = (cohort: string | null) => eventData(after.rollout, { cohort, reason: request.reason ?? null, actor: request.actor, figures: outcome.figures });
         for (const entry of outcome.preceding ?? []) {
-          if (isCallbackEvent(entry.action)) await announce(tx, { type: entry.action, at: now, data: eventData(after, request, entry.subject, outcome.figures) });
+          if (isCallbackEvent(entry.action)) await announce(tx, { type: entry.action, at: now, data: about(entry.subject) });
         }
-        if (isCallbackEvent(outcome.event)) await announce(tx, { type: outcome.event, at: now, data: eventData(after, request, outcome.subject ?? null, outcome.figures) });
+        if (isCallbackEvent(outcome.event)) await announce(tx, { type: outcome.event, at: now, data: about(outcome.subject ?? null) });
       }
       return { after, event: outcome.event };
     });
@@ -213,10 +196,11 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return view;
     },
 
-    async get(key: string): Promise<RolloutView> {
+    /** The rollout with its cohorts and pins, as stored now (404 when there is none). */
+    async get(key: string): Promise<RolloutAggregate> {
       const aggregate = await store.loadAggregate(database.db, key);
       if (aggregate === undefined) throw notFound('rollout', key);
-      return rolloutView(aggregate);
+      return aggregate;
     },
 
     async list(page: { after?: string | undefined; limit: number }) {

@@ -5,9 +5,8 @@
  */
 import { basisPoints } from '../../sdk/assignment.ts';
 import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
+import { iso } from '../clock.ts';
 import { currentStep, type Cohort, type Pin, type Rollout, type RolloutAggregate } from './model.ts';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function cohortView(cohort: Cohort) {
   return {
