@@ -2,8 +2,8 @@
  * `createClient`: the SDK's one entry point. Evaluation is local and never
  * throws; configuration arrives over a stream (polling while it is down),
  * is kept in memory and in `backupPath`; accounting is batched and sent in
- * the background. Every timer is unref()ed: the client never keeps a
- * process alive.
+ * the background. Every timer but `ready()`'s is unref()ed: the client
+ * never keeps a process alive once `ready()` has settled.
  */
 import { randomUUID } from 'node:crypto';
 import { readBackup, writeBackup } from './backup.ts';
@@ -271,7 +271,6 @@ export function createClient(options: ClientOptions) {
         leaseSeconds: options.replay?.leaseSeconds ?? 60,
         batch: 50,
         concurrency: options.replay?.concurrency ?? 4,
-        onError: reportError,
       });
       if (claimed < 50) return;
     }
@@ -377,7 +376,9 @@ export function createClient(options: ClientOptions) {
       closed = true;
       source.stop();
       for (const timer of timers) clearInterval(timer);
-      clearTimeout(initTimer);
+      settleReady(new Error('the client was closed before it was ready'));
+      // What is buffered goes first: a replay round may take as long as its lease.
+      await reporter.flush();
       await replaying;
       await reporter.flush();
     },

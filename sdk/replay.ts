@@ -28,7 +28,6 @@ export interface ReplayWorkerOptions {
   leaseSeconds: number;
   batch: number;
   concurrency: number;
-  onError(error: unknown, fatal: boolean): void;
 }
 
 async function post(options: ReplayWorkerOptions, path: string, body: unknown): Promise<unknown> {
@@ -48,6 +47,7 @@ async function post(options: ReplayWorkerOptions, path: string, body: unknown): 
 function withTimeout(work: Promise<void> | void, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the replay handler did not finish within ${ms} ms`)), ms);
+    timer.unref();
     Promise.resolve(work).then(
       () => {
         clearTimeout(timer);

@@ -13,7 +13,7 @@ import { backoffDelay } from './backoff.ts';
 import { RollcallHttpError } from './config-source.ts';
 import { latencySlot, SLOTS, sparse } from './latency.ts';
 import type { Path } from './snapshot.ts';
-import { wireId, type CountRow, type MessageEvent, type MismatchSample, type ReportBatch } from './wire.ts';
+import { wireId, type CountRow, type MessageEvent, type MismatchSample, type ReportAck, type ReportBatch } from './wire.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -85,11 +85,14 @@ export function createReporter(options: ReporterOptions) {
   let dirty: Cell[] = [];
   // The unreported, unsettled messages: a doubly linked list, newest at the head.
   let head: InFlight | null = null;
+  /** The oldest: where reporting open messages starts. */
+  let tail: InFlight | null = null;
 
   function unlink(record: InFlight): void {
     if (record.prev !== null) record.prev.next = record.next;
     else head = record.next;
     if (record.next !== null) record.next.prev = record.prev;
+    else tail = record.prev;
     record.prev = record.next = null;
   }
   const manual = new Map<string, Map<string, InFlight>>();
@@ -166,6 +169,7 @@ export function createReporter(options: ReporterOptions) {
     touch(target);
     const record: InFlight = { cell: target, messageId, partnerId, receivedAt: Math.floor(now), state: OPEN, prev: null, next: head };
     if (head !== null) head.prev = record;
+    else tail = record;
     head = record;
     open++;
     return record;
@@ -220,9 +224,8 @@ export function createReporter(options: ReporterOptions) {
   /** Names every still-open message the server has not heard of, as far as the buffer allows. */
   function reportOpen(): void {
     let capacity = options.maxBufferedEvents - buffered();
-    // Oldest first: walk to the tail, then back towards the head.
-    let record = head;
-    while (record !== null && record.next !== null) record = record.next;
+    // Oldest first: from the tail towards the head.
+    let record = tail;
     while (record !== null && capacity > 0) {
       const newer: InFlight | null = record.prev;
       messages.push(event(record, 'open', record.receivedAt));
@@ -283,7 +286,7 @@ export function createReporter(options: ReporterOptions) {
     }
     // Only the server's acknowledgement of this very batch lets it go: a 200 from anything
     // else on the way (a proxy's error page, a truncated answer) is retried like a failure.
-    const ack = (await res.json().catch(() => null)) as { batchId?: unknown } | null;
+    const ack = (await res.json().catch(() => null)) as Partial<ReportAck> | null;
     if (ack?.batchId !== item.batch.batchId) throw new Error(`POST /v1/sdk/reports answered ${res.status} without acknowledging batch ${item.batch.batchId}`);
   }
 

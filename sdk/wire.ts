@@ -106,5 +106,6 @@ export const MAX_WIRE_ID = 256;
  * received in one service and settled in another still meets itself.
  */
 export function wireId(id: string): string {
-  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, 190)}#${createHash('sha256').update(id).digest('hex')}`;
+  // A prefix, `#` and 64 hex characters of hash: 255 characters, under MAX_WIRE_ID.
+  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, MAX_WIRE_ID - 66)}#${createHash('sha256').update(id).digest('hex')}`;
 }

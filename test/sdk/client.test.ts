@@ -118,4 +118,11 @@ describe('a client on the stream', () => {
     await expect(rc.ready()).rejects.toThrow(/no snapshot within 300 ms/);
     expect(performance.now() - started).toBeLessThan(1_000);
   });
+
+  it('settles ready at close rather than leaving it pending', async () => {
+    const rc = client({ url: 'http://127.0.0.1:9', initTimeoutMs: 60_000 });
+    const ready = rc.ready();
+    await rc.close();
+    await expect(ready).rejects.toThrow(/closed before it was ready/);
+  });
 });
