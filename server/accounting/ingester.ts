@@ -10,7 +10,7 @@
 import type { Clock } from '../clock.ts';
 import type { Database, SqlRunner } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
-import type { ReportAck } from '../../sdk/wire.ts';
+import type { CountRow, ReportAck } from '../../sdk/wire.ts';
 import type { ValidBatch } from './schemas.ts';
 import * as store from './store.ts';
 
@@ -22,17 +22,8 @@ export interface Submission {
 
 const GROUP_MAX = 64;
 
-/** What a committed group added, per rollout key and cohort (for the metrics). */
-export interface CohortTally {
-  rollout: string;
-  cohort: string;
-  received: number;
-  processed: number;
-  failed: number;
-  compared: number;
-  mismatched: number;
-  dropped: number;
-}
+/** Counts a committed group added to one cohort of a rollout, named by key (for the metrics). */
+export type CohortTally = Pick<CountRow, 'cohort' | 'received' | 'processed' | 'failed' | 'compared' | 'mismatched' | 'dropped'> & { rollout: string };
 
 export interface IngesterEvents {
   /** After each commit: the counts it added. */
@@ -51,7 +42,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
 
-  async function apply(sql: SqlRunner, submissions: Submission[]): Promise<{ acks: ReportAck[]; tallies: Map<string, CohortTally> }> {
+  async function apply(sql: SqlRunner, submissions: Submission[]): Promise<{ acks: ReportAck[]; tallies: CohortTally[] }> {
     const now = clock.now();
     const keys = new Set<string>();
     for (const { batch } of submissions) {
@@ -69,7 +60,6 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const samples: store.SampleRow[] = [];
     const noise: { rolloutId: number; path: string; firstSeenAt: number }[] = [];
     const acks: ReportAck[] = [];
-    const tallies = new Map<string, CohortTally>();
 
     for (const { batch, clockOffset } of submissions) {
       if (!(await store.claimBatch(sql, batch.batchId, batch.sdk.instanceId, now))) {
@@ -95,15 +85,6 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         sum.skipped! += row.skipped;
         sum.dropped! += row.dropped;
         counts.set(key, sum);
-        const tallyKey = `${row.rollout}|${row.cohort}`;
-        const tally = tallies.get(tallyKey) ?? { rollout: row.rollout, cohort: row.cohort, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, dropped: 0 };
-        tally.received += row.received;
-        tally.processed += row.processed;
-        tally.failed += row.failed;
-        tally.compared += row.compared;
-        tally.mismatched += row.mismatched;
-        tally.dropped += row.dropped;
-        tallies.set(tallyKey, tally);
         const minute = bucket - (bucket % 60);
         for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
           unpackHistogram(pairs, (slot, n) => {
@@ -178,6 +159,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     }
     await insertWithinLimit(sql, samples);
     await store.addNoise(sql, noise);
+    // The sums already made per rollout, cohort, path and second are what the metrics count.
+    const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
+    const tallies = [...counts.values()].map((c) => ({ ...(c as Required<store.CountDelta>), rollout: keyOf.get(c.rolloutId)! }));
     return { acks, tallies };
   }
 
@@ -195,13 +179,13 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     await store.insertSamples(sql, keep);
   }
 
-  function committed(group: typeof waiting, acks: ReportAck[], tallies: Map<string, CohortTally>): void {
+  function committed(group: typeof waiting, acks: ReportAck[], tallies: CohortTally[]): void {
     const now = performance.now();
     group.forEach((g, i) => {
       g.resolve(acks[i]!);
       deps.events?.onBatch?.((now - g.arrived) / 1000);
     });
-    deps.events?.onApplied?.([...tallies.values()]);
+    deps.events?.onApplied?.(tallies);
   }
 
   async function drain(): Promise<void> {
