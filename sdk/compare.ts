@@ -54,6 +54,11 @@ function isPlain(value: unknown, depth: number): boolean {
   return true;
 }
 
+/** Whether a value of type `t` may stand in plain data (objects are looked into by the caller). */
+function plainLeaf(t: string, v: unknown): boolean {
+  return v === null || t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || t === 'object';
+}
+
 /**
  * Deep equality of plain JSON-like data in one pass, with no copying and no
  * path bookkeeping: true or false, or undefined as soon as it meets anything
@@ -65,10 +70,7 @@ function plainEqual(a: unknown, b: unknown, depth: number): boolean | undefined 
   const ta = typeof a;
   const tb = typeof b;
   if (ta === 'number' && tb === 'number') return Number.isFinite(a) && Number.isFinite(b) ? false : undefined;
-  if (a === null || b === null || ta !== 'object' || tb !== 'object') {
-    const plain = (t: string, v: unknown) => v === null || t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || t === 'object';
-    return plain(ta, a) && plain(tb, b) ? false : undefined;
-  }
+  if (a === null || b === null || ta !== 'object' || tb !== 'object') return plainLeaf(ta, a) && plainLeaf(tb, b) ? false : undefined;
   if (depth >= MAX_DEPTH) return undefined;
   const aArray = Array.isArray(a);
   if (aArray !== Array.isArray(b)) return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;

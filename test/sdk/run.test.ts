@@ -80,6 +80,16 @@ describe('run() in a shadow cohort', () => {
     expect(kinds).toEqual(['diff', 'error', 'error', 'timeout']);
   });
 
+  it('times out exactly the candidates that hang, among many settling in any order', async () => {
+    await setup({ shadowTimeoutMs: 400 });
+    // Every third candidate never settles; the rest settle after their own delay, out of
+    // the order they started in, so the deadline bookkeeping is left from the middle.
+    const delays = Array.from({ length: 45 }, (_, i) => (i % 3 === 0 ? null : (i * 37) % 250));
+    await Promise.all(delays.map((delay) => rc.run('shadowed', msg(), { old: async () => 1, new: () => (delay === null ? new Promise(() => {}) : sleep(delay).then(() => 1)) })));
+    await settleComparisons();
+    expect(await counts('shadowed')).toMatchObject([{ received: 45, processed: 45, compared: 45, mismatched: 15, skipped: 0 }]);
+  });
+
   it('rethrows the old path’s error, whatever the new path does', async () => {
     await setup();
     const boom = new Error('old failed');
