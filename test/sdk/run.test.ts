@@ -183,4 +183,17 @@ describe('accounting by hand, across processes', () => {
     expect(ledger.rows.map((r) => ({ ...r }))).toEqual([{ message_id: 'open-1', status: 'open' }]);
     expect(rc.status.inFlight).toBe(1);
   });
+
+  it('keeps ids that name object properties apart like any other id', async () => {
+    await setup();
+    const ids = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '0', '42'];
+    for (const messageId of ids) rc.received('plain', { partnerId: 'partner-3', messageId });
+    expect(rc.status.inFlight).toBe(ids.length);
+    for (const messageId of ids) rc.processed('plain', { partnerId: 'partner-3', messageId });
+    expect(rc.status.inFlight).toBe(0);
+    await rc.flush();
+    expect(await counts('plain')).toMatchObject([{ received: 6, processed: 6 }]);
+    const ledger = await live.database.client.execute('SELECT count(*) n FROM messages');
+    expect(ledger.rows[0]!.n).toBe(0);
+  });
 });
