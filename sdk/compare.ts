@@ -54,23 +54,20 @@ function isPlain(value: unknown, depth: number): boolean {
   return true;
 }
 
-/** Whether a value of type `t` may stand in plain data (objects are looked into by the caller). */
-function plainLeaf(t: string, v: unknown): boolean {
-  return v === null || t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v)) || t === 'object';
-}
-
 /**
  * Deep equality of plain JSON-like data in one pass, with no copying and no
  * path bookkeeping: true or false, or undefined as soon as it meets anything
- * that is not plain (then the full comparison decides). A key whose value is
- * undefined counts as absent, as it does once converted.
+ * that is not plain (then the full comparison decides: a Date may equal the
+ * string it converts to). A difference between plain values is final, so the
+ * first one answers. A key whose value is undefined counts as absent, as it
+ * does once converted.
  */
 function plainEqual(a: unknown, b: unknown, depth: number): boolean | undefined {
   if (a === b) return typeof a === 'number' && !Number.isFinite(a) ? undefined : true;
   const ta = typeof a;
   const tb = typeof b;
   if (ta === 'number' && tb === 'number') return Number.isFinite(a) && Number.isFinite(b) ? false : undefined;
-  if (a === null || b === null || ta !== 'object' || tb !== 'object') return plainLeaf(ta, a) && plainLeaf(tb, b) ? false : undefined;
+  if (a === null || b === null || ta !== 'object' || tb !== 'object') return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;
   if (depth >= MAX_DEPTH) return undefined;
   const aArray = Array.isArray(a);
   if (aArray !== Array.isArray(b)) return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;
@@ -78,32 +75,27 @@ function plainEqual(a: unknown, b: unknown, depth: number): boolean | undefined 
     const x = a as unknown[];
     const y = b as unknown[];
     if (x.length !== y.length) return isPlain(x, depth) && isPlain(y, depth) ? false : undefined;
-    let equal = true;
     for (let i = 0; i < x.length; i++) {
       const r = plainEqual(x[i], y[i], depth + 1);
-      if (r === undefined) return undefined;
-      if (!r) equal = false;
+      if (r !== true) return r;
     }
-    return equal;
+    return true;
   }
   const protoA = Object.getPrototypeOf(a);
   const protoB = Object.getPrototypeOf(b);
   if ((protoA !== Object.prototype && protoA !== null) || (protoB !== Object.prototype && protoB !== null)) return undefined;
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  let equal = true;
   for (const key in x) {
     if (x[key] === undefined) continue;
     const r = plainEqual(x[key], y[key], depth + 1);
-    if (r === undefined) return undefined;
-    if (!r) equal = false;
+    if (r !== true) return r;
   }
   for (const key in y) {
     if (y[key] === undefined || x[key] !== undefined) continue;
-    if (!isPlain(y[key], depth + 1)) return undefined;
-    equal = false;
+    return isPlain(y[key], depth + 1) ? false : undefined;
   }
-  return equal;
+  return true;
 }
 
 /** Turns any value into plain JSON-like data: dates to ISO strings, maps to objects, cycles cut. */

@@ -133,4 +133,24 @@ describe('the one-pass equality for plain data', () => {
       { numRuns: 5_000, seed: 5 },
     );
   });
+
+  it('leaves values that convert to plain data to the full comparison', () => {
+    const quick = createComparator();
+    const at = new Date('2024-01-01T00:00:00.000Z');
+    const iso = at.toISOString();
+    const pairs: [unknown, unknown][] = [
+      [iso, at],
+      [{ at: iso }, { at }],
+      [[iso, 1], [at, 1]],
+      [{ type: 'a', at: iso }, { at, type: 'a' }],
+      [{ a: 1 }, new Map([['a', 1]])],
+      [[1, 2], new Set([1, 2])],
+    ];
+    for (const [plain, converted] of pairs) {
+      expect(quick.equal(plain, converted)).toBe(true);
+      expect(quick.equal(converted, plain)).toBe(true);
+      expect(quick.compare(plain, converted).equal).toBe(true);
+    }
+    expect(quick.equal({ type: 'a', at: iso }, { type: 'b', at })).toBe(false);
+  });
 });
