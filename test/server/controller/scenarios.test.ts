@@ -62,13 +62,22 @@ describe('the controller', () => {
     const rollout = await get('hooks');
     expect(rollout.state).toBe('paused');
     expect(rollout.cohorts[0]).toMatchObject({ name: 'c1', status: 'reverted', revertKind: 'breach', revertedBy: 'controller' });
+    // The 100 messages were received over a few milliseconds, so a controller tick can fall
+    // among their due times: the revert may come from the first of them, and the rest are
+    // marked lost by the following ticks.
+    await waitFor(async () => (await lostIds('hooks')).length === dropped.length, 2_000, 'every dropped id to be marked lost');
     expect(await lostIds('hooks')).toEqual(dropped);
     const entries = await audit('hooks');
     expect(entries.slice(0, 2).map((e) => [e.action, e.actor])).toEqual([
       ['cohort.reverted', 'controller'],
       ['guard.breached', 'controller'],
     ]);
-    expect(entries[1]).toMatchObject({ subject: 'c1', after: { guard: 'loss', onBreach: 'revert-cohort', figures: { cohort: { lost: 20, due: 100 } } } });
+    expect(entries[1]).toMatchObject({ subject: 'c1', after: { guard: 'loss', onBreach: 'revert-cohort' } });
+    const { lost, due } = entries[1].after.figures.cohort;
+    expect(lost).toBeGreaterThanOrEqual(1);
+    expect(lost).toBeLessThanOrEqual(20);
+    expect(due).toBeGreaterThanOrEqual(20);
+    expect(due).toBeLessThanOrEqual(100);
     // The other partners were never affected.
     expect(rc.path('hooks', inBand('hooks', 5000, 10_000)[0]!)).toBe('old');
   });
