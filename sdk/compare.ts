@@ -54,6 +54,11 @@ function isPlain(value: unknown, depth: number): boolean {
   return true;
 }
 
+/** Two values of different shapes: different if both are plain, else for the full comparison to decide. */
+function unequalIfPlain(a: unknown, b: unknown, depth: number): false | undefined {
+  return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;
+}
+
 /**
  * Deep equality of plain JSON-like data in one pass, with no copying and no
  * path bookkeeping: true or false, or undefined as soon as it meets anything
@@ -67,14 +72,14 @@ function plainEqual(a: unknown, b: unknown, depth: number): boolean | undefined 
   const ta = typeof a;
   const tb = typeof b;
   if (ta === 'number' && tb === 'number') return Number.isFinite(a) && Number.isFinite(b) ? false : undefined;
-  if (a === null || b === null || ta !== 'object' || tb !== 'object') return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;
+  if (a === null || b === null || ta !== 'object' || tb !== 'object') return unequalIfPlain(a, b, depth);
   if (depth >= MAX_DEPTH) return undefined;
   const aArray = Array.isArray(a);
-  if (aArray !== Array.isArray(b)) return isPlain(a, depth) && isPlain(b, depth) ? false : undefined;
+  if (aArray !== Array.isArray(b)) return unequalIfPlain(a, b, depth);
   if (aArray) {
     const x = a as unknown[];
     const y = b as unknown[];
-    if (x.length !== y.length) return isPlain(x, depth) && isPlain(y, depth) ? false : undefined;
+    if (x.length !== y.length) return unequalIfPlain(x, y, depth);
     for (let i = 0; i < x.length; i++) {
       const r = plainEqual(x[i], y[i], depth + 1);
       if (r !== true) return r;
