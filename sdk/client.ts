@@ -17,7 +17,7 @@ import type { ConfigSnapshot, Path, RolloutState } from './snapshot.ts';
 import { isSnapshot } from './validate-snapshot.ts';
 
 export const SDK_NAME = 'rollcall-node';
-export const SDK_VERSION = '0.1.0';
+export const SDK_VERSION = '0.2.0';
 
 export interface Logger {
   debug?(message: string): void;

@@ -14,6 +14,5 @@ export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, 
 export type { CompareOptions } from './compare.ts';
 export type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
 export type { ConfigSnapshot, RolloutSnapshot, CohortSnapshot, PinSnapshot, Path, RolloutState } from './snapshot.ts';
-export { RollcallProvider } from './openfeature.ts';
 export { murmur3 } from './murmur3.ts';
 export { positionOf } from './assignment.ts';

@@ -8,8 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createClient as createDbClient } from '@libsql/client';
-import { positionOf } from '../../sdk/assignment.ts';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, positionOf, type RollcallClient } from '@rollcall/sdk';
 import { ROOT, startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
 import { median, percentile, progress } from './stats.ts';

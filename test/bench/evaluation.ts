@@ -5,7 +5,7 @@
  */
 import { GrowthBookClient } from '@growthbook/growthbook';
 import { InMemStorageProvider, Unleash } from 'unleash-client';
-import { createClient, type ConfigSnapshot } from '../../sdk/index.ts';
+import { createClient, type ConfigSnapshot } from '@rollcall/sdk';
 import { median, progress } from './stats.ts';
 
 export const SNAPSHOT: ConfigSnapshot = {

@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import { measureIngest, measureRevert, measureSdkMemory } from './accounting.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureEvaluation } from './evaluation.ts';
+import { measurePackages } from './package.ts';
 import { measureRunOverhead, measureShadow } from './run-overhead.ts';
 import { round } from './stats.ts';
 
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   const revert = await measureRevert({ clients: quick ? 20 : 100, trials: quick ? 1 : 5 });
   const memory = measureSdkMemory({ messages: quick ? 20_000 : 100_000, rounds: quick ? 1 : 3 });
   const dashboard = await measureDashboard({ rows: quick ? 100_000 : 1_000_000, samples: quick ? 5 : 21 });
+  const packages = measurePackages({ imports: quick ? 3 : 15 });
+  const fasterAnchorImport = Math.min(packages.unleash.import_ms, packages.growthbook.import_ms);
 
   const figures = {
     path_ns: round(evaluation.path_ns),
@@ -49,7 +52,21 @@ async function main(): Promise<void> {
     sdk_mem_mb: round(memory.sdk_mem_mb),
     server_rss_mb: round(ingest.server_rss_mb),
     dashboard_ms: round(dashboard.dashboard_ms),
+    sdk_packed_kb: round(packages.rollcall.packed_kb),
+    sdk_packages: packages.rollcall.packages,
+    sdk_installed_kb: round(packages.rollcall.installed_kb),
+    sdk_import_ms: round(packages.rollcall.import_ms, 2),
+    unleash_packed_kb: round(packages.unleash.packed_kb),
+    unleash_packages: packages.unleash.packages,
+    unleash_installed_kb: round(packages.unleash.installed_kb),
+    unleash_import_ms: round(packages.unleash.import_ms, 2),
+    growthbook_packed_kb: round(packages.growthbook.packed_kb),
+    growthbook_packages: packages.growthbook.packages,
+    growthbook_installed_kb: round(packages.growthbook.installed_kb),
+    growthbook_import_ms: round(packages.growthbook.import_ms, 2),
   };
+  const anchorPackage = (name: 'unleash' | 'growthbook', figure: 'packed_kb' | 'packages' | 'installed_kb' | 'import_ms') =>
+    `${name === 'unleash' ? 'unleash-client' : 'growthbook'} ${round(packages[name][figure], figure === 'import_ms' ? 2 : 1)}`;
 
   const rows: Row[] = [
     { figure: 'path_ns', value: figures.path_ns, unit: 'ns/call', target: '≤ 100', anchor: `unleash ${figures.unleash_ns} ns, growthbook ${figures.growthbook_ns} ns`, met: figures.path_ns <= 100 },
@@ -94,6 +111,23 @@ async function main(): Promise<void> {
       target: '≤ 100',
       anchor: `rollout page, 10 cohorts, ${dashboard.rows.toLocaleString()} ledger rows (96% processed, 2% failed, 1% open, 1% lost/replayed/late); median of ${dashboard.samples} renders, p95 ${round(dashboard.dashboard_p95_ms)} ms`,
       met: figures.dashboard_ms <= 100,
+    },
+    { figure: 'sdk_packed_kb', value: figures.sdk_packed_kb, unit: 'kB', target: '≤ 60', anchor: `npm pack of the built package; ${anchorPackage('unleash', 'packed_kb')} kB, ${anchorPackage('growthbook', 'packed_kb')} kB`, met: figures.sdk_packed_kb <= 60 },
+    {
+      figure: 'sdk_packages',
+      value: figures.sdk_packages,
+      unit: 'pkg',
+      target: '1',
+      anchor: `installed with its runtime dependencies: ${figures.sdk_installed_kb} kB; ${anchorPackage('unleash', 'packages')} (${figures.unleash_installed_kb} kB), ${anchorPackage('growthbook', 'packages')} (${figures.growthbook_installed_kb} kB)`,
+      met: figures.sdk_packages === 1,
+    },
+    {
+      figure: 'sdk_import_ms',
+      value: figures.sdk_import_ms,
+      unit: 'ms',
+      target: `≤ ${round(fasterAnchorImport / 2, 2)}`,
+      anchor: `cold import of the entry in a fresh node, median of ${quick ? 3 : 15}; ${anchorPackage('unleash', 'import_ms')} ms, ${anchorPackage('growthbook', 'import_ms')} ms`,
+      met: figures.sdk_import_ms <= fasterAnchorImport / 2,
     },
   ];
 

@@ -4,7 +4,7 @@
  * running beside the old path, against old-only.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { ConfigSnapshot } from '../../sdk/index.ts';
+import type { ConfigSnapshot } from '@rollcall/sdk';
 import { offlineClient } from './evaluation.ts';
 import { collectGarbage, median, percentile, progress } from './stats.ts';
 

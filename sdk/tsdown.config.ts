@@ -1,0 +1,24 @@
+import { defineConfig } from 'tsdown';
+
+// Two entries, each as ESM and CommonJS with its own declarations; code the
+// entries share lands in one chunk, so a service that loads both still has a
+// single client implementation. OpenFeature stays external: an optional peer.
+export default defineConfig({
+  entry: { index: 'index.ts', openfeature: 'openfeature.ts' },
+  format: ['esm', 'cjs'],
+  platform: 'node',
+  target: 'node18',
+  dts: true,
+  outDir: 'dist',
+  clean: true,
+  sourcemap: false,
+  external: ['@openfeature/server-sdk'],
+  tsconfig: 'tsconfig.build.json',
+  // One licence for the repository; the package carries a copy made at build time.
+  copy: [{ from: '../LICENSE', to: '.' }],
+  // The declarations carry the doc comments for editors; the JavaScript need not
+  // carry them a second and third time (once per format): a smaller tarball.
+  outputOptions: { comments: { jsdoc: false, legal: true, annotation: true } },
+  // `npm test` and `npm run bench` build first: say what was built, not how long each plugin took.
+  checks: { pluginTimings: false },
+});
