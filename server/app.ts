@@ -41,6 +41,9 @@ import { createRolloutService } from './rollouts/service.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
 import { createSnapshotSource } from './sdk-config/snapshot.ts';
 import { createStreamHub } from './sdk-config/stream-hub.ts';
+import { monitorWrites } from './storage/monitored-database.ts';
+import { createStorageMonitor } from './storage/monitor.ts';
+import { readinessRoutes } from './storage/routes.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const API_VERSION = '0.1.0';
@@ -78,9 +81,10 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps) {
-  const { database } = deps;
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? consoleLogger;
+  const storage = createStorageMonitor({ clock, logger, onError: (operation, fault) => metrics.countStorageError(operation, fault) });
+  const database = monitorWrites(deps.database, storage);
 
   const changes = createChangeFeed();
   const keys = createKeyService({ database, clock, logger });
@@ -117,7 +121,7 @@ export function createApp(deps: AppDeps) {
   const healthOf = async (aggregate: RolloutAggregate) => healthSummary(await measureRollout(database.db, aggregate, { now: clock.now() }));
 
   const app = new Hono<AppEnv>();
-  app.onError((error, c) => renderError(error, c, logger));
+  app.onError((error, c) => renderError(error, c, logger, storage));
   app.notFound(routeNotFound);
   app.use(
     '*',
@@ -130,10 +134,13 @@ export function createApp(deps: AppDeps) {
   );
 
   app.get('/healthz', describe({ summary: 'Liveness', public: true }), (c) => c.json({ status: 'ok' }));
+  app.route('/', readinessRoutes({ database, monitor: storage, clock }));
 
   if (!deps.metricsPublic) app.use('/metrics', requireKey(keys, failures));
   app.get('/metrics', describe({ summary: 'Prometheus metrics (a read key unless ROLLCALL_METRICS_PUBLIC=1)', public: deps.metricsPublic ?? false, success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' } }), async (c) => {
-    const { contentType, body } = await metrics.render();
+    const { contentType, body } = await metrics.render((error) => {
+      if (storage.failed('GET /metrics', error) === null) throw error;
+    });
     return c.body(body, 200, { 'content-type': contentType });
   });
 
@@ -155,7 +162,7 @@ export function createApp(deps: AppDeps) {
 
   return {
     app,
-    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention, callbacks, worker, metrics },
+    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention, callbacks, worker, metrics, storage },
     /** Starts the background work: the controller, SSE heartbeats, the watch for other servers' changes. */
     start(): void {
       hub.start();

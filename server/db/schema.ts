@@ -310,3 +310,12 @@ export const lostAnnouncements = sqliteTable('lost_announcements', {
   since: integer('since'),
   lastAnnouncedAt: integer('last_announced_at'),
 });
+
+/**
+ * One row, rewritten by `GET /readyz` while storage is failing: a committed
+ * write needs the lock and room on disk, which a read does not prove.
+ */
+export const storageProbe = sqliteTable('storage_probe', {
+  id: integer('id').primaryKey(),
+  probedAt: integer('probed_at').notNull(),
+});

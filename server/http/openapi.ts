@@ -93,6 +93,8 @@ export function openApiDocument(app: Hono<any>, info: OpenApiInfo) {
         '400': errorResponse,
         '404': errorResponse,
         ...(method === 'get' ? {} : { '409': errorResponse, '413': errorResponse }),
+        // Any route that touches storage answers 503 storage_unavailable, with Retry-After, while storage fails.
+        '503': errorResponse,
       },
     };
   }

@@ -31,6 +31,7 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
   };
   const lost = perCohort('lost', "Messages this server's controller found lost (due with no terminal report)");
   const reverts = new Counter({ name: 'rollcall_reverts_total', help: 'Reverts made through this server', labelNames: ['rollout', 'scope', 'trigger'] as const, registers: [registry] });
+  const storageErrors = new Counter({ name: 'rollcall_storage_errors_total', help: 'Storage faults met by this server (disk full, lock timeouts, I/O errors, an unreachable libsql server), by operation', labelNames: ['operation', 'fault'] as const, registers: [registry] });
   const callbackAttempts = new Counter({ name: 'rollcall_callback_attempts_total', help: 'Callback attempts by outcome', labelNames: ['outcome'] as const, registers: [registry] });
   const ingestSeconds = new Histogram({
     name: 'rollcall_ingest_batch_seconds',
@@ -95,8 +96,13 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     observeIngest: (seconds: number) => ingestSeconds.observe(seconds),
     observeTick: (ms: number) => tickSeconds.observe(ms / 1000),
     countCallbackAttempt: (outcome: string) => callbackAttempts.inc({ outcome }),
-    async render(): Promise<{ contentType: string; body: string }> {
-      await refreshRollouts();
+    countStorageError: (operation: string, fault: string) => storageErrors.inc({ operation, fault }),
+    /** The registry's text. While storage fails the rollout gauges keep their last values and the rest (storage errors among them) is still served. */
+    async render(onRefreshError?: (error: unknown) => void): Promise<{ contentType: string; body: string }> {
+      await refreshRollouts().catch((error: unknown) => {
+        if (onRefreshError === undefined) throw error;
+        onRefreshError(error);
+      });
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };

@@ -35,9 +35,12 @@ function listen(rollcall: RollcallApp, port: number): Promise<ServerType> {
   });
 }
 
-export async function startLiveServer(options: { clock?: Clock; heartbeatMs?: number; watchMs?: number; tickMs?: number; deps?: Partial<AppDeps> } = {}): Promise<LiveServer> {
-  const { url: dbUrl, dir } = tempDatabaseUrl();
-  const database = await openDatabase({ url: dbUrl });
+export async function startLiveServer(
+  options: { clock?: Clock; heartbeatMs?: number; watchMs?: number; tickMs?: number; deps?: Partial<AppDeps>; databaseUrl?: string; wrapDatabase?: (database: Database) => Database } = {},
+): Promise<LiveServer> {
+  const { url: dbUrl, dir } = options.databaseUrl === undefined ? tempDatabaseUrl() : { url: options.databaseUrl, dir: null };
+  const opened = await openDatabase({ url: dbUrl });
+  const database = options.wrapDatabase?.(opened) ?? opened;
   const make = () =>
     createApp({ database, clock: options.clock ?? systemClock, logger: silentLogger, stream: { heartbeatMs: options.heartbeatMs, watchMs: options.watchMs }, controller: { tickMs: options.tickMs ?? 100 }, ...options.deps });
   let rollcall = make();
@@ -89,7 +92,7 @@ export async function startLiveServer(options: { clock?: Clock; heartbeatMs?: nu
     async close() {
       await stopServer();
       database.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== null) rmSync(dir, { recursive: true, force: true });
     },
   };
   return live;
