@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps) {
   const keys = createKeyService({ database, clock, logger });
   const failures = createFailureLimiter(clock, deps.authFailures);
   const snapshots = createSnapshotSource(database);
-  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream });
+  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, onError: (error) => storage.failed('stream', error) !== null });
   const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
@@ -102,6 +102,7 @@ export function createApp(deps: AppDeps) {
     pollMs: deps.callbacks?.pollMs,
     random: deps.callbacks?.random,
     onAttempt: metrics.countCallbackAttempt,
+    onError: (error) => storage.failed('callbacks', error) !== null,
   });
   const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
   const rollouts = createRolloutService({ database, clock, changes, announce: enqueueEvent });
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps) {
       worker.wake();
     },
     onTick: metrics.observeTick,
+    onError: (error: unknown) => storage.failed('controller', error) !== null,
   };
   const controller = createController({ database, clock, logger, rollouts, lost, tickMs: deps.controller?.tickMs, events: controllerEvents });
   const retention = createRetention({ database, clock, logger, policy: deps.retention });

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.ts';
 import type { Database, SqlRunner } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import type { CountRow, ReportAck } from '../../sdk/wire.ts';
+import { storageFault } from '../storage/faults.ts';
 import type { ValidBatch } from './schemas.ts';
 import * as store from './store.ts';
 
@@ -198,8 +199,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           const { acks, tallies } = await database.writeSql((sql) => apply(sql, group.map((g) => g.submission)));
           committed(group, acks, tallies);
         } catch (error) {
-          if (group.length === 1) {
-            group[0]!.reject(error);
+          // Storage refused the whole group (disk full, server gone): each batch alone would fare no better.
+          if (group.length === 1 || storageFault(error) !== null) {
+            for (const g of group) g.reject(error);
             continue;
           }
           // One bad batch must not fail the others: apply them one by one.

@@ -34,6 +34,8 @@ export interface WorkerDeps {
   random?: () => number;
   /** Told of every attempt's outcome (metrics). */
   onAttempt?: (outcome: 'succeeded' | 'failed' | 'gone' | 'exhausted') => void;
+  /** True when the error was a storage fault, already counted and logged once per outage. */
+  onError?: (error: unknown) => boolean;
 }
 
 type Leased = Awaited<ReturnType<typeof store.loadLeased>>[number];
@@ -124,7 +126,9 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       return pumping;
     }
     pumping = pumpOnce()
-      .catch((error: unknown) => logger.error('callback worker failed to lease deliveries', { error: String(error) }))
+      .catch((error: unknown) => {
+        if (deps.onError?.(error) !== true) logger.error('callback worker failed to lease deliveries', { error: String(error) });
+      })
       .finally(() => {
         pumping = null;
       });

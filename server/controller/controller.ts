@@ -24,6 +24,8 @@ export interface ControllerEvents {
   /** Messages found lost in a tick, after their transaction committed. */
   onLost?(rolloutKey: string, lost: { messageId: string; cohort: string }[]): void;
   onTick?(ms: number): void;
+  /** A pass met an error; true when it was a storage fault (counted and logged once per outage by the caller). */
+  onError?(error: unknown): boolean;
 }
 
 export interface ControllerDeps {
@@ -103,15 +105,24 @@ export function createController(deps: ControllerDeps) {
     }
   }
 
+  /** Never rejects: a pass that cannot read current figures decides nothing and the next one tries again. */
   async function tickOnce(): Promise<void> {
     const started = performance.now();
-    const keys = await keysInStates(database.db, ['running', 'paused']);
+    let keys: string[];
+    try {
+      keys = await keysInStates(database.db, ['running', 'paused']);
+    } catch (error) {
+      if (deps.events?.onError?.(error) !== true) logger.error('controller: listing rollouts failed', { error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
     for (const key of keys) {
       try {
         await evaluate(key);
       } catch (error) {
         // Another server decided first (the version moved): that is the compare-and-set working.
         if (error instanceof AppError && error.status === 409) continue;
+        // Storage is failing: the rest of the pass would read no better; decide nothing until it is back.
+        if (deps.events?.onError?.(error) === true) return;
         logger.error(`controller: evaluating ${key} failed`, { error: error instanceof Error ? error.message : String(error) });
       }
     }

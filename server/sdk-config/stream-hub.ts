@@ -23,6 +23,8 @@ export interface HubOptions {
   logger: Logger;
   heartbeatMs?: number;
   watchMs?: number;
+  /** True when the error was a storage fault, already counted and logged once per outage. */
+  onError?: (error: unknown) => boolean;
 }
 
 export function createStreamHub(options: HubOptions) {
@@ -53,7 +55,7 @@ export function createStreamHub(options: HubOptions) {
           await refreshOnce();
         } while (again);
       } catch (error) {
-        logger.warn('could not refresh the SDK snapshot', { error: String(error) });
+        if (options.onError?.(error) !== true) logger.warn('could not refresh the SDK snapshot', { error: String(error) });
       } finally {
         refreshing = null;
       }

@@ -29,13 +29,42 @@ async function freePort(): Promise<number> {
 
 export interface Sqld {
   url: string;
-  child: ChildProcess;
+  readonly child: ChildProcess;
+  /** Kills the server at once (SIGKILL), keeping its data: an outage. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data, after `kill()`. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startSqld(): Promise<Sqld> {
   const dir = mkdtempSync(join(tmpdir(), 'rollcall-sqld-'));
   const port = await freePort();
+  let child = await launch(dir, port);
+  const url = `http://127.0.0.1:${port}`;
+  const ended = (c: ChildProcess, signal: NodeJS.Signals) => {
+    if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill(signal);
+    return exited;
+  };
+  return {
+    url,
+    get child() {
+      return child;
+    },
+    kill: () => ended(child, 'SIGKILL'),
+    async restart() {
+      child = await launch(dir, port);
+    },
+    async stop() {
+      await ended(child, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launch(dir: string, port: number): Promise<ChildProcess> {
   const child = spawn(sqldBinary(), ['--db-path', join(dir, 'data.sqld'), '--http-listen-addr', `127.0.0.1:${port}`, '--no-welcome'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -52,16 +81,5 @@ export async function startSqld(): Promise<Sqld> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return {
-    url,
-    child,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return child;
 }
