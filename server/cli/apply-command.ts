@@ -1,11 +1,9 @@
 /** `rollcall apply -f FILE [--dry-run]` and `rollcall export [KEY…]`: rollouts as code. */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { planApply, writeApply, type FieldChange, type RolloutPlan } from './apply.ts';
+import type { FieldChange, RolloutPlan } from './apply.ts';
 import { withContext, type Context } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
-import { readRolloutFile } from './file.ts';
-import { exportRollouts } from './export.ts';
 import { rolloutKeyArgument } from './arguments.ts';
 
 const show = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));
@@ -29,6 +27,8 @@ function renderPlan(ctx: Context, plans: RolloutPlan[]): string {
 const summaryOf = (plans: RolloutPlan[]) => plans.map((p) => ({ key: p.key, action: p.action, ...('remote' in p ? { state: p.remote.state, version: p.remote.version } : {}), changes: p.changes, refusals: p.refusals }));
 
 async function apply(ctx: Context, options: { file: string; dryRun?: boolean; reason?: string }): Promise<void> {
+  // Loaded here, not at start: the YAML parser and the server's rules are for this command only.
+  const [{ planApply, writeApply }, { readRolloutFile }] = await Promise.all([import('./apply.ts'), import('./file.ts')]);
   const { name, rollouts } = await readRolloutFile(options.file);
   const plans = await planApply(ctx.client, rollouts);
   const refused = plans.filter((p) => p.refusals.length > 0);
@@ -78,6 +78,7 @@ export function registerApply(program: Command): void {
     .option('-o, --output <path>', 'write to this file instead of standard output')
     .action(
       withContext(async (ctx, keys: string[] | undefined, options: { output?: string }) => {
+        const { exportRollouts } = await import('./export.ts');
         const text = await exportRollouts(ctx.client, keys ?? [], ctx.out.json ? 'json' : 'yaml');
         if (options.output === undefined) process.stdout.write(text);
         else await writeFile(options.output, text);

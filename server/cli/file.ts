@@ -15,19 +15,24 @@ export type RolloutEntry = z.output<typeof createRolloutSchema>;
 export const ROLLOUT_FIELDS = Object.keys(createRolloutSchema.shape);
 
 const fileSchema = z.strictObject({
-  rollouts: z
-    .array(createRolloutSchema)
-    .min(1, 'the file lists no rollouts')
-    .max(1000)
-    .superRefine((rollouts, ctx) => {
-      const seen = new Map<string, number>();
-      rollouts.forEach((rollout, i) => {
-        const first = seen.get(rollout.key);
-        if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `${rollout.key} is already listed as rollouts[${first}]` });
-        else seen.set(rollout.key, i);
-      });
-    }),
+  rollouts: z.array(createRolloutSchema).min(1, 'the file lists no rollouts').max(1000),
 });
+
+/** Keys listed twice, found on the raw data so that they are reported beside every other problem. */
+function duplicateKeys(data: unknown): { path: PropertyKey[]; message: string }[] {
+  const rollouts = (data as { rollouts?: unknown } | null)?.rollouts;
+  if (!Array.isArray(rollouts)) return [];
+  const seen = new Map<unknown, number>();
+  const found: { path: PropertyKey[]; message: string }[] = [];
+  rollouts.forEach((rollout, i) => {
+    const key = (rollout as { key?: unknown } | null)?.key;
+    if (typeof key !== 'string') return;
+    const first = seen.get(key);
+    if (first !== undefined) found.push({ path: ['rollouts', i, 'key'], message: `${key} is already listed as rollouts[${first}]` });
+    else seen.set(key, i);
+  });
+  return found;
+}
 
 export interface FileProblem {
   line: number;
@@ -87,13 +92,15 @@ export function parseRolloutFile(name: string, text: string): RolloutEntry[] {
   }
   const data: unknown = doc.toJS();
   const parsed = fileSchema.safeParse(data);
-  if (parsed.success) return parsed.data.rollouts;
+  const duplicates = duplicateKeys(data);
+  if (parsed.success && duplicates.length === 0) return parsed.data.rollouts;
   const problems: FileProblem[] = [];
   const place = (path: readonly PropertyKey[], atKey: boolean, message: string) => {
     const { line, col } = lineCounter.linePos(offsetOf(doc, path, atKey));
     problems.push({ line, column: col, field: fieldOf(path, data), message });
   };
-  for (const issue of parsed.error.issues) {
+  for (const duplicate of duplicates) place(duplicate.path, false, duplicate.message);
+  for (const issue of parsed.error?.issues ?? []) {
     if (issue.code === 'unrecognized_keys') {
       const known = issue.path.length === 2 ? ` (a rollout has ${ROLLOUT_FIELDS.join(', ')})` : '';
       for (const key of issue.keys) place([...issue.path, key], true, `unknown field${known}`);
