@@ -83,7 +83,8 @@ async function act(ctx: Context, action: Action, key: string, options: ActionOpt
   }
   ctx.out.result(after, () => {
     const step = after.step === null ? '' : `, step ${after.step}/${after.plan.length - 1}`;
-    return `${key} ${DONE[action]}: ${after.state}${step}, live ${percent(after.live)}, shadow ${percent(after.shadow)}, version ${after.version}`;
+    const what = action === 'revert' && typeof options.cohort === 'string' ? `${key} cohort ${options.cohort}` : key;
+    return `${what} ${DONE[action]}: ${after.state}${step}, live ${percent(after.live)}, shadow ${percent(after.shadow)}, version ${after.version}`;
   });
 }
 

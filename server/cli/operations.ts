@@ -80,7 +80,7 @@ export function registerOperations(program: Command): void {
     .action(
       withContext(async (ctx, id: string) => {
         const result = await ctx.client.request<{ id: string; status: string }>('POST', `/v1/deliveries/${id}/retry`);
-        ctx.out.result(result, () => `${id}: ${result.status ?? 'sent again'}`);
+        ctx.out.result(result, () => `${id}: ${result.status === 'pending' ? 'brought forward: it is sent now' : `sent again: ${result.status}`}`);
       }),
     );
 

@@ -171,7 +171,7 @@ describe('lifecycle', () => {
 
     const done = await cli(['revert', 'cli-hooks', '--cohort', 'c1', '--reason', 'error rate', '--yes']);
     expect(done.code).toBe(0);
-    expect(done.stdout).toContain('cli-hooks reverted: paused');
+    expect(done.stdout).toContain('cli-hooks cohort c1 reverted: paused');
     expect((await api('GET', '/v1/rollouts/cli-hooks')).body.cohorts[0]).toMatchObject({ name: 'c1', status: 'reverted', revertReason: 'error rate' });
     const resumed = await cli(['resume', 'cli-hooks', '--cohort', 'c1', '--reason', 'fixed']);
     expect(resumed.code).toBe(0);
