@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../server/config.ts';
+import { startReceiver } from '../../helpers/receiver.ts';
 import { dumpTables } from '../../helpers/test-app.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 import { BIN, runCli, runInTerminal, spawnCli, type CliRun } from '../../helpers/cli.ts';
@@ -16,7 +18,7 @@ let dir: string;
 const outputs: CliRun[] = [];
 
 beforeAll(async () => {
-  live = await startLiveServer({ tickMs: 100 });
+  live = await startLiveServer({ tickMs: 100, deps: { callbacks: { allow: loadConfig({ ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8' }).callbackAllow } } });
   dir = mkdtempSync(join(tmpdir(), 'rollcall-cli-'));
 });
 afterAll(async () => {
@@ -310,6 +312,51 @@ describe('status and output', () => {
     expect(unknown.code).toBe(2);
     expect(noKey.code).toBe(1);
     expect(noKey.stderr).toContain('set ROLLCALL_KEY');
+  });
+});
+
+describe('operations', () => {
+  it('creates, revokes and restores keys; a new key is printed once, as the API shows it', async () => {
+    const created = await cli(['keys', 'create', '--kind', 'read', '--name', 'ci dashboard']);
+    expect(created.code).toBe(0);
+    const key = created.stdout.split('\n')[0]!;
+    expect(key).toMatch(/^rc_read_\w+$/);
+    const id = /read key (key_\w+) \(ci dashboard\)/.exec(created.stdout)![1]!;
+    expect((await cli(['status'], { env: { ROLLCALL_KEY: key } })).code).toBe(0);
+    const revoked = await cli(['keys', 'revoke', id, '--reason', 'rotated']);
+    expect(revoked.stdout).toContain(`${id} (ci dashboard) is revoked.`);
+    const refused = await cli(['status'], { env: { ROLLCALL_KEY: key } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('401');
+    expect(refused.stdout + refused.stderr).not.toContain(key);
+    const [restored, list] = await Promise.all([cli(['keys', 'restore', id]), cli(['keys', 'list'])]);
+    expect(restored.stdout).toContain('is active');
+    expect(list.stdout).toMatch(new RegExp(`${id} +read +ci dashboard`));
+    expect(list.stdout).not.toContain(key);
+  });
+
+  it('lists subscriptions and their deliveries, and sends one again', async () => {
+    const receiver = await startReceiver({ status: 500 });
+    try {
+      const sub = await api('POST', '/v1/callbacks', { url: receiver.url, rollout: 'cli-cb' });
+      expect(sub.status).toBe(201);
+      expect((await api('POST', '/v1/rollouts', { key: 'cli-cb', plan: [{ live: 10 }] })).status).toBe(201);
+      expect((await api('POST', '/v1/rollouts/cli-cb/start')).status).toBe(200);
+      await receiver.waitFor(1, 15_000);
+      const [list, deliveries] = await Promise.all([cli(['callbacks', 'list']), cli(['--json', 'callbacks', 'deliveries', sub.body.id])]);
+      expect(list.stdout).toMatch(new RegExp(`${sub.body.id} +${receiver.url} +cli-cb +all +enabled`));
+      const [delivery] = JSON.parse(deliveries.stdout).items;
+      expect(delivery).toMatchObject({ type: 'rollout.started', rollout: 'cli-cb', status: 'pending', lastStatus: 500 });
+      const retried = await cli(['callbacks', 'retry', delivery.id]);
+      expect(retried.code).toBe(0);
+      expect(retried.stdout).toContain(`${delivery.id}: brought forward`);
+      await receiver.waitFor(2, 15_000);
+      expect(receiver.received[1]!.headers['webhook-id']).toBe(receiver.received[0]!.headers['webhook-id']);
+      const table = await cli(['callbacks', 'deliveries', sub.body.id]);
+      expect(table.stdout).toMatch(new RegExp(`${delivery.id} +rollout\\.started +cli-cb`));
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('never prints the key it authenticates with', () => {
