@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { FieldChange, RolloutPlan } from './apply.ts';
 import { withContext, type Context } from './context.ts';
-import { CliError, EXIT } from './errors.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
 import { rolloutKeyArgument } from './arguments.ts';
 
 const show = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));
@@ -81,7 +81,11 @@ export function registerApply(program: Command): void {
         const { exportRollouts } = await import('./export.ts');
         const text = await exportRollouts(ctx.client, keys ?? [], ctx.out.json ? 'json' : 'yaml');
         if (options.output === undefined) process.stdout.write(text);
-        else await writeFile(options.output, text);
+        else {
+          await writeFile(options.output, text).catch((error: NodeJS.ErrnoException) => {
+            throw usageError(`cannot write ${options.output} (${error.code ?? error.message})`);
+          });
+        }
       }),
     );
 }

@@ -13,6 +13,7 @@ import { rolloutKeyArgument } from './arguments.ts';
 import { VERDICT_STYLE, verdictOf, type RolloutDetail } from './verdict.ts';
 
 const WATCH_INTERVAL_MS = 1000;
+const READ_AT_ONCE = 8;
 
 interface HealthCohort {
   name: string;
@@ -38,8 +39,12 @@ const stepText = (r: RolloutDetail) => (r.step === null ? '—' : `${r.step}/${r
 
 async function allView(client: ApiClient, out: Output): Promise<View> {
   const items = await listAll<RolloutDetail>(client, '/v1/rollouts');
-  // The list carries no health; the guarded rollouts are read one by one for it.
-  const details = await Promise.all(items.map((r) => (r.state === 'running' || r.state === 'paused' ? client.request<RolloutDetail>('GET', `/v1/rollouts/${r.key}`) : r)));
+  // The list carries no health; the guarded rollouts are read one by one for it, a few at a time.
+  const details: RolloutDetail[] = [];
+  for (let i = 0; i < items.length; i += READ_AT_ONCE) {
+    const batch = items.slice(i, i + READ_AT_ONCE);
+    details.push(...(await Promise.all(batch.map((r) => (r.state === 'running' || r.state === 'paused' ? client.request<RolloutDetail>('GET', `/v1/rollouts/${r.key}`) : r)))));
+  }
   const rows: Cell[][] = details.map((r) => {
     const verdict = verdictOf(r);
     return [r.key, r.state, stepText(r), percent(r.live), percent(r.shadow), { text: verdict.status, style: VERDICT_STYLE[verdict.status] }, r.version, verdict.reason];
