@@ -10,7 +10,8 @@ afterEach(() => {
   for (const step of cleanup.splice(0)) step();
 });
 
-describe('rollcall serve', () => {
+// Starting the server process can take many seconds on a machine shared with other suites.
+describe('rollcall serve', { timeout: 120_000 }, () => {
   it('runs the server as npm start does: configured by the environment, stopped cleanly by SIGTERM', async () => {
     const { url, dir } = tempDatabaseUrl();
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ describe('rollcall serve', () => {
     child.stdout!.on('data', (chunk) => (output += chunk));
     child.stderr!.on('data', (chunk) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(output), 15_000, 'the server to listen');
+    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(output), 60_000, 'the server to listen');
     const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
     const rollouts = await fetch(`${base}/v1/rollouts`, { headers: { authorization: `Bearer ${ADMIN}` } });
