@@ -57,7 +57,7 @@ export interface BreachReport {
   figures: unknown;
 }
 
-function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
+export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
   const guards = { ...current, ...patch };
   if (guards.windowSeconds <= guards.graceSeconds) {
     throw badRequest('invalid_guards', `windowSeconds (${guards.windowSeconds}) must be longer than graceSeconds (${guards.graceSeconds})`);
@@ -69,7 +69,7 @@ const canonicalStep = (step: Step | undefined) =>
   step === undefined ? 'none' : JSON.stringify(Object.entries(step).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 
 /** Steps already entered are history; only the steps after the current one may change. */
-function checkPlanChange(rollout: Rollout, plan: Step[]): void {
+export function checkPlanChange(rollout: Pick<Rollout, 'state' | 'step' | 'plan'>, plan: Step[]): void {
   if (rollout.state === 'draft') return;
   if (rollout.state === 'completed') throw conflict('plan_locked', 'a completed rollout has no future steps to change');
   const entered = rollout.step ?? -1;

@@ -1,0 +1,133 @@
+/**
+ * A rollouts file: YAML or JSON holding `rollouts: [...]`, each entry the
+ * body `POST /v1/rollouts` takes, validated by the API's own zod schemas.
+ * Every problem is reported with its file, line, column and field, all of
+ * them at once, before anything is sent.
+ */
+import { readFile } from 'node:fs/promises';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { createRolloutSchema } from '../rollouts/schemas.ts';
+import { CliError, EXIT } from './errors.ts';
+
+export type RolloutEntry = z.output<typeof createRolloutSchema>;
+
+export const ROLLOUT_FIELDS = Object.keys(createRolloutSchema.shape);
+
+const fileSchema = z.strictObject({
+  rollouts: z.array(createRolloutSchema).min(1, 'the file lists no rollouts').max(1000),
+});
+
+/** Keys listed twice, found on the raw data so that they are reported beside every other problem. */
+function duplicateKeys(data: unknown): { path: PropertyKey[]; message: string }[] {
+  const rollouts = (data as { rollouts?: unknown } | null)?.rollouts;
+  if (!Array.isArray(rollouts)) return [];
+  const seen = new Map<unknown, number>();
+  const found: { path: PropertyKey[]; message: string }[] = [];
+  rollouts.forEach((rollout, i) => {
+    const key = (rollout as { key?: unknown } | null)?.key;
+    if (typeof key !== 'string') return;
+    const first = seen.get(key);
+    if (first !== undefined) found.push({ path: ['rollouts', i, 'key'], message: `${key} is already listed as rollouts[${first}]` });
+    else seen.set(key, i);
+  });
+  return found;
+}
+
+export interface FileProblem {
+  line: number;
+  column: number;
+  field: string;
+  message: string;
+}
+
+/** The file's name and its problems, one line each: `file:line:column: field: message`. */
+export class RolloutFileError extends CliError {
+  constructor(name: string, problems: FileProblem[]) {
+    const lines = problems.map((p) => `${name}:${p.line}:${p.column}: ${p.field === '' ? '' : `${p.field}: `}${p.message}`);
+    super(EXIT.usage, `${name} is not a valid rollouts file:\n  ${lines.join('\n  ')}`, { error: { code: 'invalid_file', message: `${name} is not a valid rollouts file`, details: { file: name, problems } } });
+  }
+}
+
+/** The node at `path`, or the deepest one that exists on the way (a missing field is placed at its parent). */
+function offsetOf(doc: Document, path: readonly PropertyKey[], atKey: boolean): number {
+  let node: unknown = doc.contents;
+  let offset = (node as { range?: [number] } | null)?.range?.[0] ?? 0;
+  for (const [i, segment] of path.entries()) {
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === segment);
+      next = atKey && i === path.length - 1 ? pair?.key : pair?.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      next = node.items[segment];
+    }
+    const range = (next as { range?: [number] } | undefined)?.range;
+    if (range === undefined) break;
+    node = next;
+    offset = range[0];
+  }
+  return offset;
+}
+
+/** `plan[2].live` for a path inside a rollout, with the rollout's key in front when the file gives one. */
+function fieldOf(path: readonly PropertyKey[], data: unknown): string {
+  const inner = path.slice(2).map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
+  if (path[0] !== 'rollouts' || typeof path[1] !== 'number') return path.map(String).join('.');
+  const key = (data as { rollouts?: { key?: unknown }[] } | null)?.rollouts?.[path[1]]?.key;
+  const who = typeof key === 'string' ? key : `rollouts[${path[1]}]`;
+  return inner === '' ? who : `${who} ${inner}`;
+}
+
+export function parseRolloutFile(name: string, text: string): RolloutEntry[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new RolloutFileError(
+      name,
+      doc.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { line, column: col, field: '', message: error.message.split('\n')[0]! };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS();
+  const parsed = fileSchema.safeParse(data);
+  const duplicates = duplicateKeys(data);
+  if (parsed.success && duplicates.length === 0) return parsed.data.rollouts;
+  const problems: FileProblem[] = [];
+  const place = (path: readonly PropertyKey[], atKey: boolean, message: string) => {
+    const { line, col } = lineCounter.linePos(offsetOf(doc, path, atKey));
+    problems.push({ line, column: col, field: fieldOf(path, data), message });
+  };
+  for (const duplicate of duplicates) place(duplicate.path, false, duplicate.message);
+  for (const issue of parsed.error?.issues ?? []) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = issue.path.length === 2 ? ` (a rollout has ${ROLLOUT_FIELDS.join(', ')})` : '';
+      for (const key of issue.keys) place([...issue.path, key], true, `unknown field${known}`);
+    } else {
+      const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
+      place(issue.path, false, missing ? `missing (${issue.message.replace(/^Invalid input: /, '')})` : issue.message);
+    }
+  }
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  throw new RolloutFileError(name, problems);
+}
+
+/** Reads `-f`: a path, or `-` for standard input. */
+export async function readRolloutFile(path: string): Promise<{ name: string; rollouts: RolloutEntry[] }> {
+  const name = path === '-' ? '<stdin>' : path;
+  let text: string;
+  try {
+    text = path === '-' ? await readStdin() : await readFile(path, 'utf8');
+  } catch (error) {
+    const message = `cannot read ${name} (${(error as { code?: string }).code ?? (error as Error).message})`;
+    throw new CliError(EXIT.usage, message, { error: { code: 'unreadable_file', message } });
+  }
+  return { name, rollouts: parseRolloutFile(name, text) };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
