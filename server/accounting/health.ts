@@ -46,10 +46,6 @@ export interface RolloutHealth {
 
 const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
 
-function zero(): store.CountSums {
-  return { received: 0, due: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 };
-}
-
 export interface MeasureOptions {
   now: number;
   windowSeconds?: number;
@@ -85,7 +81,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
         store.cohortSums(ex, rollout.id, plan.name, plan.since, dueBefore),
         store.ledgerCounts(ex, rollout.id, plan.name, plan.since),
       ]);
-      const s = sums.get(MEASURED_PATH[plan.kind]) ?? zero();
+      const s = sums.get(MEASURED_PATH[plan.kind]) ?? store.zeroSums();
       return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0 };
     }),
   );

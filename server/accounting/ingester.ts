@@ -10,7 +10,7 @@
 import type { Clock } from '../clock.ts';
 import type { Database, SqlRunner } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
-import type { CountRow, ReportAck } from '../../sdk/wire.ts';
+import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
 import type { ValidBatch } from './schemas.ts';
 import * as store from './store.ts';
 
@@ -23,7 +23,7 @@ export interface Submission {
 const GROUP_MAX = 64;
 
 /** Counts a committed group added to one cohort of a rollout, named by key (for the metrics). */
-export type CohortTally = Pick<CountRow, 'cohort' | 'received' | 'processed' | 'failed' | 'compared' | 'mismatched' | 'dropped'> & { rollout: string };
+export type CohortTally = Counts & { cohort: string; rollout: string };
 
 export interface IngesterEvents {
   /** After each commit: the counts it added. */
@@ -53,7 +53,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     }
     const known = await store.knownRollouts(sql, [...keys]);
     const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
-    const counts = new Map<string, store.CountDelta>();
+    const counts = new Map<string, store.CountDelta & Counts>();
     const latency = new Map<string, store.LatencyDelta>();
     const opened: store.MessageRow[] = [];
     const settled = new Map<number, store.MessageRow[]>();
@@ -76,15 +76,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         }
         const bucket = Math.floor(onServer(row.second * 1000) / 1000);
         const key = `${rollout.id}|${bucket}|${row.cohort}|${row.path}`;
-        const sum = counts.get(key) ?? { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 };
-        sum.received! += row.received;
-        sum.processed! += row.processed;
-        sum.failed! += row.failed;
-        sum.compared! += row.compared;
-        sum.mismatched! += row.mismatched;
-        sum.skipped! += row.skipped;
-        sum.dropped! += row.dropped;
-        counts.set(key, sum);
+        let sum = counts.get(key);
+        if (sum === undefined) counts.set(key, (sum = { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, ...zeroCounts() }));
+        for (const c of COUNTERS) sum[c] += row[c];
         const minute = bucket - (bucket % 60);
         for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
           unpackHistogram(pairs, (slot, n) => {
@@ -161,7 +155,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     await store.addNoise(sql, noise);
     // The sums already made per rollout, cohort, path and second are what the metrics count.
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
-    const tallies = [...counts.values()].map((c) => ({ ...(c as Required<store.CountDelta>), rollout: keyOf.get(c.rolloutId)! }));
+    const tallies = [...counts.values()].map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));
     return { acks, tallies };
   }
 

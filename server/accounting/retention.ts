@@ -17,7 +17,7 @@ import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 import { pruneFinished } from '../callbacks/store.ts';
-import { ADD_TO_COUNTS } from './store.ts';
+import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
 
 const HOUR = 3_600_000;
@@ -68,8 +68,8 @@ async function compactCounts(tx: Transaction, rolloutId: number, before: number,
     picked.map((r) => sql`${r.id}`),
     sql`, `,
   );
-  await tx.run(sql`INSERT INTO ${cohortCounts} (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)
-    SELECT rollout_id, cohort, path, bucket - bucket % 60, sum(received), sum(processed), sum(failed), sum(compared), sum(mismatched), sum(skipped), sum(dropped)
+  await tx.run(sql`INSERT INTO ${cohortCounts} (${sql.raw(COUNT_COLUMNS)})
+    SELECT rollout_id, cohort, path, bucket - bucket % 60, ${sql.raw(COUNT_SUMS)}
     FROM ${cohortCounts} WHERE rowid IN (${ids}) GROUP BY rollout_id, cohort, path, bucket - bucket % 60
     ${sql.raw(ADD_TO_COUNTS)}`);
   const removed = await tx.run(sql`DELETE FROM ${cohortCounts} WHERE rowid IN (${ids})`);

@@ -4,8 +4,9 @@
  * do not depend on the order reports arrive in, and sample inserts respect
  * the per-minute limit.
  */
-import { and, count, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { InValue } from '@libsql/client';
+import { COUNTERS, type Counts } from '../../sdk/wire.ts';
 import type { Executor, SqlRunner } from '../db/database.ts';
 import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples, rollouts } from '../db/schema.ts';
 
@@ -73,19 +74,23 @@ export async function claimBatch(sql: SqlRunner, batchId: string, instanceId: st
   return result.rowsAffected === 1;
 }
 
-/** Count rows add up: the clause for every insert into `cohort_counts` (ingest, and retention's roll-up). */
-export const ADD_TO_COUNTS = `ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET received = received + excluded.received,
-   processed = processed + excluded.processed, failed = failed + excluded.failed, compared = compared + excluded.compared,
-   mismatched = mismatched + excluded.mismatched, skipped = skipped + excluded.skipped, dropped = dropped + excluded.dropped`;
+const COUNTER_LIST = COUNTERS.join(', ');
 
-const addCountsSql = valuesSql(
-  'INSERT INTO cohort_counts (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)',
-  11,
-  ADD_TO_COUNTS,
-);
+/** Count rows add up: the clause for every insert into `cohort_counts` (ingest, and retention's roll-up). */
+export const ADD_TO_COUNTS = `ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET ${COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+
+/** The columns a roll-up inserts and the sums it selects for them. */
+export const COUNT_COLUMNS = `rollout_id, cohort, path, bucket, ${COUNTER_LIST}`;
+export const COUNT_SUMS = COUNTERS.map((c) => `sum(${c})`).join(', ');
+
+const addCountsSql = valuesSql(`INSERT INTO cohort_counts (${COUNT_COLUMNS})`, 4 + COUNTERS.length, ADD_TO_COUNTS);
 
 export async function addCounts(sql: SqlRunner, rows: CountDelta[]): Promise<void> {
-  await upsertChunks(sql, rows, addCountsSql, (r) => [r.rolloutId, r.cohort, r.path, r.bucket, r.received ?? 0, r.processed ?? 0, r.failed ?? 0, r.compared ?? 0, r.mismatched ?? 0, r.skipped ?? 0, r.dropped ?? 0]);
+  await upsertChunks(sql, rows, addCountsSql, (r) => {
+    const values: InValue[] = [r.rolloutId, r.cohort, r.path, r.bucket];
+    for (const c of COUNTERS) values.push(r[c] ?? 0);
+    return values;
+  });
 }
 
 const addLatencySql = valuesSql(
@@ -184,31 +189,25 @@ export async function listNoise(ex: Executor, rolloutId: number): Promise<string
   return rows.map((r) => r.path);
 }
 
-export interface CountSums {
-  received: number;
+export interface CountSums extends Counts {
   /** Received in buckets that are past the grace: messages that are due. */
   due: number;
-  processed: number;
-  failed: number;
-  compared: number;
-  mismatched: number;
-  skipped: number;
-  dropped: number;
+}
+
+export function zeroSums(): CountSums {
+  const sums = { due: 0 } as CountSums;
+  for (const c of COUNTERS) sums[c] = 0;
+  return sums;
 }
 
 /** Sums of one cohort's counts per path since `from` (ms); `dueBefore` (ms) splits off the due messages. */
 export async function cohortSums(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Map<string, CountSums>> {
+  const sums = Object.fromEntries(COUNTERS.map((c) => [c, sql<number>`coalesce(sum(${cohortCounts[c]}), 0)`])) as Record<keyof Counts, SQL<number>>;
   const rows = await ex
     .select({
       path: cohortCounts.path,
-      received: sql<number>`coalesce(sum(${cohortCounts.received}), 0)`,
       due: sql<number>`coalesce(sum(CASE WHEN ${cohortCounts.bucket} * 1000 <= ${dueBefore} THEN ${cohortCounts.received} ELSE 0 END), 0)`,
-      processed: sql<number>`coalesce(sum(${cohortCounts.processed}), 0)`,
-      failed: sql<number>`coalesce(sum(${cohortCounts.failed}), 0)`,
-      compared: sql<number>`coalesce(sum(${cohortCounts.compared}), 0)`,
-      mismatched: sql<number>`coalesce(sum(${cohortCounts.mismatched}), 0)`,
-      skipped: sql<number>`coalesce(sum(${cohortCounts.skipped}), 0)`,
-      dropped: sql<number>`coalesce(sum(${cohortCounts.dropped}), 0)`,
+      ...sums,
     })
     .from(cohortCounts)
     .where(
