@@ -6,35 +6,27 @@
  * compare-and-set on the version it measured, so several servers on one
  * database decide once; a server that loses the race lets it go.
  */
-import { hasDueOpen, markLost } from '../accounting/store.ts';
-import { measureRollout, type CohortHealth, type RolloutHealth } from '../accounting/health.ts';
-import { cohortFigures } from '../accounting/health-view.ts';
 import type { Clock } from '../clock.ts';
-import type { Database } from '../db/database.ts';
-import { AppError } from '../errors.ts';
-import type { LostAnnouncer } from '../callbacks/lost-announcer.ts';
+import { VersionConflict } from '../errors.ts';
+import type { HealthService } from '../health/service.ts';
+import type { CohortHealth, RolloutHealth } from '../health/measure.ts';
 import type { Logger } from '../logger.ts';
+import type { LostService } from '../lost/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
-import { keysInStates, loadAggregate } from '../rollouts/store.ts';
-
-const LOST_PER_TICK = 10_000;
 
 export interface ControllerEvents {
-  /** Messages found lost in a tick, after their transaction committed. */
-  onLost?(rolloutKey: string, lost: { messageId: string; cohort: string }[]): void;
   onTick?(ms: number): void;
 }
 
 export interface ControllerDeps {
-  database: Database;
   clock: Clock;
   logger: Logger;
   rollouts: RolloutService;
+  lost: LostService;
+  health: HealthService;
   tickMs?: number;
   events?: ControllerEvents;
-  /** Announces lost messages to callbacks, in the transaction that marks them. */
-  lost?: LostAnnouncer;
 }
 
 /** Why the current step may advance, or why not yet (null: it may). */
@@ -62,42 +54,25 @@ export function advanceBlocker(aggregate: RolloutAggregate, health: RolloutHealt
 }
 
 export function createController(deps: ControllerDeps) {
-  const { database, clock, logger, rollouts } = deps;
+  const { clock, logger, rollouts, lost, health } = deps;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
 
+  /** One rollout: lost.markDue → health.measure → rollouts.applyBreach, or advance. */
   async function evaluate(key: string): Promise<void> {
-    const aggregate = await loadAggregate(database.db, key);
+    const aggregate = await rollouts.find(key);
     if (aggregate === undefined) return;
     const { rollout } = aggregate;
     const now = clock.now();
-    const dueBefore = now - rollout.guards.graceSeconds * 1000;
-    if (await hasDueOpen(database.db, rollout.id, dueBefore)) {
-      const lost = await database.write(async (tx) => {
-        const marked = await markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
-        await deps.lost?.record(tx, rollout, marked, now);
-        return marked;
-      });
-      if (lost.length > 0) deps.events?.onLost?.(key, lost);
-    }
-    await deps.lost?.flushDue(database, rollout, now);
-    const health = await measureRollout(database.db, aggregate, { now, guardsOnly: true });
-    const breached = health.cohorts.find((c) => c.breaches.length > 0);
-    if (breached !== undefined) {
-      const breach = breached.breaches[0]!;
-      const baseline = health.cohorts.find((c) => c.kind === 'baseline');
-      const figures = { cohort: cohortFigures(breached), baseline: baseline === undefined ? null : cohortFigures(baseline), value: breach.value, threshold: breach.threshold, sample: breach.sample };
-      const done = await rollouts.applyBreach(key, rollout.version, {
-        cohort: breach.cohort,
-        kind: breached.kind === 'shadow' ? 'shadow' : 'band',
-        guard: breach.guard,
-        reason: `guard ${breach.guard} breached in ${breach.cohort}: ${breach.reason}`,
-        figures,
-      });
+    await lost.markDue(rollout, now);
+    const measured = await health.measure(aggregate, { now, guardsOnly: true });
+    const breach = health.breachOf(measured);
+    if (breach !== null) {
+      const done = await rollouts.applyBreach(key, rollout.version, breach);
       if (done !== null) logger.warn(`${key}: ${breach.guard} guard breached in ${breach.cohort}, ${rollout.onBreach} applied`, { version: done.version });
       return;
     }
-    if (rollout.autoAdvance && rollout.state === 'running' && advanceBlocker(aggregate, health, now) === null) {
+    if (rollout.autoAdvance && rollout.state === 'running' && advanceBlocker(aggregate, measured, now) === null) {
       const next = rollout.plan[(rollout.step ?? -1) + 1]!;
       await rollouts.transition(key, { action: 'advance' }, { actor: 'controller', ifMatch: rollout.version, reason: `auto-advance: step ${rollout.step} baked and healthy; next live ${next.live}%` });
     }
@@ -105,13 +80,13 @@ export function createController(deps: ControllerDeps) {
 
   async function tickOnce(): Promise<void> {
     const started = performance.now();
-    const keys = await keysInStates(database.db, ['running', 'paused']);
+    const keys = await rollouts.controlledKeys();
     for (const key of keys) {
       try {
         await evaluate(key);
       } catch (error) {
         // Another server decided first (the version moved): that is the compare-and-set working.
-        if (error instanceof AppError && error.status === 409) continue;
+        if (error instanceof VersionConflict) continue;
         logger.error(`controller: evaluating ${key} failed`, { error: error instanceof Error ? error.message : String(error) });
       }
     }

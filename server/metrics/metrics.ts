@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ChangeFeed } from '../changes.ts';
 import type { Executor } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
-import type { CohortTally } from '../accounting/ingester.ts';
+import type { CohortTally } from '../reports/ingester.ts';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
 import { COUNTERS, type Counter as CounterName } from '../../sdk/wire.ts';
 

@@ -9,7 +9,7 @@
 import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
 import type { Executor } from '../db/database.ts';
-import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from '../controller/guards.ts';
+import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from './guards.ts';
 import type { Cohort, RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
 

@@ -16,7 +16,6 @@ import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
-import { pruneFinished } from '../callbacks/store.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
 
@@ -76,7 +75,16 @@ async function compactCounts(tx: Transaction, rolloutId: number, before: number,
   return removed.rowsAffected;
 }
 
-export function createRetention(deps: { database: Database; clock: Clock; logger: Logger; policy?: Partial<RetentionPolicy> }) {
+export interface RetentionDeps {
+  database: Database;
+  clock: Clock;
+  logger: Logger;
+  policy?: Partial<RetentionPolicy>;
+  /** Removes finished callback deliveries before a time, at most `limit` (the callbacks' own rule). */
+  pruneCallbacks?(before: number, limit: number): Promise<number>;
+}
+
+export function createRetention(deps: RetentionDeps) {
   const { database, clock, logger } = deps;
   const policy = { ...DEFAULT_RETENTION, ...deps.policy };
   let timer: NodeJS.Timeout | null = null;
@@ -112,7 +120,7 @@ export function createRetention(deps: { database: Database; clock: Clock; logger
         );
         return result.rowsAffected;
       });
-      removed.callbacks = await database.write((tx) => pruneFinished(tx, now - policy.callbacksMs, policy.limit));
+      removed.callbacks = (await deps.pruneCallbacks?.(now - policy.callbacksMs, policy.limit)) ?? 0;
       return removed;
     },
     start(intervalMs = 60_000): void {

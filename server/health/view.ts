@@ -2,7 +2,7 @@
 import { COUNTERS, type Counter } from '../../sdk/wire.ts';
 import { iso } from '../clock.ts';
 import type { Guards } from '../rollouts/model.ts';
-import type { CohortHealth, RolloutHealth } from './health.ts';
+import type { CohortHealth, RolloutHealth } from './measure.ts';
 
 /** A cohort's figures in full, for the health API: the brief figures and what only it shows. */
 export function cohortHealthView(c: CohortHealth) {
