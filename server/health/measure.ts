@@ -10,7 +10,7 @@ import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
 import type { Executor } from '../db/database.ts';
 import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from './guards.ts';
-import type { Cohort, RolloutAggregate } from '../rollouts/model.ts';
+import { stepShares, type Cohort, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
 
 export interface CohortHealth extends Figures {
@@ -69,7 +69,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   }
   const plans: Plan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: Math.max(from, cohort.activeSince ?? cohort.createdAt) }));
   const pseudo = new Set(await store.cohortsWithTraffic(ex, rollout.id, from));
-  const hasShadowBand = rollout.step !== null && rollout.plan[rollout.step]?.shadow !== undefined;
+  const hasShadowBand = stepShares(rollout).shadow !== null;
   if (hasShadowBand || pseudo.has('shadow')) plans.push({ name: 'shadow', kind: 'shadow', since: Math.max(from, rollout.measuredSince ?? from) });
   plans.push({ name: 'baseline', kind: 'baseline', since: from });
   if (pseudo.has('pinned')) plans.push({ name: 'pinned', kind: 'pinned', since: from });

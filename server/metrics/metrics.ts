@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ChangeFeed } from '../changes.ts';
 import type { Executor } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
+import { stepShares } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
 import { COUNTERS, type Counter as CounterName } from '../../sdk/wire.ts';
@@ -77,10 +78,10 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     shadowBp.reset();
     state.reset();
     for (const row of rows) {
-      const step = row.step === null ? undefined : row.plan[row.step];
-      const live = row.state === 'completed' ? 10_000 : row.state === 'draft' || row.state === 'reverted' ? 0 : Math.round((step?.live ?? 0) * 100);
+      const shares = stepShares(row);
+      const live = row.state === 'completed' ? 10_000 : row.state === 'draft' || row.state === 'reverted' ? 0 : Math.round((shares.live ?? 0) * 100);
       liveBp.set({ rollout: row.key }, live);
-      shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(step?.shadow ?? 0, step?.live ?? 0) * 100) - live : 0);
+      shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(shares.shadow ?? 0, shares.live ?? 0) * 100) - live : 0);
       for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
     }
   }
