@@ -9,112 +9,35 @@ import { randomUUID } from 'node:crypto';
 import { readBackup, writeBackup } from './backup.ts';
 import { createConfigSource, RollcallHttpError } from './config-source.ts';
 import { Emitter } from './emitter.ts';
-import { Evaluator, type ChangeEvent, type RevertEvent, type SnapshotSource } from './evaluator.ts';
-import { replayRound, type ReplayHandler } from './replay.ts';
+import { Evaluator, type SnapshotSource } from './evaluator.ts';
+import type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
+import type { Handlers, MessageRef, RunOptions } from './handlers.ts';
+import { settleOptions, type ClientOptions } from './options.ts';
+import { createReplayLoop, type ReplayHandler } from './replay.ts';
 import { createReporter } from './reporter.ts';
-import { createRunner, type Handlers, type MessageRef, type RunCompareOptions, type RunOptions } from './run.ts';
-import type { ConfigSnapshot, Path, RolloutState } from './snapshot.ts';
+import { createRunner } from './run.ts';
+import type { ConfigSnapshot, Path } from './snapshot.ts';
+import { createTimers, readyLatch } from './timers.ts';
 import { isSnapshot } from './validate-snapshot.ts';
+
+export type { ClientOptions, Logger } from './options.ts';
+export type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
 
 export const SDK_NAME = 'rollcall-node';
 export const SDK_VERSION = '0.2.0';
-
-export interface Logger {
-  debug?(message: string): void;
-  info?(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-const consoleLogger: Logger = {
-  warn: (message) => console.warn(`[rollcall] ${message}`),
-  error: (message) => console.error(`[rollcall] ${message}`),
-};
-
-export interface ClientOptions {
-  /** The Rollcall server, e.g. http://127.0.0.1:8787. */
-  url: string;
-  /** An `rc_sdk_…` key. */
-  sdkKey: string;
-  /** A snapshot (the body of GET /v1/sdk/config) to route by until the server answers. */
-  bootstrap?: ConfigSnapshot;
-  /** A file holding the last good snapshot, read at start when the server cannot be reached. */
-  backupPath?: string;
-  /** How often accounting is sent (1000 ms). */
-  flushIntervalMs?: number;
-  fetch?: typeof fetch;
-  /** `ready()` settles within this (5000 ms). */
-  initTimeoutMs?: number;
-  logger?: Logger;
-  /** Route everything to old once the snapshot has not been confirmed by the server for this long. Off by default. */
-  failClosedAfterMs?: number;
-  /** Use the SSE stream (true), or only poll. */
-  stream?: boolean;
-  /** Polling interval while the stream is down (30000 ms). */
-  pollIntervalMs?: number;
-  /** Reconnect backoff: first delay and cap (1000 ms, 60000 ms). */
-  reconnect?: { firstMs?: number; maxMs?: number };
-  /** A report the server has not answered within this is abandoned and retried with the same batch id (10000 ms). */
-  reportTimeoutMs?: number;
-  /** Report retry backoff: first delay and cap (1000 ms, 30000 ms). */
-  retry?: { firstMs?: number; maxMs?: number };
-  /** Events (ids and samples) held for sending at most (10000); more are counted as dropped. */
-  maxBufferedEvents?: number;
-  /** Events per batch at most (5000): a full batch is sent at once. */
-  maxBatchEvents?: number;
-  /** Comparison options for every rollout, and per rollout key. */
-  compare?: RunCompareOptions;
-  compareByRollout?: Record<string, RunCompareOptions>;
-  /** A shadow (candidate) call still running after this is a `timeout` mismatch (5000 ms). */
-  shadowTimeoutMs?: number;
-  /** Comparisons running at once at most (100); more are skipped and counted. */
-  maxConcurrentComparisons?: number;
-  /** With an `onReplay` handler: how often lost messages are claimed (5000 ms), under what lease (60 s), how many at once (4). */
-  replay?: { intervalMs?: number; leaseSeconds?: number; concurrency?: number };
-}
-
-
-export interface ClientEvents {
-  change: ChangeEvent;
-  revert: RevertEvent;
-  error: Error;
-  [key: string]: unknown;
-}
-
-export interface Evaluation {
-  path: Path;
-  /** The cohort the partner is measured in (`c1`…, `shadow`, `baseline`, `pinned`, `completed`). */
-  cohort: string;
-  /** False when the snapshot has no such rollout (the path is then `old`). */
-  known: boolean;
-  state: RolloutState | null;
-  version: number | null;
-  /** True when `failClosedAfterMs` has routed everything to old. */
-  stale: boolean;
-}
-
-export interface ClientStatus {
-  source: SnapshotSource;
-  version: number | null;
-  inFlight: number;
-  buffered: number;
-  dropped: number;
-  stopped: boolean;
-}
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-export function createClient(options: ClientOptions) {
-  const logger = options.logger ?? consoleLogger;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const url = options.url.replace(/\/+$/, '');
+export function createClient(clientOptions: ClientOptions) {
+  const options = settleOptions(clientOptions);
+  const { logger, url } = options;
   const instanceId = randomUUID();
   const evaluator = new Evaluator();
   const emitter = new Emitter<ClientEvents>((error) => logger.error(`a listener threw: ${toError(error).message}`));
   const replayHandlers = new Map<string, ReplayHandler>();
-  const timers: NodeJS.Timeout[] = [];
+  const timers = createTimers();
   let confirmedAt = performance.now();
   let dropped = 0;
   let warnedDrop = false;
@@ -123,25 +46,10 @@ export function createClient(options: ClientOptions) {
 
   // The one timer that is not unref()ed: while the host awaits ready(), the process should
   // wait for it (at most initTimeoutMs). It is cleared as soon as ready() settles.
-  const initTimer = setTimeout(() => {
-    if (evaluator.snapshot !== null) settleReady();
-    else settleReady(new Error(`no snapshot within ${options.initTimeoutMs ?? 5_000} ms: the server is unreachable and there is no bootstrap or backup`));
-  }, options.initTimeoutMs ?? 5_000);
-  let resolveReady!: () => void;
-  let rejectReady!: (error: Error) => void;
-  let readySettled = false;
-  const readyPromise = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
-  readyPromise.catch(() => undefined);
-  const settleReady = (error?: Error) => {
-    if (readySettled) return;
-    readySettled = true;
-    clearTimeout(initTimer);
-    if (error === undefined) resolveReady();
-    else rejectReady(error);
-  };
+  const ready = readyLatch(options.initTimeoutMs, () =>
+    evaluator.snapshot !== null ? undefined : new Error(`no snapshot within ${options.initTimeoutMs} ms: the server is unreachable and there is no bootstrap or backup`),
+  );
+  const settleReady = ready.settle;
 
   function reportError(error: unknown, fatal: boolean): void {
     const e = toError(error);
@@ -170,16 +78,8 @@ export function createClient(options: ClientOptions) {
   }
 
   const reporter = createReporter({
-    url,
-    sdkKey: options.sdkKey,
-    fetch: fetchImpl,
+    ...options,
     sdk: { name: SDK_NAME, version: SDK_VERSION, instanceId },
-    maxBufferedEvents: options.maxBufferedEvents ?? 10_000,
-    maxBatchEvents: options.maxBatchEvents ?? 5_000,
-    maxSamplesPerWindow: 20,
-    reportTimeoutMs: options.reportTimeoutMs ?? 10_000,
-    retryFirstMs: options.retry?.firstMs ?? 1_000,
-    retryMaxMs: options.retry?.maxMs ?? 30_000,
     onError: reportError,
     onDropped() {
       dropped++;
@@ -191,13 +91,7 @@ export function createClient(options: ClientOptions) {
   });
 
   const source = createConfigSource({
-    url,
-    sdkKey: options.sdkKey,
-    fetch: fetchImpl,
-    stream: options.stream ?? true,
-    pollIntervalMs: options.pollIntervalMs ?? 30_000,
-    reconnectFirstMs: options.reconnect?.firstMs ?? 1_000,
-    reconnectMaxMs: options.reconnect?.maxMs ?? 60_000,
+    ...options,
     streamIdleMs: 45_000,
     healthyResetMs: 60_000,
     onSnapshot: (snapshot) => take(snapshot, 'server'),
@@ -212,30 +106,7 @@ export function createClient(options: ClientOptions) {
     onError: (error, fatal) => reportError(error, fatal),
   });
 
-  const runner = createRunner({
-    evaluator,
-    reporter,
-    compareFor: (rolloutKey) => options.compareByRollout?.[rolloutKey] ?? options.compare,
-    shadowTimeoutMs: options.shadowTimeoutMs ?? 5_000,
-    maxConcurrentComparisons: options.maxConcurrentComparisons ?? 100,
-    random: Math.random,
-  });
-
-  /**
-   * Runs `fn` every `ms`, the first time after a random part of `ms`: many
-   * instances started together (a deploy) then report spread over the
-   * interval instead of all at once.
-   */
-  function every(ms: number, fn: () => void): void {
-    const first = setTimeout(() => {
-      fn();
-      const timer = setInterval(fn, ms);
-      timer.unref();
-      timers.push(timer);
-    }, Math.floor(Math.random() * ms));
-    first.unref();
-    timers.push(first);
-  }
+  const runner = createRunner({ ...options, evaluator, reporter, random: Math.random });
 
   async function start(): Promise<void> {
     if (options.bootstrap !== undefined) {
@@ -254,39 +125,23 @@ export function createClient(options: ClientOptions) {
   }
 
 
-  every(options.flushIntervalMs ?? 1_000, () => {
+  timers.every(options.flushIntervalMs, () => {
     void reporter.flush();
   });
-  let replaying: Promise<void> | null = null;
-  async function replayLoop(): Promise<void> {
-    // Keep claiming while full pages come back; stop at the first short one or error.
-    for (;;) {
-      if (closed || source.stopped || replayHandlers.size === 0) return;
-      const claimed = await replayRound({
-        url,
-        sdkKey: options.sdkKey,
-        instanceId,
-        fetch: fetchImpl,
-        handlers: replayHandlers,
-        leaseSeconds: options.replay?.leaseSeconds ?? 60,
-        batch: 50,
-        concurrency: options.replay?.concurrency ?? 4,
-      });
-      if (claimed < 50) return;
-    }
-  }
-  every(options.replay?.intervalMs ?? 5_000, () => {
-    if (replayHandlers.size === 0 || replaying !== null) return;
-    replaying = replayLoop()
-      .catch((error: unknown) => reportError(error, error instanceof RollcallHttpError && error.fatal))
-      .finally(() => {
-        replaying = null;
-      });
+  const replay = createReplayLoop({
+    ...options,
+    instanceId,
+    handlers: replayHandlers,
+    leaseSeconds: options.replayLeaseSeconds,
+    concurrency: options.replayConcurrency,
+    stopped: () => closed || source.stopped,
+    onError: (error) => reportError(error, error instanceof RollcallHttpError && error.fatal),
   });
+  timers.every(options.replayIntervalMs, replay.tick);
 
   const failClosedAfterMs = options.failClosedAfterMs;
   if (failClosedAfterMs !== undefined) {
-    every(Math.min(1_000, failClosedAfterMs), () => {
+    timers.every(Math.min(1_000, failClosedAfterMs), () => {
       evaluator.failClosed = performance.now() - confirmedAt > failClosedAfterMs;
     });
   }
@@ -303,7 +158,7 @@ export function createClient(options: ClientOptions) {
   return {
     /** Resolves with the first snapshot from the server, or from a bootstrap/backup when the server cannot be reached; rejects on a bad key or after `initTimeoutMs` with nothing to route by. */
     ready(): Promise<void> {
-      return readyPromise;
+      return ready.promise;
     },
 
     /** 'old' | 'new' | 'shadow'. Synchronous and never throws. */
@@ -375,11 +230,11 @@ export function createClient(options: ClientOptions) {
       if (closed) return;
       closed = true;
       source.stop();
-      for (const timer of timers) clearInterval(timer);
+      timers.clear();
       settleReady(new Error('the client was closed before it was ready'));
       // What is buffered goes first: a replay round may take as long as its lease.
       await reporter.flush();
-      await replaying;
+      await replay.idle();
       await reporter.flush();
     },
 

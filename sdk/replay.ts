@@ -91,3 +91,34 @@ export async function replayRound(options: ReplayWorkerOptions): Promise<number>
   if (results.length > 0) await post(options, '/v1/sdk/replay/ack', { instanceId: options.instanceId, items: results });
   return claimed.items.length;
 }
+
+/** Rounds while full pages come back, one pass at a time: what the client's replay timer runs. */
+export function createReplayLoop(options: Omit<ReplayWorkerOptions, 'batch'> & { stopped(): boolean; onError(error: unknown): void }) {
+  const BATCH = 50;
+  let replaying: Promise<void> | null = null;
+
+  async function loop(): Promise<void> {
+    // Keep claiming while full pages come back; stop at the first short one or error.
+    for (;;) {
+      if (options.stopped() || options.handlers.size === 0) return;
+      const claimed = await replayRound({ ...options, batch: BATCH });
+      if (claimed < BATCH) return;
+    }
+  }
+
+  return {
+    /** Starts a pass unless one is under way or there is nothing to replay. */
+    tick(): void {
+      if (options.handlers.size === 0 || replaying !== null) return;
+      replaying = loop()
+        .catch(options.onError)
+        .finally(() => {
+          replaying = null;
+        });
+    },
+    /** Resolves when the pass under way (if any) has ended. */
+    async idle(): Promise<void> {
+      await replaying;
+    },
+  };
+}

@@ -14,23 +14,35 @@ export type CohortName = string;
 
 export const PSEUDO_COHORTS = ['baseline', 'shadow', 'pinned', 'completed'] as const;
 
-export interface CountRow {
+/**
+ * The counters every report carries per rollout, cohort, path and second, in
+ * wire order. The one list: the wire types, the server's zod schema, its
+ * table columns and upserts, the health figures and the metrics all read
+ * their field names from it, so a new counter is one edit here and a migration.
+ * - `compared`: comparisons run (shadow and verify); `mismatched`: those whose outputs differed.
+ * - `skipped`: comparisons not run because the concurrency cap was reached.
+ * - `dropped`: events this SDK could not buffer. Any of these is divergence, never success.
+ */
+export const COUNTERS = ['received', 'processed', 'failed', 'compared', 'mismatched', 'skipped', 'dropped'] as const;
+
+export type Counter = (typeof COUNTERS)[number];
+
+export type Counts = Record<Counter, number>;
+
+/** All counters at zero, in wire order. */
+export function zeroCounts(): Counts {
+  const counts = {} as Counts;
+  for (const c of COUNTERS) counts[c] = 0;
+  return counts;
+}
+
+export interface CountRow extends Counts {
   rollout: string;
   cohort: CohortName;
   /** The partner's path: old, new or shadow. */
   path: Path;
   /** Unix second of the first of these events (they fell within one flush window). */
   second: number;
-  received: number;
-  processed: number;
-  failed: number;
-  /** Comparisons run (shadow and verify). */
-  compared: number;
-  mismatched: number;
-  /** Comparisons not run because the concurrency cap was reached. */
-  skipped: number;
-  /** Events this SDK could not buffer. Any of these is divergence, never success. */
-  dropped: number;
   /** Latency of the authoritative handler: sparse [slot, count, slot, count, …] (see latency.ts). */
   latency?: number[];
   /** Latency of the comparison candidate, same encoding. */
@@ -82,7 +94,7 @@ export interface NoiseReport {
 export interface ReportBatch {
   batchId: string;
   sdk: { name: string; version: string; instanceId: string };
-  /** When the batch was sealed (epoch ms, SDK clock); the server corrects clock skew with it. */
+  /** When the batch was sealed (epoch ms, SDK clock). The server corrects clock skew by the `x-rollcall-clock` header, read when the batch is sent. */
   sentAt: number;
   counts: CountRow[];
   messages: MessageEvent[];

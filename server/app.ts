@@ -5,16 +5,9 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { createIngester } from './accounting/ingester.ts';
-import { measureRollout } from './accounting/health.ts';
-import { healthSummary } from './accounting/health-view.ts';
-import { createReplay } from './accounting/replay.ts';
-import { createRetention, type RetentionPolicy } from './accounting/retention.ts';
-import { accountingRoutes, sdkAccountingRoutes } from './accounting/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { createAddressPolicy } from './callbacks/address-policy.ts';
-import { createLostAnnouncer } from './callbacks/lost-announcer.ts';
-import { enqueueEvent } from './callbacks/outbox.ts';
+import { announceChange, enqueueEvent } from './callbacks/outbox.ts';
 import { callbackRoutes, deliveryRoutes } from './callbacks/routes.ts';
 import { createSender, type Resolver, type Sender } from './callbacks/sender.ts';
 import { createCallbackService } from './callbacks/service.ts';
@@ -30,12 +23,19 @@ import { dashboardRoutes } from './dashboard/routes.tsx';
 import { requireKey, type AppEnv } from './http/auth.ts';
 import { createFailureLimiter, type FailureLimitOptions } from './http/failure-limit.ts';
 import { describe, openApiDocument } from './http/openapi.ts';
+import { healthRoutes, mismatchRoutes } from './health/routes.ts';
+import { createHealthService } from './health/service.ts';
 import { renderError, routeNotFound } from './http/errors.ts';
 import { keyRoutes } from './keys/routes.ts';
 import { createKeyService } from './keys/service.ts';
 import { consoleLogger, type Logger } from './logger.ts';
+import { createLostAnnouncer } from './lost/announcer.ts';
+import { lostRoutes, replayRoutes } from './lost/routes.ts';
+import { createLostService } from './lost/service.ts';
 import { createMetrics } from './metrics/metrics.ts';
-import type { RolloutAggregate } from './rollouts/model.ts';
+import { createIngester } from './reports/ingester.ts';
+import { createRetention, type RetentionPolicy } from './reports/retention.ts';
+import { reportRoutes } from './reports/routes.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
@@ -105,22 +105,21 @@ export function createApp(deps: AppDeps) {
     onError: (error) => storage.failed('callbacks', error) !== null,
   });
   const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
-  const rollouts = createRolloutService({ database, clock, changes, announce: enqueueEvent });
+  const rollouts = createRolloutService({ database, clock, changes, announce: announceChange });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
   const ingester = createIngester({ database, clock, logger, events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest } });
-  const lost = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
-  const controllerEvents = {
+  const announcer = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
+  const lostEvents = {
     onLost(key: string, messages: { cohort: string }[]) {
       metrics.countLost(key, messages);
       worker.wake();
     },
-    onTick: metrics.observeTick,
-    onError: (error: unknown) => storage.failed('controller', error) !== null,
   };
-  const controller = createController({ database, clock, logger, rollouts, lost, tickMs: deps.controller?.tickMs, events: controllerEvents });
-  const retention = createRetention({ database, clock, logger, policy: deps.retention });
-  const healthOf = async (aggregate: RolloutAggregate) => healthSummary(await measureRollout(database.db, aggregate, { now: clock.now() }));
+  const lost = createLostService({ database, clock, announcer, events: lostEvents });
+  const health = createHealthService({ database, clock, rollouts });
+  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: (error) => storage.failed('controller', error) !== null } });
+  const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune });
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => renderError(error, c, logger, storage));
@@ -147,24 +146,28 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use('/v1/*', requireKey(keys, failures));
-  app.route('/v1/rollouts', rolloutRoutes(rollouts, healthOf));
-  app.route('/v1/rollouts', accountingRoutes(database, clock));
+  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary));
+  // Mounted in this order because /openapi.json lists paths in the order they were first mounted.
+  app.route('/v1/rollouts', healthRoutes(health));
+  app.route('/v1/rollouts', lostRoutes(lost));
+  app.route('/v1/rollouts', mismatchRoutes(health));
   app.route('/v1/keys', keyRoutes(keys));
   app.route('/v1/audit', auditRoutes(database));
   app.route('/v1/callbacks', callbackRoutes(callbacks));
   app.route('/v1/deliveries', deliveryRoutes(callbacks));
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
-  app.route('/v1/sdk', sdkAccountingRoutes(ingester, createReplay({ database, clock }), clock));
+  app.route('/v1/sdk', replayRoutes(lost));
+  app.route('/v1/sdk', reportRoutes(ingester, clock));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
   const describeApi = () =>
     (document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' }));
   app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => c.json(describeApi()));
-  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock }), openApi: describeApi, liveMs: deps.dashboardLiveMs }));
+  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock, rollouts, health, lost, callbacks }), openApi: describeApi, liveMs: deps.dashboardLiveMs }));
 
   return {
     app,
-    services: { keys, rollouts, snapshots, changes, hub, ingester, controller, retention, callbacks, worker, metrics, storage },
+    services: { keys, rollouts, snapshots, changes, hub, ingester, lost, health, controller, retention, callbacks, worker, metrics, storage },
     /** Starts the background work: the controller, SSE heartbeats, the watch for other servers' changes. */
     start(): void {
       hub.start();

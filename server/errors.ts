@@ -24,3 +24,16 @@ export const notFound = (what: string, id: string) =>
 
 export const conflict = (code: string, message: string, details?: unknown) =>
   new AppError(409, code, message, details);
+
+/**
+ * The rollout moved on while a change was being decided (an `If-Match` that
+ * names an older version, or a compare-and-set that lost its race). Rendered
+ * as 409 like every conflict; the controller lets it go, since another
+ * server decided first.
+ */
+export class VersionConflict extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(409, 'version_mismatch', message, details);
+    this.name = 'VersionConflict';
+  }
+}

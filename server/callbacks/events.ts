@@ -4,7 +4,7 @@
  * after the decision, the cohort (or null), the reason and who decided.
  */
 import { iso } from '../clock.ts';
-import { currentStep, type Rollout } from '../rollouts/model.ts';
+import { stepShares, type Rollout } from '../rollouts/model.ts';
 
 export const CALLBACK_EVENTS = [
   'rollout.started',
@@ -44,14 +44,14 @@ export interface EventData {
 
 /** The event data for `rollout` as it stands after the decision. */
 export function eventData(rollout: Rollout, about: { cohort: string | null; reason: string | null; actor: string; figures: unknown }): EventData {
-  const step = currentStep(rollout);
+  const shares = stepShares(rollout);
   return {
     rollout: rollout.key,
     version: rollout.version,
     state: rollout.state,
     step: rollout.step,
-    live: step?.live ?? null,
-    shadow: step?.shadow ?? null,
+    live: shares.live,
+    shadow: shares.shadow,
     cohort: about.cohort,
     reason: about.reason,
     actor: about.actor,

@@ -8,7 +8,8 @@ import { and, eq, isNull, or } from 'drizzle-orm';
 import type { Transaction } from '../db/database.ts';
 import { callbackDeliveries, callbackMessages, callbacks } from '../db/schema.ts';
 import { randomBase62 } from '../keys/key-format.ts';
-import { messageBody, type CallbackMessage } from './events.ts';
+import type { RolloutChange } from '../rollouts/service.ts';
+import { eventData, isCallbackEvent, messageBody, type CallbackMessage } from './events.ts';
 
 export const newId = (prefix: string) => `${prefix}_${randomBase62(24)}`;
 
@@ -29,5 +30,10 @@ export async function enqueueEvent(tx: Transaction, message: CallbackMessage): P
   return id;
 }
 
-/** The announcer the rollout service and the controller are given: the outbox, or nothing in tests that need none. */
+/** The rollout service's announcer: a decision that callbacks carry becomes an event in the outbox. */
+export async function announceChange(tx: Transaction, change: RolloutChange): Promise<void> {
+  if (isCallbackEvent(change.type)) await enqueueEvent(tx, { type: change.type, at: change.at, data: eventData(change.rollout, change) });
+}
+
+/** Writes one event in a transaction: the outbox, or nothing in tests that need none. */
 export type Announce = (tx: Transaction, message: CallbackMessage) => Promise<unknown>;

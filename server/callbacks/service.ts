@@ -167,6 +167,16 @@ export function createCallbackService(deps: CallbackServiceDeps) {
       deps.wake?.();
       return result;
     },
+
+    /** Retention: finished deliveries and their messages that finished before `before`, at most `limit`. */
+    prune(before: number, limit: number): Promise<number> {
+      return database.write((tx) => store.pruneFinished(tx, before, limit));
+    },
+
+    /** The newest deliveries of the events about one rollout, for the dashboard. */
+    recentDeliveries(rolloutKey: string, limit: number) {
+      return store.recentDeliveriesOf(database.db, rolloutKey, limit);
+    },
   };
 }
 

@@ -174,3 +174,16 @@ export async function pruneFinished(tx: Transaction, before: number, limit: numb
   );
   return ids.length + orphans.rowsAffected;
 }
+
+/** The subscriptions that hear of this rollout, and its newest deliveries. */
+export async function recentDeliveriesOf(db: Executor, rolloutKey: string, limit: number) {
+  const deliveries = await db
+    .select({ id: callbackDeliveries.id, type: callbackMessages.type, at: callbackMessages.createdAt, status: callbackDeliveries.status, attempts: callbackDeliveries.attempts, lastStatus: callbackDeliveries.lastStatus, lastError: callbackDeliveries.lastError, nextAttemptAt: callbackDeliveries.nextAttemptAt, url: callbacks.url })
+    .from(callbackMessages)
+    .innerJoin(callbackDeliveries, eq(callbackDeliveries.messageId, callbackMessages.id))
+    .innerJoin(callbacks, eq(callbacks.id, callbackDeliveries.callbackId))
+    .where(eq(callbackMessages.rolloutKey, rolloutKey))
+    .orderBy(desc(callbackMessages.createdAt))
+    .limit(limit);
+  return deliveries;
+}

@@ -6,37 +6,29 @@
  * compare-and-set on the version it measured, so several servers on one
  * database decide once; a server that loses the race lets it go.
  */
-import { hasDueOpen, markLost } from '../accounting/store.ts';
-import { measureRollout, type CohortHealth, type RolloutHealth } from '../accounting/health.ts';
-import { cohortFigures } from '../accounting/health-view.ts';
 import type { Clock } from '../clock.ts';
-import type { Database } from '../db/database.ts';
-import { AppError } from '../errors.ts';
-import type { LostAnnouncer } from '../callbacks/lost-announcer.ts';
+import { VersionConflict } from '../errors.ts';
+import type { HealthService } from '../health/service.ts';
+import type { CohortHealth, RolloutHealth } from '../health/measure.ts';
 import type { Logger } from '../logger.ts';
+import type { LostService } from '../lost/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
-import { keysInStates, loadAggregate } from '../rollouts/store.ts';
-
-const LOST_PER_TICK = 10_000;
 
 export interface ControllerEvents {
-  /** Messages found lost in a tick, after their transaction committed. */
-  onLost?(rolloutKey: string, lost: { messageId: string; cohort: string }[]): void;
   onTick?(ms: number): void;
   /** A pass met an error; true when it was a storage fault (counted and logged once per outage by the caller). */
   onError?(error: unknown): boolean;
 }
 
 export interface ControllerDeps {
-  database: Database;
   clock: Clock;
   logger: Logger;
   rollouts: RolloutService;
+  lost: LostService;
+  health: HealthService;
   tickMs?: number;
   events?: ControllerEvents;
-  /** Announces lost messages to callbacks, in the transaction that marks them. */
-  lost?: LostAnnouncer;
 }
 
 /** Why the current step may advance, or why not yet (null: it may). */
@@ -64,42 +56,25 @@ export function advanceBlocker(aggregate: RolloutAggregate, health: RolloutHealt
 }
 
 export function createController(deps: ControllerDeps) {
-  const { database, clock, logger, rollouts } = deps;
+  const { clock, logger, rollouts, lost, health } = deps;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
 
+  /** One rollout: lost.markDue → health.measure → rollouts.applyBreach, or advance. */
   async function evaluate(key: string): Promise<void> {
-    const aggregate = await loadAggregate(database.db, key);
+    const aggregate = await rollouts.find(key);
     if (aggregate === undefined) return;
     const { rollout } = aggregate;
     const now = clock.now();
-    const dueBefore = now - rollout.guards.graceSeconds * 1000;
-    if (await hasDueOpen(database.db, rollout.id, dueBefore)) {
-      const lost = await database.write(async (tx) => {
-        const marked = await markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
-        await deps.lost?.record(tx, rollout, marked, now);
-        return marked;
-      });
-      if (lost.length > 0) deps.events?.onLost?.(key, lost);
-    }
-    await deps.lost?.flushDue(database, rollout, now);
-    const health = await measureRollout(database.db, aggregate, { now, guardsOnly: true });
-    const breached = health.cohorts.find((c) => c.breaches.length > 0);
-    if (breached !== undefined) {
-      const breach = breached.breaches[0]!;
-      const baseline = health.cohorts.find((c) => c.kind === 'baseline');
-      const figures = { cohort: cohortFigures(breached), baseline: baseline === undefined ? null : cohortFigures(baseline), value: breach.value, threshold: breach.threshold, sample: breach.sample };
-      const done = await rollouts.applyBreach(key, rollout.version, {
-        cohort: breach.cohort,
-        kind: breached.kind === 'shadow' ? 'shadow' : 'band',
-        guard: breach.guard,
-        reason: `guard ${breach.guard} breached in ${breach.cohort}: ${breach.reason}`,
-        figures,
-      });
+    await lost.markDue(rollout, now);
+    const measured = await health.measure(aggregate, { now, guardsOnly: true });
+    const breach = health.breachOf(measured);
+    if (breach !== null) {
+      const done = await rollouts.applyBreach(key, rollout.version, breach);
       if (done !== null) logger.warn(`${key}: ${breach.guard} guard breached in ${breach.cohort}, ${rollout.onBreach} applied`, { version: done.version });
       return;
     }
-    if (rollout.autoAdvance && rollout.state === 'running' && advanceBlocker(aggregate, health, now) === null) {
+    if (rollout.autoAdvance && rollout.state === 'running' && advanceBlocker(aggregate, measured, now) === null) {
       const next = rollout.plan[(rollout.step ?? -1) + 1]!;
       await rollouts.transition(key, { action: 'advance' }, { actor: 'controller', ifMatch: rollout.version, reason: `auto-advance: step ${rollout.step} baked and healthy; next live ${next.live}%` });
     }
@@ -110,7 +85,7 @@ export function createController(deps: ControllerDeps) {
     const started = performance.now();
     let keys: string[];
     try {
-      keys = await keysInStates(database.db, ['running', 'paused']);
+      keys = await rollouts.controlledKeys();
     } catch (error) {
       if (deps.events?.onError?.(error) !== true) logger.error('controller: listing rollouts failed', { error: error instanceof Error ? error.message : String(error) });
       return;
@@ -120,7 +95,7 @@ export function createController(deps: ControllerDeps) {
         await evaluate(key);
       } catch (error) {
         // Another server decided first (the version moved): that is the compare-and-set working.
-        if (error instanceof AppError && error.status === 409) continue;
+        if (error instanceof VersionConflict) continue;
         // Storage is failing: the rest of the pass would read no better; decide nothing until it is back.
         if (deps.events?.onError?.(error) === true) return;
         logger.error(`controller: evaluating ${key} failed`, { error: error instanceof Error ? error.message : String(error) });

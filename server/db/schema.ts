@@ -8,6 +8,14 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'driz
 import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
 import type { CohortStatus, Path, RolloutState } from '../../sdk/snapshot.ts';
 import type { KeyKind } from '../keys/key-format.ts';
+import { COUNTERS, type Counter } from '../../sdk/wire.ts';
+
+const counterColumn = (name: Counter) => integer(name).notNull().default(0);
+
+/** One column per counter of the SDK's wire module, named as it is (a new counter needs only a migration here). */
+function counterColumns(): Record<Counter, ReturnType<typeof counterColumn>> {
+  return Object.fromEntries(COUNTERS.map((c) => [c, counterColumn(c)])) as Record<Counter, ReturnType<typeof counterColumn>>;
+}
 
 export const rollouts = sqliteTable('rollouts', {
   id: integer('id').primaryKey({ autoIncrement: true }),
@@ -117,13 +125,7 @@ export const cohortCounts = sqliteTable(
     path: text('path').$type<Path>().notNull(),
     /** Unix second. */
     bucket: integer('bucket').notNull(),
-    received: integer('received').notNull().default(0),
-    processed: integer('processed').notNull().default(0),
-    failed: integer('failed').notNull().default(0),
-    compared: integer('compared').notNull().default(0),
-    mismatched: integer('mismatched').notNull().default(0),
-    skipped: integer('skipped').notNull().default(0),
-    dropped: integer('dropped').notNull().default(0),
+    ...counterColumns(),
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.bucket] })],
 );

@@ -10,25 +10,29 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ChangeFeed } from '../changes.ts';
 import type { Executor } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
-import type { CohortTally } from '../accounting/ingester.ts';
+import { stepShares } from '../rollouts/model.ts';
+import type { CohortTally } from '../reports/ingester.ts';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
+import { COUNTERS, type Counter as CounterName } from '../../sdk/wire.ts';
 
 const COHORT_LABELS_PER_ROLLOUT = 64;
-const COUNTED = ['received', 'processed', 'failed', 'compared', 'mismatched', 'dropped'] as const;
+/** Every counter is a metric but `skipped` (a comparison not run says nothing of either path). */
+const COUNTED = COUNTERS.filter((c) => c !== 'skipped');
+const HELP: Partial<Record<CounterName, string>> = {
+  received: 'Messages received, as reported by SDKs and committed here',
+  processed: 'Messages processed, as reported by SDKs and committed here',
+  failed: 'Messages failed, as reported by SDKs and committed here',
+  compared: 'Shadow or verify comparisons run',
+  mismatched: 'Comparisons whose outputs differed',
+  dropped: 'Events an SDK dropped because its buffer was full',
+};
 
 export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
   const perCohort = (what: string, help: string) => new Counter({ name: `rollcall_${what}_total`, help, labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
-  const counters = {
-    received: perCohort('received', 'Messages received, as reported by SDKs and committed here'),
-    processed: perCohort('processed', 'Messages processed, as reported by SDKs and committed here'),
-    failed: perCohort('failed', 'Messages failed, as reported by SDKs and committed here'),
-    compared: perCohort('compared', 'Shadow or verify comparisons run'),
-    mismatched: perCohort('mismatched', 'Comparisons whose outputs differed'),
-    dropped: perCohort('dropped', 'Events an SDK dropped because its buffer was full'),
-  };
+  const counters = new Map(COUNTED.map((c) => [c, perCohort(c, HELP[c] ?? `${c} events, as reported by SDKs and committed here`)]));
   const lost = perCohort('lost', "Messages this server's controller found lost (due with no terminal report)");
   const reverts = new Counter({ name: 'rollcall_reverts_total', help: 'Reverts made through this server', labelNames: ['rollout', 'scope', 'trigger'] as const, registers: [registry] });
   const storageErrors = new Counter({ name: 'rollcall_storage_errors_total', help: 'Storage faults met by this server (disk full, lock timeouts, I/O errors, an unreachable libsql server), by operation', labelNames: ['operation', 'fault'] as const, registers: [registry] });
@@ -75,10 +79,10 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     shadowBp.reset();
     state.reset();
     for (const row of rows) {
-      const step = row.step === null ? undefined : row.plan[row.step];
-      const live = row.state === 'completed' ? 10_000 : row.state === 'draft' || row.state === 'reverted' ? 0 : Math.round((step?.live ?? 0) * 100);
+      const shares = stepShares(row);
+      const live = row.state === 'completed' ? 10_000 : row.state === 'draft' || row.state === 'reverted' ? 0 : Math.round((shares.live ?? 0) * 100);
       liveBp.set({ rollout: row.key }, live);
-      shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(step?.shadow ?? 0, step?.live ?? 0) * 100) - live : 0);
+      shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(shares.shadow ?? 0, shares.live ?? 0) * 100) - live : 0);
       for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
     }
   }
@@ -87,7 +91,7 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     countReports(tallies: CohortTally[]): void {
       for (const tally of tallies) {
         const labels = { rollout: tally.rollout, cohort: cohortLabel(tally.rollout, tally.cohort) };
-        for (const what of COUNTED) if (tally[what] > 0) counters[what].inc(labels, tally[what]);
+        for (const [what, counter] of counters) if (tally[what] > 0) counter.inc(labels, tally[what]);
       }
     },
     countLost(rollout: string, messages: { cohort: string }[]): void {

@@ -85,3 +85,20 @@ export interface RolloutAggregate {
 export function currentStep(rollout: Pick<Rollout, 'plan' | 'step'>): Step | undefined {
   return rollout.step === null ? undefined : rollout.plan[rollout.step];
 }
+
+/** A step's shares in percent: `live` on new, up to `shadow` on both paths, `verify` of live messages compared. */
+export interface StepShares {
+  live: number | null;
+  shadow: number | null;
+  verify: number | null;
+}
+
+/**
+ * The current step's shares as planned, null where the step sets none (and
+ * all null for a draft). Every caller that shows or routes by a step reads it
+ * here; what a completed or reverted rollout means on top is the caller's.
+ */
+export function stepShares(rollout: Pick<Rollout, 'plan' | 'step'>): StepShares {
+  const step = currentStep(rollout);
+  return { live: step?.live ?? null, shadow: step?.shadow ?? null, verify: step?.verify ?? null };
+}

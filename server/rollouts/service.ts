@@ -5,12 +5,11 @@
  */
 import type { Path } from '../../sdk/snapshot.ts';
 import { appendAudit } from '../audit/store.ts';
-import { eventData, isCallbackEvent } from '../callbacks/events.ts';
-import type { Announce } from '../callbacks/outbox.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
-import { badRequest, conflict, notFound } from '../errors.ts';
+import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
+import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
 import { DEFAULT_GUARDS, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
@@ -24,9 +23,22 @@ export interface RolloutServiceDeps {
   database: Database;
   clock: Clock;
   changes: ChangeFeed;
-  /** Writes callback events in the decision's transaction (the callbacks' outbox). */
-  announce?: Announce;
+  /** Hears of every decision in its transaction (the callbacks' outbox keeps the ones it announces). */
+  announce?: AnnounceChange;
 }
+
+/** A decision as it is announced: the rollout after it, and who decided what about which cohort. */
+export interface RolloutChange {
+  type: string;
+  at: number;
+  rollout: Rollout;
+  cohort: string | null;
+  reason: string | null;
+  actor: string;
+  figures: unknown;
+}
+
+export type AnnounceChange = (tx: Transaction, change: RolloutChange) => Promise<unknown>;
 
 /** Who asks, and on what they expect the rollout to be. */
 export interface ChangeRequest {
@@ -45,16 +57,6 @@ interface Outcome {
   preceding?: { action: string; subject: string | null; after: unknown }[];
   /** The measurements behind an automatic decision, for the callback event. */
   figures?: unknown;
-}
-
-/** What the controller found: the guard, its figures, and the cohort it is about. */
-export interface BreachReport {
-  cohort: string;
-  /** A band cohort (`c1`…) or the shadow cohort. */
-  kind: 'band' | 'shadow';
-  guard: string;
-  reason: string;
-  figures: unknown;
 }
 
 export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
@@ -101,7 +103,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       const aggregate = await load(tx, key);
       const { version } = aggregate.rollout;
       if (request.ifMatch !== undefined && request.ifMatch !== version) {
-        throw conflict('version_mismatch', `If-Match names version ${request.ifMatch} but the rollout is at version ${version}`, { version });
+        throw new VersionConflict(`If-Match names version ${request.ifMatch} but the rollout is at version ${version}`, { version });
       }
       const outcome = await apply(aggregate, tx, now);
       if (outcome === null) return { after: aggregate, event: null };
@@ -120,11 +122,9 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         reason: request.reason ?? null,
       });
       if (announce !== undefined) {
-        const about = (cohort: string | null) => eventData(after.rollout, { cohort, reason: request.reason ?? null, actor: request.actor, figures: outcome.figures });
-        for (const entry of outcome.preceding ?? []) {
-          if (isCallbackEvent(entry.action)) await announce(tx, { type: entry.action, at: now, data: about(entry.subject) });
-        }
-        if (isCallbackEvent(outcome.event)) await announce(tx, { type: outcome.event, at: now, data: about(outcome.subject ?? null) });
+        const about = (type: string, cohort: string | null) => announce(tx, { type, at: now, rollout: after.rollout, cohort, reason: request.reason ?? null, actor: request.actor, figures: outcome.figures });
+        for (const entry of outcome.preceding ?? []) await about(entry.action, entry.subject);
+        await about(outcome.event, outcome.subject ?? null);
       }
       return { after, event: outcome.event };
     });
@@ -148,19 +148,6 @@ export function createRolloutService(deps: RolloutServiceDeps) {
     }
     for (const name of decision.reactivate) await store.reactivateCohort(tx, rollout.id, name, now);
     if (decision.event === 'rollout.resumed') await store.restartCohortMeasurement(tx, rollout.id, now);
-  }
-
-  /** What a breach calls for under the rollout's `onBreach`, or null when it is already done. */
-  function breachCommand(aggregate: RolloutAggregate, breach: BreachReport): LifecycleCommand | null {
-    const { onBreach, state } = aggregate.rollout;
-    if (state !== 'running' && state !== 'paused') return null;
-    if (onBreach === 'revert-all') return { action: 'revert', kind: 'breach' };
-    if (onBreach === 'revert-cohort' && breach.kind === 'band') {
-      const cohort = aggregate.cohorts.find((c) => c.name === breach.cohort);
-      return cohort?.status === 'active' ? { action: 'revert', cohort: breach.cohort, kind: 'breach' } : null;
-    }
-    // 'pause', or a shadow breach (no cohort to revert): freeze, so nothing advances into a live step.
-    return state === 'running' ? { action: 'pause' } : null;
   }
 
   return {
@@ -201,6 +188,21 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       const aggregate = await store.loadAggregate(database.db, key);
       if (aggregate === undefined) throw notFound('rollout', key);
       return aggregate;
+    },
+
+    /** The rollout with its cohorts and pins, or undefined when there is none. */
+    find(key: string): Promise<RolloutAggregate | undefined> {
+      return store.loadAggregate(database.db, key);
+    },
+
+    /** Keys of the rollouts the controller watches: running and paused ones. */
+    controlledKeys(): Promise<string[]> {
+      return store.keysInStates(database.db, ['running', 'paused']);
+    },
+
+    /** Rollouts in key order with their cohorts (pins counted, not loaded): the dashboard's list. */
+    page(page: { after?: string | undefined; limit: number }) {
+      return store.listRollouts(database.db, page);
     },
 
     async list(page: { after?: string | undefined; limit: number }) {

@@ -1,9 +1,13 @@
-/** The only code that touches the rollouts, cohorts and pins tables. Every write names its rows. */
+/**
+ * The only code that writes the rollouts, cohorts and pins tables; every
+ * write names its rows. Others read them too: ingestion and replay resolve
+ * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts.
+ */
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Path } from '../../sdk/snapshot.ts';
 import type { Executor } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
-import { conflict } from '../errors.ts';
+import { VersionConflict } from '../errors.ts';
 import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
 import type { NewCohort } from './lifecycle.ts';
 
@@ -84,7 +88,7 @@ export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): 
 
 /**
  * Compare-and-set: updates the one rollout `id` only while it is still at
- * `expectedVersion`, and bumps the version. Throws 409 when someone else won.
+ * `expectedVersion`, and bumps the version. Throws a VersionConflict when someone else won.
  */
 export async function updateRollout(
   ex: Executor,
@@ -97,7 +101,7 @@ export async function updateRollout(
     .set({ ...changes, version: expectedVersion + 1 })
     .where(and(eq(rollouts.id, id), eq(rollouts.version, expectedVersion)));
   if (result.rowsAffected !== 1) {
-    throw conflict('version_mismatch', `the rollout changed while this request ran (it is no longer at version ${expectedVersion}); read it again`);
+    throw new VersionConflict(`the rollout changed while this request ran (it is no longer at version ${expectedVersion}); read it again`);
   }
 }
 

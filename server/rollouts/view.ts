@@ -6,7 +6,7 @@
 import { basisPoints } from '../../sdk/assignment.ts';
 import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
 import { iso } from '../clock.ts';
-import { currentStep, type Cohort, type Pin, type Rollout, type RolloutAggregate } from './model.ts';
+import { stepShares, type Cohort, type Pin, type Rollout, type RolloutAggregate } from './model.ts';
 
 export function cohortView(cohort: Cohort) {
   return {
@@ -29,7 +29,7 @@ export function pinView(pin: Pin) {
 
 /** The rollout without its pins: used by the list and by audit entries. */
 export function rolloutSummary(rollout: Rollout, cohorts: Cohort[], pinCount: number) {
-  const step = currentStep(rollout);
+  const shares = stepShares(rollout);
   return {
     key: rollout.key,
     description: rollout.description,
@@ -37,9 +37,10 @@ export function rolloutSummary(rollout: Rollout, cohorts: Cohort[], pinCount: nu
     state: rollout.state,
     stateReason: rollout.stateReason,
     step: rollout.step,
-    live: rollout.state === 'completed' ? 100 : (step?.live ?? 0),
-    shadow: step?.shadow ?? null,
-    verify: step?.verify ?? null,
+    // The API shows a completed rollout as every partner on new, whatever its last step said.
+    live: rollout.state === 'completed' ? 100 : (shares.live ?? 0),
+    shadow: shares.shadow,
+    verify: shares.verify,
     plan: rollout.plan,
     guards: rollout.guards,
     onBreach: rollout.onBreach,
@@ -65,7 +66,7 @@ export type RolloutView = ReturnType<typeof rolloutView>;
 /** What an SDK evaluates for this rollout (see sdk/snapshot.ts). */
 export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
   const { rollout } = aggregate;
-  const step = currentStep(rollout);
+  const shares = stepShares(rollout);
   return {
     key: rollout.key,
     salt: rollout.salt,
@@ -73,9 +74,9 @@ export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
     reason: rollout.stateReason,
     version: rollout.version,
     step: rollout.step,
-    live: step === undefined ? 0 : basisPoints(step.live),
-    shadow: step?.shadow === undefined ? 0 : basisPoints(step.shadow),
-    verify: step?.verify ?? 0,
+    live: shares.live === null ? 0 : basisPoints(shares.live),
+    shadow: shares.shadow === null ? 0 : basisPoints(shares.shadow),
+    verify: shares.verify ?? 0,
     cohorts: aggregate.cohorts.map((c) => ({ name: c.name, from: c.fromBp, to: c.toBp, status: c.status, reason: c.revertReason })),
     pins: aggregate.pins.map((p) => ({ partnerId: p.partnerId, path: p.path })),
   };

@@ -1,6 +1,7 @@
-/** The report batch as the server validates it (the SDK's wire types are in sdk/wire.ts). */
+/** The report batch as the server validates it: built from, and checked against, the SDK's wire module. */
 import { z } from 'zod';
 import { SLOTS } from '../../sdk/latency.ts';
+import { COUNTERS, type Counter, type ReportBatch } from '../../sdk/wire.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
 
 export const cohortSchema = z.string().regex(/^(c[1-9]\d{0,3}|baseline|shadow|pinned|completed)$/, 'a cohort is c1…, baseline, shadow, pinned or completed');
@@ -8,6 +9,7 @@ const pathSchema = z.enum(['old', 'new', 'shadow']);
 const count = z.number().int().min(0).max(1_000_000_000);
 const epochMs = z.number().int().min(0).max(8.64e15);
 const id = z.string().min(1).max(256);
+const counts = Object.fromEntries(COUNTERS.map((c) => [c, count])) as Record<Counter, typeof count>;
 
 /** Sparse [slot, count, …] pairs. */
 const histogram = z
@@ -29,13 +31,7 @@ export const reportBatchSchema = z.strictObject({
         cohort: cohortSchema,
         path: pathSchema,
         second: z.number().int().min(0).max(8.64e12),
-        received: count,
-        processed: count,
-        failed: count,
-        compared: count,
-        mismatched: count,
-        skipped: count,
-        dropped: count,
+        ...counts,
         latency: histogram.optional(),
         candidateLatency: histogram.optional(),
       }),
@@ -74,3 +70,9 @@ export const reportBatchSchema = z.strictObject({
 });
 
 export type ValidBatch = z.output<typeof reportBatchSchema>;
+
+/** True only when A and B are assignable both ways. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Fails to compile when the schema and the SDK's wire type drift apart. */
+const tied: Same<z.input<typeof reportBatchSchema>, ReportBatch> = true;
+void tied;

@@ -4,21 +4,16 @@
  * counts only once its sample reaches `minSample`; dropped events count at
  * once, since they mean the accounting itself is incomplete.
  */
+import type { Counts } from '../../sdk/wire.ts';
 import type { Guards } from '../rollouts/model.ts';
 
 export type GuardName = 'loss' | 'failure' | 'mismatch' | 'dropped';
 
-export interface Figures {
-  received: number;
+/** A cohort's counters, with what the ledger adds: due (received past the grace), lost, late. */
+export interface Figures extends Counts {
   due: number;
-  processed: number;
-  failed: number;
   lost: number;
   late: number;
-  compared: number;
-  mismatched: number;
-  skipped: number;
-  dropped: number;
 }
 
 export interface Rates {

@@ -16,8 +16,7 @@ import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
-import { pruneFinished } from '../callbacks/store.ts';
-import { ADD_TO_COUNTS } from './store.ts';
+import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
 
 const HOUR = 3_600_000;
@@ -68,15 +67,24 @@ async function compactCounts(tx: Transaction, rolloutId: number, before: number,
     picked.map((r) => sql`${r.id}`),
     sql`, `,
   );
-  await tx.run(sql`INSERT INTO ${cohortCounts} (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped)
-    SELECT rollout_id, cohort, path, bucket - bucket % 60, sum(received), sum(processed), sum(failed), sum(compared), sum(mismatched), sum(skipped), sum(dropped)
+  await tx.run(sql`INSERT INTO ${cohortCounts} (${sql.raw(COUNT_COLUMNS)})
+    SELECT rollout_id, cohort, path, bucket - bucket % 60, ${sql.raw(COUNT_SUMS)}
     FROM ${cohortCounts} WHERE rowid IN (${ids}) GROUP BY rollout_id, cohort, path, bucket - bucket % 60
     ${sql.raw(ADD_TO_COUNTS)}`);
   const removed = await tx.run(sql`DELETE FROM ${cohortCounts} WHERE rowid IN (${ids})`);
   return removed.rowsAffected;
 }
 
-export function createRetention(deps: { database: Database; clock: Clock; logger: Logger; policy?: Partial<RetentionPolicy> }) {
+export interface RetentionDeps {
+  database: Database;
+  clock: Clock;
+  logger: Logger;
+  policy?: Partial<RetentionPolicy>;
+  /** Removes finished callback deliveries before a time, at most `limit` (the callbacks' own rule). */
+  pruneCallbacks?(before: number, limit: number): Promise<number>;
+}
+
+export function createRetention(deps: RetentionDeps) {
   const { database, clock, logger } = deps;
   const policy = { ...DEFAULT_RETENTION, ...deps.policy };
   let timer: NodeJS.Timeout | null = null;
@@ -112,7 +120,7 @@ export function createRetention(deps: { database: Database; clock: Clock; logger
         );
         return result.rowsAffected;
       });
-      removed.callbacks = await database.write((tx) => pruneFinished(tx, now - policy.callbacksMs, policy.limit));
+      removed.callbacks = (await deps.pruneCallbacks?.(now - policy.callbacksMs, policy.limit)) ?? 0;
       return removed;
     },
     start(intervalMs = 60_000): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breachesOf, ratesOf, type Figures } from '../../../server/controller/guards.ts';
+import { breachesOf, ratesOf, type Figures } from '../../../server/health/guards.ts';
 import { DEFAULT_GUARDS } from '../../../server/rollouts/model.ts';
 
 const figures = (overrides: Partial<Figures> = {}): Figures => ({

@@ -9,8 +9,9 @@
  */
 import type { Clock } from '../clock.ts';
 import type { Database, SqlRunner } from '../db/database.ts';
+import { rolloutsByKey } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
-import type { CountRow, ReportAck } from '../../sdk/wire.ts';
+import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
 import { storageFault } from '../storage/faults.ts';
 import type { ValidBatch } from './schemas.ts';
 import * as store from './store.ts';
@@ -24,7 +25,7 @@ export interface Submission {
 const GROUP_MAX = 64;
 
 /** Counts a committed group added to one cohort of a rollout, named by key (for the metrics). */
-export type CohortTally = Pick<CountRow, 'cohort' | 'received' | 'processed' | 'failed' | 'compared' | 'mismatched' | 'dropped'> & { rollout: string };
+export type CohortTally = Counts & { cohort: string; rollout: string };
 
 export interface IngesterEvents {
   /** After each commit: the counts it added. */
@@ -43,7 +44,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
 
-  async function apply(sql: SqlRunner, submissions: Submission[]): Promise<{ acks: ReportAck[]; tallies: CohortTally[] }> {
+  async function apply(runner: SqlRunner, submissions: Submission[]): Promise<{ acks: ReportAck[]; tallies: CohortTally[] }> {
     const now = clock.now();
     const keys = new Set<string>();
     for (const { batch } of submissions) {
@@ -52,9 +53,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       for (const r of batch.mismatches) keys.add(r.rollout);
       for (const r of batch.noise) keys.add(r.rollout);
     }
-    const known = await store.knownRollouts(sql, [...keys]);
+    const known = await rolloutsByKey(runner, [...keys]);
     const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
-    const counts = new Map<string, store.CountDelta>();
+    const counts = new Map<string, store.CountDelta & Counts>();
     const latency = new Map<string, store.LatencyDelta>();
     const opened: store.MessageRow[] = [];
     const settled = new Map<number, store.MessageRow[]>();
@@ -63,7 +64,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const acks: ReportAck[] = [];
 
     for (const { batch, clockOffset } of submissions) {
-      if (!(await store.claimBatch(sql, batch.batchId, batch.sdk.instanceId, now))) {
+      if (!(await store.claimBatch(runner, batch.batchId, batch.sdk.instanceId, now))) {
         acks.push({ batchId: batch.batchId, duplicate: true, ignored: 0 });
         continue;
       }
@@ -77,15 +78,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         }
         const bucket = Math.floor(onServer(row.second * 1000) / 1000);
         const key = `${rollout.id}|${bucket}|${row.cohort}|${row.path}`;
-        const sum = counts.get(key) ?? { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 };
-        sum.received! += row.received;
-        sum.processed! += row.processed;
-        sum.failed! += row.failed;
-        sum.compared! += row.compared;
-        sum.mismatched! += row.mismatched;
-        sum.skipped! += row.skipped;
-        sum.dropped! += row.dropped;
-        counts.set(key, sum);
+        let sum = counts.get(key);
+        if (sum === undefined) counts.set(key, (sum = { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, ...zeroCounts() }));
+        for (const c of COUNTERS) sum[c] += row[c];
         const minute = bucket - (bucket % 60);
         for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
           unpackHistogram(pairs, (slot, n) => {
@@ -151,33 +146,33 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       acks.push({ batchId: batch.batchId, duplicate: false, ignored });
     }
 
-    await store.addCounts(sql, [...counts.values()]);
-    await store.addLatency(sql, [...latency.values()]);
-    await store.openMessages(sql, opened);
+    await store.addCounts(runner, [...counts.values()]);
+    await store.addLatency(runner, [...latency.values()]);
+    await store.openMessages(runner, opened);
     for (const [rolloutId, rows] of settled) {
       const grace = graceById.get(rolloutId)!;
-      await store.settleMessages(sql, rows, now - grace * 1000);
+      await store.settleMessages(runner, rows, now - grace * 1000);
     }
-    await insertWithinLimit(sql, samples);
-    await store.addNoise(sql, noise);
+    await insertWithinLimit(runner, samples);
+    await store.addNoise(runner, noise);
     // The sums already made per rollout, cohort, path and second are what the metrics count.
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
-    const tallies = [...counts.values()].map((c) => ({ ...(c as Required<store.CountDelta>), rollout: keyOf.get(c.rolloutId)! }));
+    const tallies = [...counts.values()].map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));
     return { acks, tallies };
   }
 
   /** Keeps at most 20 samples per rollout, cohort and minute. */
-  async function insertWithinLimit(sql: SqlRunner, samples: store.SampleRow[]): Promise<void> {
+  async function insertWithinLimit(runner: SqlRunner, samples: store.SampleRow[]): Promise<void> {
     const room = new Map<string, number>();
     const keep: store.SampleRow[] = [];
     for (const s of samples) {
       const key = `${s.rolloutId}|${s.cohort}|${s.minute}`;
       let left = room.get(key);
-      if (left === undefined) left = SAMPLES_PER_MINUTE - (await store.samplesInMinute(sql, s.rolloutId, s.cohort, s.minute));
+      if (left === undefined) left = SAMPLES_PER_MINUTE - (await store.samplesInMinute(runner, s.rolloutId, s.cohort, s.minute));
       if (left > 0) keep.push(s);
       room.set(key, left - 1);
     }
-    await store.insertSamples(sql, keep);
+    await store.insertSamples(runner, keep);
   }
 
   function committed(group: typeof waiting, acks: ReportAck[], tallies: CohortTally[]): void {
@@ -196,7 +191,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         const group = waiting.slice(0, GROUP_MAX);
         waiting = waiting.slice(group.length);
         try {
-          const { acks, tallies } = await database.writeSql((sql) => apply(sql, group.map((g) => g.submission)));
+          const { acks, tallies } = await database.writeSql((runner) => apply(runner, group.map((g) => g.submission)));
           committed(group, acks, tallies);
         } catch (error) {
           // Storage refused the whole group (disk full, server gone): each batch alone would fare no better.
@@ -208,7 +203,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           logger.warn('a report group failed; applying its batches one at a time', { error: String(error) });
           for (const g of group) {
             try {
-              const { acks, tallies } = await database.writeSql((sql) => apply(sql, [g.submission]));
+              const { acks, tallies } = await database.writeSql((runner) => apply(runner, [g.submission]));
               committed([g], acks, tallies);
             } catch (single) {
               g.reject(single);

@@ -5,13 +5,12 @@
  * tallied (durably, in the same transaction that marks them lost) and go out
  * together when the interval has passed.
  */
-import { eq } from 'drizzle-orm';
+import { eventData } from '../callbacks/events.ts';
+import type { Announce } from '../callbacks/outbox.ts';
 import { iso } from '../clock.ts';
-import type { Database, Executor, Transaction } from '../db/database.ts';
-import { lostAnnouncements } from '../db/schema.ts';
+import type { Database, Transaction } from '../db/database.ts';
 import type { Rollout } from '../rollouts/model.ts';
-import { eventData } from './events.ts';
-import type { Announce } from './outbox.ts';
+import { clearTally, readTally, saveTally, type Tally } from './store.ts';
 
 export const LOST_ANNOUNCE_INTERVAL_MS = 30_000;
 const SAMPLE_IDS = 20;
@@ -21,13 +20,9 @@ export interface LostMessage {
   cohort: string;
 }
 
-type Tally = typeof lostAnnouncements.$inferSelect;
-
 export function createLostAnnouncer(deps: { announce: Announce; intervalMs?: number }) {
   const intervalMs = deps.intervalMs ?? LOST_ANNOUNCE_INTERVAL_MS;
   const isDue = (tally: Tally, now: number) => tally.pending > 0 && (tally.lastAnnouncedAt === null || now - tally.lastAnnouncedAt >= intervalMs);
-
-  const read = async (ex: Executor, rolloutId: number) => (await ex.select().from(lostAnnouncements).where(eq(lostAnnouncements.rolloutId, rolloutId)))[0];
 
   async function announceTally(tx: Transaction, rollout: Rollout, tally: Tally, now: number): Promise<void> {
     const cohorts = Object.keys(tally.byCohort);
@@ -41,34 +36,28 @@ export function createLostAnnouncer(deps: { announce: Announce; intervalMs?: num
         figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: iso(tally.since ?? now) },
       }),
     });
-    await tx
-      .update(lostAnnouncements)
-      .set({ pending: 0, byCohort: {}, sample: [], since: null, lastAnnouncedAt: now })
-      .where(eq(lostAnnouncements.rolloutId, rollout.id));
+    await clearTally(tx, rollout.id, now);
   }
 
   return {
     /** Tallies messages just marked lost, in the transaction that marked them; announces when due. */
     async record(tx: Transaction, rollout: Rollout, lost: LostMessage[], now: number): Promise<void> {
       if (lost.length === 0) return;
-      const current = (await read(tx, rollout.id)) ?? { rolloutId: rollout.id, pending: 0, byCohort: {}, sample: [], since: null, lastAnnouncedAt: null };
+      const current = (await readTally(tx, rollout.id)) ?? { rolloutId: rollout.id, pending: 0, byCohort: {}, sample: [], since: null, lastAnnouncedAt: null };
       const byCohort = { ...current.byCohort };
       for (const { cohort } of lost) byCohort[cohort] = (byCohort[cohort] ?? 0) + 1;
       const sample = [...current.sample, ...lost.slice(0, SAMPLE_IDS).map((m) => m.messageId)].slice(0, SAMPLE_IDS);
       const tally: Tally = { ...current, pending: current.pending + lost.length, byCohort, sample, since: current.since ?? now };
-      await tx
-        .insert(lostAnnouncements)
-        .values(tally)
-        .onConflictDoUpdate({ target: lostAnnouncements.rolloutId, set: { pending: tally.pending, byCohort, sample, since: tally.since } });
+      await saveTally(tx, tally);
       if (isDue(tally, now)) await announceTally(tx, rollout, tally, now);
     },
 
     /** Sends what was tallied once the interval has passed (a cheap read when there is nothing to send). */
     async flushDue(database: Database, rollout: Rollout, now: number): Promise<void> {
-      const tally = await read(database.db, rollout.id);
+      const tally = await readTally(database.db, rollout.id);
       if (tally === undefined || !isDue(tally, now)) return;
       await database.write(async (tx) => {
-        const fresh = await read(tx, rollout.id);
+        const fresh = await readTally(tx, rollout.id);
         if (fresh !== undefined && isDue(fresh, now)) await announceTally(tx, rollout, fresh, now);
       });
     },

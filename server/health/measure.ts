@@ -9,8 +9,8 @@
 import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
 import type { Executor } from '../db/database.ts';
-import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from '../controller/guards.ts';
-import type { Cohort, RolloutAggregate } from '../rollouts/model.ts';
+import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from './guards.ts';
+import { stepShares, type Cohort, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
 
 export interface CohortHealth extends Figures {
@@ -46,10 +46,6 @@ export interface RolloutHealth {
 
 const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
 
-function zero(): store.CountSums {
-  return { received: 0, due: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 };
-}
-
 export interface MeasureOptions {
   now: number;
   windowSeconds?: number;
@@ -73,7 +69,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   }
   const plans: Plan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: Math.max(from, cohort.activeSince ?? cohort.createdAt) }));
   const pseudo = new Set(await store.cohortsWithTraffic(ex, rollout.id, from));
-  const hasShadowBand = rollout.step !== null && rollout.plan[rollout.step]?.shadow !== undefined;
+  const hasShadowBand = stepShares(rollout).shadow !== null;
   if (hasShadowBand || pseudo.has('shadow')) plans.push({ name: 'shadow', kind: 'shadow', since: Math.max(from, rollout.measuredSince ?? from) });
   plans.push({ name: 'baseline', kind: 'baseline', since: from });
   if (pseudo.has('pinned')) plans.push({ name: 'pinned', kind: 'pinned', since: from });
@@ -85,7 +81,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
         store.cohortSums(ex, rollout.id, plan.name, plan.since, dueBefore),
         store.ledgerCounts(ex, rollout.id, plan.name, plan.since),
       ]);
-      const s = sums.get(MEASURED_PATH[plan.kind]) ?? zero();
+      const s = sums.get(MEASURED_PATH[plan.kind]) ?? store.zeroSums();
       return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0 };
     }),
   );

@@ -1,7 +1,8 @@
 /** What the API shows of cohort health: times as ISO-8601, thresholds beside the rates. */
+import { COUNTERS, type Counter } from '../../sdk/wire.ts';
 import { iso } from '../clock.ts';
 import type { Guards } from '../rollouts/model.ts';
-import type { CohortHealth, RolloutHealth } from './health.ts';
+import type { CohortHealth, RolloutHealth } from './measure.ts';
 
 /** A cohort's figures in full, for the health API: the brief figures and what only it shows. */
 export function cohortHealthView(c: CohortHealth) {
@@ -33,23 +34,14 @@ export function healthView(health: RolloutHealth, guards: Guards) {
   };
 }
 
+/** The counters the brief figures carry: all but `skipped`, which only the full view shows. */
+const BRIEF = COUNTERS.filter((c) => c !== 'skipped');
+
 /** A cohort's figures in brief: the rollout summary shows them, and a guard.breached audit entry records them. */
 export function cohortFigures(c: CohortHealth) {
-  return {
-    name: c.name,
-    status: c.status,
-    since: iso(c.since),
-    received: c.received,
-    due: c.due,
-    processed: c.processed,
-    failed: c.failed,
-    lost: c.lost,
-    compared: c.compared,
-    mismatched: c.mismatched,
-    dropped: c.dropped,
-    rates: c.rates,
-    breached: c.breaches.length > 0,
-  };
+  const counts = {} as Record<Exclude<Counter, 'skipped'>, number>;
+  for (const k of BRIEF) counts[k as Exclude<Counter, 'skipped'>] = c[k];
+  return { name: c.name, status: c.status, since: iso(c.since), ...counts, due: c.due, lost: c.lost, rates: c.rates, breached: c.breaches.length > 0 };
 }
 
 /** The per-cohort summary that GET /v1/rollouts/:key carries. */

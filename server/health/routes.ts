@@ -1,0 +1,47 @@
+/** GET /v1/rollouts/:key/health and GET /v1/rollouts/:key/mismatches. */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../http/auth.ts';
+import { describe } from '../http/openapi.ts';
+import { intQuery, limitQuery, queryOf } from '../http/validate.ts';
+import { cohortSchema } from '../reports/schemas.ts';
+import type { HealthService } from './service.ts';
+
+const healthQuerySchema = z.strictObject({ window: intQuery(10, 7 * 86_400).optional() });
+
+const mismatchQuerySchema = z.strictObject({
+  cohort: cohortSchema.optional(),
+  before: intQuery(1, Number.MAX_SAFE_INTEGER).optional(),
+  limit: limitQuery,
+});
+
+export function healthRoutes(health: HealthService) {
+  const app = new Hono<AppEnv>();
+  app.get('/:key/health', describe('Health per cohort over a window: counts, rates, breaches, replay progress'), queryOf(healthQuerySchema), async (c) =>
+    c.json(await health.health(c.req.param('key'), c.req.valid('query').window)),
+  );
+  return app;
+}
+
+export function mismatchRoutes(health: HealthService) {
+  const app = new Hono<AppEnv>();
+  app.get('/:key/mismatches', describe('Mismatch samples with their diffs, and learned noise'), queryOf(mismatchQuerySchema), async (c) => {
+    const query = c.req.valid('query');
+    const { samples, noise } = await health.mismatches(c.req.param('key'), query);
+    return c.json({
+      items: samples.map((r) => ({
+        id: r.id,
+        cohort: r.cohort,
+        at: new Date(r.at).toISOString(),
+        messageId: r.messageId,
+        partnerId: r.partnerId,
+        authoritative: r.authoritative,
+        kind: r.kind,
+        diffs: r.diffs,
+      })),
+      nextCursor: samples.length === query.limit ? String(samples[samples.length - 1]!.id) : null,
+      learnedNoise: noise,
+    });
+  });
+  return app;
+}

@@ -1,0 +1,175 @@
+/**
+ * Health's reads: per-cohort sums of the counts, the ledger by status, open
+ * messages, latency histograms, replay progress, mismatch samples, learned
+ * noise and counts over time. Every query is an index range on (rollout,
+ * cohort, path, bucket) or on the ledger's status index.
+ */
+import { and, count, desc, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { COUNTERS, type Counts } from '../../sdk/wire.ts';
+import type { Executor } from '../db/database.ts';
+import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples } from '../db/schema.ts';
+
+export type SampleView = typeof mismatchSamples.$inferSelect;
+
+export interface CountSums extends Counts {
+  /** Received in buckets that are past the grace: messages that are due. */
+  due: number;
+}
+
+export function zeroSums(): CountSums {
+  const sums = { due: 0 } as CountSums;
+  for (const c of COUNTERS) sums[c] = 0;
+  return sums;
+}
+
+/** Sums of one cohort's counts per path since `from` (ms); `dueBefore` (ms) splits off the due messages. */
+export async function cohortSums(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Map<string, CountSums>> {
+  const sums = Object.fromEntries(COUNTERS.map((c) => [c, sql<number>`coalesce(sum(${cohortCounts[c]}), 0)`])) as Record<keyof Counts, SQL<number>>;
+  const rows = await ex
+    .select({
+      path: cohortCounts.path,
+      due: sql<number>`coalesce(sum(CASE WHEN ${cohortCounts.bucket} * 1000 <= ${dueBefore} THEN ${cohortCounts.received} ELSE 0 END), 0)`,
+      ...sums,
+    })
+    .from(cohortCounts)
+    .where(
+      and(
+        eq(cohortCounts.rolloutId, rolloutId),
+        eq(cohortCounts.cohort, cohort),
+        inArray(cohortCounts.path, ['old', 'new', 'shadow']),
+        gte(cohortCounts.bucket, Math.floor(from / 1000)),
+      ),
+    )
+    .groupBy(cohortCounts.path);
+  return new Map(rows.map(({ path, ...sums }) => [path, sums]));
+}
+
+/** Cohorts with any counts since `from`: the pseudo-cohorts that have traffic. */
+export async function cohortsWithTraffic(ex: Executor, rolloutId: number, from: number): Promise<string[]> {
+  const rows = await ex
+    .selectDistinct({ cohort: cohortCounts.cohort })
+    .from(cohortCounts)
+    .where(and(eq(cohortCounts.rolloutId, rolloutId), inArray(cohortCounts.cohort, ['baseline', 'shadow', 'pinned', 'completed']), gte(cohortCounts.bucket, Math.floor(from / 1000))));
+  return rows.map((r) => r.cohort);
+}
+
+/** Ledger rows of one cohort received since `from`, by status (open, lost, late, replayed). */
+export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number): Promise<Record<string, number>> {
+  const rows = await ex
+    .select({ status: messages.status, n: count() })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.rolloutId, rolloutId),
+        inArray(messages.status, ['lost', 'late', 'replayed']),
+        gte(messages.receivedAt, from),
+        eq(messages.cohort, cohort),
+      ),
+    )
+    .groupBy(messages.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/** Open rows per cohort (messages the server knows were received and not yet settled). */
+export async function openCounts(ex: Executor, rolloutId: number): Promise<Map<string, number>> {
+  const rows = await ex
+    .select({ cohort: messages.cohort, n: count() })
+    .from(messages)
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'open')))
+    .groupBy(messages.cohort);
+  return new Map(rows.map((r) => [r.cohort, r.n]));
+}
+
+/** Replay progress over the whole ledger of a rollout. */
+export async function replayProgress(ex: Executor, rolloutId: number, now: number) {
+  const [row] = await ex
+    .select({
+      lost: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'lost' THEN 1 ELSE 0 END), 0)`,
+      leased: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'lost' AND ${messages.leaseUntil} > ${now} THEN 1 ELSE 0 END), 0)`,
+      replayed: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'replayed' THEN 1 ELSE 0 END), 0)`,
+      late: sql<number>`coalesce(sum(CASE WHEN ${messages.status} = 'late' THEN 1 ELSE 0 END), 0)`,
+    })
+    .from(messages)
+    .where(and(eq(messages.rolloutId, rolloutId), inArray(messages.status, ['lost', 'replayed', 'late'])));
+  return { lost: row?.lost ?? 0, leased: row?.leased ?? 0, replayed: row?.replayed ?? 0, late: row?.late ?? 0 };
+}
+
+/** Latency histograms since `from` (ms), per cohort, path and role: slot → count. */
+export async function latencySums(ex: Executor, rolloutId: number, from: number) {
+  return ex
+    .select({
+      cohort: latencyCounts.cohort,
+      path: latencyCounts.path,
+      role: latencyCounts.role,
+      slot: latencyCounts.slot,
+      n: sql<number>`sum(${latencyCounts.count})`,
+    })
+    .from(latencyCounts)
+    .where(and(eq(latencyCounts.rolloutId, rolloutId), gte(latencyCounts.bucket, Math.floor(from / 60_000) * 60)))
+    .groupBy(latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.slot);
+}
+
+/** Mismatch samples of one rollout, newest first. */
+export async function listSamples(
+  ex: Executor,
+  query: { rolloutId: number; cohort?: string | undefined; before?: number | undefined; limit: number },
+): Promise<SampleView[]> {
+  return ex
+    .select()
+    .from(mismatchSamples)
+    .where(
+      and(
+        eq(mismatchSamples.rolloutId, query.rolloutId),
+        query.cohort === undefined ? undefined : eq(mismatchSamples.cohort, query.cohort),
+        query.before === undefined ? undefined : lt(mismatchSamples.id, query.before),
+      ),
+    )
+    .orderBy(desc(mismatchSamples.id))
+    .limit(query.limit);
+}
+
+export async function listNoise(ex: Executor, rolloutId: number): Promise<string[]> {
+  const rows = await ex.select({ path: learnedNoise.path }).from(learnedNoise).where(eq(learnedNoise.rolloutId, rolloutId)).orderBy(learnedNoise.path);
+  return rows.map((r) => r.path);
+}
+
+/** Charts cover at most this many steps. */
+export const CHART_STEPS = 60;
+
+export interface CohortSeries {
+  cohort: string;
+  /** Per step: [step start ms, received, processed, failed, compared, mismatched]. */
+  steps: [number, number, number, number, number, number][];
+}
+
+export async function countsOverTime(db: Executor, rolloutId: number, cohorts: string[], from: number, stepSeconds: number): Promise<CohortSeries[]> {
+  const fromBucket = Math.floor(from / 1000);
+  const rows = await db
+    .select({
+      cohort: cohortCounts.cohort,
+      t: sql<number>`${cohortCounts.bucket} - ${cohortCounts.bucket} % ${stepSeconds}`,
+      received: sql<number>`sum(${cohortCounts.received})`,
+      processed: sql<number>`sum(${cohortCounts.processed})`,
+      failed: sql<number>`sum(${cohortCounts.failed})`,
+      compared: sql<number>`sum(${cohortCounts.compared})`,
+      mismatched: sql<number>`sum(${cohortCounts.mismatched})`,
+    })
+    .from(cohortCounts)
+    .where(and(eq(cohortCounts.rolloutId, rolloutId), inArray(cohortCounts.cohort, cohorts), inArray(cohortCounts.path, ['old', 'new', 'shadow']), sql`${cohortCounts.bucket} >= ${fromBucket}`))
+    .groupBy(cohortCounts.cohort, sql`2`);
+  const byCohort = new Map<string, Map<number, CohortSeries['steps'][number]>>();
+  for (const r of rows) {
+    const steps = byCohort.get(r.cohort) ?? new Map();
+    steps.set(Number(r.t) * 1000, [Number(r.t) * 1000, Number(r.received), Number(r.processed), Number(r.failed), Number(r.compared), Number(r.mismatched)]);
+    byCohort.set(r.cohort, steps);
+  }
+  const first = fromBucket - (fromBucket % stepSeconds);
+  return [...byCohort].map(([cohort, steps]) => ({
+    cohort,
+    steps: Array.from({ length: CHART_STEPS + 1 }, (_, i) => {
+      const t = (first + i * stepSeconds) * 1000;
+      return steps.get(t) ?? [t, 0, 0, 0, 0, 0];
+    }),
+  }));
+}
+

@@ -1,0 +1,128 @@
+/**
+ * The ledger's lost side: marking due open messages lost, listing them,
+ * replay leases, and the tally of losses not yet announced. Every write
+ * names its rollout and the rows it means.
+ */
+import { and, desc, eq, lte, inArray, sql } from 'drizzle-orm';
+import type { Executor, Transaction } from '../db/database.ts';
+import { lostAnnouncements, messages } from '../db/schema.ts';
+
+export type Tally = typeof lostAnnouncements.$inferSelect;
+
+/**
+ * Marks open messages received at or before `dueBefore` as lost, oldest
+ * first, at most `limit` (the partial index on open rows keeps this cheap).
+ * Returns which it marked.
+ */
+export async function markLost(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<{ messageId: string; cohort: string }[]> {
+  return ex
+    .update(messages)
+    .set({ status: 'lost' })
+    .where(
+      sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.receivedAt} <= ${dueBefore} ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
+    )
+    .returning({ messageId: messages.messageId, cohort: messages.cohort });
+}
+
+/** True when some open message of the rollout was received at or before `dueBefore` (a read, before any write). */
+export async function hasDueOpen(ex: Executor, rolloutId: number, dueBefore: number): Promise<boolean> {
+  const rows = await ex
+    .select({ one: sql<number>`1` })
+    .from(messages)
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'open'), lte(messages.receivedAt, dueBefore)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+export type LedgerStatus = 'lost' | 'replayed' | 'late';
+
+/** Ledger rows in the given statuses, oldest first, after the (receivedAt, messageId) cursor. */
+export async function listLedger(
+  ex: Executor,
+  query: { rolloutId: number; statuses: LedgerStatus[]; cohort?: string | undefined; after?: { receivedAt: number; messageId: string } | undefined; limit: number },
+) {
+  return ex
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.rolloutId, query.rolloutId),
+        inArray(messages.status, query.statuses),
+        query.cohort === undefined ? undefined : eq(messages.cohort, query.cohort),
+        query.after === undefined
+          ? undefined
+          : sql`(${messages.receivedAt} > ${query.after.receivedAt} OR (${messages.receivedAt} = ${query.after.receivedAt} AND ${messages.messageId} > ${query.after.messageId}))`,
+      ),
+    )
+    .orderBy(messages.receivedAt, messages.messageId)
+    .limit(query.limit);
+}
+
+/**
+ * Leases up to `limit` lost messages of one rollout whose lease is free or
+ * expired to `owner` until `until`, oldest first. Two instances never hold one
+ * message at once; an expired lease is claimed again.
+ */
+export async function claimLost(ex: Executor, rolloutId: number, owner: string, now: number, until: number, limit: number) {
+  return ex
+    .update(messages)
+    .set({ leaseOwner: owner, leaseUntil: until, replayAttempts: sql`${messages.replayAttempts} + 1` })
+    .where(
+      sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'lost'
+          AND (${messages.leaseUntil} IS NULL OR ${messages.leaseUntil} <= ${now}) ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
+    )
+    .returning({ messageId: messages.messageId, partnerId: messages.partnerId, cohort: messages.cohort, receivedAt: messages.receivedAt, attempt: messages.replayAttempts });
+}
+
+/** The holder of the lease says the message was replayed: it leaves the lost list. */
+export async function markReplayed(ex: Executor, rolloutId: number, messageId: string, owner: string, now: number): Promise<boolean> {
+  const result = await ex
+    .update(messages)
+    .set({ status: 'replayed', settledAt: now, leaseOwner: null, leaseUntil: null })
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.messageId, messageId), eq(messages.status, 'lost'), eq(messages.leaseOwner, owner)));
+  return result.rowsAffected === 1;
+}
+
+/** The holder of the lease failed to replay: the message stays lost, free again at `retryAt`. */
+export async function releaseLease(ex: Executor, rolloutId: number, messageId: string, owner: string, retryAt: number, error: string | null): Promise<boolean> {
+  const result = await ex
+    .update(messages)
+    .set({ leaseUntil: retryAt, error })
+    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.messageId, messageId), eq(messages.status, 'lost'), eq(messages.leaseOwner, owner)));
+  return result.rowsAffected === 1;
+}
+
+/** The newest lost, late and replayed messages: one index-ordered query per status. */
+export async function recentLedger(db: Executor, rolloutId: number, limit: number) {
+  const per = await Promise.all(
+    (['lost', 'late', 'replayed'] as const).map((status) =>
+      db
+        .select({ messageId: messages.messageId, partnerId: messages.partnerId, cohort: messages.cohort, path: messages.path, status: messages.status, receivedAt: messages.receivedAt, replayAttempts: messages.replayAttempts })
+        .from(messages)
+        .where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, status)))
+        .orderBy(desc(messages.receivedAt))
+        .limit(limit),
+    ),
+  );
+  return per
+    .flat()
+    .sort((a, b) => (b.receivedAt ?? 0) - (a.receivedAt ?? 0))
+    .slice(0, limit);
+}
+
+/** The losses of one rollout found and not yet announced. */
+export async function readTally(ex: Executor, rolloutId: number): Promise<Tally | undefined> {
+  return (await ex.select().from(lostAnnouncements).where(eq(lostAnnouncements.rolloutId, rolloutId)))[0];
+}
+
+export async function saveTally(tx: Transaction, tally: Tally): Promise<void> {
+  await tx
+    .insert(lostAnnouncements)
+    .values(tally)
+    .onConflictDoUpdate({ target: lostAnnouncements.rolloutId, set: { pending: tally.pending, byCohort: tally.byCohort, sample: tally.sample, since: tally.since } });
+}
+
+/** The tally was announced: it starts again from nothing. */
+export async function clearTally(tx: Transaction, rolloutId: number, now: number): Promise<void> {
+  await tx.update(lostAnnouncements).set({ pending: 0, byCohort: {}, sample: [], since: null, lastAnnouncedAt: now }).where(eq(lostAnnouncements.rolloutId, rolloutId));
+}

@@ -1,0 +1,149 @@
+/**
+ * Ingestion's writes, in plain SQL on the ingest connection (building them
+ * with the query builder cost more CPU than running them). Counts and
+ * histograms are added to (upserts), ledger rows move between statuses by
+ * rules that do not depend on the order reports arrive in, and sample
+ * inserts respect the per-minute limit.
+ */
+import type { InValue } from '@libsql/client';
+import { COUNTERS } from '../../sdk/wire.ts';
+import type { SqlRunner } from '../db/database.ts';
+import type { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples } from '../db/schema.ts';
+
+export type CountDelta = typeof cohortCounts.$inferInsert;
+export type LatencyDelta = typeof latencyCounts.$inferInsert;
+export type MessageRow = typeof messages.$inferInsert;
+export type SampleRow = typeof mismatchSamples.$inferInsert;
+
+/** SQLite binds at most 32766 parameters per statement; stay well below. */
+const CHUNK = 128;
+
+/**
+ * Rows in chunks of 128, the rest in powers of two (64, 32, … 1): each
+ * multi-row statement then has at most eight sizes, so the ingest
+ * connection's prepared statements stay cached instead of being made anew
+ * for every row count (and left to the garbage collector).
+ */
+function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  let i = 0;
+  for (; i + CHUNK <= rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  for (let size = CHUNK / 2; size >= 1; size /= 2) {
+    if (rows.length - i >= size) {
+      out.push(rows.slice(i, i + size));
+      i += size;
+    }
+  }
+  return out;
+}
+
+/** A multi-row statement whose SQL text for n rows is built once and kept. */
+function valuesSql(head: string, columns: number, tail: string) {
+  const cache = new Map<number, string>();
+  const row = `(${Array(columns).fill('?').join(', ')})`;
+  return (rows: number) => {
+    let text = cache.get(rows);
+    if (text === undefined) cache.set(rows, (text = `${head} VALUES ${Array(rows).fill(row).join(', ')} ${tail}`));
+    return text;
+  };
+}
+
+async function upsertChunks<T>(runner: SqlRunner, rows: T[], statement: (n: number) => string, values: (row: T) => InValue[], trailing: InValue[] = []): Promise<void> {
+  for (const chunk of chunks(rows)) {
+    await runner.execute({ sql: statement(chunk.length), args: [...chunk.flatMap(values), ...trailing] });
+  }
+}
+
+/** Records a batch id; false when it was already there (a retry). */
+export async function claimBatch(runner: SqlRunner, batchId: string, instanceId: string, at: number): Promise<boolean> {
+  const result = await runner.execute({
+    sql: 'INSERT INTO report_batches (batch_id, instance_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    args: [batchId, instanceId, at],
+  });
+  return result.rowsAffected === 1;
+}
+
+const COUNTER_LIST = COUNTERS.join(', ');
+
+/** Count rows add up: the clause for every insert into `cohort_counts` (ingest, and retention's roll-up). */
+export const ADD_TO_COUNTS = `ON CONFLICT (rollout_id, cohort, path, bucket) DO UPDATE SET ${COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+
+/** The columns a roll-up inserts and the sums it selects for them. */
+export const COUNT_COLUMNS = `rollout_id, cohort, path, bucket, ${COUNTER_LIST}`;
+export const COUNT_SUMS = COUNTERS.map((c) => `sum(${c})`).join(', ');
+
+const addCountsSql = valuesSql(`INSERT INTO cohort_counts (${COUNT_COLUMNS})`, 4 + COUNTERS.length, ADD_TO_COUNTS);
+
+export async function addCounts(runner: SqlRunner, rows: CountDelta[]): Promise<void> {
+  await upsertChunks(runner, rows, addCountsSql, (r) => {
+    const values: InValue[] = [r.rolloutId, r.cohort, r.path, r.bucket];
+    for (const c of COUNTERS) values.push(r[c] ?? 0);
+    return values;
+  });
+}
+
+const addLatencySql = valuesSql(
+  'INSERT INTO latency_counts (rollout_id, cohort, path, role, bucket, slot, count)',
+  7,
+  'ON CONFLICT (rollout_id, cohort, path, role, bucket, slot) DO UPDATE SET count = count + excluded.count',
+);
+
+export async function addLatency(runner: SqlRunner, rows: LatencyDelta[]): Promise<void> {
+  await upsertChunks(runner, rows, addLatencySql, (r) => [r.rolloutId, r.cohort, r.path, r.role, r.bucket, r.slot, r.count]);
+}
+
+const messageColumns = 'INSERT INTO messages (rollout_id, message_id, partner_id, cohort, path, status, received_at, settled_at, error)';
+const messageValues = (r: MessageRow): InValue[] => [r.rolloutId, r.messageId, r.partnerId, r.cohort, r.path, r.status, r.receivedAt ?? null, r.settledAt ?? null, r.error ?? null];
+
+/** Messages seen open: a row that already settled (another process was quicker) keeps its status. */
+const openMessagesSql = valuesSql(messageColumns, 9, 'ON CONFLICT (rollout_id, message_id) DO UPDATE SET received_at = coalesce(received_at, excluded.received_at)');
+
+export async function openMessages(runner: SqlRunner, rows: MessageRow[]): Promise<void> {
+  await upsertChunks(runner, rows, openMessagesSql, messageValues);
+}
+
+/**
+ * Messages settled. A row that was lost, or still open past its rollout's
+ * grace (received before `dueBefore`, the statement's last argument), becomes
+ * `late`; a replayed row stays replayed.
+ */
+const settleMessagesSql = valuesSql(
+  messageColumns,
+  9,
+  `ON CONFLICT (rollout_id, message_id) DO UPDATE SET
+     status = CASE
+       WHEN status IN ('lost', 'late') THEN 'late'
+       WHEN status = 'replayed' THEN 'replayed'
+       WHEN status = 'open' AND received_at < ? THEN 'late'
+       ELSE excluded.status END,
+     settled_at = excluded.settled_at,
+     error = coalesce(excluded.error, error),
+     received_at = coalesce(received_at, excluded.received_at)`,
+);
+
+export async function settleMessages(runner: SqlRunner, rows: MessageRow[], dueBefore: number): Promise<void> {
+  await upsertChunks(runner, rows, settleMessagesSql, messageValues, [dueBefore]);
+}
+
+/** Samples already kept for a rollout, cohort and minute. */
+export async function samplesInMinute(runner: SqlRunner, rolloutId: number, cohort: string, minute: number): Promise<number> {
+  const { rows } = await runner.execute({ sql: 'SELECT count(*) AS n FROM mismatch_samples WHERE rollout_id = ? AND cohort = ? AND minute = ?', args: [rolloutId, cohort, minute] });
+  return Number(rows[0]?.n ?? 0);
+}
+
+const insertSamplesSql = valuesSql(
+  'INSERT INTO mismatch_samples (rollout_id, cohort, minute, at, message_id, partner_id, authoritative, kind, diffs, instance_id)',
+  10,
+  '',
+);
+
+export async function insertSamples(runner: SqlRunner, rows: SampleRow[]): Promise<void> {
+  await upsertChunks(runner, rows, insertSamplesSql, (r) => [r.rolloutId, r.cohort, r.minute, r.at, r.messageId, r.partnerId, r.authoritative, r.kind, JSON.stringify(r.diffs), r.instanceId]);
+}
+
+const addNoiseSql = valuesSql('INSERT INTO learned_noise (rollout_id, path, first_seen_at)', 3, 'ON CONFLICT DO NOTHING');
+
+export async function addNoise(runner: SqlRunner, rows: (typeof learnedNoise.$inferInsert)[]): Promise<void> {
+  await upsertChunks(runner, rows, addNoiseSql, (r) => [r.rolloutId, r.path, r.firstSeenAt]);
+}
+

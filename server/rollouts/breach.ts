@@ -1,0 +1,27 @@
+/** What a guard breach asks of a rollout, as a pure function of the rollout and the breach. */
+import type { LifecycleCommand } from './lifecycle.ts';
+import type { RolloutAggregate } from './model.ts';
+
+/** What the controller found: the guard, its figures, and the cohort it is about. */
+export interface BreachReport {
+  cohort: string;
+  /** A band cohort (`c1`…) or the shadow cohort. */
+  kind: 'band' | 'shadow';
+  guard: string;
+  reason: string;
+  figures: unknown;
+}
+
+/** What a breach calls for under the rollout's `onBreach`, or null when it is already done. */
+export function breachCommand(aggregate: RolloutAggregate, breach: BreachReport): LifecycleCommand | null {
+  const { onBreach, state } = aggregate.rollout;
+  if (state !== 'running' && state !== 'paused') return null;
+  if (onBreach === 'revert-all') return { action: 'revert', kind: 'breach' };
+  if (onBreach === 'revert-cohort' && breach.kind === 'band') {
+    const cohort = aggregate.cohorts.find((c) => c.name === breach.cohort);
+    return cohort?.status === 'active' ? { action: 'revert', cohort: breach.cohort, kind: 'breach' } : null;
+  }
+  // 'pause', or a shadow breach (no cohort to revert): freeze, so nothing advances into a live step.
+  return state === 'running' ? { action: 'pause' } : null;
+}
+
