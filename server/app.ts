@@ -35,6 +35,7 @@ import { keyRoutes } from './keys/routes.ts';
 import { createKeyService } from './keys/service.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import { ofrepRoutes } from './ofrep/routes.ts';
 import type { RolloutAggregate } from './rollouts/model.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
@@ -146,6 +147,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/deliveries', deliveryRoutes(callbacks));
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
   app.route('/v1/sdk', sdkAccountingRoutes(ingester, createReplay({ database, clock }), clock));
+
+  app.route('/ofrep/v1', ofrepRoutes({ hub, keys, failures }));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
   const describeApi = () =>
