@@ -102,7 +102,7 @@ describe('refused keys', () => {
     const limited = await startLiveServer({ deps: { authFailures: { max: 2, windowMs: 60_000 } } });
     try {
       const statuses: number[] = [];
-      const fetchImplementation = async (input: RequestInfo | URL, init?: RequestInit) => {
+      const fetchImplementation = async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
         const res = await fetch(input, init);
         statuses.push(res.status);
         return res;
