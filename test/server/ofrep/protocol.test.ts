@@ -2,7 +2,7 @@
  * OFREP's wire shapes and errors through app.request(): what a provider in
  * any language sees. The real JavaScript provider is in provider.test.ts.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { positionOf } from '../../../sdk/assignment.ts';
 import { createTestApp, type TestApp } from '../../helpers/test-app.ts';
 
@@ -76,6 +76,19 @@ describe('OFREP single evaluation', () => {
     const read = await evaluate('hooks', body, {}, t.keys.read);
     expect(read.status).toBe(403);
     expect(read.body.error.code).toBe('forbidden');
+  });
+});
+
+describe('OFREP from the snapshot in memory', () => {
+  it('reads no snapshot from the database per evaluation, and sees a change committed here at once', async () => {
+    const partner = inBand(1000, 3000);
+    expect((await evaluate('hooks', { context: { targetingKey: partner } })).body.value).toBe('shadow');
+    const loads = vi.spyOn(t.rollcall.services.snapshots, 'current');
+    for (let i = 0; i < 50; i++) expect((await evaluate('hooks', { context: { targetingKey: partners[i] } })).status).toBe(200);
+    expect(loads).not.toHaveBeenCalled();
+    await t.call('POST', '/v1/rollouts/hooks/advance');
+    expect((await evaluate('hooks', { context: { targetingKey: partner } })).body).toMatchObject({ value: 'new', metadata: { cohort: 'c2', version: 3 } });
+    expect(loads.mock.calls.length).toBeGreaterThan(0);
   });
 });
 
