@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True  # leaves no __pycache__ in clients/python
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "clients", "python"))
 import rollcall  # noqa: E402
 
