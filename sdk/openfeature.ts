@@ -13,6 +13,7 @@ import {
   type JsonValue,
   type Provider,
   type ResolutionDetails,
+  type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import { createClient, type ClientOptions, type RollcallClient } from './client.ts';
 
@@ -24,6 +25,11 @@ function mismatch<T>(defaultValue: T, type: string): ResolutionDetails<T> {
     errorMessage: `Rollcall flags are strings (old, new or shadow), not ${type}`,
   };
 }
+
+/** The tracking events that feed Rollcall's accounting; any other name is left to other providers. */
+export const TRACKING_EVENTS = ['rollcall.received', 'rollcall.processed', 'rollcall.failed'] as const;
+
+const idOf = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined);
 
 export class RollcallProvider implements Provider {
   readonly metadata = { name: 'rollcall' } as const;
@@ -81,6 +87,25 @@ export class RollcallProvider implements Provider {
       reason,
       flagMetadata: { cohort: evaluation.cohort, state: evaluation.state ?? '', version: evaluation.version ?? 0 },
     };
+  }
+
+  /**
+   * OpenFeature tracking (spec section 6) into the accounting:
+   * `client.track('rollcall.received' | 'rollcall.processed' | 'rollcall.failed',
+   * { targetingKey: partnerId }, { rollout, messageId, error? })` counts exactly
+   * as `received()`, `processed()` and `failed()` do. Incomplete events are
+   * ignored, as those methods ignore them: tracking never throws into the host.
+   */
+  track(trackingEventName: string, context: EvaluationContext, details: TrackingEventDetails): void {
+    if (!(TRACKING_EVENTS as readonly string[]).includes(trackingEventName)) return;
+    const rollout = details?.rollout;
+    const messageId = idOf(details?.messageId);
+    const partnerId = idOf(context?.targetingKey);
+    if (typeof rollout !== 'string' || messageId === undefined || partnerId === undefined) return;
+    const message = { partnerId, messageId };
+    if (trackingEventName === 'rollcall.received') this.client.received(rollout, message);
+    else if (trackingEventName === 'rollcall.processed') this.client.processed(rollout, message);
+    else this.client.failed(rollout, { ...message, error: typeof details.error === 'string' ? details.error : undefined });
   }
 
   async resolveBooleanEvaluation(_flagKey: string, defaultValue: boolean): Promise<ResolutionDetails<boolean>> {

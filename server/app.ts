@@ -36,6 +36,7 @@ import { createMetrics } from './metrics/metrics.ts';
 import { createIngester } from './reports/ingester.ts';
 import { createRetention, type RetentionPolicy } from './reports/retention.ts';
 import { reportRoutes } from './reports/routes.ts';
+import { ofrepRoutes } from './ofrep/routes.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
@@ -158,6 +159,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
   app.route('/v1/sdk', replayRoutes(lost));
   app.route('/v1/sdk', reportRoutes(ingester, clock));
+
+  app.route('/ofrep/v1', ofrepRoutes({ hub, keys, failures }));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
   const describeApi = () =>

@@ -21,6 +21,10 @@ export interface RouteDoc {
   tag?: string;
   /** The success status and what it returns (200, "the rollout" by default). */
   success?: { status: number; description: string; contentType?: string };
+  /** Every response, by status, when the route describes its own (OFREP follows its protocol's). */
+  responses?: Record<string, unknown>;
+  /** Security requirements other than the bearer key alone. */
+  security?: Record<string, string[]>[];
 }
 
 type Documented = { [DOC]?: RouteDoc };
@@ -40,7 +44,7 @@ export function describe(doc: RouteDoc | string): MiddlewareHandler {
   return withDoc(middleware, typeof doc === 'string' ? { summary: doc } : doc);
 }
 
-const toSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, any>;
+export const toSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, any>;
 
 function parameters(schema: z.ZodType | undefined, where: 'query' | 'path', pathNames: string[]) {
   const json = schema === undefined ? { properties: {}, required: [] } : toSchema(schema);
@@ -84,10 +88,10 @@ export function openApiDocument(app: Hono<any>, info: OpenApiInfo) {
       summary: doc.summary ?? `${method.toUpperCase()} ${openPath}`,
       ...(doc.description ? { description: doc.description } : {}),
       tags: [tag],
-      ...(doc.public ? { security: [] } : {}),
+      ...(doc.public ? { security: [] } : doc.security ? { security: doc.security } : {}),
       parameters: [...parameters(doc.params, 'path', pathNames), ...parameters(doc.query, 'query', pathNames)],
       ...(doc.body ? { requestBody: { required: !doc.body.safeParse(undefined).success, content: { 'application/json': { schema: toSchema(doc.body) } } } } : {}),
-      responses: {
+      responses: doc.responses ?? {
         [String(success.status)]: { description: success.description, ...(success.contentType ? { content: { [success.contentType]: {} } } : {}) },
         ...(doc.public ? {} : { '401': errorResponse, '403': errorResponse }),
         '400': errorResponse,
@@ -104,7 +108,10 @@ export function openApiDocument(app: Hono<any>, info: OpenApiInfo) {
     info,
     servers: [{ url: '/' }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a Rollcall key: rc_admin_…, rc_read_… or rc_sdk_…' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'a Rollcall key: rc_admin_…, rc_read_… or rc_sdk_…' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'OFREP only: an rc_sdk_… key, as OFREP providers send it' },
+      },
       responses: { Error: { description: 'an error, always in this shape', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } },
       schemas: {
         Error: {

@@ -74,6 +74,17 @@ export function createStreamHub(options: HubOptions) {
       return latest ?? (await snapshots.current());
     },
 
+    /**
+     * The snapshot held in memory, once a refresh under way has finished (so a
+     * change this server committed is seen at once): no database read, except
+     * the first time, before any snapshot was loaded.
+     */
+    async inMemory(): Promise<PublishedSnapshot> {
+      if (refreshing !== null) await refreshing;
+      if (latest === null) await refresh();
+      return latest ?? (await snapshots.current());
+    },
+
     subscribe(subscriber: StreamSubscriber): () => void {
       subscribers.add(subscriber);
       return () => subscribers.delete(subscriber);

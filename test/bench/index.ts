@@ -10,6 +10,7 @@ import { measureIngest, measureRevert, measureSdkMemory } from './accounting.ts'
 import { measureDashboard } from './dashboard.ts';
 import { measureEvaluation } from './evaluation.ts';
 import { measurePackages } from './package.ts';
+import { measureOfrep } from './ofrep.ts';
 import { measureRunOverhead, measureShadow } from './run-overhead.ts';
 import { round } from './stats.ts';
 
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   const dashboard = await measureDashboard({ rows: quick ? 100_000 : 1_000_000, samples: quick ? 5 : 21 });
   const packages = measurePackages({ imports: quick ? 3 : 15 });
   const fasterAnchorImport = Math.min(packages.unleash.import_ms, packages.growthbook.import_ms);
+  const ofrep = await measureOfrep({ seconds: quick ? 1 : 5, concurrency: 16, rounds: quick ? 1 : rounds });
 
   const figures = {
     path_ns: round(evaluation.path_ns),
@@ -64,6 +66,8 @@ async function main(): Promise<void> {
     growthbook_packages: packages.growthbook.packages,
     growthbook_installed_kb: round(packages.growthbook.installed_kb),
     growthbook_import_ms: round(packages.growthbook.import_ms, 2),
+    ofrep_evals_per_s: Math.round(ofrep.ofrep_evals_per_s),
+    ofrep_p99_ms: round(ofrep.ofrep_p99_ms, 2),
   };
   const anchorPackage = (name: 'unleash' | 'growthbook', figure: 'packed_kb' | 'packages' | 'installed_kb' | 'import_ms') =>
     `${name === 'unleash' ? 'unleash-client' : 'growthbook'} ${round(packages[name][figure], figure === 'import_ms' ? 2 : 1)}`;
@@ -128,6 +132,14 @@ async function main(): Promise<void> {
       target: `≤ ${round(fasterAnchorImport / 2, 2)}`,
       anchor: `cold import of the entry in a fresh node, median of ${quick ? 3 : 15}; ${anchorPackage('unleash', 'import_ms')} ms, ${anchorPackage('growthbook', 'import_ms')} ms`,
       met: figures.sdk_import_ms <= fasterAnchorImport / 2,
+    },
+    {
+      figure: 'ofrep_evals_per_s',
+      value: figures.ofrep_evals_per_s,
+      unit: 'eval/s',
+      target: '—',
+      anchor: `OFREP single evaluations over HTTP keep-alive from another process, 16 in flight: p99 ${figures.ofrep_p99_ms} ms, p50 ${round(ofrep.ofrep_p50_ms, 2)} ms; in process, path() takes ${figures.path_ns} ns`,
+      met: null,
     },
   ];
 
