@@ -5,8 +5,8 @@
  * the background. Every timer but `ready()`'s is unref()ed: the client
  * never keeps a process alive once `ready()` has settled.
  */
-import { randomUUID } from 'node:crypto';
 import { readBackup, writeBackup } from './backup.ts';
+import { randomUUID } from './builtins.ts';
 import { createConfigSource, RollcallHttpError } from './config-source.ts';
 import { Emitter } from './emitter.ts';
 import { Evaluator, type SnapshotSource } from './evaluator.ts';

@@ -5,14 +5,11 @@
  * waits out a backoff; 401 and 403 stop it for good; a batch the server will
  * never take (400, 413, 422) is let go rather than block every later one.
  */
-import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzip, randomUUID } from './builtins.ts';
 import { backoffDelay } from './backoff.ts';
 import { RollcallHttpError } from './config-source.ts';
 import type { CountRow, MessageEvent, MismatchSample, NoiseReport, ReportAck, ReportBatch } from './wire.ts';
 
-const gzipAsync = promisify(gzip);
 
 export interface SenderOptions {
   url: string;
@@ -43,7 +40,7 @@ export function createSender(options: SenderOptions) {
   let fatal = false;
 
   async function post(item: Queued): Promise<void> {
-    item.body ??= await gzipAsync(JSON.stringify(item.batch));
+    item.body ??= await gzip(JSON.stringify(item.batch));
     const res = await options.fetch(`${options.url}/v1/sdk/reports`, {
       method: 'POST',
       headers: {

@@ -6,7 +6,7 @@
  * window costs nothing but two increments, and every message that could be
  * lost can still be named.
  */
-import { createHash } from 'node:crypto';
+import { crypto } from './builtins.ts';
 import type { Path } from './snapshot.ts';
 
 /** `c1`… for cohort bands, or a pseudo-cohort. */
@@ -119,5 +119,5 @@ export const MAX_WIRE_ID = 256;
  */
 export function wireId(id: string): string {
   // A prefix, `#` and 64 hex characters of hash: 255 characters, under MAX_WIRE_ID.
-  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, MAX_WIRE_ID - 66)}#${createHash('sha256').update(id).digest('hex')}`;
+  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, MAX_WIRE_ID - 66)}#${crypto().createHash('sha256').update(id).digest('hex')}`;
 }
