@@ -12,6 +12,7 @@ import type { Database, SqlRunner } from '../db/database.ts';
 import { rolloutsByKey } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
 import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
+import { recordHeard, type Heard } from '../reporters/store.ts';
 import { storageFault } from '../storage/faults.ts';
 import type { ValidBatch } from './schemas.ts';
 import * as store from './store.ts';
@@ -62,6 +63,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const samples: store.SampleRow[] = [];
     const noise: { rolloutId: number; path: string; firstSeenAt: number }[] = [];
     const acks: ReportAck[] = [];
+    const heard = new Map<string, Heard>();
 
     for (const { batch, clockOffset } of submissions) {
       if (!(await store.claimBatch(runner, batch.batchId, batch.sdk.instanceId, now))) {
@@ -70,12 +72,20 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       }
       let ignored = 0;
       const onServer = (t: number) => Math.min(now, t + clockOffset);
+      const { instanceId } = batch.sdk;
+      let reporter = heard.get(instanceId);
+      if (reporter === undefined) heard.set(instanceId, (reporter = { instanceId, watermark: 0, final: false, rolloutIds: new Set() }));
+      // A batch without a watermark (an older SDK) vouches for everything up to its arrival.
+      reporter.watermark = Math.max(reporter.watermark, batch.watermark === undefined ? now : onServer(batch.watermark));
+      reporter.final = batch.final === true;
+      const named = reporter.rolloutIds;
       for (const row of batch.counts) {
         const rollout = known.get(row.rollout);
         if (rollout === undefined) {
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         const bucket = Math.floor(onServer(row.second * 1000) / 1000);
         const key = `${rollout.id}|${bucket}|${row.cohort}|${row.path}`;
         let sum = counts.get(key);
@@ -97,6 +107,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         const row: store.MessageRow = {
           rolloutId: rollout.id,
           messageId: m.messageId,
@@ -121,6 +132,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         const at = onServer(s.at);
         samples.push({
           rolloutId: rollout.id,
@@ -141,6 +153,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         for (const path of n.paths) noise.push({ rolloutId: rollout.id, path, firstSeenAt: now });
       }
       acks.push({ batchId: batch.batchId, duplicate: false, ignored });
@@ -155,6 +168,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     }
     await insertWithinLimit(runner, samples);
     await store.addNoise(runner, noise);
+    for (const reporter of heard.values()) await recordHeard(runner, reporter, now);
     // The sums already made per rollout, cohort, path and second are what the metrics count.
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
     const tallies = [...counts.values()].map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));
