@@ -40,6 +40,16 @@ function unpackHistogram(pairs: number[] | undefined, each: (slot: number, count
   for (let i = 0; i + 1 < pairs.length; i += 2) if (pairs[i + 1]! > 0) each(pairs[i]!, pairs[i + 1]!);
 }
 
+/** Adds a watermarked batch to what the group heard from its instance; returns the set its rollouts go into. */
+function heardFrom(heard: Map<string, Heard>, batch: ValidBatch, watermark: number): Set<number> {
+  const { instanceId } = batch.sdk;
+  let reporter = heard.get(instanceId);
+  if (reporter === undefined) heard.set(instanceId, (reporter = { instanceId, watermark, final: false, rolloutIds: new Set() }));
+  reporter.watermark = Math.max(reporter.watermark, watermark);
+  reporter.final = batch.final === true;
+  return reporter.rolloutIds;
+}
+
 export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents }) {
   const { database, clock, logger } = deps;
   let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
@@ -72,13 +82,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       }
       let ignored = 0;
       const onServer = (t: number) => Math.min(now, t + clockOffset);
-      const { instanceId } = batch.sdk;
-      let reporter = heard.get(instanceId);
-      if (reporter === undefined) heard.set(instanceId, (reporter = { instanceId, watermark: 0, final: false, rolloutIds: new Set() }));
-      // A batch without a watermark (an older SDK) vouches for everything up to its arrival.
-      reporter.watermark = Math.max(reporter.watermark, batch.watermark === undefined ? now : onServer(batch.watermark));
-      reporter.final = batch.final === true;
-      const named = reporter.rolloutIds;
+      // A batch without a watermark (an older SDK, the Python client) promises nothing and is
+      // followed by no heartbeat: its sender is not waited for, its messages are judged as they were.
+      const named = batch.watermark === undefined ? new Set<number>() : heardFrom(heard, batch, onServer(batch.watermark));
       for (const row of batch.counts) {
         const rollout = known.get(row.rollout);
         if (rollout === undefined) {
@@ -164,7 +170,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     await store.openMessages(runner, opened);
     for (const [rolloutId, rows] of settled) {
       const grace = graceById.get(rolloutId)!;
-      await store.settleMessages(runner, rows, now - grace * 1000);
+      await store.settleMessages(runner, rows, grace * 1000);
     }
     await insertWithinLimit(runner, samples);
     await store.addNoise(runner, noise);
