@@ -235,7 +235,8 @@ export function createClient(clientOptions: ClientOptions) {
       // What is buffered goes first: a replay round may take as long as its lease.
       await reporter.flush();
       await replay.idle();
-      await reporter.flush();
+      // The last batch says this instance leaves, so the server stops waiting for its watermark.
+      await reporter.flush(true);
     },
 
     get status(): ClientStatus {

@@ -91,12 +91,12 @@ export function createReporter(options: ReporterOptions) {
   }
 
   /** Seals the window: counts, every still-open message the server has not heard of (as far as the buffer allows), noise. */
-  function seal(): void {
+  function seal(final: boolean): void {
     const counts = counters.seal();
     inFlight.reportOldest(options.maxBufferedEvents - buffered(), (record) => messages.push(recordEvent(record, 'open', record.receivedAt)));
     const noiseReports = [...noise].map(([rollout, paths]) => ({ rollout, paths: [...paths] }));
     noise = new Map();
-    sender.enqueue(counts, messages, mismatches, noiseReports);
+    sender.enqueue(counts, messages, mismatches, noiseReports, final);
   }
 
   return {
@@ -165,10 +165,10 @@ export function createReporter(options: ReporterOptions) {
       for (const p of paths) set.add(p);
     },
 
-    /** Seals what is buffered into batches and sends what it can; never throws. */
-    async flush(): Promise<boolean> {
+    /** Seals what is buffered into batches and sends what it can; never throws. `final`: the last flush before closing. */
+    async flush(final = false): Promise<boolean> {
       if (sender.stopped) return false;
-      seal();
+      seal(final);
       return sender.send();
     },
 

@@ -38,6 +38,10 @@ export function createSender(options: SenderOptions) {
   let retryAt = 0;
   let attempt = 0;
   let fatal = false;
+  /** Set once a window with anything in it was sealed: from then on every window is reported. */
+  let reported = false;
+  /** The last window's seal: nothing seen before it is still to be sent. */
+  let watermark = options.wallNow();
 
   async function post(item: Queued): Promise<void> {
     item.body ??= await gzip(JSON.stringify(item.batch));
@@ -94,29 +98,40 @@ export function createSender(options: SenderOptions) {
     /**
      * Seals one window into batches: counts and noise ride in the first, and
      * the events (taken from the front of `messages` and `mismatches`, which
-     * are emptied) are split so no batch holds more than maxBatchEvents.
+     * are emptied) are split so no batch holds more than maxBatchEvents. The
+     * last batch carries the window's watermark (the moment it was sealed);
+     * earlier ones the previous window's, since they do not hold all of it.
+     * Once anything was reported, an empty window still sends a watermark
+     * alone (a heartbeat) when nothing is waiting to go; `final` always does.
      */
-    enqueue(counts: CountRow[], messages: MessageEvent[], mismatches: MismatchSample[], noise: NoiseReport[]): void {
-      if (counts.length === 0 && messages.length === 0 && mismatches.length === 0 && noise.length === 0) return;
+    enqueue(counts: CountRow[], messages: MessageEvent[], mismatches: MismatchSample[], noise: NoiseReport[], final = false): void {
+      const empty = counts.length === 0 && messages.length === 0 && mismatches.length === 0 && noise.length === 0;
+      if (empty && (!reported || (!final && queue.length > 0))) return;
+      reported = true;
+      const sealedAt = options.wallNow();
       let first = true;
       do {
         const take = Math.max(0, options.maxBatchEvents - (first ? counts.length : 0));
         const batchMessages = messages.splice(0, take);
         const batchMismatches = mismatches.splice(0, Math.max(0, take - batchMessages.length));
+        const last = messages.length + mismatches.length === 0;
         const batch: ReportBatch = {
           batchId: randomUUID(),
           sdk: options.sdk,
-          sentAt: options.wallNow(),
+          sentAt: sealedAt,
           counts: first ? counts : [],
           messages: batchMessages,
           mismatches: batchMismatches,
           noise: first ? noise : [],
+          watermark: last ? sealedAt : watermark,
         };
+        if (last && final) batch.final = true;
         const events = batchMessages.length + batchMismatches.length;
         queue.push({ batch, events });
         queuedEvents += events;
         first = false;
       } while (messages.length + mismatches.length > 0);
+      watermark = sealedAt;
     },
 
     /** Sends what it can; concurrent calls share the pass in flight. Resolves true once the queue is empty. */

@@ -100,6 +100,13 @@ export interface ReportBatch {
   messages: MessageEvent[];
   mismatches: MismatchSample[];
   noise: NoiseReport[];
+  /**
+   * Every event this instance saw up to this moment (epoch ms, SDK clock) is in this batch or an
+   * earlier one. Absent (older SDKs), the server takes the batch's arrival as its watermark.
+   */
+  watermark?: number;
+  /** The instance is closing: it leaves the rollouts it reported on (it is not gone). */
+  final?: boolean;
 }
 
 export interface ReportAck {

@@ -34,6 +34,7 @@ import { lostRoutes, replayRoutes } from './lost/routes.ts';
 import { createLostService } from './lost/service.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createIngester } from './reports/ingester.ts';
+import { createReporterWatch } from './reporters/watch.ts';
 import { createRetention, type RetentionPolicy } from './reports/retention.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { ofrepRoutes } from './ofrep/routes.ts';
@@ -117,7 +118,8 @@ export function createApp(deps: AppDeps) {
       worker.wake();
     },
   };
-  const lost = createLostService({ database, clock, announcer, events: lostEvents });
+  const reporters = createReporterWatch({ database, announce: enqueueEvent });
+  const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: (error) => storage.failed('controller', error) !== null } });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune });

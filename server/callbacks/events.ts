@@ -16,6 +16,7 @@ export const CALLBACK_EVENTS = [
   'rollout.reverted',
   'guard.breached',
   'messages.lost',
+  'reporter.gone',
 ] as const;
 
 export type CallbackEvent = (typeof CALLBACK_EVENTS)[number];

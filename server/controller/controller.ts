@@ -66,8 +66,8 @@ export function createController(deps: ControllerDeps) {
     if (aggregate === undefined) return;
     const { rollout } = aggregate;
     const now = clock.now();
-    await lost.markDue(rollout, now);
-    const measured = await health.measure(aggregate, { now, guardsOnly: true });
+    const horizon = await lost.markDue(rollout, now);
+    const measured = await health.measure(aggregate, { now, horizon, guardsOnly: true });
     const breach = health.breachOf(measured);
     if (breach !== null) {
       const done = await rollouts.applyBreach(key, rollout.version, breach);

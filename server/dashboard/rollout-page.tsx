@@ -75,6 +75,13 @@ function Cohorts(props: { data: RolloutPageData }) {
       <p class="muted" style="font-size:.8rem;margin:.4rem 0 0">
         Over the last {health.window.seconds} s. Guards: loss ≤ {pct(t.maxLossRate)}, failure ≤ baseline + {pct(t.maxFailureRateDelta)}, mismatch ≤ {pct(t.maxMismatchRate)}, from {t.minSample} messages; grace {t.graceSeconds} s.
       </p>
+      {(health.reporters.lagging.length > 0 || health.reporters.gone.length > 0) && (
+        <p class="reporters" style="font-size:.8rem;margin:.4rem 0 0">
+          Reporters: {health.reporters.live} live
+          {health.reporters.lagging.map((r) => `; ${r.instanceId} ${r.lagSeconds} s behind`).join('')}
+          {health.reporters.gone.map((r) => `; ${r.instanceId} gone since ${r.since}`).join('')} — verdicts wait for the live ones.
+        </p>
+      )}
     </div>
   );
 }

@@ -300,6 +300,28 @@ export const callbackAttempts = sqliteTable(
 );
 
 /**
+ * SDK instances reporting on a rollout, and through when each has reported
+ * everything it saw (its watermark, server time, only ever raised): a due
+ * message is judged only once every live reporter is past its due time.
+ */
+export const reporters = sqliteTable(
+  'reporters',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    instanceId: text('instance_id').notNull(),
+    watermark: integer('watermark').notNull(),
+    lastSeen: integer('last_seen').notNull(),
+    /** The last batch that named this rollout. */
+    lastEventAt: integer('last_event_at').notNull(),
+    /** Its last batch was `final`: it closed, and is waited for no more. */
+    leftAt: integer('left_at'),
+    /** Declared gone after `reporterTimeoutSeconds` of silence; cleared when it reports again. */
+    goneAt: integer('gone_at'),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.instanceId] }), index('reporters_by_instance').on(t.instanceId)],
+);
+
+/**
  * Lost messages found but not yet announced: `messages.lost` goes out at most
  * once per rollout every 30 s, carrying everything found since the last one.
  */

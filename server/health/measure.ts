@@ -49,6 +49,8 @@ const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow:
 export interface MeasureOptions {
   now: number;
   windowSeconds?: number;
+  /** Through when every live reporter has reported (default `now`): only messages due by then are due. */
+  horizon?: number;
   /** Skip what only the API shows (open counts, latency, replay progress): the controller's tick. */
   guardsOnly?: boolean;
 }
@@ -59,7 +61,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   const now = options.now;
   const windowSeconds = options.windowSeconds ?? guards.windowSeconds;
   const from = now - windowSeconds * 1000;
-  const dueBefore = now - guards.graceSeconds * 1000;
+  const dueBefore = Math.min(now, options.horizon ?? now) - guards.graceSeconds * 1000;
 
   interface Plan {
     name: string;

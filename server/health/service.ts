@@ -7,6 +7,7 @@ import type { Database } from '../db/database.ts';
 import type { BreachReport } from '../rollouts/breach.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
+import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
 import { measureRollout, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import * as store from './store.ts';
 import { cohortFigures, healthSummary, healthView } from './view.ts';
@@ -18,6 +19,13 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
   const { database, clock, rollouts } = deps;
   const db = database.db;
 
+  /** The full view, with the rollout's reporters: messages are due only as far as every live one has reported. */
+  async function full(aggregate: RolloutAggregate, now: number, windowSeconds?: number) {
+    const rows = await reportersWithin(db, aggregate.rollout, now);
+    const measured = await measureRollout(db, aggregate, { now, windowSeconds, horizon: horizonOf(rows, now) });
+    return { ...healthView(measured, aggregate.rollout.guards), ...reportersView(rows, aggregate.rollout, now) };
+  }
+
   return {
     /** The figures of every cohort; `guardsOnly` skips what only the API shows. */
     measure(aggregate: RolloutAggregate, options: Omit<MeasureOptions, 'now'> & { now?: number } = {}): Promise<RolloutHealth> {
@@ -26,8 +34,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
     /** GET /v1/rollouts/:key/health (404 when there is no such rollout). */
     async health(key: string, windowSeconds?: number) {
-      const aggregate = await rollouts.get(key);
-      return healthView(await measureRollout(db, aggregate, { now: clock.now(), windowSeconds }), aggregate.rollout.guards);
+      return full(await rollouts.get(key), clock.now(), windowSeconds);
     },
 
     /** The per-cohort summary GET /v1/rollouts/:key carries. */
@@ -60,7 +67,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     /** What the dashboard's rollout page shows of health: the view, counts over time, the newest samples. */
     async page(aggregate: RolloutAggregate, now: number) {
       const { rollout } = aggregate;
-      const health = healthView(await measureRollout(db, aggregate, { now }), rollout.guards);
+      const health = await full(aggregate, now);
       const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS);
       const stepSeconds = Math.max(1, Math.ceil(spanSeconds / store.CHART_STEPS));
       const from = now - spanSeconds * 1000;

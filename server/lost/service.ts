@@ -10,6 +10,7 @@ import type { Clock } from '../clock.ts';
 import type { Database, SqlRunner } from '../db/database.ts';
 import { rolloutsByKey } from '../db/rollout-ids.ts';
 import { notFound } from '../errors.ts';
+import type { ReporterWatch } from '../reporters/watch.ts';
 import type { Rollout } from '../rollouts/model.ts';
 import type { LostAnnouncer, LostMessage } from './announcer.ts';
 import * as store from './store.ts';
@@ -30,7 +31,7 @@ export interface ListQuery {
   limit: number;
 }
 
-export function createLostService(deps: { database: Database; clock: Clock; announcer?: LostAnnouncer; events?: LostEvents }) {
+export function createLostService(deps: { database: Database; clock: Clock; announcer?: LostAnnouncer; reporters?: ReporterWatch; events?: LostEvents }) {
   const { database, clock, announcer } = deps;
   const reader: SqlRunner = { execute: (statement) => database.client.execute(statement) };
 
@@ -42,9 +43,14 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
       return found.id;
     },
 
-    /** Marks the rollout's due open messages lost and announces them (once the interval allows). */
-    async markDue(rollout: Rollout, now: number): Promise<void> {
-      const dueBefore = now - rollout.guards.graceSeconds * 1000;
+    /**
+     * Marks the rollout's due open messages lost and announces them (once the
+     * interval allows). Due means due by the horizon every live reporter has
+     * reported through, which it returns: a late reporter delays the verdict.
+     */
+    async markDue(rollout: Rollout, now: number): Promise<number> {
+      const horizon = (await deps.reporters?.horizon(rollout, now)) ?? now;
+      const dueBefore = horizon - rollout.guards.graceSeconds * 1000;
       if (await store.hasDueOpen(database.db, rollout.id, dueBefore)) {
         const lost = await database.write(async (tx) => {
           const marked = await store.markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
@@ -54,6 +60,7 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
         if (lost.length > 0) deps.events?.onLost?.(rollout.key, lost);
       }
       await announcer?.flushDue(database, rollout, now);
+      return horizon;
     },
 
     /** Lost, replayed and late messages of one rollout, oldest first. */

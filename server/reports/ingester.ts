@@ -12,6 +12,7 @@ import type { Database, SqlRunner } from '../db/database.ts';
 import { rolloutsByKey } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
 import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
+import { recordHeard, type Heard } from '../reporters/store.ts';
 import { storageFault } from '../storage/faults.ts';
 import type { ValidBatch } from './schemas.ts';
 import * as store from './store.ts';
@@ -39,6 +40,16 @@ function unpackHistogram(pairs: number[] | undefined, each: (slot: number, count
   for (let i = 0; i + 1 < pairs.length; i += 2) if (pairs[i + 1]! > 0) each(pairs[i]!, pairs[i + 1]!);
 }
 
+/** Adds a watermarked batch to what the group heard from its instance; returns the set its rollouts go into. */
+function heardFrom(heard: Map<string, Heard>, batch: ValidBatch, watermark: number): Set<number> {
+  const { instanceId } = batch.sdk;
+  let reporter = heard.get(instanceId);
+  if (reporter === undefined) heard.set(instanceId, (reporter = { instanceId, watermark, final: false, rolloutIds: new Set() }));
+  reporter.watermark = Math.max(reporter.watermark, watermark);
+  reporter.final = batch.final === true;
+  return reporter.rolloutIds;
+}
+
 export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents }) {
   const { database, clock, logger } = deps;
   let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
@@ -62,6 +73,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const samples: store.SampleRow[] = [];
     const noise: { rolloutId: number; path: string; firstSeenAt: number }[] = [];
     const acks: ReportAck[] = [];
+    const heard = new Map<string, Heard>();
 
     for (const { batch, clockOffset } of submissions) {
       if (!(await store.claimBatch(runner, batch.batchId, batch.sdk.instanceId, now))) {
@@ -70,12 +82,16 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       }
       let ignored = 0;
       const onServer = (t: number) => Math.min(now, t + clockOffset);
+      // A batch without a watermark (an older SDK, the Python client) promises nothing and is
+      // followed by no heartbeat: its sender is not waited for, its messages are judged as they were.
+      const named = batch.watermark === undefined ? new Set<number>() : heardFrom(heard, batch, onServer(batch.watermark));
       for (const row of batch.counts) {
         const rollout = known.get(row.rollout);
         if (rollout === undefined) {
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         const bucket = Math.floor(onServer(row.second * 1000) / 1000);
         const key = `${rollout.id}|${bucket}|${row.cohort}|${row.path}`;
         let sum = counts.get(key);
@@ -97,6 +113,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         const row: store.MessageRow = {
           rolloutId: rollout.id,
           messageId: m.messageId,
@@ -121,6 +138,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         const at = onServer(s.at);
         samples.push({
           rolloutId: rollout.id,
@@ -141,6 +159,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           ignored++;
           continue;
         }
+        named.add(rollout.id);
         for (const path of n.paths) noise.push({ rolloutId: rollout.id, path, firstSeenAt: now });
       }
       acks.push({ batchId: batch.batchId, duplicate: false, ignored });
@@ -151,10 +170,11 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     await store.openMessages(runner, opened);
     for (const [rolloutId, rows] of settled) {
       const grace = graceById.get(rolloutId)!;
-      await store.settleMessages(runner, rows, now - grace * 1000);
+      await store.settleMessages(runner, rows, grace * 1000);
     }
     await insertWithinLimit(runner, samples);
     await store.addNoise(runner, noise);
+    for (const reporter of heard.values()) await recordHeard(runner, reporter, now);
     // The sums already made per rollout, cohort, path and second are what the metrics count.
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
     const tallies = [...counts.values()].map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));

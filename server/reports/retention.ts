@@ -8,6 +8,7 @@
  * - per-second counts older than max(1 h, 2 × grace) rolled up into
  *   per-minute rows; counts after 30 days, latency and samples after 7 days;
  * - report batch ids after a day (an SDK does not retry a batch that long);
+ * - reporters silent for 7 days (past the longest guard window, so live in none);
  * - finished callback deliveries with their attempts, and messages with no
  *   delivery left, 30 days after they finished.
  * A sweep that hits a limit leaves the rest for the next one.
@@ -16,6 +17,7 @@ import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import { deleteStaleReporters } from '../reporters/store.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
 
@@ -29,6 +31,7 @@ export interface RetentionPolicy {
   latencyMs: number;
   samplesMs: number;
   batchesMs: number;
+  reportersMs: number;
   callbacksMs: number;
   /** Per-second counts are rolled up into minutes after max(this, 2 × grace). */
   compactAfterMs: number;
@@ -42,12 +45,13 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   latencyMs: 7 * DAY,
   samplesMs: 7 * DAY,
   batchesMs: DAY,
+  reportersMs: 7 * DAY,
   callbacksMs: 30 * DAY,
   compactAfterMs: HOUR,
   limit: 5_000,
 };
 
-type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'callbacks', number>;
+type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'reporters' | 'callbacks', number>;
 
 /** Deletes at most `limit` rows of one rollout from `table` matching `condition`. */
 async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
@@ -111,7 +115,7 @@ export function createRetention(deps: RetentionDeps) {
     /** One sweep over every rollout. Returns how many rows each rule removed (or rolled up). */
     async sweep(): Promise<Removed> {
       const now = clock.now();
-      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0, callbacks: 0 };
+      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0, reporters: 0, callbacks: 0 };
       const all = await database.db.select({ id: rollouts.id, guards: rollouts.guards }).from(rollouts);
       for (const rollout of all) await sweepRollout(rollout.id, rollout.guards.graceSeconds, now, removed);
       removed.batches = await database.write(async (tx) => {
@@ -120,6 +124,7 @@ export function createRetention(deps: RetentionDeps) {
         );
         return result.rowsAffected;
       });
+      removed.reporters = await database.write((tx) => deleteStaleReporters(tx, now - policy.reportersMs, policy.limit));
       removed.callbacks = (await deps.pruneCallbacks?.(now - policy.callbacksMs, policy.limit)) ?? 0;
       return removed;
     },

@@ -67,6 +67,8 @@ export const reportBatchSchema = z.strictObject({
     )
     .max(2_000),
   noise: z.array(z.strictObject({ rollout: rolloutKeySchema, paths: z.array(z.string().min(1).max(1_000)).max(1_000) })).max(100),
+  watermark: epochMs.optional(),
+  final: z.boolean().optional(),
 });
 
 export type ValidBatch = z.output<typeof reportBatchSchema>;

@@ -103,9 +103,11 @@ export async function openMessages(runner: SqlRunner, rows: MessageRow[]): Promi
 }
 
 /**
- * Messages settled. A row that was lost, or still open past its rollout's
- * grace (received before `dueBefore`, the statement's last argument), becomes
- * `late`; a replayed row stays replayed.
+ * Messages settled. A row that was lost, or still open and settled (by the
+ * settling process's clock) more than its rollout's grace after it was
+ * received (`graceMs`, the statement's last argument), becomes `late`; a
+ * replayed row stays replayed. A report that merely arrives late, held up
+ * while the controller waited for its reporter's watermark, is not late.
  */
 const settleMessagesSql = valuesSql(
   messageColumns,
@@ -114,15 +116,15 @@ const settleMessagesSql = valuesSql(
      status = CASE
        WHEN status IN ('lost', 'late') THEN 'late'
        WHEN status = 'replayed' THEN 'replayed'
-       WHEN status = 'open' AND received_at < ? THEN 'late'
+       WHEN status = 'open' AND excluded.settled_at > received_at + ? THEN 'late'
        ELSE excluded.status END,
      settled_at = excluded.settled_at,
      error = coalesce(excluded.error, error),
      received_at = coalesce(received_at, excluded.received_at)`,
 );
 
-export async function settleMessages(runner: SqlRunner, rows: MessageRow[], dueBefore: number): Promise<void> {
-  await upsertChunks(runner, rows, settleMessagesSql, messageValues, [dueBefore]);
+export async function settleMessages(runner: SqlRunner, rows: MessageRow[], graceMs: number): Promise<void> {
+  await upsertChunks(runner, rows, settleMessagesSql, messageValues, [graceMs]);
 }
 
 /** Samples already kept for a rollout, cohort and minute. */

@@ -19,7 +19,15 @@ export interface Guards {
   maxLossRate: number;
   maxFailureRateDelta: number;
   maxMismatchRate: number;
+  /** A reporter silent this long is declared gone and waited for no more (default max(60, 2 × graceSeconds)). */
+  reporterTimeoutSeconds: number;
 }
+
+/** The reporter timeout that follows the grace unless set. */
+export const defaultReporterTimeout = (graceSeconds: number) => Math.max(60, 2 * graceSeconds);
+
+/** The guards' reporter timeout (rollouts stored before it existed have none: the default). */
+export const reporterTimeoutOf = (guards: Guards) => guards.reporterTimeoutSeconds ?? defaultReporterTimeout(guards.graceSeconds);
 
 export const DEFAULT_GUARDS: Guards = {
   graceSeconds: 30,
@@ -28,6 +36,7 @@ export const DEFAULT_GUARDS: Guards = {
   maxLossRate: 0.001,
   maxFailureRateDelta: 0.01,
   maxMismatchRate: 0.01,
+  reporterTimeoutSeconds: defaultReporterTimeout(30),
 };
 
 export type OnBreach = 'revert-cohort' | 'revert-all' | 'pause';

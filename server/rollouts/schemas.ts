@@ -45,6 +45,7 @@ export const guardsSchema = z
     maxLossRate: z.number().min(0).max(1),
     maxFailureRateDelta: z.number().min(0).max(1),
     maxMismatchRate: z.number().min(0).max(1),
+    reporterTimeoutSeconds: z.number().int().min(1).max(7 * 86_400),
   })
   .partial();
 

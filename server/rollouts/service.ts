@@ -11,7 +11,7 @@ import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
-import { DEFAULT_GUARDS, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
+import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
 import { rolloutSummary, rolloutView, type RolloutView } from './view.ts';
@@ -61,6 +61,10 @@ interface Outcome {
 
 export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
   const guards = { ...current, ...patch };
+  // A reporter timeout left at its default keeps following the grace.
+  if (patch?.reporterTimeoutSeconds === undefined && reporterTimeoutOf(current) === defaultReporterTimeout(current.graceSeconds)) {
+    guards.reporterTimeoutSeconds = defaultReporterTimeout(guards.graceSeconds);
+  }
   if (guards.windowSeconds <= guards.graceSeconds) {
     throw badRequest('invalid_guards', `windowSeconds (${guards.windowSeconds}) must be longer than graceSeconds (${guards.graceSeconds})`);
   }

@@ -73,6 +73,31 @@ describe('controller decisions', () => {
     expect((await get('r')).step).toBe(0);
   });
 
+  it('waits for a silent reporter until its timeout, and two controllers declare it gone once', async () => {
+    await createRollout(t, 'r', { plan: [{ live: 50 }], guards: { graceSeconds: 5, minSample: 1000, reporterTimeoutSeconds: 20 } });
+    await t.call('POST', '/v1/rollouts/r/start');
+    const received = t.clock.now();
+    const open = (i: number) => ({ rollout: 'r', messageId: `m${i}`, partnerId: 'p', cohort: 'c1', path: 'new' as const, status: 'open' as const, receivedAt: received, at: received });
+    await report({ sdk: { name: 't', version: '1', instanceId: 'web' }, watermark: received, messages: [open(1), open(2)] });
+    await report({ sdk: { name: 't', version: '1', instanceId: 'worker' }, watermark: received, messages: [{ ...open(3), status: 'failed' }] });
+    const lost = async () => (await t.call('GET', '/v1/rollouts/r/lost')).body.items.length;
+    for (let s = 0; s < 4; s++) {
+      t.clock.advance(5_000);
+      // The web tier keeps reporting; the worker has gone quiet.
+      await report({ sdk: { name: 't', version: '1', instanceId: 'web' }, watermark: t.clock.now() });
+      await t.rollcall.services.controller.tick();
+      expect(await lost()).toBe(0);
+    }
+    t.clock.advance(1_000);
+    const other = createApp({ database: t.database, clock: t.clock, logger: silentLogger });
+    await Promise.all([t.rollcall.services.controller.tick(), other.services.controller.tick()]);
+    expect(await lost()).toBe(2);
+    const gone = (await t.call('GET', '/v1/audit?rollout=r')).body.items.filter((e: any) => e.action === 'reporter.gone');
+    expect(gone).toMatchObject([{ subject: 'worker', actor: 'controller', after: { silentSeconds: 21 } }]);
+    const outbox = await t.database.client.execute("SELECT count(*) AS n FROM callback_messages WHERE type = 'reporter.gone'");
+    expect(Number(outbox.rows[0]!.n)).toBe(1);
+  });
+
   it('treats dropped events as divergence', async () => {
     await createRollout(t, 'r', { plan: [{ live: 50 }] });
     await t.call('POST', '/v1/rollouts/r/start');

@@ -96,6 +96,24 @@ describe('the dashboard', () => {
     expect(live.text).toMatch(/^<section id="rollout-live"/);
   });
 
+  it('names a lagging reporter, then the same one gone once silent past the reporter timeout', async () => {
+    const heard = (batchId: string) =>
+      sendReport(t, { batchId, sdk: { name: 't', version: '1', instanceId: 'worker-7' }, watermark: t.clock.now(), counts: [], messages: [{ rollout: 'psa-webhooks-v2', messageId: batchId, partnerId: 'p', cohort: 'c1', path: 'new', status: 'failed', at: t.clock.now() }] });
+    await heard('batch-one-1');
+    expect((await page('/rollouts/psa-webhooks-v2', { key: t.keys.read })).text).not.toContain('worker-7');
+    t.clock.advance(40_000);
+    expect((await page('/rollouts/psa-webhooks-v2', { key: t.keys.read })).text).toContain('worker-7 40 s behind');
+    t.clock.advance(21_000);
+    await t.rollcall.services.controller.tick();
+    const gone = await page('/rollouts/psa-webhooks-v2', { key: t.keys.read });
+    expect(gone.text).toMatch(/worker-7 gone since \d{4}-/);
+    const health = (await t.call('GET', '/v1/rollouts/psa-webhooks-v2/health')).body;
+    expect(health).toMatchObject({ degraded: true, reporters: { live: 0, lagging: [], gone: [{ instanceId: 'worker-7' }] } });
+    // Reporting again brings it back.
+    await heard('batch-two-2');
+    expect((await t.call('GET', '/v1/rollouts/psa-webhooks-v2/health')).body).toMatchObject({ degraded: false, degradedReason: null, reporters: { live: 1, lagging: [], gone: [] } });
+  });
+
   it('lets an admin act with a reason and shows the result; refuses without the token, from elsewhere, or for a read key', async () => {
     const csrf = csrfToken(t.keys.admin);
     const path = '/rollouts/psa-webhooks-v2/actions/revert';

@@ -96,4 +96,15 @@ describe('retention', () => {
     expect((await retention.sweep()).batches).toBe(1);
     expect(await rows('report_batches')).toHaveLength(0);
   });
+
+  it('forgets a reporter silent for a week, and keeps one that still reports', async () => {
+    await createRollout(t, 'w');
+    await report({ batchId: 'quiet-batch-1', sdk: { name: 't', version: '1', instanceId: 'quiet' }, watermark: t.clock.now(), counts: [], messages: [{ rollout: 'w', messageId: 'q', partnerId: 'p', cohort: 'baseline', path: 'old', status: 'failed', at: t.clock.now() }] });
+    t.clock.advance(6 * 24 * HOUR);
+    await report({ batchId: 'chatty-batch-1', sdk: { name: 't', version: '1', instanceId: 'chatty' }, watermark: t.clock.now(), counts: [], messages: [{ rollout: 'w', messageId: 'c', partnerId: 'p', cohort: 'baseline', path: 'old', status: 'failed', at: t.clock.now() }] });
+    t.clock.advance(2 * 24 * HOUR);
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
+    expect((await retention.sweep()).reporters).toBe(1);
+    expect((await rows('reporters')).map((r) => r.instance_id)).toEqual(['chatty']);
+  });
 });

@@ -26,7 +26,7 @@ describe('creating and reading rollouts', () => {
       plan: PLAN,
       onBreach: 'revert-cohort',
       autoAdvance: false,
-      guards: { graceSeconds: 30, windowSeconds: 600, minSample: 100, maxLossRate: 0.001, maxFailureRateDelta: 0.01, maxMismatchRate: 0.01 },
+      guards: { graceSeconds: 30, windowSeconds: 600, minSample: 100, maxLossRate: 0.001, maxFailureRateDelta: 0.01, maxMismatchRate: 0.01, reporterTimeoutSeconds: 60 },
       cohorts: [],
       pins: [],
     });
@@ -188,6 +188,22 @@ describe('patching', () => {
     const reply = await t.call('PATCH', '/v1/rollouts/r', { body: { guards: { graceSeconds: 600 } } });
     expect(reply.status).toBe(400);
     expect(reply.body.error.code).toBe('invalid_guards');
+  });
+
+  it('keeps the reporter timeout at max(60, 2 × grace) until it is set, and refuses one that is not a whole number of seconds', async () => {
+    await createRollout(t, 'r', { guards: { graceSeconds: 45 } });
+    expect((await t.call('GET', '/v1/rollouts/r')).body.guards.reporterTimeoutSeconds).toBe(90);
+    let reply = await t.call('PATCH', '/v1/rollouts/r', { body: { guards: { graceSeconds: 20 } } });
+    expect(reply.body.guards.reporterTimeoutSeconds).toBe(60);
+    reply = await t.call('PATCH', '/v1/rollouts/r', { body: { guards: { reporterTimeoutSeconds: 15 } } });
+    expect(reply.body.guards.reporterTimeoutSeconds).toBe(15);
+    reply = await t.call('PATCH', '/v1/rollouts/r', { body: { guards: { graceSeconds: 100 } } });
+    expect(reply.body.guards).toMatchObject({ graceSeconds: 100, reporterTimeoutSeconds: 15 });
+    for (const bad of [0, 1.5, -3, '60', 8 * 86_400]) {
+      const refused = await t.call('PATCH', '/v1/rollouts/r', { body: { guards: { reporterTimeoutSeconds: bad } } });
+      expect(refused.status).toBe(400);
+    }
+    expect((await t.call('GET', '/v1/rollouts/r')).body.guards.reporterTimeoutSeconds).toBe(15);
   });
 });
 

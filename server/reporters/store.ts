@@ -1,0 +1,68 @@
+/**
+ * The reporters table: what ingestion records (plain SQL on the ingest
+ * connection, like the rest of it) and what the controller and health read.
+ * Every write names the instance, and the rollout where it means one.
+ */
+import { and, eq, gte, isNull, lt, sql } from 'drizzle-orm';
+import type { Executor, SqlRunner } from '../db/database.ts';
+import { reporters } from '../db/schema.ts';
+
+export type ReporterRow = typeof reporters.$inferSelect;
+
+/** One instance's reports within a committed group. */
+export interface Heard {
+  instanceId: string;
+  /** Server time; only ever raises the stored one. */
+  watermark: number;
+  /** Its last batch in the group was `final`. */
+  final: boolean;
+  /** Rollouts its batches named. */
+  rolloutIds: Set<number>;
+}
+
+/**
+ * Raises the watermark and last-seen of every row of the instance (a
+ * heartbeat names no rollout), then adds or refreshes the rows of the
+ * rollouts it named. Reporting again brings a gone reporter back; a final
+ * batch marks it left, any other batch clears that.
+ */
+export async function recordHeard(runner: SqlRunner, heard: Heard, now: number): Promise<void> {
+  const leftAt = heard.final ? now : null;
+  await runner.execute({
+    sql: 'UPDATE reporters SET watermark = max(watermark, ?), last_seen = ?, left_at = ?, gone_at = NULL WHERE instance_id = ?',
+    args: [heard.watermark, now, leftAt, heard.instanceId],
+  });
+  for (const rolloutId of heard.rolloutIds) {
+    await runner.execute({
+      sql: `INSERT INTO reporters (rollout_id, instance_id, watermark, last_seen, last_event_at, left_at, gone_at) VALUES (?, ?, ?, ?, ?, ?, NULL)
+            ON CONFLICT (rollout_id, instance_id) DO UPDATE SET last_event_at = excluded.last_event_at`,
+      args: [rolloutId, heard.instanceId, heard.watermark, now, now, leftAt],
+    });
+  }
+}
+
+/** Reporters of the rollout with an event since `since` that have not left: live ones, and those declared gone. */
+export async function reportersOf(ex: Executor, rolloutId: number, since: number): Promise<ReporterRow[]> {
+  return ex
+    .select()
+    .from(reporters)
+    .where(and(eq(reporters.rolloutId, rolloutId), gte(reporters.lastEventAt, since), isNull(reporters.leftAt)));
+}
+
+/**
+ * Declares one reporter gone, compare-and-set: true only for the call that
+ * did it, so with several servers on one database one of them announces it.
+ */
+export async function declareGone(ex: Executor, rolloutId: number, instanceId: string, silentSince: number, now: number): Promise<boolean> {
+  const result = await ex
+    .update(reporters)
+    .set({ goneAt: now })
+    .where(and(eq(reporters.rolloutId, rolloutId), eq(reporters.instanceId, instanceId), isNull(reporters.goneAt), isNull(reporters.leftAt), lt(reporters.lastSeen, silentSince)));
+  return result.rowsAffected === 1;
+}
+
+/** Rows of reporters last seen before `before` (at most `limit`): kept no longer than the longest window. */
+export async function deleteStaleReporters(ex: Executor, before: number, limit: number): Promise<number> {
+  const result = await ex.delete(reporters).where(sql`rowid IN (SELECT rowid FROM ${reporters} WHERE ${reporters.lastSeen} < ${before} LIMIT ${limit})`);
+  return result.rowsAffected;
+}

@@ -1,0 +1,80 @@
+/**
+ * Watermarks per reporter. A due message is judged only once every live
+ * reporter of its rollout (one that named the rollout within the guard
+ * window, has not left and is not gone) has reported past its due time: the
+ * judging horizon is the lowest such watermark. A reporter silent for longer
+ * than `reporterTimeoutSeconds` is declared gone (audited, announced), and
+ * is waited for no more.
+ */
+import type { Announce } from '../callbacks/outbox.ts';
+import { eventData } from '../callbacks/events.ts';
+import { appendAudit } from '../audit/store.ts';
+import { iso } from '../clock.ts';
+import type { Database, Executor } from '../db/database.ts';
+import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
+import { declareGone, reportersOf, type ReporterRow } from './store.ts';
+
+/** Through when every live reporter has reported: never later than `now`. */
+export function horizonOf(rows: ReporterRow[], now: number): number {
+  let horizon = now;
+  for (const row of rows) if (row.goneAt === null && row.watermark < horizon) horizon = row.watermark;
+  return horizon;
+}
+
+/** What health shows of the rollout's reporters; `degradedReason` names the gone ones. */
+export function reportersView(rows: ReporterRow[], rollout: Rollout, now: number) {
+  const live = rows.filter((r) => r.goneAt === null);
+  const graceMs = rollout.guards.graceSeconds * 1000;
+  const gone = rows.filter((r) => r.goneAt !== null).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  return {
+    reporters: {
+      live: live.length,
+      lagging: live
+        .filter((r) => now - r.watermark > graceMs)
+        .map((r) => ({ instanceId: r.instanceId, lagSeconds: Math.round((now - r.watermark) / 100) / 10 }))
+        .sort((a, b) => b.lagSeconds - a.lagSeconds),
+      gone: gone.map((r) => ({ instanceId: r.instanceId, since: iso(r.goneAt!) })),
+    },
+    degraded: gone.length > 0,
+    degradedReason: gone.length === 0 ? null : `reporter ${gone.map((r) => r.instanceId).join(', ')} went silent and was declared gone: its messages are judged without it`,
+  };
+}
+
+/** The rollout's reporters within its guard window (live and gone; those that left are not waited for). */
+export function reportersWithin(ex: Executor, rollout: Rollout, now: number): Promise<ReporterRow[]> {
+  return reportersOf(ex, rollout.id, now - rollout.guards.windowSeconds * 1000);
+}
+
+export function createReporterWatch(deps: { database: Database; announce?: Announce }) {
+  const { database } = deps;
+
+  /** Declares one silent reporter gone; only the server whose compare-and-set wins audits and announces it. */
+  async function declare(rollout: Rollout, row: ReporterRow, silentSince: number, now: number): Promise<boolean> {
+    return database.write(async (tx) => {
+      if (!(await declareGone(tx, rollout.id, row.instanceId, silentSince, now))) return false;
+      const silentSeconds = Math.round((now - row.lastSeen) / 1000);
+      const reason = `reporter ${row.instanceId} silent for ${silentSeconds} s (reporterTimeoutSeconds ${reporterTimeoutOf(rollout.guards)}): its messages are judged without it`;
+      const figures = { instanceId: row.instanceId, silentSeconds, lastSeen: iso(row.lastSeen), watermark: iso(row.watermark) };
+      await appendAudit(tx, { at: now, actor: 'controller', action: 'reporter.gone', rolloutKey: rollout.key, subject: row.instanceId, after: figures, reason });
+      await deps.announce?.(tx, { type: 'reporter.gone', at: now, data: eventData(rollout, { cohort: null, reason, actor: 'controller', figures }) });
+      return true;
+    });
+  }
+
+  return {
+    /** Declares silent reporters gone, then returns the judging horizon (≤ now). */
+    async horizon(rollout: Rollout, now: number): Promise<number> {
+      const rows = await reportersWithin(database.db, rollout, now);
+      const silentSince = now - reporterTimeoutOf(rollout.guards) * 1000;
+      for (const row of rows) {
+        if (row.goneAt !== null || row.lastSeen >= silentSince) continue;
+        // Another server may have declared it first: gone either way.
+        await declare(rollout, row, silentSince, now);
+        row.goneAt = now;
+      }
+      return horizonOf(rows, now);
+    },
+  };
+}
+
+export type ReporterWatch = ReturnType<typeof createReporterWatch>;
