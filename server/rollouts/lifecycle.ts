@@ -7,6 +7,7 @@
  *   pause     running          → paused
  *   resume    paused | reverted→ running; re-activates cohorts a breach reverted,
  *                                and any cohorts named in the request
+ *             running, naming reverted cohorts → running; re-activates exactly those
  *   revert    one cohort: running | paused → paused (nothing advances past a cohort
  *                                someone pulled back until a human resumes)
  *             all: running | paused | completed → reverted
@@ -127,13 +128,17 @@ export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): 
       return { ...base(aggregate), event: 'rollout.paused', state: 'paused' };
     }
     case 'resume': {
-      allowFrom('resume', state, ['paused', 'reverted']);
+      // From running, naming reverted cohorts brings back exactly those, in one action (no pause first).
+      const fromRunning = state === 'running' && (command.cohorts ?? []).length > 0;
+      if (!fromRunning) allowFrom('resume', state, ['paused', 'reverted']);
       const named = (command.cohorts ?? []).map((name) => findCohort(aggregate, name));
       for (const cohort of named) {
         if (cohort.status !== 'reverted') {
           throw conflict('cohort_not_reverted', `cohort ${cohort.name} is ${cohort.status}, not reverted`);
         }
       }
+      // Each re-activated cohort is measured from its return; the rest of a running rollout keeps its window.
+      if (fromRunning) return { ...base(aggregate), event: 'rollout.resumed', state: 'running', remeasure: false, reactivate: named.map((c) => c.name) };
       const reactivate = aggregate.cohorts
         .filter((c) => c.status === 'reverted' && (c.revertKind === 'breach' || named.includes(c)))
         .map((c) => c.name);

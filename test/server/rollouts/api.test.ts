@@ -88,6 +88,26 @@ describe('the lifecycle over the API', () => {
     expect(reply.body.cohorts.every((c: any) => c.status === 'reverted')).toBe(true);
   });
 
+  it('brings a hand-reverted cohort of a running rollout back in one call, audited', async () => {
+    await createRollout(t, 'r');
+    await post('/v1/rollouts/r/start');
+    await post('/v1/rollouts/r/advance');
+    await post('/v1/rollouts/r/advance');
+    await post('/v1/rollouts/r/revert', { cohort: 'c2', reason: 'latency' });
+    let reply = await post('/v1/rollouts/r/resume', { reason: 'c1 is fine' });
+    expect(reply.body).toMatchObject({ state: 'running', cohorts: [{ name: 'c1', status: 'active' }, { name: 'c2', status: 'reverted' }] });
+    reply = await post('/v1/rollouts/r/resume', { cohorts: ['c2'], reason: 'latency fixed' });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ state: 'running', cohorts: [{ name: 'c1', status: 'active' }, { name: 'c2', status: 'active' }] });
+    const audit = await t.call('GET', '/v1/audit?rollout=r');
+    expect(audit.body.items[0]).toMatchObject({ action: 'rollout.resumed', reason: 'latency fixed' });
+    // Naming a cohort that is active is refused and changes nothing.
+    const refused = await post('/v1/rollouts/r/resume', { cohorts: ['c1'] });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('cohort_not_reverted');
+    expect((await t.call('GET', '/v1/rollouts/r')).body.version).toBe(reply.body.version);
+  });
+
   it('refuses transitions that are not allowed with 409 and changes nothing', async () => {
     await createRollout(t, 'r');
     const before = await t.dump();

@@ -122,4 +122,14 @@ describe('steps and cohorts', () => {
       expect.objectContaining({ code: 'cohort_not_reverted' }),
     );
   });
+
+  it('resume naming reverted cohorts of a running rollout brings back exactly those, in one action', () => {
+    const agg = aggregate('running', 3, [cohort('c1', 0, 500, 'reverted', 'manual'), cohort('c2', 500, 2500, 'reverted', 'breach'), cohort('c3', 2500, 10000)]);
+    const decision = decide(agg, { action: 'resume', cohorts: ['c1'] });
+    expect(decision).toMatchObject({ state: 'running', event: 'rollout.resumed', reactivate: ['c1'], remeasure: false });
+    // Without names there is nothing to resume from running; an active cohort cannot be resumed.
+    expect(() => decide(agg, { action: 'resume' })).toThrow(expect.objectContaining({ status: 409 }));
+    expect(() => decide(agg, { action: 'resume', cohorts: ['c3'] })).toThrow(expect.objectContaining({ code: 'cohort_not_reverted' }));
+    expect(() => decide(aggregate('draft', null, []), { action: 'resume', cohorts: ['c1'] })).toThrow(expect.objectContaining({ code: 'transition_not_allowed' }));
+  });
 });
