@@ -32,7 +32,7 @@ export interface RolloutSnapshot {
   key: string;
   salt: string;
   state: RolloutState;
-  /** The reason given for the last change of state (a pause, a revert), if any. */
+  /** The reason given with the rollout's latest lifecycle action (a pause, a revert…), if any. */
   reason?: string | null;
   /** Increments on every change of this rollout. */
   version: number;

@@ -1,5 +1,9 @@
 /** The page frame: one stylesheet, readable from a phone to a laptop, and the live-update script. */
+import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
+
+/** A small mark for the tab, inline (the page's CSP allows data: images), so no page asks for /favicon.ico. */
+const FAVICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#24292f"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#3fb950" stroke-width="2" fill="none"/></svg>')}`;
 
 const CSS = `
 :root { --fg:#1b1f24; --muted:#5b6570; --line:#d9dee3; --bg:#f6f8fa; --card:#fff; --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; --accent:#0969da; --new:#8250df; }
@@ -47,11 +51,14 @@ button.danger { background:var(--bad); color:#fff; border-color:var(--bad); }
 
 export function Layout(props: { title: string; who?: { kind: string; csrf: string } | undefined; liveMs?: number; children?: Child }) {
   return (
+    <>
+    {raw('<!DOCTYPE html>')}
     <html lang="en" data-live-ms={String(props.liveMs ?? 2000)}>
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · Rollcall</title>
+        <link rel="icon" href={FAVICON} />
         <style>{CSS}</style>
         <script src="/assets/live.js" defer></script>
       </head>
@@ -72,6 +79,7 @@ export function Layout(props: { title: string; who?: { kind: string; csrf: strin
         <main>{props.children}</main>
       </body>
     </html>
+    </>
   );
 }
 
@@ -97,7 +105,7 @@ export const LIVE_JS = `(() => {
       } catch (e) { /* the next round tries again */ }
     }
     const dot = document.getElementById('live-at');
-    if (dot) dot.textContent = 'live · updated ' + new Date().toLocaleTimeString();
+    if (dot) dot.textContent = '· live, updated ' + new Date().toISOString().slice(11, 19) + ' UTC';
   }
   setInterval(refresh, every);
 })();`;

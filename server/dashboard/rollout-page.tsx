@@ -223,7 +223,7 @@ export function RolloutLive(props: { data: RolloutPageData }) {
       <p>
         <span class={`badge ${stateClass(rollout.state)}`} id="state">{rollout.state}</span> version {rollout.version}
         {rollout.stateReason && <span class="muted"> — {rollout.stateReason}</span>}
-        {health.breached && health.breach && <span class="bad"> · breached: {health.breach.reason}</span>}
+        {health.breached && health.breach && <span class="bad"> · breached: {health.breach.reason}</span>}{' '}
         <span class="live-dot" id="live-at"></span>
       </p>
       <StepBar data={data} />

@@ -10,6 +10,8 @@ import type { KeyKind } from '../keys/key-format.ts';
 import type { KeyService, Principal } from '../keys/service.ts';
 import { clientAddress, type FailureLimiter } from './failure-limit.ts';
 
+const KEY_NAMES = { admin: 'an admin key', sdk: 'an SDK key', read: 'a read key' } as const;
+
 export type AppEnv = { Variables: { principal: Principal } };
 
 export function allows(kind: KeyKind, method: string, path: string): boolean {
@@ -33,7 +35,7 @@ export function requireKey(keys: KeyService, limiter: FailureLimiter): Middlewar
       throw new AppError(401, 'unauthorized', 'the key is unknown or revoked');
     }
     if (!allows(principal.kind, c.req.method, c.req.path)) {
-      throw new AppError(403, 'forbidden', `a ${principal.kind} key may not ${c.req.method} ${c.req.path}`);
+      throw new AppError(403, 'forbidden', `${KEY_NAMES[principal.kind]} may not ${c.req.method} ${c.req.path}`);
     }
     c.set('principal', principal);
     await next();

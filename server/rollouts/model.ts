@@ -47,6 +47,7 @@ export interface Rollout {
   description: string;
   salt: string;
   state: RolloutState;
+  /** The reason given with the latest lifecycle action (start, advance, pause, resume, revert, complete), or null. */
   stateReason: string | null;
   plan: Step[];
   guards: Guards;

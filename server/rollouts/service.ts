@@ -140,7 +140,8 @@ export function createRolloutService(deps: RolloutServiceDeps) {
   async function applyDecision(tx: Transaction, rollout: Rollout, decision: LifecycleDecision, request: ChangeRequest, now: number): Promise<void> {
     await store.updateRollout(tx, rollout.id, rollout.version, {
       state: decision.state,
-      ...(decision.state !== rollout.state ? { stateReason: request.reason ?? null } : {}),
+      // The reason of the latest lifecycle act (an advance without one clears the start's), as the page shows it.
+      stateReason: request.reason ?? null,
       step: decision.step,
       updatedAt: now,
       ...(decision.enteredStep ? { stepEnteredAt: now } : {}),

@@ -43,6 +43,10 @@ describe('the dashboard', () => {
     const login = await page('/login');
     expect(login.status).toBe(200);
     expect(login.text).toContain('Sign in');
+    // Standards mode, and a tab icon inline so that no page asks for a /favicon.ico that is not there.
+    expect(login.text.startsWith('<!DOCTYPE html><html lang="en"')).toBe(true);
+    expect(login.text).toMatch(/<link rel="icon" href="data:image\/svg\+xml,/);
+    expect((await page('/docs')).text.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(login.text).not.toContain('psa-webhooks-v2');
   });
 
@@ -92,6 +96,7 @@ describe('the dashboard', () => {
     expect(reply.text).toContain('<ins>invoice.created</ins>');
     expect(reply.text).toContain('guard.breached');
     expect(reply.text).not.toContain('id="actions"'); // a read key gets no controls
+    expect(reply.text).toMatch(/<\/span> <span class="live-dot"/); // the reason and the live note never run together
     const live = await page('/rollouts/psa-webhooks-v2/live', { key: t.keys.read });
     expect(live.text).toMatch(/^<section id="rollout-live"/);
   });

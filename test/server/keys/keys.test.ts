@@ -50,6 +50,7 @@ describe('kinds of key on kinds of route', () => {
         } else {
           expect(reply.status, kind).toBe(403);
           expect(reply.body.error.code).toBe('forbidden');
+          expect(reply.body.error.message).toMatch(/^(an admin|a read|an SDK) key may not /);
         }
       }
       for (const key of [null, 'rc_admin_not-a-real-key-at-all-000000000000', 'x']) {

@@ -65,9 +65,10 @@ describe('the lifecycle over the API', () => {
   it('walks start, advance, pause, resume, revert, complete with cohorts as bands', async () => {
     await createRollout(t, 'r');
     let reply = await post('/v1/rollouts/r/start', { reason: 'shadow first' });
-    expect(reply.body).toMatchObject({ state: 'running', step: 0, live: 0, shadow: 10, version: 2, cohorts: [] });
+    expect(reply.body).toMatchObject({ state: 'running', step: 0, live: 0, shadow: 10, version: 2, cohorts: [], stateReason: 'shadow first' });
     reply = await post('/v1/rollouts/r/advance');
-    expect(reply.body).toMatchObject({ state: 'running', step: 1, live: 5, version: 3 });
+    // The reason shown is the latest action's: an advance without one does not keep the start's.
+    expect(reply.body).toMatchObject({ state: 'running', step: 1, live: 5, version: 3, stateReason: null });
     expect(reply.body.cohorts).toMatchObject([{ name: 'c1', from: 0, to: 500, status: 'active', step: 1 }]);
     reply = await post('/v1/rollouts/r/advance');
     expect(reply.body.cohorts.map((c: any) => [c.name, c.from, c.to])).toEqual([['c1', 0, 500], ['c2', 500, 2500]]);
