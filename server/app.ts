@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps) {
   const keys = createKeyService({ database, clock, logger });
   const failures = createFailureLimiter(clock, deps.authFailures);
   const snapshots = createSnapshotSource(database);
-  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, onError: (error) => storage.failed('stream', error) !== null });
+  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, onError: storage.handles('stream') });
   const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps) {
     pollMs: deps.callbacks?.pollMs,
     random: deps.callbacks?.random,
     onAttempt: metrics.countCallbackAttempt,
-    onError: (error) => storage.failed('callbacks', error) !== null,
+    onError: storage.handles('callbacks'),
   });
   const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
   const rollouts = createRolloutService({ database, clock, changes, announce: announceChange });
@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps) {
   const reporters = createReporterWatch({ database, announce: enqueueEvent });
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
-  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: (error) => storage.failed('controller', error) !== null } });
+  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune });
 
   const app = new Hono<AppEnv>();

@@ -23,6 +23,8 @@ export interface StorageOutage {
 export interface StorageMonitor {
   /** Records `error` when it is a storage fault and returns the fault; null (and nothing recorded) otherwise. */
   failed(operation: string, error: unknown): StorageFault | null;
+  /** `failed` bound to one operation, for a background loop's error hook: true when it was a storage fault. */
+  handles(operation: string): (error: unknown) => boolean;
   /** A write committed: the storage works again. */
   succeeded(): void;
   /** The current episode, or null while storage works. */
@@ -31,7 +33,8 @@ export interface StorageMonitor {
 
 export function createStorageMonitor(deps: { clock: Clock; logger: Logger; onError?: (operation: string, fault: StorageFault) => void }): StorageMonitor {
   let outage: StorageOutage | null = null;
-  return {
+  const monitor: StorageMonitor = {
+    handles: (operation) => (error) => monitor.failed(operation, error) !== null,
     failed(operation, error) {
       const found = storageFault(error);
       if (found === null) return null;
@@ -54,4 +57,5 @@ export function createStorageMonitor(deps: { clock: Clock; logger: Logger; onErr
       return outage;
     },
   };
+  return monitor;
 }

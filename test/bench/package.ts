@@ -23,9 +23,10 @@ export interface PackageFigures {
   import_ms: number;
 }
 
-function packedBytes(dir: string): number {
+/** What `npm pack` of the folder would write: the tarball's bytes and its content's. */
+function pack(dir: string): { size: number; unpackedSize: number } {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return (JSON.parse(out) as { size: number }[])[0]!.size;
+  return (JSON.parse(out) as { size: number; unpackedSize: number }[])[0]!;
 }
 
 /** The folder node would load `name` from, starting at `from`. */
@@ -37,11 +38,12 @@ function packageDir(name: string, from: string): string {
   }
 }
 
-function bytesOf(dir: string, skipNodeModules = true): number {
+/** The bytes of a package's own files (its nested node_modules are packages of their own). */
+function bytesOf(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) {
-      if (!(skipNodeModules && entry.name === 'node_modules')) total += bytesOf(join(dir, entry.name));
+      if (entry.name !== 'node_modules') total += bytesOf(join(dir, entry.name));
     } else if (entry.isFile()) total += statSync(join(dir, entry.name)).size;
   }
   return total;
@@ -95,14 +97,13 @@ export function measurePackages(options: { imports: number }): Record<Name, Pack
   for (const [name, specifier] of Object.entries(PACKAGES) as [Name, string][]) {
     if (name === 'rollcall') {
       // What a service gets is the tarball's content, not the workspace folder (sources, build tools).
-      const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(ROOT, 'sdk'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      const [packed] = JSON.parse(out) as { size: number; unpackedSize: number }[];
+      const packed = pack(join(ROOT, 'sdk'));
       const manifest = JSON.parse(readFileSync(join(ROOT, 'sdk', 'package.json'), 'utf8'));
       const dependencies = Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies });
-      sizes.rollcall = { packed_kb: packed!.size / 1000, packages: 1 + dependencies.length, installed_kb: packed!.unpackedSize / 1000 };
+      sizes.rollcall = { packed_kb: packed.size / 1000, packages: 1 + dependencies.length, installed_kb: packed.unpackedSize / 1000 };
     } else {
       const closure = installClosure(specifier);
-      sizes[name] = { packed_kb: packedBytes(packageDir(specifier, ROOT)) / 1000, packages: closure.packages, installed_kb: closure.bytes / 1000 };
+      sizes[name] = { packed_kb: pack(packageDir(specifier, ROOT)).size / 1000, packages: closure.packages, installed_kb: closure.bytes / 1000 };
     }
   }
 
