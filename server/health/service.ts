@@ -10,6 +10,7 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
 import { measureRollout, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import * as store from './store.ts';
+import { fieldsOf } from './fields.ts';
 import { cohortFigures, healthSummary, healthView } from './view.ts';
 
 /** Charts cover the guard window, at most 30 minutes. */
@@ -57,11 +58,12 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       };
     },
 
-    /** Mismatch samples, newest first, and the fields learned as noise (404 when there is no such rollout). */
+    /** Mismatch samples, newest first, the fields they differ in over the guard window, and the noise learned (404 when there is no such rollout). */
     async mismatches(key: string, query: { cohort?: string | undefined; before?: number | undefined; limit: number }) {
       const { rollout } = await rollouts.get(key);
-      const samples = await store.listSamples(db, { rolloutId: rollout.id, ...query });
-      return { samples, noise: await store.listNoise(db, rollout.id) };
+      const from = clock.now() - rollout.guards.windowSeconds * 1000;
+      const [samples, fields] = await Promise.all([store.listSamples(db, { rolloutId: rollout.id, ...query }), fieldsOf(db, rollout, from, query.cohort)]);
+      return { samples, ...fields };
     },
 
     /** What the dashboard's rollout page shows of health: the view, counts over time, the newest samples. */
