@@ -1,8 +1,8 @@
 /**
  * Health's reads: per-cohort sums of the counts, the ledger by status, open
- * messages, latency histograms, replay progress, mismatch samples and
- * counts over time (learned noise is read in noise-store.ts). Every query is an index range on (rollout,
- * cohort, path, bucket) or on the ledger's status index.
+ * messages, latency histograms, replay progress, mismatch samples and counts
+ * over time (noise is read in noise-store.ts). Every query is an index range
+ * on (rollout, cohort, path, bucket) or on the ledger's status index.
  */
 import { and, count, desc, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { COUNTERS, type Counts } from '../../sdk/wire.ts';
