@@ -1,8 +1,10 @@
 /**
  * Output comparison for shadow runs: deep equality after normalisation
- * (ignored paths, unordered arrays, numeric tolerance, learned noise), with a
- * bounded diff whose values are redacted and truncated before they can leave
- * the process.
+ * (ignored paths, unordered arrays, numeric tolerance), with a bounded diff
+ * whose values are redacted and truncated before they can leave the process,
+ * and the set of fields that differ. Learned noise is not ignored here: the
+ * server judges it (a field noisy in some messages may still carry a real
+ * difference), so every differing field is reported.
  */
 import { formatPath, generalise, PathSet, type Segment } from './json-path.ts';
 import { plainEqual, stableStringify, toPlain } from './plain.ts';
@@ -30,9 +32,23 @@ export interface Comparison {
   /** How many differences there were (diffs holds at most maxDiffs of them). */
   differences: number;
   diffs: DiffEntry[];
+  /**
+   * Every field that differs, generalised (`$.items[*].at`) and sorted: what the server ranks
+   * fields by and withdraws noise with. Past MAX_PATHS fields it ends with MORE_PATHS, a
+   * field that is never noise, so a message too different to list is never withdrawn.
+   */
+  paths: string[];
 }
 
+export const MAX_PATHS = 20;
+export const MORE_PATHS = '(more)';
+
 const REDACTED = '[redacted]';
+
+interface Walk extends Comparison {
+  fields: Set<string>;
+  limit: number;
+}
 
 export function createComparator(options: CompareOptions = {}) {
   const ignore = new PathSet(options.ignore ?? []);
@@ -46,7 +62,7 @@ export function createComparator(options: CompareOptions = {}) {
   const maxDiffs = options.maxDiffs ?? 20;
   // With nothing to ignore, reorder or tolerate, equal outputs are recognised in one pass.
   const exact = ignore.size === 0 && !unorderedEverywhere && unordered.size === 0 && absolute === 0 && relative === 0;
-  const quickEqual = (a: unknown, b: unknown, noise: PathSet | undefined) => (exact && (noise === undefined || noise.size === 0) ? plainEqual(a, b, 0) : undefined);
+  const quickEqual = (a: unknown, b: unknown) => (exact ? plainEqual(a, b, 0) : undefined);
   const maxValueLength = options.maxValueLength ?? 200;
 
   function numbersEqual(a: number, b: number): boolean {
@@ -97,8 +113,9 @@ export function createComparator(options: CompareOptions = {}) {
   }
 
   /** Compares a and b at `path` (a stack shared by the whole walk: pushed and popped, never copied). */
-  function walk(a: unknown, b: unknown, path: Segment[], noise: PathSet | undefined, result: Comparison & { limit?: number }): void {
-    if (isIgnored(path, noise)) return;
+  function walk(a: unknown, b: unknown, path: Segment[], noise: PathSet | undefined, result: Walk): void {
+    // Known noise is still compared and reported (the server judges it); it only lines up unordered arrays.
+    if (ignore.has(path)) return;
     if (a === b) return;
     if (typeof a === 'number' && typeof b === 'number') {
       if (!numbersEqual(a, b)) record(a, b, path, result);
@@ -143,10 +160,11 @@ export function createComparator(options: CompareOptions = {}) {
     record(a, b, path, result);
   }
 
-  function record(a: unknown, b: unknown, path: Segment[], result: Comparison & { limit?: number }): void {
+  function record(a: unknown, b: unknown, path: Segment[], result: Walk): void {
     result.equal = false;
     result.differences++;
-    if (result.diffs.length >= (result.limit ?? maxDiffs)) return;
+    if (result.fields.size <= MAX_PATHS) result.fields.add(formatPath(generalise(path)));
+    if (result.diffs.length >= result.limit) return;
     const at = [...path];
     const entry: DiffEntry = { path: formatPath(at) };
     if (a !== undefined) entry.old = shown(a, at);
@@ -154,50 +172,24 @@ export function createComparator(options: CompareOptions = {}) {
     result.diffs.push(entry);
   }
 
+  function run(oldValue: unknown, newValue: unknown, noise: PathSet | undefined, limit: number): Comparison {
+    const result: Walk = { equal: true, differences: 0, diffs: [], paths: [], fields: new Set(), limit };
+    if (quickEqual(oldValue, newValue) === true) return result;
+    walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
+    const paths = [...result.fields].sort();
+    if (paths.length > MAX_PATHS) paths.splice(MAX_PATHS, paths.length, MORE_PATHS);
+    return { equal: result.equal, differences: result.differences, diffs: result.diffs, paths };
+  }
+
   return {
-    /** Compares two outputs; `noise` adds learned paths to the ignored ones. */
+    /** Compares two outputs; `noise` (fields known to differ between runs) only lines up unordered arrays. */
     compare(oldValue: unknown, newValue: unknown, noise?: PathSet): Comparison {
-      const result: Comparison = { equal: true, differences: 0, diffs: [] };
-      if (quickEqual(oldValue, newValue, noise) === true) return result;
-      walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
-      return result;
+      return run(oldValue, newValue, noise, maxDiffs);
     },
 
-    /** Equal or not, without building a diff (for when no sample will be kept). */
-    equal(oldValue: unknown, newValue: unknown, noise?: PathSet): boolean {
-      const quick = quickEqual(oldValue, newValue, noise);
-      if (quick !== undefined) return quick;
-      const result = { equal: true, differences: 0, diffs: [], limit: 0 };
-      walk(toPlain(oldValue), toPlain(newValue), [], noise, result);
-      return result.equal;
-    },
-
-    /** The generalised paths at which two runs of the same path differ: noise to ignore from now on. */
-    noiseBetween(first: unknown, second: unknown, noise?: PathSet): Segment[][] {
-      const paths: Segment[][] = [];
-      const collect: Comparison = { equal: true, differences: 0, diffs: [] };
-      const seen = new Set<string>();
-      const visit = (a: unknown, b: unknown, path: Segment[]): void => {
-        if (isIgnored(path, noise)) return;
-        const bothContainers = a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b);
-        if (!bothContainers) {
-          const probe: Comparison = { ...collect, diffs: [] };
-          walk(a, b, path, noise, probe);
-          if (!probe.equal) {
-            const general = generalise(path);
-            const text = formatPath(general);
-            if (!seen.has(text)) {
-              seen.add(text);
-              paths.push(general);
-            }
-          }
-          return;
-        }
-        const keys = Array.isArray(a) ? [...Array(Math.max(a.length, (b as unknown[]).length)).keys()] : [...new Set([...Object.keys(a), ...Object.keys(b)])];
-        for (const k of keys) visit((a as Record<string | number, unknown>)[k], (b as Record<string | number, unknown>)[k], [...path, k]);
-      };
-      visit(toPlain(first), toPlain(second), []);
-      return paths;
+    /** The generalised fields at which two outputs differ, without building a diff (empty when equal). */
+    differences(oldValue: unknown, newValue: unknown, noise?: PathSet): string[] {
+      return run(oldValue, newValue, noise, 0).paths;
     },
   };
 }

@@ -6,6 +6,10 @@
 import { latencySlot, SLOTS, sparse } from './latency.ts';
 import type { Path } from './snapshot.ts';
 import { COUNTERS, zeroCounts, type CountRow, type Counts } from './wire.ts';
+import { MORE_PATHS } from './compare.ts';
+
+/** Distinct field sets kept per cell and window; further ones are counted under `(more)`, never withdrawn. */
+const MAX_FIELD_SETS = 64;
 
 export interface Cell extends Counts {
   readonly rollout: string;
@@ -15,6 +19,8 @@ export interface Cell extends Counts {
   samples: number;
   latency: Uint32Array | null;
   candidateLatency: Uint32Array | null;
+  /** This window's mismatches by the set of fields they differ in (joined by newlines). */
+  differences: Map<string, number> | null;
   dirty: boolean;
   /** Unix second of this window's first event in the cell: the bucket its counts go to. */
   second: number;
@@ -49,7 +55,7 @@ export function createCounters(wallNow: () => number) {
       const index = PATH_INDEX[path];
       let found = byPath[index];
       if (found === undefined) {
-        found = { rollout, cohort, path, ...zeroCounts(), samples: 0, latency: null, candidateLatency: null, dirty: false, second: 0 };
+        found = { rollout, cohort, path, ...zeroCounts(), samples: 0, latency: null, candidateLatency: null, differences: null, dirty: false, second: 0 };
         byPath[index] = found;
       }
       return found;
@@ -58,6 +64,14 @@ export function createCounters(wallNow: () => number) {
     recordLatency(target: Cell, ms: number, candidate: boolean): void {
       const histogram = candidate ? (target.candidateLatency ??= new Uint32Array(SLOTS)) : (target.latency ??= new Uint32Array(SLOTS));
       histogram[latencySlot(ms)]!++;
+    },
+
+    /** One mismatch's differing fields, counted with the others of its set. */
+    recordDifference(target: Cell, paths: readonly string[]): void {
+      const sets = (target.differences ??= new Map());
+      let key = paths.join('\n');
+      if (!sets.has(key) && sets.size >= MAX_FIELD_SETS) key = MORE_PATHS;
+      sets.set(key, (sets.get(key) ?? 0) + 1);
     },
 
     /** The touched cells as count rows; every cell starts the next window at zero. */
@@ -73,6 +87,10 @@ export function createCounters(wallNow: () => number) {
         const candidateLatency = c.candidateLatency && sparse(c.candidateLatency);
         if (latency) row.latency = latency;
         if (candidateLatency) row.candidateLatency = candidateLatency;
+        if (c.differences !== null && c.differences.size > 0) {
+          row.differences = [...c.differences].map(([key, count]) => ({ paths: key.split('\n'), count }));
+          c.differences.clear();
+        }
         rows.push(row);
         c.samples = 0;
         c.latency?.fill(0);

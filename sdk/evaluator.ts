@@ -79,6 +79,11 @@ export class Evaluator {
     return this.lookup(rolloutKey)?.verify ?? 0;
   }
 
+  /** The comparison rules set on the rollout, if any (the object changes only with the rollout). */
+  compareRules(rolloutKey: string): RolloutSnapshot['compare'] {
+    return this.byKey.get(rolloutKey)?.compare;
+  }
+
   has(rolloutKey: string): boolean {
     return this.compiled.has(rolloutKey);
   }

@@ -41,7 +41,8 @@ export function createReporter(options: ReporterOptions) {
   const { touch, recordLatency } = counters;
   const messages: MessageEvent[] = [];
   const mismatches: MismatchSample[] = [];
-  let noise = new Map<string, Set<string>>();
+  /** Per rollout this window: double runs of the old path, and in how many each field differed. */
+  let noise = new Map<string, { runs: number; paths: Map<string, number> }>();
 
   const buffered = () => messages.length + mismatches.length + sender.queuedEvents;
 
@@ -94,7 +95,7 @@ export function createReporter(options: ReporterOptions) {
   function seal(final: boolean): void {
     const counts = counters.seal();
     inFlight.reportOldest(options.maxBufferedEvents - buffered(), (record) => messages.push(recordEvent(record, 'open', record.receivedAt)));
-    const noiseReports = [...noise].map(([rollout, paths]) => ({ rollout, paths: [...paths] }));
+    const noiseReports = [...noise].map(([rollout, { runs, paths }]) => ({ rollout, paths: [...paths.keys()], runs, counts: [...paths.values()] }));
     noise = new Map();
     sender.enqueue(counts, messages, mismatches, noiseReports, final);
   }
@@ -134,13 +135,18 @@ export function createReporter(options: ReporterOptions) {
       return target.samples < options.maxSamplesPerWindow;
     },
 
-    /** A comparison: `mismatch` with its sample, or without one when the window already has enough. */
-    compared(target: Cell, sample: MismatchSample | null, candidateMs: number | null, mismatchWithoutSample = false): void {
+    /**
+     * A comparison; `paths` (the fields that differ) when it is a mismatch, with its sample
+     * when the window still keeps one.
+     */
+    compared(target: Cell, sample: MismatchSample | null, candidateMs: number | null, paths: readonly string[] | null = null): void {
       target.compared++;
       if (candidateMs !== null) recordLatency(target, candidateMs, true);
-      if (mismatchWithoutSample) target.mismatched++;
-      if (sample !== null) {
+      if (paths !== null) {
         target.mismatched++;
+        counters.recordDifference(target, paths);
+      }
+      if (sample !== null) {
         if (target.samples < options.maxSamplesPerWindow) {
           target.samples++;
           if (buffered() >= options.maxBufferedEvents) {
@@ -159,10 +165,13 @@ export function createReporter(options: ReporterOptions) {
       touch(target);
     },
 
-    noise(rollout: string, paths: string[]): void {
-      let set = noise.get(rollout);
-      if (set === undefined) noise.set(rollout, (set = new Set()));
-      for (const p of paths) set.add(p);
+    /** Noise learning: a double run of the old path and the fields that differed (or `null`: learning is on, no double run this time). */
+    noise(rollout: string, paths: readonly string[] | null): void {
+      let learned = noise.get(rollout);
+      if (learned === undefined) noise.set(rollout, (learned = { runs: 0, paths: new Map() }));
+      if (paths === null) return;
+      learned.runs++;
+      for (const p of paths) learned.paths.set(p, (learned.paths.get(p) ?? 0) + 1);
     },
 
     /** Seals what is buffered into batches and sends what it can; never throws. `final`: the last flush before closing. */

@@ -7,14 +7,16 @@
  * nothing it does can reach the caller.
  */
 import type { Route } from './assignment.ts';
-import { createComparator, type Comparator } from './compare.ts';
+import { createComparator, MORE_PATHS, type Comparator } from './compare.ts';
+import { mergeCompareRules } from './compare-rules.ts';
 import type { Evaluator } from './evaluator.ts';
-import { formatPath, PathSet } from './json-path.ts';
+import { PathSet } from './json-path.ts';
 import type { Cell } from './counters.ts';
 import { RollcallTimeoutError, type Handler, type HandlerContext, type Handlers, type MessageRef, type Outcome, type RunCompareOptions, type RunOptions } from './handlers.ts';
 import type { Reporter } from './reporter.ts';
 import { CONTEXTS, ShadowRun, ShadowRuns } from './shadow-runs.ts';
-import { wireId, type MismatchKind } from './wire.ts';
+import type { CompareRules } from './snapshot.ts';
+import { ERROR_FIELD, TIMEOUT_FIELD, wireId, type MismatchKind } from './wire.ts';
 
 export { RollcallTimeoutError } from './handlers.ts';
 export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './handlers.ts';
@@ -56,15 +58,17 @@ const describeError = (error: unknown) => ({ error: error instanceof Error ? `${
 export function createRunner(options: RunnerOptions) {
   const { evaluator, reporter, random } = options;
   const route: Route = { path: 'old', cohort: 'baseline' };
-  const comparators = new WeakMap<object, Comparator>();
-  const defaultComparator = createComparator();
+  const comparators = new WeakMap<object, WeakMap<object, Comparator>>();
+  const NONE = {};
   const noise = new Map<string, PathSet>();
   let active = 0;
 
-  function comparatorFor(compare: RunCompareOptions | undefined): Comparator {
-    if (compare === undefined) return defaultComparator;
-    let found = comparators.get(compare);
-    if (found === undefined) comparators.set(compare, (found = createComparator(compare)));
+  /** The comparator for the code's options with the rollout's rules merged in, built once per pair. */
+  function comparatorFor(compare: RunCompareOptions | undefined, rules: CompareRules | undefined): Comparator {
+    let byRules = comparators.get(compare ?? NONE);
+    if (byRules === undefined) comparators.set(compare ?? NONE, (byRules = new WeakMap()));
+    let found = byRules.get(rules ?? NONE);
+    if (found === undefined) byRules.set(rules ?? NONE, (found = createComparator(mergeCompareRules(compare, rules))));
     return found;
   }
 
@@ -100,41 +104,47 @@ export function createRunner(options: RunnerOptions) {
     [main, other, again]: [Outcome, Outcome, Outcome | null],
   ): void {
     const candidate = authoritative === 'old' ? 'new' : 'old';
-    const comparator = comparatorFor(compare);
+    const comparator = comparatorFor(compare, evaluator.compareRules(rolloutKey));
+    // Fields seen to differ between two old runs: they line up unordered arrays, nothing more.
     const learned = noiseFor(rolloutKey);
-    if (again !== null && main.ok && again.ok) {
-      const paths = comparator.noiseBetween(main.value, again.value, learned);
-      if (paths.length > 0) {
-        for (const p of paths) learned.add(p);
-        reporter.noise(rolloutKey, paths.map(formatPath));
-      }
+    if ((compare?.learnNoise ?? 0) > 0 && authoritative === 'old') {
+      // Every comparison while learning is on tells the server so, double run or not: it holds
+      // the shadow verdict back until enough double runs are in.
+      const paths = again !== null && main.ok && again.ok ? comparator.differences(main.value, again.value, learned) : null;
+      if (paths !== null) for (const p of paths) if (p !== MORE_PATHS) learned.add(p);
+      reporter.noise(rolloutKey, paths);
     }
     const oldOutcome = authoritative === 'old' ? main : other;
     const newOutcome = authoritative === 'old' ? other : main;
     let kind: MismatchKind | null = null;
     let diffs = [] as ReturnType<Comparator['compare']>['diffs'];
+    let paths: string[] | null = null;
     if (!other.ok && other.timedOut) {
       kind = 'timeout';
       diffs = [{ path: '$', [candidate]: `no result within ${options.shadowTimeoutMs} ms` }];
+      paths = [TIMEOUT_FIELD];
     } else if (oldOutcome.ok !== newOutcome.ok) {
       kind = 'error';
       const view = (o: Outcome) => (o.ok ? o.value : describeError(o.error));
       diffs = comparator.compare(view(oldOutcome), view(newOutcome), learned).diffs;
+      paths = [ERROR_FIELD];
     } else if (oldOutcome.ok && newOutcome.ok) {
       if (!reporter.wantsSample(target)) {
-        // The window holds enough samples already: find out whether they differ, build no diff.
-        reporter.compared(target, null, other.ms, !comparator.equal(oldOutcome.value, newOutcome.value, learned));
+        // The window holds enough samples already: find which fields differ, build no diff.
+        const fields = comparator.differences(oldOutcome.value, newOutcome.value, learned);
+        reporter.compared(target, null, other.ms, fields.length > 0 ? fields : null);
         return;
       }
       const result = comparator.compare(oldOutcome.value, newOutcome.value, learned);
       if (!result.equal) {
         kind = 'diff';
         diffs = result.diffs;
+        paths = result.paths;
       }
     }
     const sample =
       kind === null ? null : { rollout: rolloutKey, cohort: target.cohort, messageId: wireId(message.messageId), partnerId: wireId(message.partnerId), authoritative, kind, diffs, at: reporter.wallNow() };
-    reporter.compared(target, sample, other.ms);
+    reporter.compared(target, sample, other.ms, paths);
   }
 
   return {

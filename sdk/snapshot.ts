@@ -46,6 +46,15 @@ export interface RolloutSnapshot {
   verify: number;
   cohorts: CohortSnapshot[];
   pins: PinSnapshot[];
+  /** Comparison rules set on the rollout, merged with the service's own (absent when none are set). */
+  compare?: CompareRules;
+}
+
+/** Comparison rules an admin sets on a rollout: they reach every SDK without a redeploy. */
+export interface CompareRules {
+  ignore?: string[];
+  unorderedArrays?: boolean | string[];
+  numericTolerance?: number | { absolute?: number; relative?: number };
 }
 
 export interface ConfigSnapshot {

@@ -47,6 +47,21 @@ export interface CountRow extends Counts {
   latency?: number[];
   /** Latency of the comparison candidate, same encoding. */
   candidateLatency?: number[];
+  /**
+   * The mismatches counted in `mismatched`, grouped by the set of fields they differ in
+   * (generalised paths, sorted; `(error)`, `(timeout)`, `(more)` for what is not a field):
+   * how the server ranks fields and withdraws mismatches that lie wholly in noise.
+   */
+  differences?: FieldSet[];
+}
+
+/** The field a mismatch is counted under when one path failed and the other did not, or the candidate timed out. */
+export const ERROR_FIELD = '(error)';
+export const TIMEOUT_FIELD = '(timeout)';
+
+export interface FieldSet {
+  paths: string[];
+  count: number;
 }
 
 export type MessageStatus = 'open' | 'processed' | 'failed';
@@ -87,8 +102,12 @@ export interface MismatchSample {
 
 export interface NoiseReport {
   rollout: string;
-  /** Paths found to differ between two runs of the old path; ignored from then on. */
+  /** Paths found to differ between two runs of the old path. */
   paths: string[];
+  /** Double runs of the old path made (0 while learning has found none yet); absent from older SDKs. */
+  runs?: number;
+  /** With `runs`: in how many of them each of `paths` differed. */
+  counts?: number[];
 }
 
 export interface ReportBatch {

@@ -8,6 +8,8 @@
  * Lifecycle is never touched and nothing is deleted.
  */
 import { isDeepStrictEqual } from 'node:util';
+import type { CompareRules } from '../../sdk/snapshot.ts';
+import { storedRules } from '../rollouts/compare-rules.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import type { CliError } from './errors.ts';
 import type { RolloutEntry } from './file.ts';
@@ -34,6 +36,8 @@ export interface RemoteRollout {
   guards: Record<string, number>;
   onBreach: string;
   autoAdvance: boolean;
+  /** `{}` when none are set (older servers send nothing). */
+  compare?: CompareRules;
   version: number;
 }
 
@@ -43,7 +47,7 @@ export type RolloutPlan =
   | { key: string; action: 'create'; changes: FieldChange[]; refusals: Refusal[]; body: RolloutEntry }
   | { key: string; action: 'patch' | 'unchanged'; changes: FieldChange[]; refusals: Refusal[]; remote: RemoteRollout; body: Patch; undo: Patch };
 
-const EDITABLE = ['description', 'salt', 'plan', 'guards', 'onBreach', 'autoAdvance'] as const;
+const EDITABLE = ['description', 'salt', 'plan', 'guards', 'onBreach', 'autoAdvance', 'compare'] as const;
 
 /** Field-level differences: `plan[2].live: 25 → 30`, `plan[4]: (none) → {…}`. */
 export function diffValues(field: string, from: unknown, to: unknown, out: FieldChange[]): void {
@@ -91,7 +95,8 @@ function planPatch(entry: RolloutEntry, remote: RemoteRollout, rules: Rules): Ro
   const body: Record<string, unknown> = {};
   const undo: Record<string, unknown> = {};
   for (const field of EDITABLE) {
-    const wanted = entry[field];
+    // Compare rules are compared as the server stores them, so `unorderedArrays: false` is no change.
+    const wanted = field === 'compare' ? (entry.compare === undefined ? undefined : (storedRules(entry.compare) ?? {})) : entry[field];
     if (wanted === undefined) continue; // a field the file leaves out is left as it is
     const before = changes.length;
     if (field === 'guards') {
@@ -103,10 +108,11 @@ function planPatch(entry: RolloutEntry, remote: RemoteRollout, rules: Rules): Ro
         undo.guards = Object.fromEntries(changed.map((name) => [name, remote.guards[name]]));
       }
     } else {
-      diffValues(field, remote[field], wanted, changes);
+      const current = field === 'compare' ? (remote.compare ?? {}) : remote[field];
+      diffValues(field, current, wanted, changes);
       if (changes.length > before) {
         body[field] = wanted;
-        undo[field] = remote[field];
+        undo[field] = current;
       }
     }
   }

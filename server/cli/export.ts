@@ -17,6 +17,7 @@ export function fileEntry(rollout: RemoteRollout) {
     guards: rollout.guards,
     onBreach: rollout.onBreach,
     autoAdvance: rollout.autoAdvance,
+    ...(rollout.compare === undefined || Object.keys(rollout.compare).length === 0 ? {} : { compare: rollout.compare }),
   };
 }
 

@@ -49,6 +49,7 @@ export function advanceBlocker(aggregate: RolloutAggregate, health: RolloutHealt
     // A shadow step advances only on evidence: enough comparisons, at a healthy mismatch rate.
     const shadow = measured('shadow');
     const compared = shadow?.compared ?? 0;
+    if (health.learningNoise !== null && (shadow?.mismatched ?? 0) > 0) return `learning noise: ${health.learningNoise.runs} of ${health.learningNoise.needed} double runs`;
     if (compared < needed) return `the shadow cohort has ${compared} of ${needed} comparisons`;
     if ((shadow?.rates.mismatch ?? 0) > rollout.guards.maxMismatchRate) return 'the shadow mismatch rate is above its guard';
   }

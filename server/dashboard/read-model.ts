@@ -54,8 +54,8 @@ export function createDashboardReadModel(deps: DashboardReadDeps) {
         listAudit(db, { rolloutKey: key, limit: 20 }),
         callbacks.recentDeliveries(key, RECENT),
       ]);
-      const { health: view, from, series, samples } = figures;
-      return { now, from, rollout: rolloutView(aggregate), health: view, series, lost: recentLost, samples, audit: audit.map(auditView), deliveries };
+      const { health: view, from, series, samples, fields } = figures;
+      return { now, from, rollout: rolloutView(aggregate), health: view, series, lost: recentLost, samples, fields, audit: audit.map(auditView), deliveries };
     },
   };
 }

@@ -2,6 +2,7 @@
 import { LineChart, type Series } from './chart.tsx';
 import { band, colorOf, num, pct, stateClass, when } from './format.ts';
 import type { RolloutPageData } from './read-model.ts';
+import { MismatchFields } from './mismatch-fields.tsx';
 
 export function StepBar(props: { data: RolloutPageData }) {
   const { rollout } = props.data;
@@ -152,11 +153,13 @@ function Mismatches(props: { data: RolloutPageData }) {
               <td class="mono">{s.messageId}</td>
               <td class="diff">
                 {s.kind !== 'diff' && <span class="badge bad">{s.kind}</span>}
+                {s.withdrawn && <span class="badge muted">withdrawn: noise only</span>}
                 {(s.diffs as { path: string; old: unknown; new: unknown }[]).map((d) => (
                   <div>
                     <code>{d.path}</code>: <del>{shown(d.old)}</del> → <ins>{shown(d.new)}</ins>
                   </div>
                 ))}
+                {s.noise.length > 0 && <details class="muted"><summary>noise ({s.noise.length})</summary>{s.noise.map((d) => <div><code>{d.path}</code>: <del>{shown(d.old)}</del> → <ins>{shown(d.new)}</ins></div>)}</details>}
               </td>
             </tr>
           ))}
@@ -232,6 +235,8 @@ export function RolloutLive(props: { data: RolloutPageData }) {
       <Charts data={data} />
       <h2>Lost messages</h2>
       <Lost data={data} />
+      <h2>Differences by field</h2>
+      <MismatchFields data={data} />
       <h2>Mismatch samples</h2>
       <Mismatches data={data} />
       <h2>Callbacks</h2>

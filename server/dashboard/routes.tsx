@@ -19,6 +19,7 @@ import { DocsPage } from './docs-page.tsx';
 import { LIVE_JS, Layout } from './layout.tsx';
 import { RolloutList } from './list-page.tsx';
 import { LoginForm } from './login-page.tsx';
+import { IgnoreField, ignoreField, ignoreForm } from './mismatch-fields.tsx';
 import type { DashboardReadModel } from './read-model.ts';
 import { RolloutLive } from './rollout-page.tsx';
 import { csrfMatches, csrfToken, endSession, requireSession, sameOriginForms, sessionPrincipal, startSession, type DashboardEnv } from './session.ts';
@@ -160,6 +161,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
         {data.rollout.description && <p class="muted">{data.rollout.description}</p>}
         {message && <div class={`flash ${message.ok ? 'ok' : 'bad'}`} role="status">{message.message}</div>}
         {c.var.principal.kind === 'admin' && <Actions rollout={data.rollout} csrf={c.var.csrf} />}
+        {c.var.principal.kind === 'admin' && <IgnoreField data={data} csrf={c.var.csrf} />}
         <RolloutLive data={data} />
       </Layout>,
     );
@@ -195,6 +197,23 @@ export function dashboardRoutes(deps: DashboardDeps) {
       flash(c, false, `${action} refused: ${error.message}`);
     }
     return c.redirect(back, 303);
+  });
+
+  signedIn.post('/rollouts/:key/ignore', page('Dashboard: ignore a field in the rollout\'s compare rules (form: csrf, path, reason, version)'), async (c) => {
+    const key = rolloutKeySchema.safeParse(c.req.param('key'));
+    if (!key.success) return c.text('no such rollout', 404);
+    if (c.var.principal.kind !== 'admin') return c.text('a read key may not change rollouts', 403);
+    const body = await readForm(c);
+    if (!csrfMatches(c.var.csrf, body.csrf)) return c.text('the form is stale: reload the page', 403);
+    const form = ignoreForm.safeParse(body);
+    try {
+      if (!form.success) flash(c, false, `ignore: ${form.error.issues[0]?.message ?? 'invalid form'}`);
+      else flash(c, true, await ignoreField(deps.rollouts, key.data, form.data.path, { actor: c.var.principal.keyId, ifMatch: form.data.version, reason: form.data.reason }));
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      flash(c, false, `ignore refused: ${error.message}`);
+    }
+    return c.redirect(`/rollouts/${encodeURIComponent(key.data)}`, 303);
   });
 
   app.route('/', signedIn);

@@ -6,7 +6,7 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
-import type { CohortStatus, Path, RolloutState } from '../../sdk/snapshot.ts';
+import type { CohortStatus, CompareRules, Path, RolloutState } from '../../sdk/snapshot.ts';
 import type { KeyKind } from '../keys/key-format.ts';
 import { COUNTERS, type Counter } from '../../sdk/wire.ts';
 
@@ -29,6 +29,8 @@ export const rollouts = sqliteTable('rollouts', {
   guards: text('guards', { mode: 'json' }).$type<Guards>().notNull(),
   onBreach: text('on_breach').$type<OnBreach>().notNull(),
   autoAdvance: integer('auto_advance', { mode: 'boolean' }).notNull(),
+  /** Comparison rules every SDK merges with its own (null: none set). */
+  compare: text('compare', { mode: 'json' }).$type<CompareRules>(),
   step: integer('step'),
   stepEnteredAt: integer('step_entered_at'),
   /** Guards measure from here: set on start, advance and resume, so a manual retry starts clean. */
@@ -197,15 +199,42 @@ export const mismatchSamples = sqliteTable(
   (t) => [index('mismatch_samples_by_minute').on(t.rolloutId, t.cohort, t.minute), index('mismatch_samples_recent').on(t.rolloutId, t.id)],
 );
 
-/** Paths an SDK found to differ between two runs of the old path, ignored from then on. */
+/** Fields SDKs found to differ between two runs of the old path, and how often (see server/health/noise.ts). */
 export const learnedNoise = sqliteTable(
   'learned_noise',
   {
     rolloutId: integer('rollout_id').notNull(),
     path: text('path').notNull(),
     firstSeenAt: integer('first_seen_at').notNull(),
+    /** Double runs in which the field differed. */
+    differing: integer('differing').notNull().default(1),
+    /** When it had differed often enough to be taken for noise, and after how many double runs. */
+    learnedAt: integer('learned_at'),
+    learnedFrom: integer('learned_from'),
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.path] })],
+);
+
+/** Per rollout: double runs of the old path reported so far (a row exists once any SDK learns noise). */
+export const noiseRuns = sqliteTable('noise_runs', {
+  rolloutId: integer('rollout_id').primaryKey(),
+  runs: integer('runs').notNull().default(0),
+  startedAt: integer('started_at').notNull(),
+});
+
+/** Mismatches by the set of fields they differ in (sorted paths joined by newlines), per cohort, path and second. */
+export const mismatchFieldSets = sqliteTable(
+  'mismatch_field_sets',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    /** Unix second, as in cohort_counts. */
+    bucket: integer('bucket').notNull(),
+    fields: text('fields').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.bucket, t.fields] })],
 );
 
 /** Kill-switch subscriptions. Never hard-deleted: DELETE sets `status` to `deleted`. */

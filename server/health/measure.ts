@@ -12,6 +12,7 @@ import type { Executor } from '../db/database.ts';
 import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from './guards.ts';
 import { stepShares, type Cohort, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
+import { withdrawNoise } from './withdraw.ts';
 
 export interface CohortHealth extends Figures {
   name: string;
@@ -23,6 +24,8 @@ export interface CohortHealth extends Figures {
   band: { from: number; to: number } | null;
   /** Figures count from here (the window's start, or when the cohort last became active). */
   since: number;
+  /** Mismatches withdrawn because every field they differ in is noise or ignored (`mismatched` is net of them). */
+  withdrawn: number;
   /** Messages the server knows are open now (not yet due or settled). */
   open: number;
   rates: Rates;
@@ -42,6 +45,8 @@ export interface RolloutHealth {
   replay: { lost: number; leased: number; replayed: number; late: number };
   /** The first breach of a guarded cohort, if any. */
   breach: Breach | null;
+  /** Set while noise is being learned: the shadow cohort's mismatch verdict waits for enough double runs. */
+  learningNoise: { runs: number; needed: number } | null;
 }
 
 const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
@@ -87,6 +92,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
       return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0 };
     }),
   );
+  const noise = await withdrawNoise(ex, rollout, from, plans, figures);
   const baseline = figures[plans.findIndex((p) => p.kind === 'baseline')];
 
   const [open, latencyRows, replay] = options.guardsOnly
@@ -111,10 +117,14 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
       band: plan.cohort === undefined ? null : { from: plan.cohort.fromBp, to: plan.cohort.toBp },
       since: plan.since,
       ...f,
+      withdrawn: noise.withdrawn[i]!,
       open: open.get(plan.name) ?? 0,
       rates,
       // In the shadow cohort the old path is authoritative: only its comparisons (and drops) speak to the new one.
-      breaches: !guarded ? [] : breachesOf(plan.name, f, rates, guards).filter((b) => plan.kind !== 'shadow' || b.guard === 'mismatch' || b.guard === 'dropped'),
+      // While noise is still being learned, the shadow cohort's mismatches are held back from the verdict.
+      breaches: !guarded
+        ? []
+        : breachesOf(plan.name, f, rates, guards).filter((b) => plan.kind !== 'shadow' || (b.guard === 'mismatch' && noise.learning === null) || b.guard === 'dropped'),
       latency: histogram((row) => row.cohort === plan.name && row.role === 'authoritative'),
     };
   });
@@ -133,5 +143,6 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
     },
     replay,
     breach: cohorts.flatMap((c) => c.breaches)[0] ?? null,
+    learningNoise: noise.learning,
   };
 }

@@ -5,6 +5,8 @@ import type { AppEnv } from '../http/auth.ts';
 import { describe } from '../http/openapi.ts';
 import { intQuery, limitQuery, queryOf } from '../http/validate.ts';
 import { cohortSchema } from '../reports/schemas.ts';
+import type { DiffEntry } from '../../sdk/wire.ts';
+import { noiseView, rankedFields, splitSample } from './mismatch-view.ts';
 import type { HealthService } from './service.ts';
 
 const healthQuerySchema = z.strictObject({ window: intQuery(10, 7 * 86_400).optional() });
@@ -25,9 +27,9 @@ export function healthRoutes(health: HealthService) {
 
 export function mismatchRoutes(health: HealthService) {
   const app = new Hono<AppEnv>();
-  app.get('/:key/mismatches', describe('Mismatch samples with their diffs, and learned noise'), queryOf(mismatchQuerySchema), async (c) => {
+  app.get('/:key/mismatches', describe('Mismatch samples (real differences apart from noise), fields ranked by how often they differ, and learned noise'), queryOf(mismatchQuerySchema), async (c) => {
     const query = c.req.valid('query');
-    const { samples, noise } = await health.mismatches(c.req.param('key'), query);
+    const { samples, evidence, judged, quiet, counts, compared, learning } = await health.mismatches(c.req.param('key'), query);
     return c.json({
       items: samples.map((r) => ({
         id: r.id,
@@ -37,10 +39,12 @@ export function mismatchRoutes(health: HealthService) {
         partnerId: r.partnerId,
         authoritative: r.authoritative,
         kind: r.kind,
-        diffs: r.diffs,
+        ...splitSample(r.kind, r.diffs as DiffEntry[], quiet),
       })),
       nextCursor: samples.length === query.limit ? String(samples[samples.length - 1]!.id) : null,
-      learnedNoise: noise,
+      fields: rankedFields(judged, counts, compared),
+      noise: noiseView(evidence, judged, learning),
+      learnedNoise: [...judged.values()].filter((j) => j.noise).map((j) => j.path).sort(),
     });
   });
   return app;

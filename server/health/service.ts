@@ -10,6 +10,9 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
 import { measureRollout, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import * as store from './store.ts';
+import type { DiffEntry } from '../../sdk/wire.ts';
+import { fieldsOf } from './fields.ts';
+import { rankedFields, splitSample } from './mismatch-view.ts';
 import { cohortFigures, healthSummary, healthView } from './view.ts';
 
 /** Charts cover the guard window, at most 30 minutes. */
@@ -57,11 +60,12 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       };
     },
 
-    /** Mismatch samples, newest first, and the fields learned as noise (404 when there is no such rollout). */
+    /** Mismatch samples, newest first, the fields they differ in over the guard window, and the noise learned (404 when there is no such rollout). */
     async mismatches(key: string, query: { cohort?: string | undefined; before?: number | undefined; limit: number }) {
       const { rollout } = await rollouts.get(key);
-      const samples = await store.listSamples(db, { rolloutId: rollout.id, ...query });
-      return { samples, noise: await store.listNoise(db, rollout.id) };
+      const from = clock.now() - rollout.guards.windowSeconds * 1000;
+      const [samples, fields] = await Promise.all([store.listSamples(db, { rolloutId: rollout.id, ...query }), fieldsOf(db, rollout, from, query.cohort)]);
+      return { samples, ...fields };
     },
 
     /** What the dashboard's rollout page shows of health: the view, counts over time, the newest samples. */
@@ -71,11 +75,15 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS);
       const stepSeconds = Math.max(1, Math.ceil(spanSeconds / store.CHART_STEPS));
       const from = now - spanSeconds * 1000;
-      const [series, samples] = await Promise.all([
+      const [series, samples, judged] = await Promise.all([
         store.countsOverTime(db, rollout.id, health.cohorts.map((c) => c.name), from, stepSeconds),
         store.listSamples(db, { rolloutId: rollout.id, limit: 8 }),
+        fieldsOf(db, rollout, now - rollout.guards.windowSeconds * 1000),
       ]);
-      return { health, from, series, samples };
+      // Samples show real differences, noise apart; fields are ranked as the mismatches API ranks them.
+      const shown = samples.map((s) => ({ ...s, ...splitSample(s.kind, s.diffs as DiffEntry[], judged.quiet) }));
+      const fields = { ranked: rankedFields(judged.judged, judged.counts, judged.compared), learning: judged.learning, runs: judged.evidence.runs };
+      return { health, from, series, samples: shown, fields };
     },
   };
 }

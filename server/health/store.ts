@@ -1,13 +1,13 @@
 /**
  * Health's reads: per-cohort sums of the counts, the ledger by status, open
- * messages, latency histograms, replay progress, mismatch samples, learned
- * noise and counts over time. Every query is an index range on (rollout,
- * cohort, path, bucket) or on the ledger's status index.
+ * messages, latency histograms, replay progress, mismatch samples and counts
+ * over time (noise is read in noise-store.ts). Every query is an index range
+ * on (rollout, cohort, path, bucket) or on the ledger's status index.
  */
 import { and, count, desc, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { COUNTERS, type Counts } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
-import { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples } from '../db/schema.ts';
+import { cohortCounts, latencyCounts, messages, mismatchSamples } from '../db/schema.ts';
 
 export type SampleView = typeof mismatchSamples.$inferSelect;
 
@@ -126,11 +126,6 @@ export async function listSamples(
     )
     .orderBy(desc(mismatchSamples.id))
     .limit(query.limit);
-}
-
-export async function listNoise(ex: Executor, rolloutId: number): Promise<string[]> {
-  const rows = await ex.select({ path: learnedNoise.path }).from(learnedNoise).where(eq(learnedNoise.rolloutId, rolloutId)).orderBy(learnedNoise.path);
-  return rows.map((r) => r.path);
 }
 
 /** Charts cover at most this many steps. */

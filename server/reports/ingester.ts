@@ -71,7 +71,8 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const opened: store.MessageRow[] = [];
     const settled = new Map<number, store.MessageRow[]>();
     const samples: store.SampleRow[] = [];
-    const noise: { rolloutId: number; path: string; firstSeenAt: number }[] = [];
+    const fieldSets = new Map<string, store.FieldSetRow>();
+    const noise = new Map<number, store.NoiseDelta>();
     const acks: ReportAck[] = [];
     const heard = new Map<string, Heard>();
 
@@ -97,6 +98,13 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         let sum = counts.get(key);
         if (sum === undefined) counts.set(key, (sum = { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, ...zeroCounts() }));
         for (const c of COUNTERS) sum[c] += row[c];
+        for (const d of row.differences ?? []) {
+          const fields = d.paths.join('\n');
+          const k = `${key}|${fields}`;
+          const set = fieldSets.get(k) ?? { rolloutId: rollout.id, cohort: row.cohort, path: row.path, bucket, fields, count: 0 };
+          set.count += d.count;
+          fieldSets.set(k, set);
+        }
         const minute = bucket - (bucket % 60);
         for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
           unpackHistogram(pairs, (slot, n) => {
@@ -160,7 +168,10 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           continue;
         }
         named.add(rollout.id);
-        for (const path of n.paths) noise.push({ rolloutId: rollout.id, path, firstSeenAt: now });
+        let delta = noise.get(rollout.id);
+        if (delta === undefined) noise.set(rollout.id, (delta = { rolloutId: rollout.id, runs: null, differing: new Map() }));
+        if (n.runs !== undefined) delta.runs = (delta.runs ?? 0) + n.runs;
+        n.paths.forEach((path, i) => delta.differing.set(path, (delta.differing.get(path) ?? 0) + (n.counts?.[i] ?? 1)));
       }
       acks.push({ batchId: batch.batchId, duplicate: false, ignored });
     }
@@ -173,7 +184,8 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       await store.settleMessages(runner, rows, grace * 1000);
     }
     await insertWithinLimit(runner, samples);
-    await store.addNoise(runner, noise);
+    await store.addFieldSets(runner, [...fieldSets.values()]);
+    await store.addNoise(runner, [...noise.values()], now);
     for (const reporter of heard.values()) await recordHeard(runner, reporter, now);
     // The sums already made per rollout, cohort, path and second are what the metrics count.
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));

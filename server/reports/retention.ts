@@ -6,7 +6,7 @@
  * - lost, replayed and late rows after 7 days, and open ones (of a rollout
  *   no longer guarded, so never marked lost) too;
  * - per-second counts older than max(1 h, 2 × grace) rolled up into
- *   per-minute rows; counts after 30 days, latency and samples after 7 days;
+ *   per-minute rows; counts after 30 days, latency, samples and mismatch field sets after 7 days;
  * - report batch ids after a day (an SDK does not retry a batch that long);
  * - reporters silent for 7 days (past the longest guard window, so live in none);
  * - finished callback deliveries with their attempts, and messages with no
@@ -16,7 +16,7 @@
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
-import { cohortCounts, latencyCounts, messages, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import { cohortCounts, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 import { deleteStaleReporters } from '../reporters/store.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
@@ -54,7 +54,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
 type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'reporters' | 'callbacks', number>;
 
 /** Deletes at most `limit` rows of one rollout from `table` matching `condition`. */
-async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
+async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples | typeof mismatchFieldSets, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
   const result = await tx.run(
     sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${table.rolloutId} = ${rolloutId} AND ${condition} LIMIT ${limit})`,
   );
@@ -107,6 +107,8 @@ export function createRetention(deps: RetentionDeps) {
       removed.counts += await deleteSome(tx, cohortCounts, rolloutId, sql`${cohortCounts.bucket} < ${Math.floor((now - policy.countsMs) / 1000)}`, limit);
       removed.latency += await deleteSome(tx, latencyCounts, rolloutId, sql`${latencyCounts.bucket} < ${Math.floor((now - policy.latencyMs) / 1000)}`, limit);
       removed.samples += await deleteSome(tx, mismatchSamples, rolloutId, sql`${mismatchSamples.at} < ${now - policy.samplesMs}`, limit);
+      // Field sets, like samples, outlive the longest guard window (7 days) and no more.
+      removed.samples += await deleteSome(tx, mismatchFieldSets, rolloutId, sql`${mismatchFieldSets.bucket} < ${Math.floor((now - policy.samplesMs) / 1000)}`, limit);
     });
   }
 

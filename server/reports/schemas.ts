@@ -1,6 +1,7 @@
 /** The report batch as the server validates it: built from, and checked against, the SDK's wire module. */
 import { z } from 'zod';
 import { SLOTS } from '../../sdk/latency.ts';
+import { MAX_PATHS } from '../../sdk/compare.ts';
 import { COUNTERS, type Counter, type ReportBatch } from '../../sdk/wire.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
 
@@ -9,6 +10,8 @@ const pathSchema = z.enum(['old', 'new', 'shadow']);
 const count = z.number().int().min(0).max(1_000_000_000);
 const epochMs = z.number().int().min(0).max(8.64e15);
 const id = z.string().min(1).max(256);
+/** A generalised field path (`$.items[*].at`), or `(error)`, `(timeout)`, `(more)`. */
+const fieldName = z.string().min(1).max(1_000);
 const counts = Object.fromEntries(COUNTERS.map((c) => [c, count])) as Record<Counter, typeof count>;
 
 /** Sparse [slot, count, …] pairs. */
@@ -34,6 +37,10 @@ export const reportBatchSchema = z.strictObject({
         ...counts,
         latency: histogram.optional(),
         candidateLatency: histogram.optional(),
+        differences: z
+          .array(z.strictObject({ paths: z.array(fieldName).min(1).max(MAX_PATHS + 1), count: count.min(1) }))
+          .max(200)
+          .optional(),
       }),
     )
     .max(10_000),
@@ -66,7 +73,16 @@ export const reportBatchSchema = z.strictObject({
       }),
     )
     .max(2_000),
-  noise: z.array(z.strictObject({ rollout: rolloutKeySchema, paths: z.array(z.string().min(1).max(1_000)).max(1_000) })).max(100),
+  noise: z
+    .array(
+      z
+        .strictObject({ rollout: rolloutKeySchema, paths: z.array(fieldName).max(1_000), runs: count.optional(), counts: z.array(count.min(1)).max(1_000).optional() })
+        .refine((n) => n.counts === undefined || (n.runs !== undefined && n.counts.length === n.paths.length && n.counts.every((c) => c <= n.runs!)), {
+          message: 'counts go with runs: one per path, none above runs',
+          path: ['counts'],
+        }),
+    )
+    .max(100),
   watermark: epochMs.optional(),
   final: z.boolean().optional(),
 });

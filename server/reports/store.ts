@@ -8,7 +8,8 @@
 import type { InValue } from '@libsql/client';
 import { COUNTERS } from '../../sdk/wire.ts';
 import type { SqlRunner } from '../db/database.ts';
-import type { cohortCounts, latencyCounts, learnedNoise, messages, mismatchSamples } from '../db/schema.ts';
+import type { cohortCounts, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
+import { NOISE_MIN_DIFFERING } from '../health/noise.ts';
 
 export type CountDelta = typeof cohortCounts.$inferInsert;
 export type LatencyDelta = typeof latencyCounts.$inferInsert;
@@ -143,9 +144,50 @@ export async function insertSamples(runner: SqlRunner, rows: SampleRow[]): Promi
   await upsertChunks(runner, rows, insertSamplesSql, (r) => [r.rolloutId, r.cohort, r.minute, r.at, r.messageId, r.partnerId, r.authoritative, r.kind, JSON.stringify(r.diffs), r.instanceId]);
 }
 
-const addNoiseSql = valuesSql('INSERT INTO learned_noise (rollout_id, path, first_seen_at)', 3, 'ON CONFLICT DO NOTHING');
+export type FieldSetRow = typeof mismatchFieldSets.$inferInsert;
 
-export async function addNoise(runner: SqlRunner, rows: (typeof learnedNoise.$inferInsert)[]): Promise<void> {
-  await upsertChunks(runner, rows, addNoiseSql, (r) => [r.rolloutId, r.path, r.firstSeenAt]);
+const addFieldSetsSql = valuesSql(
+  'INSERT INTO mismatch_field_sets (rollout_id, cohort, path, bucket, fields, count)',
+  6,
+  'ON CONFLICT (rollout_id, cohort, path, bucket, fields) DO UPDATE SET count = count + excluded.count',
+);
+
+export async function addFieldSets(runner: SqlRunner, rows: FieldSetRow[]): Promise<void> {
+  await upsertChunks(runner, rows, addFieldSetsSql, (r) => [r.rolloutId, r.cohort, r.path, r.bucket, r.fields, r.count]);
 }
 
+/** What a group of batches taught about one rollout's noise: double runs, and in how many each field differed. */
+export interface NoiseDelta {
+  rolloutId: number;
+  /** Null when only older SDKs reported (they send fields, not runs). */
+  runs: number | null;
+  differing: Map<string, number>;
+}
+
+const addNoiseSql = valuesSql(
+  'INSERT INTO learned_noise (rollout_id, path, first_seen_at, differing)',
+  4,
+  'ON CONFLICT (rollout_id, path) DO UPDATE SET differing = differing + excluded.differing',
+);
+
+/**
+ * Adds double runs and differing fields, then stamps the fields of this rollout that have
+ * now differed in two double runs: from then on they are judged as noise (server/health/noise.ts).
+ */
+export async function addNoise(runner: SqlRunner, deltas: NoiseDelta[], now: number): Promise<void> {
+  for (const d of deltas) {
+    if (d.runs !== null) {
+      await runner.execute({
+        sql: 'INSERT INTO noise_runs (rollout_id, runs, started_at) VALUES (?, ?, ?) ON CONFLICT (rollout_id) DO UPDATE SET runs = runs + excluded.runs',
+        args: [d.rolloutId, d.runs, now],
+      });
+    }
+    await upsertChunks(runner, [...d.differing], addNoiseSql, ([path, n]) => [d.rolloutId, path, now, n]);
+    if (d.differing.size === 0) continue;
+    await runner.execute({
+      sql: `UPDATE learned_noise SET learned_at = ?, learned_from = (SELECT runs FROM noise_runs WHERE rollout_id = ?)
+            WHERE rollout_id = ? AND learned_at IS NULL AND differing >= ${NOISE_MIN_DIFFERING}`,
+      args: [now, d.rolloutId, d.rolloutId],
+    });
+  }
+}

@@ -1,5 +1,5 @@
 /** The rollout domain's types and defaults, free of HTTP and storage. */
-import type { CohortStatus, Path, RolloutState } from '../../sdk/snapshot.ts';
+import type { CohortStatus, CompareRules, Path, RolloutState } from '../../sdk/snapshot.ts';
 
 export interface Step {
   /** Percent of partners (0..100, two decimals at most) on the new path. Never decreases along a plan. */
@@ -53,6 +53,8 @@ export interface Rollout {
   guards: Guards;
   onBreach: OnBreach;
   autoAdvance: boolean;
+  /** Comparison rules every SDK merges with its own, or null. */
+  compare: CompareRules | null;
   step: number | null;
   stepEnteredAt: number | null;
   /** Guards measure from here (start, advance, resume). */

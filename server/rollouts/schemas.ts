@@ -1,5 +1,6 @@
 /** Every input the rollouts API accepts, as zod schemas (also the source of /openapi.json). */
 import { z } from 'zod';
+import { compareRulesSchema } from './compare-rules.ts';
 
 export const ROLLOUT_KEY = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -65,6 +66,7 @@ export const createRolloutSchema = z.strictObject({
   guards: guardsSchema.optional(),
   onBreach: onBreachSchema.optional(),
   autoAdvance: z.boolean().optional(),
+  compare: compareRulesSchema.optional(),
 });
 
 export const patchRolloutSchema = z
@@ -75,6 +77,8 @@ export const patchRolloutSchema = z
     guards: guardsSchema.optional(),
     onBreach: onBreachSchema.optional(),
     autoAdvance: z.boolean().optional(),
+    /** Replaces the rollout's comparison rules; null clears them. */
+    compare: compareRulesSchema.nullable().optional(),
     reason: reasonSchema.optional(),
   })
   .refine((patch) => Object.keys(patch).some((field) => field !== 'reason'), 'nothing to change');
@@ -90,8 +94,6 @@ export const revertBodySchema = z.strictObject({ cohort: cohortNameSchema.option
 export const pinBodySchema = z.strictObject({ path: pathSchema, reason: reasonSchema.optional() });
 
 export const unpinBodySchema = z.strictObject({ reason: reasonSchema.optional() }).optional();
-
-
 
 export type CreateRolloutInput = z.output<typeof createRolloutSchema>;
 export type PatchRolloutInput = z.output<typeof patchRolloutSchema>;

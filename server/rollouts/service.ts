@@ -12,6 +12,7 @@ import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
 import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
+import { storedRules } from './compare-rules.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
 import { rolloutSummary, rolloutView, type RolloutView } from './view.ts';
@@ -173,6 +174,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           guards,
           onBreach: input.onBreach ?? 'revert-cohort',
           autoAdvance: input.autoAdvance ?? false,
+          compare: storedRules(input.compare),
           step: null,
           stepEnteredAt: null,
           measuredSince: null,
@@ -233,6 +235,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         if (input.guards !== undefined) changes.guards = mergeGuards(rollout.guards, input.guards);
         if (input.onBreach !== undefined) changes.onBreach = input.onBreach;
         if (input.autoAdvance !== undefined) changes.autoAdvance = input.autoAdvance;
+        if (input.compare !== undefined) changes.compare = storedRules(input.compare);
         await store.updateRollout(tx, rollout.id, rollout.version, changes);
         return { event: 'rollout.updated' };
       });

@@ -45,6 +45,7 @@ export function rolloutSummary(rollout: Rollout, cohorts: Cohort[], pinCount: nu
     guards: rollout.guards,
     onBreach: rollout.onBreach,
     autoAdvance: rollout.autoAdvance,
+    compare: rollout.compare ?? {},
     version: rollout.version,
     stepEnteredAt: iso(rollout.stepEnteredAt),
     createdAt: iso(rollout.createdAt),
@@ -79,5 +80,6 @@ export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
     verify: shares.verify ?? 0,
     cohorts: aggregate.cohorts.map((c) => ({ name: c.name, from: c.fromBp, to: c.toBp, status: c.status, reason: c.revertReason })),
     pins: aggregate.pins.map((p) => ({ partnerId: p.partnerId, path: p.path })),
+    ...(rollout.compare === null ? {} : { compare: rollout.compare }),
   };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createComparator, toPlain } from '../../sdk/compare.ts';
+import { createComparator, MAX_PATHS, MORE_PATHS, toPlain } from '../../sdk/compare.ts';
 import { formatPath, parsePath, PathSet } from '../../sdk/json-path.ts';
 
 describe('paths', () => {
@@ -92,14 +92,27 @@ describe('comparison', () => {
     expect((deep.old as string).length).toBe(201);
   });
 
-  it('learns noise: the paths where two runs of the same path differ, generalised', () => {
+  it('lists the differing fields generalised, sorted and bounded, with or without a diff', () => {
     const compare = createComparator();
     const first = { id: 'evt_1', at: 1, items: [{ sku: 'a', ts: 5 }, { sku: 'b', ts: 6 }], total: 3 };
-    const second = { id: 'evt_1', at: 2, items: [{ sku: 'a', ts: 7 }, { sku: 'b', ts: 8 }], total: 3 };
-    const noise = compare.noiseBetween(first, second).map(formatPath);
-    expect(noise).toEqual(['$.at', '$.items[*].ts']);
-    const learned = new PathSet(noise);
-    expect(compare.compare(first, { ...second, total: 4 }, learned).diffs).toEqual([{ path: '$.total', old: 3, new: 4 }]);
+    const second = { id: 'evt_1', at: 2, items: [{ sku: 'a', ts: 7 }, { sku: 'b', ts: 8 }], total: 4 };
+    expect(compare.differences(first, second)).toEqual(['$.at', '$.items[*].ts', '$.total']);
+    expect(compare.compare(first, second).paths).toEqual(['$.at', '$.items[*].ts', '$.total']);
+    expect(compare.differences(first, structuredClone(first))).toEqual([]);
+    const wide = (n: number) => Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${String(i).padStart(2, '0')}`, n]));
+    const many = compare.differences(wide(1), wide(2));
+    expect(many).toHaveLength(MAX_PATHS + 1);
+    expect(many.at(-1)).toBe(MORE_PATHS);
+  });
+
+  it('still reports known noise, which only lines up unordered arrays', () => {
+    const compare = createComparator({ unorderedArrays: true });
+    const noise = new PathSet(['$.labels[*].id']);
+    const old = { labels: [{ name: 'b', id: 'x9' }, { name: 'a', id: 'x1' }] };
+    const rewrite = { labels: [{ name: 'a', id: 'y7' }, { name: 'b', id: 'y2' }] };
+    // Lined up by name (the id is noise), the only differing field is the id itself.
+    expect(compare.differences(old, rewrite, noise)).toEqual(['$.labels[*].id']);
+    expect(compare.differences({ ...old, type: 'a' }, { ...rewrite, type: 'b' }, noise)).toEqual(['$.labels[*].id', '$.type']);
   });
 
   it('turns any value into plain data without throwing', () => {
@@ -127,7 +140,7 @@ describe('the one-pass equality for plain data', () => {
     fc.assert(
       fc.property(value, value, fc.boolean(), (a, b, same) => {
         const right = same ? structuredClone(a) : b;
-        expect(quick.equal(a, right)).toBe(full.equal(a, right));
+        expect(quick.differences(a, right)).toEqual(full.differences(a, right));
         expect(quick.compare(a, right).equal).toBe(full.compare(a, right).equal);
       }),
       { numRuns: 5_000, seed: 5 },
@@ -147,10 +160,10 @@ describe('the one-pass equality for plain data', () => {
       [[1, 2], new Set([1, 2])],
     ];
     for (const [plain, converted] of pairs) {
-      expect(quick.equal(plain, converted)).toBe(true);
-      expect(quick.equal(converted, plain)).toBe(true);
+      expect(quick.differences(plain, converted)).toEqual([]);
+      expect(quick.differences(converted, plain)).toEqual([]);
       expect(quick.compare(plain, converted).equal).toBe(true);
     }
-    expect(quick.equal({ type: 'a', at: iso }, { type: 'b', at })).toBe(false);
+    expect(quick.differences({ type: 'a', at: iso }, { type: 'b', at })).toEqual(['$.type']);
   });
 });

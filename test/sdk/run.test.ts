@@ -118,16 +118,27 @@ describe('run() in a shadow cohort', () => {
     expect(items.map((m: any) => m.diffs)).toEqual([[{ path: '$.ok', old: true, new: false }], [{ path: '$.card', old: '[redacted]', new: '[redacted]' }]]);
   });
 
-  it('learns noise by running the old path twice, ignores it from then on and reports it', async () => {
+  it('learns noise by running the old path twice (marked shadow), and the server withdraws mismatches that lie wholly in it', async () => {
     await setup({ compare: { learnNoise: 1 } });
     let clock = 0;
-    const handler = () => ({ id: 'evt', at: ++clock, total: 3 });
+    const calls: HandlerContext[] = [];
+    const handler = (ctx: HandlerContext) => (calls.push(ctx), { id: 'evt', at: ++clock, total: 3 });
     await rc.run('shadowed', msg(), { old: handler, new: handler });
     await rc.run('shadowed', msg(), { old: handler, new: handler });
     await settleComparisons();
+    expect(calls.filter((c) => c.path === 'old' && c.shadow)).toHaveLength(2);
     const body = (await live.api('GET', '/v1/rollouts/shadowed/mismatches')).body;
     expect(body.learnedNoise).toEqual(['$.at']);
-    expect(await counts('shadowed')).toMatchObject([{ compared: 2, mismatched: 0 }]);
+    expect(body.noise).toMatchObject({ runs: 2, learning: { runs: 2, needed: 20 }, fields: [{ path: '$.at', differing: 2, learnedFrom: 2, noise: true }] });
+    expect(body.fields).toEqual([expect.objectContaining({ path: '$.at', count: 2, compared: 2, noise: true })]);
+    expect(body.items.map((m: any) => [m.withdrawn, m.diffs, m.noise.map((d: any) => d.path)])).toEqual([
+      [true, [], ['$.at']],
+      [true, [], ['$.at']],
+    ]);
+    // The SDK reports every mismatch as it saw it; the server's figures are net of noise.
+    expect(await counts('shadowed')).toMatchObject([{ compared: 2, mismatched: 2 }]);
+    const shadow = (await live.api('GET', '/v1/rollouts/shadowed/health')).body.cohorts.find((c: any) => c.name === 'shadow');
+    expect(shadow).toMatchObject({ compared: 2, mismatched: 0, withdrawn: 2 });
   });
 });
 

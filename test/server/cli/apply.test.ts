@@ -33,7 +33,7 @@ describe('a rollouts file', () => {
     const text = ['rollouts:', '  - key: a', '    plan:', '      - live: 50', '      - live: 20', '    gaurds: {}', '  - key: a', '    plan: [{ live: 101 }]', '    onBreach: explode', ''].join('\n');
     expect(problemsOf(text)).toEqual([
       '5:15 a plan[1].live: live never decreases along a plan (step 0 has 50)',
-      '6:5 a gaurds: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance)',
+      '6:5 a gaurds: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance, compare)',
       '7:10 a key: a is already listed as rollouts[0]',
       '8:20 a plan[0].live: Too big: expected number to be <=100',
       '9:15 a onBreach: Invalid option: expected one of "revert-cohort"|"revert-all"|"pause"',
@@ -41,7 +41,7 @@ describe('a rollouts file', () => {
     expect(problemsOf('rollouts:\n  - key: b\n')).toEqual(['2:5 b plan: missing (expected array, received undefined)']);
     expect(problemsOf('rollout:\n  - key: b\n')).toEqual(['1:1 rollouts: missing (expected array, received undefined)', '1:1 rollout: unknown field']);
     expect(problemsOf('rollouts:\n  - key: a\n   plan: []\n')[0]).toMatch(/^3:\d+ : /);
-    expect(problemsOf('{"rollouts": [{"key": "a", "plan": [{"live": 5}], "extra": 1}]}')).toEqual(['1:51 a extra: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance)']);
+    expect(problemsOf('{"rollouts": [{"key": "a", "plan": [{"live": 5}], "extra": 1}]}')).toEqual(['1:51 a extra: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance, compare)']);
   });
 
   it('checks rollout keys and cohort names with the API’s own patterns', () => {

@@ -63,6 +63,9 @@ const PLAN_FILE = `rollouts:
       - { live: 100 }
     guards:
       maxLossRate: 0.002
+    compare:
+      ignore: ['$.meta.requestId']
+      unorderedArrays: true
   - key: cli-queue
     plan: [{ live: 10 }, { live: 50 }]
     onBreach: pause
@@ -78,6 +81,7 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     const hooks = (await api('GET', '/v1/rollouts/cli-hooks')).body;
     expect(hooks).toMatchObject({ state: 'draft', description: 'webhook handler rewrite', plan: [{ live: 0, shadow: 10 }, { live: 5 }, { live: 25 }, { live: 100 }] });
     expect(hooks.guards.maxLossRate).toBe(0.002);
+    expect(hooks.compare).toEqual({ ignore: ['$.meta.requestId'], unorderedArrays: true });
     expect((await api('GET', '/v1/rollouts/cli-queue')).body).toMatchObject({ state: 'draft', onBreach: 'pause' });
 
     const before = await dump();
@@ -90,11 +94,12 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
 
   it('--dry-run prints the changes and sends none', async () => {
     const before = await dump();
-    const changed = PLAN_FILE.replace('webhook handler rewrite', 'the rewrite, staged').replace('{ live: 25 }', '{ live: 30 }');
+    const changed = PLAN_FILE.replace('webhook handler rewrite', 'the rewrite, staged').replace('{ live: 25 }', '{ live: 30 }').replace("ignore: ['$.meta.requestId']", "ignore: ['$.meta.requestId', '$.handledAt']");
     const run = await cli(['apply', '--dry-run', '-f', file('dry.yaml', changed)]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('description: "webhook handler rewrite" → "the rewrite, staged"');
     expect(run.stdout).toContain('plan[2].live: 25 → 30');
+    expect(run.stdout).toContain('compare.ignore[1]');
     expect(run.stdout).toContain('Dry run');
     expect(await dump()).toEqual(before);
   });
@@ -110,7 +115,7 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toContain(`${decreasing}:7:17: cli-hooks plan[2].live: live never decreases along a plan (step 1 has 5)`);
     expect(c.code).toBe(2);
-    expect(c.stderr).toMatch(new RegExp(`${indent}:13:\\d+: `));
+    expect(c.stderr).toMatch(new RegExp(`${indent}:16:\\d+: `));
     expect(await dump()).toEqual(before);
   });
 
@@ -150,7 +155,9 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Nothing to change');
     expect(await dump()).toEqual(before);
-    expect(JSON.parse(exportedJson.stdout).rollouts).toMatchObject([{ key: 'cli-hooks', plan: [{ live: 0, shadow: 10 }, { live: 5 }, { live: 25 }, { live: 100 }] }]);
+    expect(JSON.parse(exportedJson.stdout).rollouts).toMatchObject([
+      { key: 'cli-hooks', plan: [{ live: 0, shadow: 10 }, { live: 5 }, { live: 25 }, { live: 100 }], compare: { ignore: ['$.meta.requestId'], unorderedArrays: true } },
+    ]);
   });
 });
 

@@ -115,10 +115,31 @@ describe('POST /v1/sdk/reports', () => {
     expect(reply.body.nextCursor).not.toBeNull();
   });
 
-  it('records learned noise once', async () => {
+  it('takes a field for noise once it differed in two double runs, counting older SDKs’ reports as one each', async () => {
     await send(batch({ noise: [{ rollout: 'r', paths: ['$.meta.at', '$.items[*].id'] }] }));
     await send(batch({ noise: [{ rollout: 'r', paths: ['$.meta.at'] }] }));
-    expect((await t.call('GET', '/v1/rollouts/r/mismatches')).body.learnedNoise).toEqual(['$.items[*].id', '$.meta.at']);
+    expect((await t.call('GET', '/v1/rollouts/r/mismatches')).body.learnedNoise).toEqual(['$.meta.at']);
+    await send(batch({ noise: [{ rollout: 'r', paths: ['$.items[*].id', '$.x'], runs: 3, counts: [1, 1] }] }));
+    const { body } = await t.call('GET', '/v1/rollouts/r/mismatches');
+    expect(body.learnedNoise).toEqual(['$.items[*].id', '$.meta.at']);
+    expect(body.noise.runs).toBe(3);
+    expect(body.noise.fields).toEqual([
+      { path: '$.items[*].id', differing: 2, firstSeenAt: expect.any(String), learnedAt: expect.any(String), learnedFrom: 3, noise: true },
+      { path: '$.meta.at', differing: 2, firstSeenAt: expect.any(String), learnedAt: expect.any(String), learnedFrom: null, noise: true },
+      { path: '$.x', differing: 1, firstSeenAt: expect.any(String), learnedAt: null, learnedFrom: null, noise: false },
+    ]);
+  });
+
+  it('refuses noise counts that do not match their paths or exceed the runs, storing nothing', async () => {
+    for (const noise of [
+      [{ rollout: 'r', paths: ['$.a'], counts: [1] }],
+      [{ rollout: 'r', paths: ['$.a'], runs: 1, counts: [2] }],
+      [{ rollout: 'r', paths: ['$.a', '$.b'], runs: 4, counts: [1] }],
+    ]) {
+      expect((await send(batch({ noise }))).status).toBe(400);
+    }
+    expect(await table('learned_noise')).toHaveLength(0);
+    expect(await table('noise_runs')).toHaveLength(0);
   });
 
   it('ignores rows for rollouts it does not know, and says so', async () => {

@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PathSet } from '../../../sdk/json-path.ts';
+import {
+  ignoredBy,
+  judgeFields,
+  learningProgress,
+  NOISE_MIN_DIFFERING,
+  NOISE_MIN_RUNS,
+  NOISE_RATE_FACTOR,
+  NOISE_RATE_MARGIN,
+  quietFields,
+  withdrawable,
+  type FieldSet,
+  type NoiseEvidence,
+} from '../../../server/health/noise.ts';
+
+const FIELDS = ['$.handledAt', '$.traceId', '$.type', '$.amount', '$.items[*].id', '(error)', '(timeout)', '(more)'];
+const field = fc.constantFrom(...FIELDS);
+
+/** Evidence from double runs: some fields differed in some of them. */
+const evidence = fc
+  .record({ runs: fc.option(fc.integer({ min: 0, max: 500 }), { nil: null }), differing: fc.dictionary(field, fc.integer({ min: 1, max: 500 }), { maxKeys: 6 }) })
+  .map(({ runs, differing }): NoiseEvidence => ({
+    runs,
+    fields: Object.entries(differing).map(([path, n]) => ({ path, differing: runs === null ? n : Math.min(n, Math.max(runs, 1)), firstSeenAt: 0, learnedAt: n >= 2 ? 1 : null, learnedFrom: null })),
+  }));
+
+const sets = fc.array(fc.record({ fields: fc.uniqueArray(field, { minLength: 1, maxLength: 5 }).map((f) => f.sort()), count: fc.integer({ min: 1, max: 200 }) }), { maxLength: 12 });
+const ignore = fc.uniqueArray(fc.constantFrom('$.handledAt', '$.items', '$.nothing'), { maxLength: 2 });
+
+function counted(s: FieldSet[]): number {
+  return s.reduce((n, x) => n + x.count, 0);
+}
+
+describe('judging noise', () => {
+  it('never withdraws a mismatch that differs in a field two old runs never differed in (and no rule ignores)', () => {
+    fc.assert(
+      fc.property(evidence, sets, ignore, fc.integer({ min: 0, max: 400 }), (ev, s, ig, extra) => {
+        const compared = counted(s) + extra;
+        const rules = new PathSet(ig);
+        const quiet = quietFields(judgeFields(ev, s, compared, rules));
+        const seen = new Set(ev.fields.map((f) => f.path));
+        for (const q of quiet) expect(seen.has(q) || ignoredBy(rules, q)).toBe(true);
+        // Withdrawn is exactly the sets lying wholly in quiet fields; one real field keeps a set counted.
+        const real = s.filter((x) => x.fields.some((f) => !quiet.has(f)));
+        expect(withdrawable(s, quiet)).toBe(counted(s) - counted(real));
+        for (const x of s) if (x.fields.some((f) => !seen.has(f) && !ignoredBy(rules, f))) expect(withdrawable([x], quiet)).toBe(0);
+      }),
+      { numRuns: 2_000, seed: 16 },
+    );
+  });
+
+  it('never takes for noise a field the new path differs in markedly more often than two old runs do', () => {
+    fc.assert(
+      fc.property(evidence, sets, fc.integer({ min: 0, max: 400 }), (ev, s, extra) => {
+        const compared = counted(s) + extra;
+        for (const j of judgeFields(ev, s, compared, new PathSet()).values()) {
+          if (!j.noise) continue;
+          expect(j.path.startsWith('$')).toBe(true);
+          expect(ev.fields.find((f) => f.path === j.path)!.differing).toBeGreaterThanOrEqual(NOISE_MIN_DIFFERING);
+          expect(j.newRate).toBeLessThanOrEqual(NOISE_RATE_FACTOR * j.oldRate! + NOISE_RATE_MARGIN + 1e-9);
+        }
+      }),
+      { numRuns: 2_000, seed: 17 },
+    );
+  });
+
+  it('adding a real difference to a mismatch never lets it be withdrawn, whatever else it differs in', () => {
+    fc.assert(
+      fc.property(evidence, sets, (ev, s) => {
+        const withReal = s.map((x) => ({ ...x, fields: [...x.fields, '$.status'] }));
+        const quiet = quietFields(judgeFields(ev, withReal, counted(withReal), new PathSet()));
+        expect(withdrawable(withReal, quiet)).toBe(0);
+      }),
+      { numRuns: 1_000, seed: 18 },
+    );
+  });
+
+  it('takes a per-run timestamp for noise and a flaky field with a real difference for a difference', () => {
+    const ev: NoiseEvidence = {
+      runs: 240,
+      fields: [
+        { path: '$.handledAt', differing: 240, firstSeenAt: 0, learnedAt: 1, learnedFrom: 2 },
+        { path: '$.type', differing: 12, firstSeenAt: 0, learnedAt: 1, learnedFrom: 40 },
+      ],
+    };
+    const window: FieldSet[] = [
+      { fields: ['$.handledAt'], count: 188 },
+      { fields: ['$.handledAt', '$.type'], count: 52 },
+    ];
+    const judged = judgeFields(ev, window, 240, new PathSet());
+    expect(judged.get('$.handledAt')).toMatchObject({ noise: true, oldRate: 1, newRate: 1 });
+    expect(judged.get('$.type')).toMatchObject({ noise: false, oldRate: 0.05 });
+    expect(withdrawable(window, quietFields(judged))).toBe(188);
+    // Had the new path differed in $.type only as often as old runs do, it would be noise.
+    const honest = judgeFields(ev, [{ fields: ['$.handledAt', '$.type'], count: 12 }, { fields: ['$.handledAt'], count: 228 }], 240, new PathSet());
+    expect(honest.get('$.type')!.noise).toBe(true);
+  });
+
+  it('holds the verdict back while fewer than 20 double runs are in, and not when no SDK learns noise', () => {
+    expect(learningProgress({ runs: null, fields: [] })).toBeNull();
+    expect(learningProgress({ runs: 0, fields: [] })).toEqual({ runs: 0, needed: NOISE_MIN_RUNS });
+    expect(learningProgress({ runs: NOISE_MIN_RUNS - 1, fields: [] })).toEqual({ runs: NOISE_MIN_RUNS - 1, needed: NOISE_MIN_RUNS });
+    expect(learningProgress({ runs: NOISE_MIN_RUNS, fields: [] })).toBeNull();
+  });
+
+  it('ignores a field inside an ignored one, never a pseudo-field', () => {
+    const rules = new PathSet(['$.meta', '$.items[*].at']);
+    expect(ignoredBy(rules, '$.meta.requestId')).toBe(true);
+    expect(ignoredBy(rules, '$.items[*].at')).toBe(true);
+    expect(ignoredBy(rules, '$.items[*].id')).toBe(false);
+    expect(ignoredBy(rules, '(error)')).toBe(false);
+  });
+});
