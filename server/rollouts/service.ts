@@ -146,6 +146,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       updatedAt: now,
       ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
       ...(decision.remeasure ? { measuredSince: now } : {}),
+      ...(decision.state === 'completed' ? { completedAt: now, watchBreachedAt: null } : {}),
     });
     if (decision.newCohort !== null) await store.insertCohort(tx, rollout.id, decision.newCohort, now);
     for (const name of decision.revert) {
@@ -176,6 +177,8 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           step: null,
           stepEnteredAt: null,
           measuredSince: null,
+          completedAt: null,
+          watchBreachedAt: null,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -200,9 +203,10 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.loadAggregate(database.db, key);
     },
 
-    /** Keys of the rollouts the controller watches: running and paused ones. */
-    controlledKeys(): Promise<string[]> {
-      return store.keysInStates(database.db, ['running', 'paused']);
+    /** Keys of the rollouts the controller watches: running and paused ones, and completed ones during their watch. */
+    async controlledKeys(): Promise<string[]> {
+      const [steps, watched] = await Promise.all([store.keysInStates(database.db, ['running', 'paused']), store.keysWatched(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds)]);
+      return [...steps, ...watched];
     },
 
     /** Rollouts in key order with their cohorts (pins counted, not loaded): the dashboard's list. */
@@ -210,10 +214,11 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.listRollouts(database.db, page);
     },
 
-    async list(page: { after?: string | undefined; limit: number }) {
+    /** `decorate` adds what other domains show of each rollout (its health). */
+    async list<T extends object>(page: { after?: string | undefined; limit: number }, decorate: (aggregate: RolloutAggregate) => Promise<T>) {
       const rows = await store.listRollouts(database.db, page);
       return {
-        items: rows.map((row) => rolloutSummary(row.rollout, row.cohorts, row.pinCount)),
+        items: await Promise.all(rows.map(async (row) => ({ ...rolloutSummary(row.rollout, row.cohorts, row.pinCount), ...(await decorate({ rollout: row.rollout, cohorts: row.cohorts, pins: [] })) }))),
         nextCursor: rows.length === page.limit ? rows[rows.length - 1]!.rollout.key : null,
       };
     },
@@ -256,6 +261,13 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       let acted = false;
       const view = await mutate(key, { actor: 'controller', ifMatch: expectedVersion, reason: breach.reason }, async (aggregate, tx, now) => {
         const command = breachCommand(aggregate, breach);
+        if (command === 'announce') {
+          // After completion every partner is on new and there is no cohort to send back: the breach is told, once.
+          await store.updateRollout(tx, aggregate.rollout.id, aggregate.rollout.version, { watchBreachedAt: now, updatedAt: now });
+          acted = true;
+          const after = { guard: breach.guard, onBreach: aggregate.rollout.onBreach, figures: breach.figures };
+          return { event: 'guard.breached', subject: breach.cohort, before: null, after, figures: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, ...(breach.figures as object) } };
+        }
         if (command === null) return null;
         const decision = decide(aggregate, command);
         await applyDecision(tx, aggregate.rollout, decision, { actor: 'controller', reason: breach.reason }, now);
