@@ -21,7 +21,8 @@ function offered(rollout: RolloutView): DashboardAction[] {
 export function Actions(props: { rollout: RolloutView; csrf: string }) {
   const { rollout, csrf } = props;
   const path = `/rollouts/${encodeURIComponent(rollout.key)}/actions`;
-  const active = rollout.cohorts.filter((c) => c.status === 'active');
+  // A completed rollout can only be reverted whole: every partner is on new, whatever its cohorts.
+  const active = rollout.state === 'completed' ? [] : rollout.cohorts.filter((c) => c.status === 'active');
   const reverted = rollout.state === 'running' || rollout.state === 'paused' ? rollout.cohorts.filter((c) => c.status === 'reverted') : [];
   const canRevert = rollout.state === 'running' || rollout.state === 'paused' || rollout.state === 'completed';
   return (

@@ -52,7 +52,8 @@ export interface ChartProps {
 export function Chart(props: ChartProps) {
   const format = props.format ?? ((v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : String(Math.round(v * 100) / 100)));
   const bucket = props.bucketMs ?? 0;
-  const max = niceMax(Math.max(0, props.threshold?.value ?? 0, ...props.series.flatMap((s) => s.points.map(([, v]) => v))) * (props.threshold ? 1.2 : 1));
+  // Room above a guard's line, so it never sits on the top edge.
+  const max = niceMax(Math.max(0, (props.threshold?.value ?? 0) * 1.2, ...props.series.flatMap((s) => s.points.map(([, v]) => v))));
   const x = (t: number) => PAD.left + (Math.min(Math.max(t, props.from), props.to) - props.from) / Math.max(1, props.to - props.from) * (W - PAD.left - PAD.right);
   const y = (v: number) => PAD.top + (1 - v / max) * (H - PAD.top - PAD.bottom);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
@@ -98,7 +99,7 @@ export function Chart(props: ChartProps) {
           {stamp(props.to)}
         </text>
         {empty && (
-          <text x={W / 2} y={H / 2} text-anchor="middle" font-size="13" fill="#5b6570">
+          <text x={W / 2} y={PAD.top + 24} text-anchor="middle" font-size="13" fill="#5b6570">
             {props.empty ?? 'no traffic in this window yet'}
           </text>
         )}
@@ -117,7 +118,7 @@ export function Chart(props: ChartProps) {
             <g data-series={s.name}>
               {shown.length > 1 && <polyline fill="none" stroke={s.color} stroke-width="2" stroke-dasharray={s.dashed ? '5 4' : undefined} points={shown.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ')} />}
               {shown.map(([t, v]) => (
-                <circle class="point" cx={x(t).toFixed(1)} cy={y(v).toFixed(1)} r="3.5" fill={s.color}>
+                <circle class="point" cx={x(t).toFixed(1)} cy={y(v).toFixed(1)} r="4.5" fill={s.color} stroke="#fff" stroke-width="1">
                   <title>{`${s.name} ${format(v)} at ${stamp(t)}`}</title>
                 </circle>
               ))}

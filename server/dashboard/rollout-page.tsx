@@ -141,6 +141,7 @@ export function RolloutLive(props: { data: RolloutPageData }) {
       <p>
         <span class={`badge ${stateClass(rollout.state)}`} id="state">{rollout.state}</span> version {rollout.version}
         {rollout.stateReason && <span class="muted"> — {rollout.stateReason}</span>}
+{' '}
         <span class="live-dot" id="live-at"></span>
       </p>
       <HealthLine data={data} />

@@ -105,7 +105,8 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     async page(aggregate: RolloutAggregate, now: number) {
       const { rollout } = aggregate;
       const health = await full(aggregate, now);
-      const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS);
+      // A young rollout's charts span its life (at least a minute), not an empty window before it.
+      const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS, Math.max(60, Math.ceil((now - rollout.createdAt) / 1000)));
       const stepSeconds = Math.max(1, Math.ceil(spanSeconds / store.CHART_STEPS));
       const from = now - spanSeconds * 1000;
       const [series, samples] = await Promise.all([

@@ -42,13 +42,17 @@ function sampleOf(c: CohortHealth, row: Cohort | undefined, input: StatusInput):
   const step = rollout.plan[row?.step ?? rollout.step ?? -1];
   const needed = Math.max(rollout.guards.minSample, row !== undefined || c.kind === 'shadow' ? (step?.minMessages ?? 0) : 0);
   if (c.kind === 'shadow') return { n: c.compared, needed, what: `compared (${c.skipped} skipped)` };
+  if (c.kind === 'baseline') return { n: c.processed + c.failed, needed, what: 'settled messages (until then failure rates are held against 0%)' };
   return { n: c.due, needed, what: 'due messages' };
 }
 
 export function cohortStatus(c: CohortHealth, row: Cohort | undefined, input: StatusInput): Health {
   if (row?.status === 'reverted' && input.watch !== 'completed') return { status: 'reverted', reason: revertedReason(row) };
   const breach = c.breaches[0];
-  if (breach !== undefined) return { status: 'breached', reason: `${c.name}: guard ${breach.guard} breached: ${breach.reason}` };
+  if (breach !== undefined) {
+    const when = input.watch === 'completed' ? ' after completion' : '';
+    return { status: 'breached', reason: `${c.name}: guard ${breach.guard} breached${when}: ${breach.reason}` };
+  }
   if (c.pending > 0) return { status: 'degraded', reason: `${c.name}: ${c.pending} lost messages waiting for replay` };
   if (c.skipped > c.compared) return { status: 'degraded', reason: `${c.name}: comparisons mostly skipped (${c.skipped} skipped, ${c.compared} compared)` };
   const { n, needed, what } = sampleOf(c, row, input);
