@@ -11,6 +11,7 @@ import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
+import { checkPlanChange } from './plan-change.ts';
 import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
@@ -59,6 +60,8 @@ interface Outcome {
   figures?: unknown;
 }
 
+export { checkPlanChange };
+
 export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
   const guards = { ...current, ...patch };
   // A reporter timeout left at its default keeps following the grace.
@@ -69,21 +72,6 @@ export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined)
     throw badRequest('invalid_guards', `windowSeconds (${guards.windowSeconds}) must be longer than graceSeconds (${guards.graceSeconds})`);
   }
   return guards;
-}
-
-const canonicalStep = (step: Step | undefined) =>
-  step === undefined ? 'none' : JSON.stringify(Object.entries(step).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
-
-/** Steps already entered are history; only the steps after the current one may change. */
-export function checkPlanChange(rollout: Pick<Rollout, 'state' | 'step' | 'plan'>, plan: Step[]): void {
-  if (rollout.state === 'draft') return;
-  if (rollout.state === 'completed') throw conflict('plan_locked', 'a completed rollout has no future steps to change');
-  const entered = rollout.step ?? -1;
-  for (let i = 0; i <= entered; i++) {
-    if (canonicalStep(plan[i]) !== canonicalStep(rollout.plan[i])) {
-      throw conflict('plan_step_locked', `steps 0 to ${entered} have been entered and cannot change; step ${i} differs`, { step: i });
-    }
-  }
 }
 
 const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length);
@@ -177,8 +165,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           step: null,
           stepEnteredAt: null,
           measuredSince: null,
-          completedAt: null,
-          watchBreachedAt: null,
+          completedAt: null, watchBreachedAt: null,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -261,23 +248,19 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       let acted = false;
       const view = await mutate(key, { actor: 'controller', ifMatch: expectedVersion, reason: breach.reason }, async (aggregate, tx, now) => {
         const command = breachCommand(aggregate, breach);
+        if (command === null) return null;
+        acted = true;
+        const noted = { guard: breach.guard, onBreach: aggregate.rollout.onBreach };
+        const entry = { action: 'guard.breached', subject: breach.cohort, after: { ...noted, figures: breach.figures } };
+        const figures = { ...noted, ...(breach.figures as object) };
         if (command === 'announce') {
           // After completion every partner is on new and there is no cohort to send back: the breach is told, once.
           await store.updateRollout(tx, aggregate.rollout.id, aggregate.rollout.version, { watchBreachedAt: now, updatedAt: now });
-          acted = true;
-          const after = { guard: breach.guard, onBreach: aggregate.rollout.onBreach, figures: breach.figures };
-          return { event: 'guard.breached', subject: breach.cohort, before: null, after, figures: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, ...(breach.figures as object) } };
+          return { event: entry.action, subject: entry.subject, before: null, after: entry.after, figures };
         }
-        if (command === null) return null;
         const decision = decide(aggregate, command);
         await applyDecision(tx, aggregate.rollout, decision, { actor: 'controller', reason: breach.reason }, now);
-        acted = true;
-        return {
-          event: decision.event,
-          subject: decision.subject,
-          preceding: [{ action: 'guard.breached', subject: breach.cohort, after: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, figures: breach.figures } }],
-          figures: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, ...(breach.figures as object) },
-        };
+        return { event: decision.event, subject: decision.subject, preceding: [entry], figures };
       });
       return acted ? view : null;
     },
