@@ -12,7 +12,7 @@ import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
 import { checkPlanChange } from './plan-change.ts';
-import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
+import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate } from './model.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
 import { rolloutSummary, rolloutView, type RolloutView } from './view.ts';
