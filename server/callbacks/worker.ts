@@ -105,7 +105,7 @@ export function createDeliveryWorker(deps: WorkerDeps) {
         if (again) continue; // woken while looking: look again rather than wait for the next poll
         return;
       }
-      const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free));
+      const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free, ATTEMPT_TIMEOUT_MS));
       // One subscription's deliveries go one after another, in the order they were written.
       const chains = new Map<string, Leased[]>();
       for (const item of await store.loadLeased(database.db, ids)) chains.set(item.callback.id, [...(chains.get(item.callback.id) ?? []), item]);
