@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps) {
   const failures = createFailureLimiter(clock, deps.authFailures);
   const snapshots = createSnapshotSource(database);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, onError: storage.handles('stream') });
-  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected });
+  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses() });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,
@@ -149,7 +149,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use('/v1/*', requireKey(keys, failures));
-  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary));
+  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary, health.status));
   // Mounted in this order because /openapi.json lists paths in the order they were first mounted.
   app.route('/v1/rollouts', healthRoutes(health));
   app.route('/v1/rollouts', lostRoutes(lost));
@@ -168,7 +168,7 @@ export function createApp(deps: AppDeps) {
   const describeApi = () =>
     (document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' }));
   app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => c.json(describeApi()));
-  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock, rollouts, health, lost, callbacks }), openApi: describeApi, liveMs: deps.dashboardLiveMs }));
+  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock, rollouts, health, lost, callbacks }), openApi: describeApi, liveMs: deps.dashboardLiveMs, now: () => clock.now() }));
 
   return {
     app,

@@ -121,12 +121,19 @@ export async function hasDue(ex: Executor, now: number): Promise<boolean> {
  * due first. Runs in a write transaction, so two servers never lease the
  * same delivery at once.
  */
-export async function leaseDue(tx: Transaction, owner: string, now: number, leaseUntil: number, limit: number): Promise<string[]> {
+export async function leaseDue(tx: Transaction, owner: string, now: number, leaseUntil: number, limit: number, attemptMs: number): Promise<string[]> {
+  // A lease taken within the last attempt deadline may still be in flight; an older one belongs to a server that died.
+  const inFlightUntil = leaseUntil - now - attemptMs;
   const rows = await tx
     .update(callbackDeliveries)
     .set({ leaseOwner: owner, leaseUntil })
     .where(
-      sql`${callbackDeliveries.id} IN (SELECT ${callbackDeliveries.id} FROM ${callbackDeliveries} WHERE ${callbackDeliveries.status} = 'pending' AND ${callbackDeliveries.nextAttemptAt} <= ${now} AND (${callbackDeliveries.leaseUntil} IS NULL OR ${callbackDeliveries.leaseUntil} <= ${now}) ORDER BY ${callbackDeliveries.nextAttemptAt}, ${callbackDeliveries.createdAt}, ${callbackDeliveries.id} LIMIT ${limit})`,
+      // Written order is rowid order (one decision writes guard.breached before cohort.reverted); a delivery
+      // waits while an earlier one to the same subscription is in flight, so it cannot overtake it (but not
+      // behind the lease of a server that died mid-attempt: that waits at most one attempt deadline).
+      sql`${callbackDeliveries.id} IN (SELECT d.id FROM callback_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= ${now} AND (d.lease_until IS NULL OR d.lease_until <= ${now})
+        AND NOT EXISTS (SELECT 1 FROM callback_deliveries e WHERE e.callback_id = d.callback_id AND e.status = 'pending' AND e.lease_until > ${now} + ${inFlightUntil} AND e.rowid < d.rowid)
+        ORDER BY d.next_attempt_at, d.created_at, d.rowid LIMIT ${limit})`,
     )
     .returning({ id: callbackDeliveries.id });
   return rows.map((r) => r.id);
@@ -141,7 +148,7 @@ export async function loadLeased(ex: Executor, ids: string[]) {
     .innerJoin(callbackMessages, eq(callbackMessages.id, callbackDeliveries.messageId))
     .innerJoin(callbacks, eq(callbacks.id, callbackDeliveries.callbackId))
     .where(inArray(callbackDeliveries.id, ids))
-    .orderBy(asc(callbackDeliveries.nextAttemptAt), asc(callbackDeliveries.createdAt));
+    .orderBy(asc(callbackDeliveries.nextAttemptAt), asc(callbackDeliveries.createdAt), sql`${callbackDeliveries}.rowid`);
 }
 
 export async function insertAttempt(tx: Transaction, row: Omit<AttemptRow, 'id'>): Promise<void> {

@@ -105,14 +105,19 @@ export function createDeliveryWorker(deps: WorkerDeps) {
         if (again) continue; // woken while looking: look again rather than wait for the next poll
         return;
       }
-      const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free));
-      for (const item of await store.loadLeased(database.db, ids)) {
-        const running: Promise<void> = attempt(item)
-          .catch((error: unknown) => logger.error('callback attempt could not be recorded', { delivery: item.delivery.id, error: String(error) }))
-          .finally(() => {
-            active.delete(running);
-            void pump();
-          });
+      const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free, ATTEMPT_TIMEOUT_MS));
+      // One subscription's deliveries go one after another, in the order they were written.
+      const chains = new Map<string, Leased[]>();
+      for (const item of await store.loadLeased(database.db, ids)) chains.set(item.callback.id, [...(chains.get(item.callback.id) ?? []), item]);
+      for (const chain of chains.values()) {
+        const running: Promise<void> = (async () => {
+          for (const item of chain) {
+            await attempt(item).catch((error: unknown) => logger.error('callback attempt could not be recorded', { delivery: item.delivery.id, error: String(error) }));
+          }
+        })().finally(() => {
+          active.delete(running);
+          void pump();
+        });
         active.add(running);
       }
       if (ids.length === free) again = true;

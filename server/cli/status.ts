@@ -38,8 +38,8 @@ interface View {
 const stepText = (r: RolloutDetail) => (r.step === null ? '—' : `${r.step}/${r.plan.length - 1}`);
 
 async function allView(client: ApiClient, out: Output): Promise<View> {
+  // The list carries each rollout's status; the item adds its cohorts' figures for --json.
   const items = await listAll<RolloutDetail>(client, '/v1/rollouts');
-  // The list carries no health; the guarded rollouts are read one by one for it, a few at a time.
   const details: RolloutDetail[] = [];
   for (let i = 0; i < items.length; i += READ_AT_ONCE) {
     const batch = items.slice(i, i + READ_AT_ONCE);
@@ -47,7 +47,8 @@ async function allView(client: ApiClient, out: Output): Promise<View> {
   }
   const rows: Cell[][] = details.map((r) => {
     const verdict = verdictOf(r);
-    return [r.key, r.state, stepText(r), percent(r.live), percent(r.shadow), { text: verdict.status, style: VERDICT_STYLE[verdict.status] }, r.version, verdict.reason];
+    const live = r.effectiveLive !== undefined && r.effectiveLive !== r.live ? `${percent(r.live)} (${percent(r.effectiveLive)} on new)` : percent(r.live);
+    return [r.key, r.state, stepText(r), live, percent(r.shadow), { text: verdict.status, style: VERDICT_STYLE[verdict.status] }, r.version, verdict.reason];
   });
   const text = rows.length === 0 ? 'No rollouts yet: rollcall apply -f rollouts.yaml creates them.' : out.table(['ROLLOUT', 'STATE', 'STEP', 'LIVE', 'SHADOW', 'HEALTH', 'VERSION', 'WHY'], rows);
   return { json: { items: details.map((r) => ({ ...r, verdict: verdictOf(r) })) }, text };

@@ -1,7 +1,7 @@
 /**
- * One word for where a rollout stands, judged from what the server reports
- * today (its state, its cohorts, the health summary of GET /v1/rollouts/:key):
- * the same judgement for `status` and for `wait --until healthy`.
+ * One word for where a rollout stands, as the server judges it (the
+ * `health` of GET /v1/rollouts and /v1/rollouts/:key): the same word for
+ * `status` and for `wait --until healthy`.
  */
 import type { RemoteRollout } from './apply.ts';
 
@@ -34,12 +34,16 @@ export interface RolloutDetail extends RemoteRollout {
   stateReason: string | null;
   live: number;
   shadow: number | null;
+  effectiveLive?: number;
   cohorts: CohortView[];
   updatedAt: string;
-  health?: { breached: boolean; cohorts: CohortFigures[] };
+  /** The server's one status (status.ts there); the item also carries the cohorts' figures. */
+  health?: { status: HealthStatus; reason: string; breached?: boolean; cohorts?: CohortFigures[] };
 }
 
-export type VerdictStatus = 'draft' | 'healthy' | 'measuring' | 'idle' | 'breached' | 'reverted' | 'completed';
+type HealthStatus = 'healthy' | 'breached' | 'reverted' | 'degraded' | 'idle';
+
+export type VerdictStatus = HealthStatus | 'draft' | 'completed';
 
 export interface Verdict {
   status: VerdictStatus;
@@ -47,39 +51,15 @@ export interface Verdict {
 }
 
 /**
- * `healthy` means the guards have had enough to judge and found nothing: no
- * breach, no cohort reverted, and the current step's cohort has at least
- * `minSample` due messages (or comparisons, in a shadow step). Until then it
- * is `measuring`; a step with nobody on the new path is `idle`.
+ * The server's status, as the API, the dashboard and /metrics show it, with
+ * two words of the CLI's own: `draft`, and `completed` for a completed
+ * rollout that no guard found breached during its watch.
  */
 export function verdictOf(rollout: RolloutDetail): Verdict {
-  if (rollout.state === 'reverted') return { status: 'reverted', reason: rollout.stateReason ?? 'the whole rollout was reverted' };
-  const reverted = rollout.cohorts.find((c) => c.status === 'reverted');
-  if (reverted !== undefined) {
-    const by = reverted.revertKind === 'breach' ? 'by a guard' : `by ${reverted.revertedBy ?? 'hand'}`;
-    return { status: 'reverted', reason: `${reverted.name} reverted ${by}${reverted.revertReason === null ? '' : `: ${reverted.revertReason}`}` };
-  }
-  const breached = rollout.health?.cohorts.find((c) => c.breached);
-  if (rollout.health?.breached === true) return { status: 'breached', reason: `${breached?.name ?? 'a cohort'} breaches a guard${rollout.stateReason === null ? '' : `: ${rollout.stateReason}`}` };
-  if (rollout.state === 'draft') return { status: 'draft', reason: 'not started' };
-  if (rollout.state === 'completed') return { status: 'completed', reason: 'every partner is on the new path' };
-  const minSample = rollout.guards.minSample ?? 100;
-  const figures = (name: string) => rollout.health?.cohorts.find((c) => c.name === name);
-  const step = rollout.step === null ? undefined : rollout.plan[rollout.step];
-  const current = rollout.cohorts.filter((c) => c.status === 'active').at(-1);
-  const inShadow = step?.shadow !== undefined && step.shadow > step.live;
-  const evidence: string[] = [];
-  if (current !== undefined) {
-    const due = figures(current.name)?.due ?? 0;
-    if (due < minSample) evidence.push(`${current.name}: ${due} of ${minSample} due messages`);
-  }
-  if (inShadow) {
-    const compared = figures('shadow')?.compared ?? 0;
-    if (compared < minSample) evidence.push(`shadow: ${compared} of ${minSample} comparisons`);
-  }
-  if (current === undefined && !inShadow) return { status: 'idle', reason: 'nobody is on the new path at this step' };
-  if (evidence.length > 0) return { status: 'measuring', reason: evidence.join('; ') };
-  return { status: 'healthy', reason: rollout.state === 'paused' ? 'paused; no guard breached' : 'no guard breached' };
+  const health = rollout.health ?? { status: 'idle', reason: 'the server sent no health' };
+  if (rollout.state === 'draft') return { status: 'draft', reason: health.reason };
+  if (rollout.state === 'completed' && health.status !== 'breached') return { status: 'completed', reason: health.reason };
+  return { status: health.status, reason: health.reason };
 }
 
-export const VERDICT_STYLE = { healthy: 'green', completed: 'green', measuring: 'cyan', idle: 'dim', draft: 'dim', breached: 'red', reverted: 'red' } as const;
+export const VERDICT_STYLE = { healthy: 'green', completed: 'green', degraded: 'yellow', idle: 'dim', draft: 'dim', breached: 'red', reverted: 'red' } as const;

@@ -105,7 +105,7 @@ export const LIVE_JS = `(() => {
       } catch (e) { /* the next round tries again */ }
     }
     const dot = document.getElementById('live-at');
-    if (dot) dot.textContent = '· live, updated ' + new Date().toISOString().slice(11, 19) + ' UTC';
+    if (dot) dot.textContent = '· live, updated ' + new Date().toISOString().slice(0, 19).replace('T', ' ') + 'Z';
   }
   setInterval(refresh, every);
 })();`;

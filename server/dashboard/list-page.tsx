@@ -1,15 +1,18 @@
-/** The rollouts list: state, step, shares, a health badge and the last decision for each. */
+/** The rollouts list: state, step, the share really on new, the health status with its reason, and the last decision. */
 import type { RolloutListData } from './read-model.ts';
-import { stateClass, when } from './format.ts';
+import { HEALTH_CLASS, liveText, stateClass, when } from './format.ts';
 
-function HealthBadge(props: { row: RolloutListData[number] }) {
-  const { row } = props;
-  if (!row.measured) return <span class="badge muted">not guarded</span>;
-  if (row.breach !== null) return <span class="badge bad" title={row.breach.reason}>breached: {row.breach.guard}</span>;
-  return <span class="badge ok">healthy</span>;
+function HealthCell(props: { row: RolloutListData[number] }) {
+  const { health } = props.row;
+  return (
+    <td class="health" data-health={health.status}>
+      <span class={`badge ${HEALTH_CLASS[health.status]}`}>{health.status}</span>
+      <div class="muted reason" style="font-size:.8rem">{health.reason}</div>
+    </td>
+  );
 }
 
-export function RolloutList(props: { rows: RolloutListData }) {
+export function RolloutList(props: { rows: RolloutListData; now: number }) {
   return (
     <section class="card scroll" id="rollout-list" data-live="/live">
       <table>
@@ -42,17 +45,15 @@ export function RolloutList(props: { rows: RolloutListData }) {
                 <span class={`badge ${stateClass(row.summary.state)}`}>{row.summary.state}</span>
               </td>
               <td>{row.summary.step === null ? '—' : `${row.summary.step + 1} of ${row.summary.plan.length}`}</td>
-              <td class="num">{row.summary.live}%</td>
-              <td class="num">{row.summary.shadow === null ? '—' : `${row.summary.shadow}%`}</td>
-              <td>
-                <HealthBadge row={row} />
-              </td>
+              <td class="num live" data-effective-live={String(row.summary.effectiveLive)}>{liveText(row.summary.live, row.summary.effectiveLive)}</td>
+              <td class="num">{row.summary.shadow === null ? '—' : `${row.summary.effectiveShadow}%`}</td>
+              <HealthCell row={row} />
               <td class="hide-small">
                 {row.last === null ? (
                   '—'
                 ) : (
                   <span>
-                    <code>{row.last.action}</code> by {row.last.actor} <span class="muted">{when(row.last.at)}</span>
+                    <code>{row.last.action}</code> by {row.last.actor} <span class="muted">{when(row.last.at, props.now)}</span>
                     {row.last.reason && <div class="muted" style="font-size:.8rem">{row.last.reason}</div>}
                   </span>
                 )}

@@ -12,7 +12,7 @@ import { num, pct, when } from './format.ts';
 
 type Field = RolloutPageData['fields']['ranked'][number];
 
-function FieldRow(props: { field: Field }) {
+function FieldRow(props: { field: Field; now: number }) {
   const f = props.field;
   const share = f.compared > 0 ? f.count / f.compared : 0;
   return (
@@ -21,7 +21,7 @@ function FieldRow(props: { field: Field }) {
       <td class="num">{num(f.count)} of {num(f.compared)}</td>
       <td><div class="bar" title={pct(share, 1)}><span style={`left:0;width:${(share * 100).toFixed(1)}%`}></span></div></td>
       <td>
-        {f.noise && <span class="badge muted">noise{f.learnedAt !== null && ` · learned ${when(f.learnedAt)} from ${f.learnedFrom ?? '?'} double runs`}</span>}
+        {f.noise && <span class="badge muted">noise{f.learnedAt !== null && ` · learned ${when(f.learnedAt, props.now)} from ${f.learnedFrom ?? '?'} double runs`}</span>}
         {f.ignored && <span class="badge muted">ignored by the rollout</span>}
         {!f.noise && !f.ignored && f.oldRate !== null && <span class="badge warn" title="two old runs differ here too, but far less often than old and new do">also noisy in {pct(f.oldRate, 1)} of double runs</span>}
       </td>
@@ -44,14 +44,14 @@ export function MismatchFields(props: { data: RolloutPageData }) {
           <thead>
             <tr><th>field</th><th class="num">messages that differ</th><th></th><th></th></tr>
           </thead>
-          <tbody>{real.map((f) => <FieldRow field={f} />)}</tbody>
+          <tbody>{real.map((f) => <FieldRow field={f} now={props.data.now} />)}</tbody>
         </table>
       )}
       {quiet.length > 0 && (
         <details id="noise-fields">
           <summary>noise and ignored fields ({quiet.length}): not counted against the guard</summary>
           <table>
-            <tbody>{quiet.map((f) => <FieldRow field={f} />)}</tbody>
+            <tbody>{quiet.map((f) => <FieldRow field={f} now={props.data.now} />)}</tbody>
           </table>
         </details>
       )}

@@ -30,16 +30,13 @@ export function createDashboardReadModel(deps: DashboardReadDeps) {
   const { db, clock, rollouts, health, lost, callbacks } = deps;
   return {
     async rolloutList() {
-      const now = clock.now();
       const rows = await rollouts.page({ limit: 200 });
       return Promise.all(
         rows.map(async (row) => {
           const summary = rolloutSummary(row.rollout, row.cohorts, row.pinCount);
           const aggregate = { rollout: row.rollout, cohorts: row.cohorts, pins: [] };
-          const guarded = row.rollout.state === 'running' || row.rollout.state === 'paused';
-          const measured = guarded ? await health.measure(aggregate, { now, guardsOnly: true }) : null;
-          const [last] = await listAudit(db, { rolloutKey: row.rollout.key, limit: 1 });
-          return { summary, breach: measured?.breach ?? null, measured: measured !== null, last: last === undefined ? null : auditView(last) };
+          const [status, [last]] = await Promise.all([health.status(aggregate), listAudit(db, { rolloutKey: row.rollout.key, limit: 1 })]);
+          return { summary, health: status, last: last === undefined ? null : auditView(last) };
         }),
       );
     },
@@ -54,8 +51,8 @@ export function createDashboardReadModel(deps: DashboardReadDeps) {
         listAudit(db, { rolloutKey: key, limit: 20 }),
         callbacks.recentDeliveries(key, RECENT),
       ]);
-      const { health: view, from, series, samples, fields } = figures;
-      return { now, from, rollout: rolloutView(aggregate), health: view, series, lost: recentLost, samples, fields, audit: audit.map(auditView), deliveries };
+      const { health: view, from, series, samples, fields, bucketMs } = figures;
+      return { now, from, bucketMs, rollout: rolloutView(aggregate), health: view, series, lost: recentLost, samples, fields, audit: audit.map(auditView), deliveries };
     },
   };
 }

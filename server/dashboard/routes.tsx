@@ -36,6 +36,8 @@ export interface DashboardDeps {
   rollouts: RolloutService;
   read: DashboardReadModel;
   openApi: () => unknown;
+  /** The clock's reading, for the ages shown beside times. */
+  now: () => number;
   /** How often pages refresh their live parts (2 s). */
   liveMs?: number;
 }
@@ -45,12 +47,17 @@ const actionForm = z.object({
   reason: z.string().trim().min(1, 'give a reason').max(1000),
   version: z.string().regex(/^\d{1,12}$/).transform(Number).optional(),
   cohort: z.union([cohortNameSchema, z.literal('')]).optional(),
+  // The resume form's checkboxes: one name, or several.
+  cohorts: z
+    .union([cohortNameSchema, z.array(cohortNameSchema).max(100)])
+    .optional()
+    .transform((v) => (v === undefined ? [] : [v].flat())),
 });
 
 /** A form's fields; a body that is not a readable form counts as an empty one (the checks after it refuse). */
 async function readForm(c: Context): Promise<Record<string, unknown>> {
   try {
-    return (await c.req.parseBody()) as Record<string, unknown>;
+    return (await c.req.parseBody({ all: true })) as Record<string, unknown>;
   } catch {
     return {};
   }
@@ -139,11 +146,11 @@ export function dashboardRoutes(deps: DashboardDeps) {
     return c.html(
       <Layout title="Rollouts" who={who(c)} liveMs={liveMs}>
         <h1>Rollouts</h1>
-        <RolloutList rows={rows} />
+        <RolloutList rows={rows} now={deps.now()} />
       </Layout>,
     );
   });
-  signedIn.get('/live', page('Dashboard: the rollouts list, as a fragment'), async (c) => c.html(<RolloutList rows={await deps.read.rolloutList()} />));
+  signedIn.get('/live', page('Dashboard: the rollouts list, as a fragment'), async (c) => c.html(<RolloutList rows={await deps.read.rolloutList()} now={deps.now()} />));
 
   signedIn.get('/rollouts/:key', page('Dashboard: one rollout'), async (c) => {
     const key = rolloutKeySchema.safeParse(c.req.param('key'));
@@ -187,10 +194,19 @@ export function dashboardRoutes(deps: DashboardDeps) {
       return c.redirect(back, 303);
     }
     const command: LifecycleCommand =
-      action === 'revert' ? { action, kind: 'manual', ...(form.data.cohort ? { cohort: form.data.cohort } : {}) } : { action };
+      action === 'revert'
+        ? { action, kind: 'manual', ...(form.data.cohort ? { cohort: form.data.cohort } : {}) }
+        : action === 'resume'
+          ? { action, cohorts: form.data.cohorts }
+          : { action };
     try {
       const view = await deps.rollouts.transition(key.data, command, { actor: c.var.principal.keyId, ifMatch: form.data.version, reason: form.data.reason });
-      const what = action === 'revert' ? `reverted ${form.data.cohort ? `cohort ${form.data.cohort}` : 'the rollout'}` : `${action}: done`;
+      const what =
+        action === 'revert'
+          ? `reverted ${form.data.cohort ? `cohort ${form.data.cohort}` : 'the rollout'}`
+          : action === 'resume' && form.data.cohorts.length > 0
+            ? `resumed; ${form.data.cohorts.join(', ')} back on new`
+            : `${action}: done`;
       flash(c, true, `${what} — now ${view.state}, version ${view.version}`);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;

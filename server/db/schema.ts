@@ -35,6 +35,10 @@ export const rollouts = sqliteTable('rollouts', {
   stepEnteredAt: integer('step_entered_at'),
   /** Guards measure from here: set on start, advance and resume, so a manual retry starts clean. */
   measuredSince: integer('measured_since'),
+  /** When it was completed: the watch after completion runs for `guards.watchSeconds` from here. */
+  completedAt: integer('completed_at'),
+  /** When the watch after completion last announced a breach (announced once, not every tick). */
+  watchBreachedAt: integer('watch_breached_at'),
   version: integer('version').notNull(),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),

@@ -14,6 +14,8 @@ export interface Figures extends Counts {
   due: number;
   lost: number;
   late: number;
+  /** Of `lost`, those not replayed yet. */
+  pending: number;
 }
 
 export interface Rates {

@@ -9,8 +9,8 @@
 import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
 import type { Executor } from '../db/database.ts';
-import { breachesOf, ratesOf, type Breach, type Figures, type Rates } from './guards.ts';
-import { stepShares, type Cohort, type RolloutAggregate } from '../rollouts/model.ts';
+import { breachesOf, ratesOf, type Breach, type Figures, type GuardName, type Rates } from './guards.ts';
+import { stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
 import { withdrawNoise } from './withdraw.ts';
 
@@ -51,6 +51,25 @@ export interface RolloutHealth {
 
 const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
 
+/**
+ * What the guards judge: the steps of a running or paused rollout, a completed
+ * one during its watch, or nothing (a draft, a reverted rollout, a watch over).
+ */
+export function watchOf(rollout: Rollout, now: number): 'steps' | 'completed' | 'none' {
+  if (rollout.state === 'running' || rollout.state === 'paused') return 'steps';
+  const watchSeconds = watchSecondsOf(rollout.guards);
+  if (rollout.state === 'completed' && rollout.completedAt !== null && watchSeconds > 0 && now < rollout.completedAt + watchSeconds * 1000) return 'completed';
+  return 'none';
+}
+
+/**
+ * The guards that speak where the new path is not judged against the old one:
+ * in the shadow cohort the old path is authoritative, so only its comparisons
+ * (and drops) speak to the new one; after completion there is no baseline to
+ * hold a failure rate against, so only loss (and drops) are judged.
+ */
+const WATCHED = { shadow: new Set<GuardName>(['mismatch', 'dropped']), completed: new Set<GuardName>(['loss', 'dropped']) };
+
 export interface MeasureOptions {
   now: number;
   windowSeconds?: number;
@@ -74,7 +93,9 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
     cohort?: Cohort;
     since: number;
   }
-  const plans: Plan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: Math.max(from, cohort.activeSince ?? cohort.createdAt) }));
+  // A reverted cohort is no longer measured: its row keeps the figures of the window that ended at its revert.
+  const sinceOf = (cohort: Cohort) => Math.max(cohort.revertedAt === null || cohort.status === 'active' ? from : cohort.revertedAt - windowSeconds * 1000, cohort.activeSince ?? cohort.createdAt);
+  const plans: Plan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: sinceOf(cohort) }));
   const pseudo = new Set(await store.cohortsWithTraffic(ex, rollout.id, from));
   const hasShadowBand = stepShares(rollout).shadow !== null;
   if (hasShadowBand || pseudo.has('shadow')) plans.push({ name: 'shadow', kind: 'shadow', since: Math.max(from, rollout.measuredSince ?? from) });
@@ -89,11 +110,12 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
         store.ledgerCounts(ex, rollout.id, plan.name, plan.since),
       ]);
       const s = sums.get(MEASURED_PATH[plan.kind]) ?? store.zeroSums();
-      return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0 };
+      return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0, pending: ledger.lost ?? 0 };
     }),
   );
   const noise = await withdrawNoise(ex, rollout, from, plans, figures);
   const baseline = figures[plans.findIndex((p) => p.kind === 'baseline')];
+  const watch = watchOf(rollout, now);
 
   const [open, latencyRows, replay] = options.guardsOnly
     ? [new Map<string, number>(), [], { lost: 0, leased: 0, replayed: 0, late: 0 }]
@@ -108,7 +130,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   const cohorts: CohortHealth[] = plans.map((plan, i) => {
     const f = figures[i]!;
     const rates = ratesOf(f, plan.kind === 'baseline' ? undefined : baseline, guards);
-    const guarded = (plan.kind === 'band' && plan.cohort?.status === 'active') || plan.kind === 'shadow';
+    const guarded = watch === 'steps' ? (plan.kind === 'band' && plan.cohort?.status === 'active') || plan.kind === 'shadow' : watch === 'completed' && (plan.kind === 'band' || plan.kind === 'completed');
     return {
       name: plan.name,
       kind: plan.kind,
@@ -120,11 +142,16 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
       withdrawn: noise.withdrawn[i]!,
       open: open.get(plan.name) ?? 0,
       rates,
-      // In the shadow cohort the old path is authoritative: only its comparisons (and drops) speak to the new one.
-      // While noise is still being learned, the shadow cohort's mismatches are held back from the verdict.
+      // In the shadow cohort the old path is authoritative: only its comparisons (and drops) speak to the new one;
+      // while noise is still being learned its mismatches are held back from the verdict. After completion only loss
+      // and drops are judged (there is no baseline left to compare failures with).
       breaches: !guarded
         ? []
-        : breachesOf(plan.name, f, rates, guards).filter((b) => plan.kind !== 'shadow' || (b.guard === 'mismatch' && noise.learning === null) || b.guard === 'dropped'),
+        : breachesOf(plan.name, f, rates, guards).filter(
+            (b) =>
+              (plan.kind !== 'shadow' && watch === 'steps') ||
+              (WATCHED[watch === 'steps' ? 'shadow' : 'completed'].has(b.guard) && (b.guard !== 'mismatch' || noise.learning === null)),
+          ),
       latency: histogram((row) => row.cohort === plan.name && row.role === 'authoritative'),
     };
   });

@@ -8,7 +8,9 @@ import type { BreachReport } from '../rollouts/breach.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
-import { measureRollout, type MeasureOptions, type RolloutHealth } from './measure.ts';
+import { effectiveShares } from '../rollouts/effective.ts';
+import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
+import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
 import type { DiffEntry } from '../../sdk/wire.ts';
 import { fieldsOf } from './fields.ts';
@@ -22,11 +24,27 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
   const { database, clock, rollouts } = deps;
   const db = database.db;
 
-  /** The full view, with the rollout's reporters: messages are due only as far as every live one has reported. */
-  async function full(aggregate: RolloutAggregate, now: number, windowSeconds?: number) {
-    const rows = await reportersWithin(db, aggregate.rollout, now);
+  /** Measured with the rollout's reporters (messages are due only as far as every live one has reported), and judged. */
+  async function judged(aggregate: RolloutAggregate, now: number, windowSeconds?: number) {
+    const { rollout } = aggregate;
+    const rows = await reportersWithin(db, rollout, now);
     const measured = await measureRollout(db, aggregate, { now, windowSeconds, horizon: horizonOf(rows, now) });
-    return { ...healthView(measured, aggregate.rollout.guards), ...reportersView(rows, aggregate.rollout, now) };
+    const reporters = reportersView(rows, rollout, now);
+    const status = healthStatus({
+      rollout,
+      cohorts: aggregate.cohorts,
+      measured: measured.cohorts,
+      watch: watchOf(rollout, now),
+      replayPending: measured.replay.lost,
+      reportersGone: reporters.degradedReason,
+    });
+    return { measured, reporters, status };
+  }
+
+  /** The full view: figures, statuses and reporters. */
+  async function full(aggregate: RolloutAggregate, now: number, windowSeconds?: number) {
+    const { measured, reporters, status } = await judged(aggregate, now, windowSeconds);
+    return { ...healthView(measured, aggregate.rollout.guards, status), ...reporters };
   }
 
   return {
@@ -42,7 +60,26 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
     /** The per-cohort summary GET /v1/rollouts/:key carries. */
     async summary(aggregate: RolloutAggregate) {
-      return healthSummary(await measureRollout(db, aggregate, { now: clock.now() }));
+      const { measured, status } = await judged(aggregate, clock.now());
+      return healthSummary(measured, status);
+    },
+
+    /** The rollout's one status, as the list shows it. */
+    async status(aggregate: RolloutAggregate): Promise<Health> {
+      return (await judged(aggregate, clock.now())).status.health;
+    },
+
+    /** Every rollout's status and effective live share, for /metrics. */
+    async statuses(): Promise<{ rollout: string; status: HealthStatus; effectiveLive: number }[]> {
+      const out: { rollout: string; status: HealthStatus; effectiveLive: number }[] = [];
+      for (let after: string | undefined, rows; (rows = await rollouts.page({ after, limit: 500 })).length > 0; after = rows.at(-1)!.rollout.key) {
+        for (const row of rows) {
+          const { status } = await judged({ rollout: row.rollout, cohorts: row.cohorts, pins: [] }, clock.now());
+          out.push({ rollout: row.rollout.key, status: status.health.status, effectiveLive: effectiveShares(row.rollout, row.cohorts).effectiveLive });
+        }
+        if (rows.length < 500) break;
+      }
+      return out;
     },
 
     /** The first breach of a guarded cohort, as the rollouts' rules take it: the guard, its figures and the cohort. */
@@ -72,7 +109,8 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     async page(aggregate: RolloutAggregate, now: number) {
       const { rollout } = aggregate;
       const health = await full(aggregate, now);
-      const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS);
+      // A young rollout's charts span its life (at least a minute), not an empty window before it.
+      const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS, Math.max(60, Math.ceil((now - rollout.createdAt) / 1000)));
       const stepSeconds = Math.max(1, Math.ceil(spanSeconds / store.CHART_STEPS));
       const from = now - spanSeconds * 1000;
       const [series, samples, judged] = await Promise.all([
@@ -83,7 +121,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       // Samples show real differences, noise apart; fields are ranked as the mismatches API ranks them.
       const shown = samples.map((s) => ({ ...s, ...splitSample(s.kind, s.diffs as DiffEntry[], judged.quiet) }));
       const fields = { ranked: rankedFields(judged.judged, judged.counts, judged.compared), learning: judged.learning, runs: judged.evidence.runs };
-      return { health, from, series, samples: shown, fields };
+      return { health, from, series, samples: shown, fields, bucketMs: stepSeconds * 1000 };
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Announce } from '../callbacks/outbox.ts';
 import { iso } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import type { Rollout } from '../rollouts/model.ts';
-import { clearTally, readTally, saveTally, type Tally } from './store.ts';
+import { clearTally, countStillLost, readTally, saveTally, type Tally } from './store.ts';
 
 export const LOST_ANNOUNCE_INTERVAL_MS = 30_000;
 const SAMPLE_IDS = 20;
@@ -33,7 +33,8 @@ export function createLostAnnouncer(deps: { announce: Announce; intervalMs?: num
         cohort: cohorts.length === 1 ? cohorts[0]! : null,
         reason: `${tally.pending} messages had no terminal report ${rollout.guards.graceSeconds} s after they were received`,
         actor: 'controller',
-        figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: iso(tally.since ?? now) },
+        // A batch can go out after its messages were replayed: `stillLost` says what is left to do now.
+        figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: iso(tally.since ?? now), stillLost: await countStillLost(tx, rollout.id) },
       }),
     });
     await clearTally(tx, rollout.id, now);

@@ -34,6 +34,12 @@ export async function hasDueOpen(ex: Executor, rolloutId: number, dueBefore: num
   return rows.length > 0;
 }
 
+/** How many of the rollout's messages are lost and not yet replayed (the status index keeps this a range count). */
+export async function countStillLost(ex: Executor, rolloutId: number): Promise<number> {
+  const [row] = await ex.select({ n: sql<number>`count(*)` }).from(messages).where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'lost')));
+  return Number(row?.n ?? 0);
+}
+
 export type LedgerStatus = 'lost' | 'replayed' | 'late';
 
 /** Ledger rows in the given statuses, oldest first, after the (receivedAt, messageId) cursor. */

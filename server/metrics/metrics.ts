@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ChangeFeed } from '../changes.ts';
 import type { Executor } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
+import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
 import { stepShares } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
@@ -27,7 +28,14 @@ const HELP: Partial<Record<CounterName, string>> = {
   dropped: 'Events an SDK dropped because its buffer was full',
 };
 
-export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number }) {
+export interface RolloutStatusFigures {
+  rollout: string;
+  status: HealthStatus;
+  effectiveLive: number;
+}
+
+/** `statuses`: every rollout's health status and effective live share, read at each scrape. */
+export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]> }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -46,6 +54,8 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
   const tickSeconds = new Histogram({ name: 'rollcall_controller_tick_seconds', help: 'Seconds one controller pass over every rollout took', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
   const liveBp = new Gauge({ name: 'rollcall_rollout_live_basis_points', help: 'Live share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
   const shadowBp = new Gauge({ name: 'rollcall_rollout_shadow_basis_points', help: 'Shadow share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
+  const effectiveLiveBp = new Gauge({ name: 'rollcall_rollout_effective_live_basis_points', help: 'Share of the key space really on the new path (reverted cohorts excluded), in basis points', labelNames: ['rollout'] as const, registers: [registry] });
+  const health = new Gauge({ name: 'rollcall_rollout_health', help: '1 for the health status each rollout has (healthy, breached, reverted, degraded, idle), 0 for the others', labelNames: ['rollout', 'status'] as const, registers: [registry] });
   const state = new Gauge({ name: 'rollcall_rollout_state', help: '1 for the state each rollout is in, 0 for the others', labelNames: ['rollout', 'state'] as const, registers: [registry] });
   new Gauge({
     name: 'rollcall_sdk_streams',
@@ -84,6 +94,14 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
       liveBp.set({ rollout: row.key }, live);
       shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(shares.shadow ?? 0, shares.live ?? 0) * 100) - live : 0);
       for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
+    }
+    if (deps.statuses === undefined) return;
+    const statuses = await deps.statuses();
+    effectiveLiveBp.reset();
+    health.reset();
+    for (const row of statuses) {
+      effectiveLiveBp.set({ rollout: row.rollout }, Math.round(row.effectiveLive * 100));
+      for (const s of HEALTH_STATUSES) health.set({ rollout: row.rollout, status: s }, s === row.status ? 1 : 0);
     }
   }
 

@@ -12,9 +12,17 @@ export interface BreachReport {
   figures: unknown;
 }
 
-/** What a breach calls for under the rollout's `onBreach`, or null when it is already done. */
-export function breachCommand(aggregate: RolloutAggregate, breach: BreachReport): LifecycleCommand | null {
+/**
+ * What a breach calls for under the rollout's `onBreach`, or null when it is
+ * already done. During the watch after completion, `revert-all` sends every
+ * partner back to old; the others only announce the breach (`announce`), once.
+ */
+export function breachCommand(aggregate: RolloutAggregate, breach: BreachReport): LifecycleCommand | 'announce' | null {
   const { onBreach, state } = aggregate.rollout;
+  if (state === 'completed') {
+    if (onBreach === 'revert-all') return { action: 'revert', kind: 'breach' };
+    return aggregate.rollout.watchBreachedAt === null ? 'announce' : null;
+  }
   if (state !== 'running' && state !== 'paused') return null;
   if (onBreach === 'revert-all') return { action: 'revert', kind: 'breach' };
   if (onBreach === 'revert-cohort' && breach.kind === 'band') {

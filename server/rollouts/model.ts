@@ -21,6 +21,8 @@ export interface Guards {
   maxMismatchRate: number;
   /** A reporter silent this long is declared gone and waited for no more (default max(60, 2 × graceSeconds)). */
   reporterTimeoutSeconds: number;
+  /** How long a completed rollout keeps being reconciled (0: not at all). */
+  watchSeconds: number;
 }
 
 /** The reporter timeout that follows the grace unless set. */
@@ -37,7 +39,11 @@ export const DEFAULT_GUARDS: Guards = {
   maxFailureRateDelta: 0.01,
   maxMismatchRate: 0.01,
   reporterTimeoutSeconds: defaultReporterTimeout(30),
+  watchSeconds: 7 * 86_400,
 };
+
+/** The guards' watch after completion (rollouts stored before it existed have none: the default). */
+export const watchSecondsOf = (guards: Guards) => guards.watchSeconds ?? DEFAULT_GUARDS.watchSeconds;
 
 export type OnBreach = 'revert-cohort' | 'revert-all' | 'pause';
 
@@ -59,6 +65,10 @@ export interface Rollout {
   stepEnteredAt: number | null;
   /** Guards measure from here (start, advance, resume). */
   measuredSince: number | null;
+  /** When it was completed; the watch after completion runs from here. */
+  completedAt: number | null;
+  /** When the watch after completion announced a breach (once per completed rollout). */
+  watchBreachedAt: number | null;
   version: number;
   createdAt: number;
   updatedAt: number;

@@ -32,7 +32,7 @@ function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Respon
 }
 
 /** `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries, from the rollout as loaded. */
-export function rolloutRoutes(rollouts: RolloutService, healthOf: (aggregate: RolloutAggregate) => Promise<unknown>) {
+export function rolloutRoutes(rollouts: RolloutService, healthOf: (aggregate: RolloutAggregate) => Promise<unknown>, statusOf: (aggregate: RolloutAggregate) => Promise<unknown>) {
   const app = new Hono<AppEnv>();
 
   app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' } }), jsonBody(createRolloutSchema), async (c) => {
@@ -41,7 +41,9 @@ export function rolloutRoutes(rollouts: RolloutService, healthOf: (aggregate: Ro
     return respond(c, view, 201);
   });
 
-  app.get('/', describe('List rollouts'), queryOf(listQuerySchema), async (c) => c.json(await rollouts.list(c.req.valid('query'))));
+  app.get('/', describe('List rollouts'), queryOf(listQuerySchema), async (c) =>
+    c.json(await rollouts.list(c.req.valid('query'), async (aggregate) => ({ health: await statusOf(aggregate) }))),
+  );
 
   app.get('/:key', describe('A rollout with its cohorts, pins and health summary'), async (c) => {
     const aggregate = await rollouts.get(c.req.param('key'));

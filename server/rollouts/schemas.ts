@@ -47,6 +47,7 @@ export const guardsSchema = z
     maxFailureRateDelta: z.number().min(0).max(1),
     maxMismatchRate: z.number().min(0).max(1),
     reporterTimeoutSeconds: z.number().int().min(1).max(7 * 86_400),
+    watchSeconds: z.number().int().min(0).max(90 * 86_400),
   })
   .partial();
 

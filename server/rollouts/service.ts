@@ -11,8 +11,9 @@ import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
-import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type Step } from './model.ts';
+import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate } from './model.ts';
 import { storedRules } from './compare-rules.ts';
+import { checkPlanChange } from './plan-change.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
 import { rolloutSummary, rolloutView, type RolloutView } from './view.ts';
@@ -60,6 +61,8 @@ interface Outcome {
   figures?: unknown;
 }
 
+export { checkPlanChange };
+
 export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
   const guards = { ...current, ...patch };
   // A reporter timeout left at its default keeps following the grace.
@@ -70,21 +73,6 @@ export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined)
     throw badRequest('invalid_guards', `windowSeconds (${guards.windowSeconds}) must be longer than graceSeconds (${guards.graceSeconds})`);
   }
   return guards;
-}
-
-const canonicalStep = (step: Step | undefined) =>
-  step === undefined ? 'none' : JSON.stringify(Object.entries(step).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
-
-/** Steps already entered are history; only the steps after the current one may change. */
-export function checkPlanChange(rollout: Pick<Rollout, 'state' | 'step' | 'plan'>, plan: Step[]): void {
-  if (rollout.state === 'draft') return;
-  if (rollout.state === 'completed') throw conflict('plan_locked', 'a completed rollout has no future steps to change');
-  const entered = rollout.step ?? -1;
-  for (let i = 0; i <= entered; i++) {
-    if (canonicalStep(plan[i]) !== canonicalStep(rollout.plan[i])) {
-      throw conflict('plan_step_locked', `steps 0 to ${entered} have been entered and cannot change; step ${i} differs`, { step: i });
-    }
-  }
 }
 
 const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length);
@@ -147,6 +135,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       updatedAt: now,
       ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
       ...(decision.remeasure ? { measuredSince: now } : {}),
+      ...(decision.state === 'completed' ? { completedAt: now, watchBreachedAt: null } : {}),
     });
     if (decision.newCohort !== null) await store.insertCohort(tx, rollout.id, decision.newCohort, now);
     for (const name of decision.revert) {
@@ -178,6 +167,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           step: null,
           stepEnteredAt: null,
           measuredSince: null,
+          completedAt: null, watchBreachedAt: null,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -202,9 +192,10 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.loadAggregate(database.db, key);
     },
 
-    /** Keys of the rollouts the controller watches: running and paused ones. */
-    controlledKeys(): Promise<string[]> {
-      return store.keysInStates(database.db, ['running', 'paused']);
+    /** Keys of the rollouts the controller watches: running and paused ones, and completed ones during their watch. */
+    async controlledKeys(): Promise<string[]> {
+      const [steps, watched] = await Promise.all([store.keysInStates(database.db, ['running', 'paused']), store.keysWatched(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds)]);
+      return [...steps, ...watched];
     },
 
     /** Rollouts in key order with their cohorts (pins counted, not loaded): the dashboard's list. */
@@ -212,10 +203,11 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.listRollouts(database.db, page);
     },
 
-    async list(page: { after?: string | undefined; limit: number }) {
+    /** `decorate` adds what other domains show of each rollout (its health). */
+    async list<T extends object>(page: { after?: string | undefined; limit: number }, decorate: (aggregate: RolloutAggregate) => Promise<T>) {
       const rows = await store.listRollouts(database.db, page);
       return {
-        items: rows.map((row) => rolloutSummary(row.rollout, row.cohorts, row.pinCount)),
+        items: await Promise.all(rows.map(async (row) => ({ ...rolloutSummary(row.rollout, row.cohorts, row.pinCount), ...(await decorate({ rollout: row.rollout, cohorts: row.cohorts, pins: [] })) }))),
         nextCursor: rows.length === page.limit ? rows[rows.length - 1]!.rollout.key : null,
       };
     },
@@ -260,15 +252,18 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       const view = await mutate(key, { actor: 'controller', ifMatch: expectedVersion, reason: breach.reason }, async (aggregate, tx, now) => {
         const command = breachCommand(aggregate, breach);
         if (command === null) return null;
+        acted = true;
+        const noted = { guard: breach.guard, onBreach: aggregate.rollout.onBreach };
+        const entry = { action: 'guard.breached', subject: breach.cohort, after: { ...noted, figures: breach.figures } };
+        const figures = { ...noted, ...(breach.figures as object) };
+        if (command === 'announce') {
+          // After completion every partner is on new and there is no cohort to send back: the breach is told, once.
+          await store.updateRollout(tx, aggregate.rollout.id, aggregate.rollout.version, { watchBreachedAt: now, updatedAt: now });
+          return { event: entry.action, subject: entry.subject, before: null, after: entry.after, figures };
+        }
         const decision = decide(aggregate, command);
         await applyDecision(tx, aggregate.rollout, decision, { actor: 'controller', reason: breach.reason }, now);
-        acted = true;
-        return {
-          event: decision.event,
-          subject: decision.subject,
-          preceding: [{ action: 'guard.breached', subject: breach.cohort, after: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, figures: breach.figures } }],
-          figures: { guard: breach.guard, onBreach: aggregate.rollout.onBreach, ...(breach.figures as object) },
-        };
+        return { event: decision.event, subject: decision.subject, preceding: [entry], figures };
       });
       return acted ? view : null;
     },

@@ -153,6 +153,21 @@ export async function keysInStates(ex: Executor, states: Rollout['state'][]): Pr
   return rows.map((r) => r.key);
 }
 
+/** Keys of completed rollouts still inside their watch after completion (`guards.watchSeconds`, default 7 days). */
+export async function keysWatched(ex: Executor, now: number, defaultWatchSeconds: number): Promise<string[]> {
+  const rows = await ex
+    .select({ key: rollouts.key })
+    .from(rollouts)
+    .where(
+      and(
+        eq(rollouts.state, 'completed'),
+        sql`${rollouts.completedAt} + coalesce(json_extract(${rollouts.guards}, '$.watchSeconds'), ${defaultWatchSeconds}) * 1000 > ${now}`,
+      ),
+    )
+    .orderBy(asc(rollouts.key));
+  return rows.map((r) => r.key);
+}
+
 /** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */
 export async function restartCohortMeasurement(ex: Executor, rolloutId: number, now: number, limit = 1_000): Promise<void> {
   await ex

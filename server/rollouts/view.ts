@@ -6,6 +6,7 @@
 import { basisPoints } from '../../sdk/assignment.ts';
 import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
 import { iso } from '../clock.ts';
+import { effectiveShares } from './effective.ts';
 import { stepShares, type Cohort, type Pin, type Rollout, type RolloutAggregate } from './model.ts';
 
 export function cohortView(cohort: Cohort) {
@@ -40,6 +41,7 @@ export function rolloutSummary(rollout: Rollout, cohorts: Cohort[], pinCount: nu
     // The API shows a completed rollout as every partner on new, whatever its last step said.
     live: rollout.state === 'completed' ? 100 : (shares.live ?? 0),
     shadow: shares.shadow,
+    ...effectiveShares(rollout, cohorts),
     verify: shares.verify,
     plan: rollout.plan,
     guards: rollout.guards,

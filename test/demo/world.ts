@@ -31,6 +31,9 @@ export interface Callback {
   rollout: string;
   cohort: string | null;
   at: number;
+  /** For messages.lost: how many were found lost, and how many of the rollout's were still lost when it was sent. */
+  count?: number;
+  stillLost?: number;
 }
 
 export interface World {
@@ -53,11 +56,13 @@ async function startReceiver(secret: () => string, world: { callbacks: Callback[
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
       try {
-        const event = new Webhook(secret()).verify(body, req.headers as Record<string, string>) as { type: string; data: { rollout: string; cohort: string | null; reason: string | null } };
+        const event = new Webhook(secret()).verify(body, req.headers as Record<string, string>) as { type: string; data: { rollout: string; cohort: string | null; reason: string | null; figures: { count?: number; stillLost?: number } | null } };
         res.writeHead(204).end();
-        world.callbacks.push({ type: event.type, rollout: event.data.rollout, cohort: event.data.cohort, at: performance.now() });
+        const { count, stillLost } = event.data.figures ?? {};
+        world.callbacks.push({ type: event.type, rollout: event.data.rollout, cohort: event.data.cohort, at: performance.now(), count, stillLost });
         if (event.type !== 'rollout.started' && event.type !== 'rollout.advanced') {
-          log(event.data.rollout, `kill-switch receiver: ${bold(event.type)}${event.data.cohort ? ` ${event.data.cohort}` : ''} (signature verified, webhook-id ${req.headers['webhook-id']})`);
+          const lost = event.type === 'messages.lost' ? `: ${count} found lost, ${stillLost} still lost as it is sent` : '';
+          log(event.data.rollout, `kill-switch receiver: ${bold(event.type)}${event.data.cohort ? ` ${event.data.cohort}` : ''}${lost} (signature verified, webhook-id ${req.headers['webhook-id']})`);
         }
       } catch {
         world.rejectedCallbacks++;
@@ -77,7 +82,8 @@ export async function startWorld(port: number): Promise<World> {
     clock: systemClock,
     logger: silentLogger,
     controller: { tickMs: 250 },
-    callbacks: { allow: loadConfig({ ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8' }).callbackAllow, pollMs: 200 },
+    // messages.lost batches losses found within 30 s; the demo's 5 s lets the last batch arrive before its summary.
+    callbacks: { allow: loadConfig({ ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8' }).callbackAllow, pollMs: 200, lostIntervalMs: 5_000 },
   });
   const adminKey = `demo-admin-${randomBase62(32)}`;
   await rollcall.services.keys.bootstrap(adminKey);

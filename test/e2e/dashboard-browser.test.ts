@@ -84,7 +84,7 @@ describe('the dashboard in Chromium', () => {
     await c1.waitFor();
     // Traffic arrives while we watch: the received count grows past zero without a reload.
     await waitFor(async () => Number((await c1.locator('td.num').first().textContent())?.replace(/,/g, '')) > 0, 10_000, 'c1 to show received messages');
-    expect(await page.locator('figure.chart svg polyline[data-series="c1 received"]').count()).toBe(1);
+    expect(await page.locator('figure.chart svg [data-series="c1 received"]').count()).toBe(1);
     expect(await page.locator('#actions').count()).toBe(0);
     await page.evaluate('window.__sameDocument = true');
     await page.screenshot({ path: `${SHOTS}/3-rollout-live.png`, fullPage: true });

@@ -307,3 +307,23 @@ describe('automatic decisions', () => {
     expect(lostEvents()).toEqual([3, 6]); // nothing new was lost
   });
 });
+
+describe('the order of events', () => {
+  it('a receiver gets guard.breached before the cohort.reverted of the same decision, for every rollout', async () => {
+    await setup();
+    const hook = await receiver();
+    await subscribe(hook.url, { events: ['guard.breached', 'cohort.reverted'] });
+    const keys = ['o1', 'o2', 'o3', 'o4', 'o5', 'o6'];
+    for (const key of keys) {
+      await createRollout(t, key, { plan: [{ live: 50 }], guards: { graceSeconds: 5, minSample: 10 } });
+      await post(`/v1/rollouts/${key}/start`);
+      await sendTraffic(t, key, 'c1', 100, 10);
+    }
+    t.clock.advance(6_000);
+    await t.rollcall.services.controller.tick();
+    await drain();
+    const got = hook.received.map(parsed).map((b) => `${b.data.rollout} ${b.type}`);
+    // Deliveries to one subscription go out one after another, in the order each decision wrote them.
+    expect(got).toEqual(keys.flatMap((k) => [`${k} guard.breached`, `${k} cohort.reverted`]));
+  });
+});

@@ -229,7 +229,7 @@ describe('rollcall wait', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     await rc.close();
     const reverted = await waiting;
     expect(reverted.code).toBe(1);
-    expect(reverted.stderr).toMatch(/cli-drops did not reach completed: reverted \(c1 reverted by a guard: guard loss breached in c1/);
+    expect(reverted.stderr).toMatch(/cli-drops did not reach completed: reverted \(c1 reverted by a guard \(controller\): guard loss breached in c1/);
     await waitFor(async () => (await api('GET', `/v1/rollouts/${key}/lost?limit=100`)).body.items.length === dropped.length, 30_000, 'every dropped id to be marked lost');
     const lost = await cli(['--json', 'lost', key, '--status', 'lost']);
     expect(JSON.parse(lost.stdout).items.map((m: { messageId: string }) => m.messageId).sort()).toEqual(dropped.sort());

@@ -74,8 +74,11 @@ describe('the dashboard', () => {
     expect(reply.text).toContain('running');
     expect(reply.text).toContain('2 of 3');
     expect(reply.text).toContain('5%');
-    expect(reply.text).toMatch(/healthy/);
+    // One status with its reason: c1 has had no traffic yet.
+    expect(reply.text).toMatch(/data-health="idle"><span class="badge muted">idle<\/span><div class="muted reason"[^>]*>c1: 0 of 100 due messages; 100 more needed to judge</);
     expect(reply.text).toContain('rollout.advanced');
+    // One time format: UTC in ISO order, with its age.
+    expect(reply.text).toMatch(/2026-11-01 12:00:00Z \(0 s ago\)/);
   });
 
   it('shows a rollout: the plan, cohorts with figures, charts, lost messages, diffs and the audit trail', async () => {
@@ -90,7 +93,9 @@ describe('the dashboard', () => {
     expect(reply.status).toBe(200);
     expect(reply.text).toContain('aria-label="plan"');
     expect(reply.text).toMatch(/data-cohort="c1" data-status="reverted"/); // 4 of 120 lost: the guard reverted it
-    expect(reply.text).toContain('<polyline');
+    expect(reply.text).toMatch(/data-cohort="c1" data-status="reverted" data-health="reverted"/);
+    expect(reply.text).toContain('figures up to its revert, 2026-11-01 12:00:31Z (0 s ago)');
+    expect(reply.text).toContain('data-series="c1 received"');
     expect(reply.text).toContain('c1-'); // a lost message id
     expect(reply.text).toContain('<del>invoice.paid</del>');
     expect(reply.text).toContain('<ins>invoice.created</ins>');

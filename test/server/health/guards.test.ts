@@ -3,7 +3,7 @@ import { breachesOf, ratesOf, type Figures } from '../../../server/health/guards
 import { DEFAULT_GUARDS } from '../../../server/rollouts/model.ts';
 
 const figures = (overrides: Partial<Figures> = {}): Figures => ({
-  received: 1000, due: 1000, processed: 990, failed: 10, lost: 0, late: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0, ...overrides,
+  received: 1000, due: 1000, processed: 990, failed: 10, lost: 0, late: 0, pending: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0, ...overrides,
 });
 const check = (f: Figures, baseline?: Figures, guards = DEFAULT_GUARDS) => breachesOf('c1', f, ratesOf(f, baseline, guards), guards).map((b) => b.guard);
 

@@ -59,6 +59,8 @@ describe('retention', () => {
   it('drops rows still open after a week in a rollout that is no longer guarded', async () => {
     const now = t.clock.now();
     await report({ messages: [{ rollout: 'a', messageId: 'left-open', partnerId: 'p', cohort: 'c1', path: 'new', status: 'open', receivedAt: now, at: now }] });
+    // Not watched after completion (watchSeconds 0), so nothing marks the row lost: it stays open.
+    await t.call('PATCH', '/v1/rollouts/a', { body: { guards: { watchSeconds: 0 } } });
     await t.call('POST', '/v1/rollouts/a/complete', { body: { reason: 'done' } });
     const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
     t.clock.advance(6 * 24 * HOUR);

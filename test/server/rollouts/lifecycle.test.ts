@@ -14,7 +14,7 @@ function aggregate(state: RolloutState, step: number | null, cohorts: Cohort[] =
   return {
     rollout: {
       id: 1, key: 'r', description: '', salt: 'r', state, stateReason: null, plan: PLAN, guards: DEFAULT_GUARDS, onBreach: 'revert-cohort',
-      autoAdvance: false, compare: null, step, stepEnteredAt: null, measuredSince: null, version: 1, createdAt: 0, updatedAt: 0,
+      autoAdvance: false, compare: null, step, stepEnteredAt: null, measuredSince: null, completedAt: null, watchBreachedAt: null, version: 1, createdAt: 0, updatedAt: 0,
     },
     cohorts,
     pins: [],

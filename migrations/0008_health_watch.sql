@@ -1,0 +1,2 @@
+ALTER TABLE `rollouts` ADD `completed_at` integer;--> statement-breakpoint
+ALTER TABLE `rollouts` ADD `watch_breached_at` integer;

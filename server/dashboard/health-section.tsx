@@ -1,0 +1,127 @@
+/** A rollout page's health: the one status, the cohorts against their guards, and the charts with the decisions marked. */
+import { Chart, type Marker, type Series } from './chart.tsx';
+import { band, colorOf, HEALTH_CLASS, liveText, num, pct, when } from './format.ts';
+import type { RolloutPageData } from './read-model.ts';
+
+/** The decisions marked on the charts' time axis. */
+const DECISIONS = new Set(['rollout.started', 'rollout.advanced', 'rollout.paused', 'rollout.resumed', 'rollout.completed', 'cohort.reverted', 'rollout.reverted', 'guard.breached']);
+
+export function HealthLine(props: { data: RolloutPageData }) {
+  const { health, rollout } = props.data;
+  return (
+    <p id="health" data-health={health.health.status}>
+      <span class={`badge ${HEALTH_CLASS[health.health.status]}`}>{health.health.status}</span> <span class="reason">{health.health.reason}</span>
+      <br />
+      <span class="muted">
+        live <strong data-effective-live={String(rollout.effectiveLive)}>{liveText(rollout.live, rollout.effectiveLive)}</strong>
+        {rollout.shadow !== null && `, shadow ${rollout.effectiveShadow}% of partners`}
+      </span>
+    </p>
+  );
+}
+
+function Rate(props: { value: number | null; max: number }) {
+  if (props.value === null) return <span class="muted">—</span>;
+  return (
+    <span class={props.value > props.max ? 'bad' : 'ok'} title={`guard: ${pct(props.max)}`}>
+      {pct(props.value)}
+    </span>
+  );
+}
+
+export function Cohorts(props: { data: RolloutPageData }) {
+  const { health, rollout, now } = props.data;
+  const t = health.thresholds;
+  const rows = new Map(rollout.cohorts.map((c) => [c.name, c]));
+  return (
+    <div class="card scroll">
+      <table id="cohorts">
+        <thead>
+          <tr>
+            <th>cohort</th>
+            <th>band</th>
+            <th>health</th>
+            <th class="num">received</th>
+            <th class="num">processed</th>
+            <th class="num">failed</th>
+            <th class="num">lost</th>
+            <th class="num">compared</th>
+            <th class="num">skipped</th>
+            <th class="num">mismatched</th>
+            <th class="num">loss</th>
+            <th class="num">failure Δ</th>
+            <th class="num">mismatch</th>
+          </tr>
+        </thead>
+        <tbody>
+          {health.cohorts.map((c) => {
+            const row = rows.get(c.name);
+            return (
+              <tr data-cohort={c.name} data-status={c.status ?? ''} data-health={c.health?.status ?? ''}>
+                <td>
+                  <strong style={`color:${colorOf(c.name)}`}>{c.name}</strong>
+                </td>
+                <td>{c.band === null ? <span class="muted">{c.kind}</span> : <span class="mono">{band(c.band.from, c.band.to)}</span>}</td>
+                <td style="min-width:14rem">
+                  {c.health && <span class={`badge ${HEALTH_CLASS[c.health.status]}`}>{c.health.status}</span>}
+                  {c.health && c.health.status !== 'healthy' && <div class="muted" style="font-size:.8rem">{c.health.reason}</div>}
+                  {row?.status === 'reverted' && row.revertedAt !== null && <div class="muted" style="font-size:.8rem">figures up to its revert, {when(row.revertedAt, now)}</div>}
+                </td>
+                <td class="num">{num(c.received)}</td>
+                <td class="num">{num(c.processed)}</td>
+                <td class="num">{num(c.failed)}</td>
+                <td class="num">{num(c.lost)}</td>
+                <td class="num">{num(c.compared)}</td>
+                <td class={`num ${c.skipped > c.compared ? 'warn' : ''}`}>{num(c.skipped)}</td>
+                <td class="num">{num(c.mismatched)}</td>
+                <td class="num"><Rate value={c.rates.loss} max={t.maxLossRate} /></td>
+                <td class="num"><Rate value={c.rates.failureDelta} max={t.maxFailureRateDelta} /></td>
+                <td class="num"><Rate value={c.rates.mismatch} max={t.maxMismatchRate} /></td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p class="muted" style="font-size:.8rem;margin:.4rem 0 0">
+        Over the last {health.window.seconds} s. Guards: loss ≤ {pct(t.maxLossRate)}, failure ≤ baseline + {pct(t.maxFailureRateDelta)}, mismatch ≤ {pct(t.maxMismatchRate)}, from {t.minSample} messages (a shadow step counts those compared, not skipped); grace {t.graceSeconds} s.
+      </p>
+      {(health.reporters.lagging.length > 0 || health.reporters.gone.length > 0) && (
+        <p class="reporters" style="font-size:.8rem;margin:.4rem 0 0">
+          Reporters: {health.reporters.live} live
+          {health.reporters.lagging.map((r) => `; ${r.instanceId} ${r.lagSeconds} s behind`).join('')}
+          {health.reporters.gone.map((r) => `; ${r.instanceId} gone since ${r.since}`).join('')} — verdicts wait for the live ones.
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function Charts(props: { data: RolloutPageData }) {
+  const { series, from, now, bucketMs, audit, health } = props.data;
+  const markers: Marker[] = audit
+    .filter((e) => DECISIONS.has(e.action))
+    .map((e) => ({ at: Date.parse(e.at), action: e.action, text: `${e.subject ? `${e.subject} ` : ''}by ${e.actor}${e.reason ? `: ${e.reason}` : ''}` }))
+    .reverse();
+  const flow: Series[] = series.flatMap((s) => [
+    { name: `${s.cohort} received`, color: colorOf(s.cohort), area: true, points: s.steps.map((p) => [p[0], p[1]] as [number, number]) },
+    { name: `${s.cohort} processed`, color: colorOf(s.cohort), area: true, dashed: true, points: s.steps.map((p) => [p[0], p[2]] as [number, number]) },
+  ]);
+  const mismatch: Series[] = series
+    .filter((s) => s.steps.some((p) => p[4] > 0))
+    .map((s) => ({ name: s.cohort, color: colorOf(s.cohort), points: s.steps.filter((p) => p[4] > 0).map((p) => [p[0], p[5] / p[4]] as [number, number]) }));
+  return (
+    <div class="grid">
+      <Chart title="Received (filled) vs processed (dashed) per cohort" from={from} to={now} bucketMs={bucketMs} series={flow} markers={markers} />
+      <Chart
+        title="Mismatch rate of compared messages"
+        from={from}
+        to={now}
+        series={mismatch}
+        threshold={{ value: health.thresholds.maxMismatchRate, label: 'guard maxMismatchRate' }}
+        markers={markers}
+        format={(v) => pct(v, 1)}
+        empty="no comparisons in this window"
+      />
+    </div>
+  );
+}
