@@ -19,8 +19,17 @@ import { retryDelay } from './schedule.ts';
 import { signedHeaders } from './signing.ts';
 import * as store from './store.ts';
 
-/** A lease outlives the attempt's own deadline, so it expires only when its server is gone. */
-const LEASE_MS = ATTEMPT_TIMEOUT_MS * 4;
+/**
+ * A lease covers one attempt's deadline plus a margin (for loading the
+ * delivery, recording the outcome and clock skew between servers), so a
+ * delivery held by a server that died is taken over about 20 s later rather
+ * than after a minute. An attempt never outlives its lease: it starts only
+ * while the whole deadline still fits, and the sender aborts at the deadline.
+ */
+export const LEASE_MARGIN_MS = 5_000;
+export const LEASE_MS = ATTEMPT_TIMEOUT_MS + LEASE_MARGIN_MS;
+/** Latest start of an attempt after leasing: the rest of the margin stays for recording and skew. */
+const START_WITHIN_MS = LEASE_MARGIN_MS / 2;
 
 export interface WorkerDeps {
   database: Database;
@@ -65,15 +74,17 @@ export function createDeliveryWorker(deps: WorkerDeps) {
     const error = result.error ?? (ok ? null : result.status === null ? 'no response' : `answered ${result.status}`);
     const exhausted = !ok && !gone && nextAttemptAt === null && delivery.mode === 'schedule';
     const outcome = ok ? 'succeeded' : gone ? 'gone' : exhausted ? 'exhausted' : 'failed';
-    await database.write(async (tx) => {
-      await store.insertAttempt(tx, { deliveryId: delivery.id, callbackId: callback.id, at, status: result.status, latencyMs: result.latencyMs, error, responseExcerpt: result.excerpt, address: result.address, nextAttemptAt });
-      const settled = await store.settleLeased(tx, delivery.id, owner, {
+    const settled = await database.write(async (tx) => {
+      // Compare-and-set on the lease first: when it ran out and another server took the delivery
+      // over, that server's attempt is the one on record and this outcome is not written at all.
+      const settled = await store.settleLeased(tx, delivery.id, { owner, until: delivery.leaseUntil ?? 0 }, {
         attempts,
         lastStatus: result.status,
         lastError: error,
         ...(nextAttemptAt === null ? { status: ok ? 'succeeded' : 'failed', nextAttemptAt: null, finishedAt: now } : { nextAttemptAt }),
       });
-      if (!settled) return; // the lease ran out and another server took the delivery over: its record stands
+      if (!settled) return false;
+      await store.insertAttempt(tx, { deliveryId: delivery.id, callbackId: callback.id, at, status: result.status, latencyMs: result.latencyMs, error, responseExcerpt: result.excerpt, address: result.address, nextAttemptAt });
       if (gone) {
         await store.updateCallback(tx, callback.id, { status: 'disabled', statusReason: 'the receiver answered 410 Gone', updatedAt: now });
         await store.cancelPendingOfCallback(tx, callback.id, now, 'the subscription was disabled: the receiver answered 410 Gone');
@@ -81,17 +92,25 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       } else if (exhausted) {
         await appendAudit(tx, { at: now, actor: 'callbacks', action: 'callback.exhausted', rolloutKey: message.rolloutKey, subject: callback.id, after: { delivery: delivery.id, message: message.id, type: message.type, attempts, lastStatus: result.status, lastError: error }, reason: `no 2xx after ${attempts} attempts` });
       }
+      return true;
     });
+    if (!settled) {
+      logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} outlived its lease; another server's attempt stands`, { delivery: delivery.id });
+      return;
+    }
     deps.onAttempt?.(outcome);
     if (!ok) logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} failed`, { delivery: delivery.id, status: result.status, error, next: iso(nextAttemptAt) });
   }
 
-  async function attempt(item: Leased): Promise<void> {
+  async function attempt(item: Leased, leasedAt: number): Promise<void> {
     const { callback, message } = item;
     // Disabling a subscription cancels its pending deliveries in the same transaction: one leased
     // just before that is not sent, and there is no attempt to record.
     if (callback.status !== 'enabled') return;
     const at = clock.now();
+    // Loading took so long that the deadline no longer fits in the lease: starting now could
+    // overlap another server's attempt once the lease runs out. Let the lease run out instead.
+    if (at - leasedAt > START_WITHIN_MS) return;
     await record(item, await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body)), at);
   }
 
@@ -107,7 +126,7 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       }
       const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free));
       for (const item of await store.loadLeased(database.db, ids)) {
-        const running: Promise<void> = attempt(item)
+        const running: Promise<void> = attempt(item, now)
           .catch((error: unknown) => logger.error('callback attempt could not be recorded', { delivery: item.delivery.id, error: String(error) }))
           .finally(() => {
             active.delete(running);
