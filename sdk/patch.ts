@@ -1,7 +1,6 @@
 /**
- * The stream's `patch` event (servers since 0.4 send it to SDKs that ask with
- * `?patches=1`): the rollouts that changed, whole, and the keys of rollouts
- * that are gone. Applied to the snapshot at `base` it gives the snapshot at
+ * The stream's `patch` event (sent to SDKs that ask with `?patches=1`): the
+ * rollouts that changed, whole, and the keys of rollouts that are gone. Applied to the snapshot at `base` it gives the snapshot at
  * `version`, which `GET /v1/sdk/config` serves under `etag`.
  */
 import type { ConfigSnapshot, RolloutSnapshot } from './snapshot.ts';

@@ -13,7 +13,7 @@ import type { SnapshotSource } from './snapshot.ts';
 import type { StreamHub } from './stream-hub.ts';
 import { createStreamSession } from './stream-session.ts';
 
-/** `?patches=1`: the client applies `patch` events (SDK 0.4+); without it every change is a whole snapshot, as older SDKs expect. */
+/** `?patches=1`: the client applies `patch` events (SDKs after 0.2); without it every change is a whole snapshot, as older SDKs expect. */
 const streamQuerySchema = z.strictObject({ patches: z.enum(['0', '1']).optional() });
 
 /** True when an `If-None-Match` list names `etag` (or is `*`). Weak comparison, as RFC 9110 asks for it. */
