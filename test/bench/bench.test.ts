@@ -17,7 +17,7 @@ describe('npm run bench --quick', () => {
         cwd: ROOT,
         env: { ...process.env, ROLLCALL_BENCH_OUT: out },
         encoding: 'utf8',
-        timeout: 120_000,
+        timeout: 240_000,
       });
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/path_ns\s+[\d.]+ ns\/call/);
@@ -29,5 +29,5 @@ describe('npm run bench --quick', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 150_000);
+  }, 270_000);
 });
