@@ -23,13 +23,15 @@ import * as store from './store.ts';
  * A lease covers one attempt's deadline plus a margin (for loading the
  * delivery, recording the outcome and clock skew between servers), so a
  * delivery held by a server that died is taken over about 20 s later rather
- * than after a minute. An attempt never outlives its lease: it starts only
- * while the whole deadline still fits, and the sender aborts at the deadline.
+ * than after a minute. An attempt never outlives its lease: its deadline is
+ * cut to what is left of the lease, and the sender aborts at the deadline.
  */
 export const LEASE_MARGIN_MS = 5_000;
 export const LEASE_MS = ATTEMPT_TIMEOUT_MS + LEASE_MARGIN_MS;
-/** Latest start of an attempt after leasing: the rest of the margin stays for recording and skew. */
-const START_WITHIN_MS = LEASE_MARGIN_MS / 2;
+/** Kept free at the end of a lease for recording the outcome and clock skew between servers. */
+const RECORD_MS = LEASE_MARGIN_MS / 2;
+/** An attempt with less time than this left in its lease is not started. */
+const MIN_ATTEMPT_MS = 1_000;
 
 export interface WorkerDeps {
   database: Database;
@@ -108,10 +110,12 @@ export function createDeliveryWorker(deps: WorkerDeps) {
     // just before that is not sent, and there is no attempt to record.
     if (callback.status !== 'enabled') return;
     const at = clock.now();
-    // Loading took so long that the deadline no longer fits in the lease: starting now could
-    // overlap another server's attempt once the lease runs out. Let the lease run out instead.
-    if (at - leasedAt > START_WITHIN_MS) return;
-    await record(item, await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body)), at);
+    // A slow lease write or load (a busy database) leaves less of the lease: the attempt's deadline
+    // shrinks to fit, so it never overlaps another server's attempt once the lease runs out. With
+    // too little left, the lease is let run out instead.
+    const left = (item.delivery.leaseUntil ?? leasedAt + LEASE_MS) - RECORD_MS - at;
+    if (left < MIN_ATTEMPT_MS) return;
+    await record(item, await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body), Math.min(ATTEMPT_TIMEOUT_MS, left)), at);
   }
 
   async function pumpOnce(): Promise<void> {

@@ -77,11 +77,11 @@ describe('the delivery lease', () => {
     expect(slowCalls).toHaveLength(1);
   });
 
-  it('an attempt that could not start soon after leasing is not sent, since its deadline would outlast the lease', async () => {
+  it('an attempt with too little of its lease left is not sent, and one with less than a deadline left gets a shorter deadline', async () => {
     const id = await pendingDelivery();
-    // Each reading of this worker's clock is 3 s later: loading the delivery "took" longer than the margin allows.
-    let skew = 0;
-    const lagging: Clock = { now: () => t.clock.now() + (skew += 3_000) };
+    // After leasing, this worker's clock reads 19 s later: loading the delivery "took" nearly the whole lease.
+    let reads = 0;
+    const lagging: Clock = { now: () => t.clock.now() + (reads++ === 0 ? 0 : 19_000) };
     const laggingCalls: number[] = [];
     await worker(async () => (laggingCalls.push(1), answer(204)), lagging).drain();
     expect(laggingCalls).toHaveLength(0);
@@ -91,11 +91,23 @@ describe('the delivery lease', () => {
     const fast = worker(async () => (fastCalls.push(1), answer(204)));
     await fast.drain();
     expect(fastCalls).toHaveLength(0);
-    t.clock.advance(LEASE_MS + 3_000);
+    t.clock.advance(LEASE_MS);
+    const deadlines: (number | undefined)[] = [];
+    // This one's clock reads 10 s later on each look: 10 s of its 20 s lease are gone when it sends.
+    let late = 0;
+    await worker(async (_url, _body, _headers, timeoutMs) => (deadlines.push(timeoutMs), answer(204)), { now: () => t.clock.now() + (late += 10_000) }).drain();
+    expect(deadlines).toEqual([LEASE_MS - 10_000 - 2_500]);
     await fast.drain();
-    expect(fastCalls).toHaveLength(1);
+    expect(fastCalls).toHaveLength(0);
     const [delivery] = await deliveries(id);
     expect(delivery.attempts).toHaveLength(1);
     expect(delivery.status).toBe('succeeded');
+  });
+
+  it('gives an attempt the whole deadline when its lease is fresh', async () => {
+    await pendingDelivery();
+    const deadlines: (number | undefined)[] = [];
+    await worker(async (_url, _body, _headers, timeoutMs) => (deadlines.push(timeoutMs), answer(204))).drain();
+    expect(deadlines).toEqual([ATTEMPT_TIMEOUT_MS]);
   });
 });
