@@ -8,6 +8,7 @@
 import { backoffDelay, sleep } from './backoff.ts';
 import type { ConfigSnapshot } from './snapshot.ts';
 import { SseParser } from './sse.ts';
+import { createStreamEvents } from './stream-events.ts';
 import { isSnapshot } from './validate-snapshot.ts';
 
 export class RollcallHttpError extends Error {
@@ -47,6 +48,7 @@ export interface ConfigSourceOptions {
 export function createConfigSource(options: ConfigSourceOptions) {
   const stopped = new AbortController();
   let etag: string | undefined;
+  let current: ConfigSnapshot | null = null;
   let reachedOnce = false;
   let failedOnce = false;
   let polling = false;
@@ -66,11 +68,25 @@ export function createConfigSource(options: ConfigSourceOptions) {
     options.onError(error, false);
   }
 
-  function accept(body: unknown): void {
+  function accept(body: unknown, tag: string | undefined): void {
     if (!isSnapshot(body)) throw new Error('the server sent something that is not a snapshot');
     reachedOnce = true;
+    // The ETag names the snapshot in hand, so a poll after the stream drops answers 304 when nothing changed.
+    if (current === null || body.version >= current.version) {
+      current = body;
+      etag = tag;
+    }
     options.onSnapshot(body);
   }
+
+  const events = createStreamEvents({
+    current: () => current,
+    accept,
+    resync: () => pollOnce(),
+    onError: (error) => {
+      if (!stopped.signal.aborted) noteFailure(error);
+    },
+  });
 
   async function pollOnce(): Promise<void> {
     const res = await options.fetch(`${options.url}/v1/sdk/config`, {
@@ -88,8 +104,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
       throw new RollcallHttpError(res.status, `GET /v1/sdk/config answered ${res.status}`);
     }
     const body: unknown = await res.json();
-    accept(body);
-    etag = res.headers.get('etag') ?? undefined;
+    accept(body, res.headers.get('etag') ?? undefined);
   }
 
   /** Polls until the stream is back (or forever, with streaming off). */
@@ -123,7 +138,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
     };
     arm();
     try {
-      const res = await options.fetch(`${options.url}/v1/sdk/stream`, { headers: { ...headers, accept: 'text/event-stream' }, signal });
+      const res = await options.fetch(`${options.url}/v1/sdk/stream?patches=1`, { headers: { ...headers, accept: 'text/event-stream' }, signal });
       if (!res.ok || res.body === null) {
         await res.body?.cancel();
         throw new RollcallHttpError(res.status, `GET /v1/sdk/stream answered ${res.status}`);
@@ -137,9 +152,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
         if (done) return;
         arm();
         options.onConfirmed();
-        for (const event of parser.push(decoder.decode(value, { stream: true }))) {
-          if (event.event === 'snapshot') accept(JSON.parse(event.data));
-        }
+        for (const event of parser.push(decoder.decode(value, { stream: true }))) events.handle(event);
       }
     } finally {
       clearTimeout(idle);

@@ -8,7 +8,7 @@ const STATES = new Set<string>(ROLLOUT_STATES);
 const PATHS = new Set(['old', 'new', 'shadow']);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
-function isRollout(value: unknown): value is RolloutSnapshot {
+export function isRollout(value: unknown): value is RolloutSnapshot {
   if (value === null || typeof value !== 'object') return false;
   const r = value as Record<string, unknown>;
   return (

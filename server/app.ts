@@ -55,7 +55,7 @@ export interface AppDeps {
   clock?: Clock;
   logger?: Logger;
   /** SSE heartbeat interval (15 s) and how often other servers' changes are looked for (250 ms). */
-  stream?: { heartbeatMs?: number; watchMs?: number };
+  stream?: { heartbeatMs?: number; watchMs?: number; stallMs?: number };
   /** How often the controller evaluates every rollout (250 ms). */
   controller?: { tickMs?: number };
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };

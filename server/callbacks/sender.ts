@@ -42,7 +42,8 @@ export interface SenderDeps {
   now?: () => number;
 }
 
-export type Sender = (url: string, body: string, headers: Record<string, string>) => Promise<AttemptResult>;
+/** `timeoutMs`: a shorter deadline for this attempt (so that it ends inside its lease). */
+export type Sender = (url: string, body: string, headers: Record<string, string>, timeoutMs?: number) => Promise<AttemptResult>;
 
 class Refused extends Error {}
 
@@ -69,10 +70,11 @@ function pinnedLookup(target: ResolvedAddress): LookupFunction {
 
 export function createSender(deps: SenderDeps): Sender {
   const resolve = deps.resolve ?? systemResolver;
-  const timeoutMs = deps.timeoutMs ?? ATTEMPT_TIMEOUT_MS;
+  const defaultTimeoutMs = deps.timeoutMs ?? ATTEMPT_TIMEOUT_MS;
   const now = deps.now ?? Date.now;
 
-  return async function sendCallback(url, body, headers) {
+  return async function sendCallback(url, body, headers, shorterMs) {
+    const timeoutMs = Math.min(defaultTimeoutMs, shorterMs ?? defaultTimeoutMs);
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const target = new URL(url);

@@ -155,12 +155,16 @@ export async function insertAttempt(tx: Transaction, row: Omit<AttemptRow, 'id'>
   await tx.insert(callbackAttempts).values(row);
 }
 
-/** Updates a delivery only while `owner` still holds its lease; returns whether it did. */
-export async function settleLeased(tx: Transaction, id: string, owner: string, changes: Partial<DeliveryRow>): Promise<boolean> {
+/**
+ * Updates a delivery only while `owner` still holds the very lease it took
+ * (`leaseUntil` tells one lease from a later one of the same owner); returns
+ * whether it did.
+ */
+export async function settleLeased(tx: Transaction, id: string, lease: { owner: string; until: number }, changes: Partial<DeliveryRow>): Promise<boolean> {
   const result = await tx
     .update(callbackDeliveries)
     .set({ ...changes, leaseOwner: null, leaseUntil: null })
-    .where(and(eq(callbackDeliveries.id, id), eq(callbackDeliveries.leaseOwner, owner), eq(callbackDeliveries.status, 'pending')));
+    .where(and(eq(callbackDeliveries.id, id), eq(callbackDeliveries.leaseOwner, lease.owner), eq(callbackDeliveries.leaseUntil, lease.until), eq(callbackDeliveries.status, 'pending')));
   return result.rowsAffected > 0;
 }
 

@@ -19,8 +19,19 @@ import { retryDelay } from './schedule.ts';
 import { signedHeaders } from './signing.ts';
 import * as store from './store.ts';
 
-/** A lease outlives the attempt's own deadline, so it expires only when its server is gone. */
-const LEASE_MS = ATTEMPT_TIMEOUT_MS * 4;
+/**
+ * A lease covers one attempt's deadline plus a margin (for loading the
+ * delivery, recording the outcome and clock skew between servers), so a
+ * delivery held by a server that died is taken over about 20 s later rather
+ * than after a minute. An attempt never outlives its lease: its deadline is
+ * cut to what is left of the lease, and the sender aborts at the deadline.
+ */
+export const LEASE_MARGIN_MS = 5_000;
+export const LEASE_MS = ATTEMPT_TIMEOUT_MS + LEASE_MARGIN_MS;
+/** Kept free at the end of a lease for recording the outcome and clock skew between servers. */
+const RECORD_MS = LEASE_MARGIN_MS / 2;
+/** An attempt with less time than this left in its lease is not started. */
+const MIN_ATTEMPT_MS = 1_000;
 
 export interface WorkerDeps {
   database: Database;
@@ -65,15 +76,17 @@ export function createDeliveryWorker(deps: WorkerDeps) {
     const error = result.error ?? (ok ? null : result.status === null ? 'no response' : `answered ${result.status}`);
     const exhausted = !ok && !gone && nextAttemptAt === null && delivery.mode === 'schedule';
     const outcome = ok ? 'succeeded' : gone ? 'gone' : exhausted ? 'exhausted' : 'failed';
-    await database.write(async (tx) => {
-      await store.insertAttempt(tx, { deliveryId: delivery.id, callbackId: callback.id, at, status: result.status, latencyMs: result.latencyMs, error, responseExcerpt: result.excerpt, address: result.address, nextAttemptAt });
-      const settled = await store.settleLeased(tx, delivery.id, owner, {
+    const settled = await database.write(async (tx) => {
+      // Compare-and-set on the lease first: when it ran out and another server took the delivery
+      // over, that server's attempt is the one on record and this outcome is not written at all.
+      const settled = await store.settleLeased(tx, delivery.id, { owner, until: delivery.leaseUntil ?? 0 }, {
         attempts,
         lastStatus: result.status,
         lastError: error,
         ...(nextAttemptAt === null ? { status: ok ? 'succeeded' : 'failed', nextAttemptAt: null, finishedAt: now } : { nextAttemptAt }),
       });
-      if (!settled) return; // the lease ran out and another server took the delivery over: its record stands
+      if (!settled) return false;
+      await store.insertAttempt(tx, { deliveryId: delivery.id, callbackId: callback.id, at, status: result.status, latencyMs: result.latencyMs, error, responseExcerpt: result.excerpt, address: result.address, nextAttemptAt });
       if (gone) {
         await store.updateCallback(tx, callback.id, { status: 'disabled', statusReason: 'the receiver answered 410 Gone', updatedAt: now });
         await store.cancelPendingOfCallback(tx, callback.id, now, 'the subscription was disabled: the receiver answered 410 Gone');
@@ -81,18 +94,30 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       } else if (exhausted) {
         await appendAudit(tx, { at: now, actor: 'callbacks', action: 'callback.exhausted', rolloutKey: message.rolloutKey, subject: callback.id, after: { delivery: delivery.id, message: message.id, type: message.type, attempts, lastStatus: result.status, lastError: error }, reason: `no 2xx after ${attempts} attempts` });
       }
+      return true;
     });
+    if (!settled) {
+      logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} outlived its lease; another server's attempt stands`, { delivery: delivery.id });
+      return;
+    }
     deps.onAttempt?.(outcome);
     if (!ok) logger.warn(`callback ${callback.id} ${message.type} attempt ${attempts} failed`, { delivery: delivery.id, status: result.status, error, next: iso(nextAttemptAt) });
   }
 
-  async function attempt(item: Leased): Promise<void> {
+  /** False when too little of the lease was left to send: the delivery waits for the lease to run out. */
+  async function attempt(item: Leased, leasedAt: number): Promise<boolean> {
     const { callback, message } = item;
     // Disabling a subscription cancels its pending deliveries in the same transaction: one leased
     // just before that is not sent, and there is no attempt to record.
-    if (callback.status !== 'enabled') return;
+    if (callback.status !== 'enabled') return true;
     const at = clock.now();
-    await record(item, await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body)), at);
+    // A slow lease write or load (a busy database) leaves less of the lease: the attempt's deadline
+    // shrinks to fit, so it never overlaps another server's attempt once the lease runs out. With
+    // too little left, the lease is let run out instead.
+    const left = (item.delivery.leaseUntil ?? leasedAt + LEASE_MS) - RECORD_MS - at;
+    if (left < MIN_ATTEMPT_MS) return false;
+    await record(item, await send(callback.url, message.body, signedHeaders(callback, message.id, at, message.body), Math.min(ATTEMPT_TIMEOUT_MS, left)), at);
+    return true;
   }
 
   async function pumpOnce(): Promise<void> {
@@ -106,13 +131,18 @@ export function createDeliveryWorker(deps: WorkerDeps) {
         return;
       }
       const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free, ATTEMPT_TIMEOUT_MS));
-      // One subscription's deliveries go one after another, in the order they were written.
+      // One subscription's deliveries go one after another, in the order they were written, all under the
+      // lease taken now: a later one in the chain gets what is left of it (or waits for the lease to run out).
       const chains = new Map<string, Leased[]>();
       for (const item of await store.loadLeased(database.db, ids)) chains.set(item.callback.id, [...(chains.get(item.callback.id) ?? []), item]);
       for (const chain of chains.values()) {
         const running: Promise<void> = (async () => {
           for (const item of chain) {
-            await attempt(item).catch((error: unknown) => logger.error('callback attempt could not be recorded', { delivery: item.delivery.id, error: String(error) }));
+            const sent = await attempt(item, now).catch((error: unknown) => {
+              logger.error('callback attempt could not be recorded', { delivery: item.delivery.id, error: String(error) });
+              return true;
+            });
+            if (!sent) break; // the rest of the chain must not overtake the one left for later
           }
         })().finally(() => {
           active.delete(running);

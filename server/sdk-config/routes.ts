@@ -1,14 +1,20 @@
 /**
  * /v1/sdk/config: the snapshot, with a strong ETag and 304 on `If-None-Match`.
- * /v1/sdk/stream: Server-Sent Events: `snapshot` on connect and on every
- * change, a comment every 15 s as a heartbeat.
+ * /v1/sdk/stream: Server-Sent Events, a comment every 15 s as a heartbeat;
+ * the events are described in frames.ts.
  */
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../http/auth.ts';
 import { describe } from '../http/openapi.ts';
-import type { PublishedSnapshot, SnapshotSource } from './snapshot.ts';
+import { queryOf } from '../http/validate.ts';
+import type { SnapshotSource } from './snapshot.ts';
 import type { StreamHub } from './stream-hub.ts';
+import { createStreamSession } from './stream-session.ts';
+
+/** `?patches=1`: the client applies `patch` events (SDKs after 0.2); without it every change is a whole snapshot, as older SDKs expect. */
+const streamQuerySchema = z.strictObject({ patches: z.enum(['0', '1']).optional() });
 
 /** True when an `If-None-Match` list names `etag` (or is `*`). Weak comparison, as RFC 9110 asks for it. */
 export function etagMatches(header: string | undefined, etag: string): boolean {
@@ -31,46 +37,28 @@ export function sdkConfigRoutes(snapshots: SnapshotSource, hub: StreamHub) {
     return c.body(published.body);
   });
 
-  app.get('/stream', describe({ summary: 'Server-Sent Events: the snapshot on connect and on every change', success: { status: 200, description: 'an event stream', contentType: 'text/event-stream' } }), (c) => {
-    c.header('X-Accel-Buffering', 'no');
-    return streamSSE(c, async (stream) => {
-      let end!: () => void;
-      const ended = new Promise<void>((resolve) => (end = resolve));
-      stream.onAbort(end);
-      let sentVersion = -1;
-      let pending: PublishedSnapshot | null = null;
-      let chain = Promise.resolve();
-      const enqueue = (write: () => Promise<unknown>) => {
-        chain = chain.then(write).then(
-          () => undefined,
-          () => end(),
-        );
-      };
-      const send = (published: PublishedSnapshot) => {
-        if (published.snapshot.version <= sentVersion) return;
-        sentVersion = published.snapshot.version;
-        const queued = pending !== null;
-        pending = published;
-        if (queued) return; // the write already queued will send this newer one
-        enqueue(async () => {
-          const next = pending!;
-          pending = null;
-          await stream.writeSSE({ event: 'snapshot', id: String(next.snapshot.version), data: next.body });
-        });
-      };
-      const unsubscribe = hub.subscribe({
-        snapshot: send,
-        heartbeat: () => enqueue(() => stream.write(': heartbeat\n\n')),
-        close: end,
+  app.get(
+    '/stream',
+    describe({ summary: 'Server-Sent Events: the snapshot on connect, then every change (whole, or as patches with ?patches=1)', success: { status: 200, description: 'an event stream', contentType: 'text/event-stream' } }),
+    queryOf(streamQuerySchema),
+    (c) => {
+      const { patches } = c.req.valid('query');
+      c.header('X-Accel-Buffering', 'no');
+      return streamSSE(c, async (stream) => {
+        let end!: () => void;
+        const ended = new Promise<void>((resolve) => (end = resolve));
+        stream.onAbort(end);
+        const session = createStreamSession({ patches: patches === '1', write: (bytes) => stream.write(bytes), end, stallMs: hub.stallMs });
+        const unsubscribe = hub.subscribe({ change: session.change, heartbeat: session.heartbeat, close: end });
+        try {
+          session.change(await hub.current(), null, () => null);
+          await ended;
+        } finally {
+          unsubscribe();
+        }
       });
-      try {
-        send(await hub.current());
-        await ended;
-      } finally {
-        unsubscribe();
-      }
-    });
-  });
+    },
+  );
 
   return app;
 }

@@ -17,6 +17,8 @@ export interface PublishedSnapshot {
   body: string;
   /** A strong ETag over the body. */
   etag: string;
+  /** Each rollout's entry as it appears in the body, by key: what a stream patch carries. */
+  entries: Map<string, string>;
 }
 
 export function createSnapshotSource(database: Database) {
@@ -41,7 +43,8 @@ export function createSnapshotSource(database: Database) {
       };
       const body = JSON.stringify(snapshot);
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-      cached = { snapshot, body, etag };
+      const entries = new Map(snapshot.rollouts.map((r) => [r.key, JSON.stringify(r)]));
+      cached = { snapshot, body, etag, entries };
       cachedKey = key;
       return cached;
     },

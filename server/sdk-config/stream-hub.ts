@@ -2,16 +2,19 @@
  * Fans the SDK snapshot out to every connected stream. A change committed by
  * this server is announced on the change feed and goes out at once; a change
  * committed by another server on the same database is noticed by a cheap
- * version check every `watchMs`. Each subscriber is only ever sent a newer
- * snapshot than the last it got, and a slow one gets the latest, not a backlog.
+ * version check every `watchMs`. Each subscriber is told of every newer
+ * snapshot with the patch from the one before, computed once per change for
+ * all of them (frames.ts), so a change costs the same bytes however many
+ * rollouts there are.
  */
 import type { ChangeFeed } from '../changes.ts';
 import type { Logger } from '../logger.ts';
+import { patchFrame } from './frames.ts';
 import type { PublishedSnapshot, SnapshotSource } from './snapshot.ts';
 
 export interface StreamSubscriber {
-  /** A snapshot newer than any sent before. */
-  snapshot(published: PublishedSnapshot): void;
+  /** A newer snapshot, the one it follows (null: none), and the patch between them (null: none possible). */
+  change(next: PublishedSnapshot, from: PublishedSnapshot | null, patch: () => Uint8Array | null): void;
   heartbeat(): void;
   /** The server is shutting down. */
   close(): void;
@@ -23,6 +26,8 @@ export interface HubOptions {
   logger: Logger;
   heartbeatMs?: number;
   watchMs?: number;
+  /** A stream whose client has not taken a frame for this long is ended (60 s). */
+  stallMs?: number;
   /** True when the error was a storage fault, already counted and logged once per outage. */
   onError?: (error: unknown) => boolean;
 }
@@ -38,8 +43,11 @@ export function createStreamHub(options: HubOptions) {
   async function refreshOnce(): Promise<void> {
     const published = await snapshots.current();
     if (latest !== null && published.snapshot.version <= latest.snapshot.version && published.etag === latest.etag) return;
+    const from = latest;
     latest = published;
-    for (const subscriber of subscribers) subscriber.snapshot(published);
+    let patch: Uint8Array | null | undefined;
+    const patchOnce = () => (patch === undefined ? (patch = from === null ? null : patchFrame(from, published)) : patch);
+    for (const subscriber of subscribers) subscriber.change(published, from, patchOnce);
   }
 
   /** Single flight: a refresh asked for while one runs runs once more after it. */
@@ -67,6 +75,7 @@ export function createStreamHub(options: HubOptions) {
 
   return {
     refresh,
+    stallMs: options.stallMs ?? 60_000,
 
     /** The newest snapshot (refreshed first), for a stream that just connected. */
     async current(): Promise<PublishedSnapshot> {

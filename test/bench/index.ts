@@ -12,7 +12,9 @@ import { measureEvaluation } from './evaluation.ts';
 import { measurePackages } from './package.ts';
 import { measureOfrep } from './ofrep.ts';
 import { measureRunOverhead, measureShadow } from './run-overhead.ts';
-import { round } from './stats.ts';
+import { measureShadowCpu } from './shadow-cpu.ts';
+import { median, round } from './stats.ts';
+import { measureStream } from './stream.ts';
 
 const quick = process.argv.includes('--quick');
 const rounds = quick ? 3 : 7;
@@ -32,13 +34,18 @@ async function main(): Promise<void> {
 
   const evaluation = await measureEvaluation({ partners: quick ? 100_000 : 1_000_000, rounds });
   const overhead = await measureRunOverhead({ messages: quick ? 50_000 : 500_000, rounds });
-  const shadow = await measureShadow({ blocks: quick ? 8 : 24, blockSize: quick ? 100 : 150, rounds: quick ? 3 : 28 });
+  // The p99 ratio moves by ±0.1 between runs on a shared machine: the figure is the median of five runs.
+  const shadowRuns: Awaited<ReturnType<typeof measureShadow>>[] = [];
+  for (let i = 0; i < (quick ? 1 : 5); i++) shadowRuns.push(await measureShadow({ blocks: quick ? 8 : 24, blockSize: quick ? 100 : 150, rounds: quick ? 3 : 6 }));
+  const shadow = shadowRuns.find((r) => r.shadow_p99_ratio === median(shadowRuns.map((x) => x.shadow_p99_ratio)))!;
+  const shadowCpu = await measureShadowCpu({ messages: quick ? 2_000 : 50_000, rounds: quick ? 1 : 5 });
   const ingest = await measureIngest({ clients: quick ? 5 : 20, seconds: quick ? 2 : 10, rounds: quick ? 1 : 3 });
   const revert = await measureRevert({ clients: quick ? 20 : 100, trials: quick ? 1 : 5 });
   const memory = measureSdkMemory({ messages: quick ? 20_000 : 100_000, rounds: quick ? 1 : 3 });
   const dashboard = await measureDashboard({ rows: quick ? 100_000 : 1_000_000, samples: quick ? 5 : 21 });
   const packages = measurePackages({ imports: quick ? 3 : 15 });
   const fasterAnchorImport = Math.min(packages.unleash.import_ms, packages.growthbook.import_ms);
+  const stream = await measureStream(quick ? { streams: 40, legacyStreams: 2, fewRollouts: 5, manyRollouts: 20, manyStreams: 20 } : { streams: 2_000, legacyStreams: 10, fewRollouts: 50, manyRollouts: 1_000, manyStreams: 200 });
   const ofrep = await measureOfrep({ seconds: quick ? 1 : 5, concurrency: 16, rounds: quick ? 1 : rounds });
 
   const figures = {
@@ -68,6 +75,12 @@ async function main(): Promise<void> {
     growthbook_import_ms: round(packages.growthbook.import_ms, 2),
     ofrep_evals_per_s: Math.round(ofrep.ofrep_evals_per_s),
     ofrep_p99_ms: round(ofrep.ofrep_p99_ms, 2),
+    shadow_p99_ratio_runs: shadowRuns.map((r) => round(r.shadow_p99_ratio, 3)),
+    ...Object.fromEntries(Object.entries(shadowCpu.cases).flatMap(([name, c]) => [[`shadow_cpu_us_${name}`, round(c.rollcall_us, 1)], [`handwritten_cpu_us_${name}`, round(c.handwritten_us, 1)]])),
+    stream_bytes_per_change: Math.round(stream.stream_bytes_per_change),
+    stream_bytes_per_change_few: Math.round(stream.byCount[0]!.patch_bytes),
+    stream_snapshot_bytes_per_change: Math.round(stream.byCount[1]!.snapshot_bytes),
+    stream_server_rss_mb: round(stream.stream_server_rss_mb),
   };
   const anchorPackage = (name: 'unleash' | 'growthbook', figure: 'packed_kb' | 'packages' | 'installed_kb' | 'import_ms') =>
     `${name === 'unleash' ? 'unleash-client' : 'growthbook'} ${round(packages[name][figure], figure === 'import_ms' ? 2 : 1)}`;
@@ -80,7 +93,7 @@ async function main(): Promise<void> {
       value: figures.shadow_p99_ratio,
       unit: '×',
       target: '≤ 1.05',
-      anchor: `p99 over ${shadow.samples.toLocaleString()} calls each: old-only ${round(shadow.old_p99_ms, 2)} ms, shadow ${round(shadow.shadow_p99_ms, 2)} ms; a hand-written shadow (candidate awaited, isDeepStrictEqual): ${round(shadow.handwritten_p99_ratio, 3)}×; the candidate started, nothing compared, no SDK: ${round(shadow.bare_p99_ratio, 3)}×; Scientist runs both serially (≈ 4× here)`,
+      anchor: `median of ${shadowRuns.length} runs (${shadowRuns.map((r) => round(r.shadow_p99_ratio, 3)).join(', ')}); in the median run, p99 over ${shadow.samples.toLocaleString()} calls each: old-only ${round(shadow.old_p99_ms, 2)} ms, shadow ${round(shadow.shadow_p99_ms, 2)} ms; a hand-written shadow (candidate awaited, isDeepStrictEqual): ${round(shadow.handwritten_p99_ratio, 3)}×; the candidate started, nothing compared, no SDK: ${round(shadow.bare_p99_ratio, 3)}×; Scientist runs both serially (≈ 4× here)`,
       met: figures.shadow_p99_ratio <= 1.05,
     },
     {
@@ -107,6 +120,26 @@ async function main(): Promise<void> {
       anchor: `${memory.inFlight.toLocaleString()} in flight: run() adds ${round(memory.run_extra_mb)} MB over the bare handlers, received() ${round(memory.received_mb)} MB`,
       met: figures.sdk_mem_mb <= 50,
     },
+    ...Object.entries(shadowCpu.cases).map(([name, c]): Row => {
+      const limit = name.startsWith('equal') ? 1 : 2;
+      return {
+        figure: `shadow_cpu_us ${name}`,
+        value: round(c.rollcall_us, 1),
+        unit: 'µs/msg',
+        target: `≤ ${limit}× hand`,
+        anchor: `hand-written shadow (candidate awaited, isDeepStrictEqual) ${round(c.handwritten_us, 1)} µs: ${round(c.ratio, 2)}×; CPU (user+system) over ${shadowCpu.messages.toLocaleString()} messages each, median of ${shadowCpu.rounds} interleaved rounds`,
+        met: c.ratio <= limit,
+      };
+    }),
+    {
+      figure: 'stream_bytes_per_change',
+      value: figures.stream_bytes_per_change,
+      unit: 'B/stream',
+      target: '∝ 1 rollout',
+      anchor: `one advance, per stream with patches: ${figures.stream_bytes_per_change_few} B at ${stream.byCount[0]!.rollouts} running rollouts, ${figures.stream_bytes_per_change} B at ${stream.byCount[1]!.rollouts}; a stream without patches (older SDKs): ${Math.round(stream.byCount[0]!.snapshot_bytes)} B and ${figures.stream_snapshot_bytes_per_change} B`,
+      met: figures.stream_bytes_per_change < 4 * Math.max(figures.stream_bytes_per_change_few, 1),
+    },
+    { figure: 'stream_server_rss_mb', value: figures.stream_server_rss_mb, unit: 'MB', target: '≤ 300', anchor: `server with ${stream.streams.toLocaleString()} streams open after an advance, ${stream.byCount[0]!.rollouts} running rollouts (idle before: ${round(stream.idle_rss_mb)} MB)`, met: figures.stream_server_rss_mb <= 300 },
     { figure: 'server_rss_mb', value: figures.server_rss_mb, unit: 'MB', target: '≤ 300', anchor: 'peak during the ingest runs (the server alone idles at about 125 MB)', met: figures.server_rss_mb <= 300 },
     {
       figure: 'dashboard_ms',
@@ -144,11 +177,11 @@ async function main(): Promise<void> {
   ];
 
   const pad = (text: string, width: number) => text.padEnd(width);
-  console.log(`\n${pad('figure', 20)}${pad('measured', 14)}${pad('target', 12)}${pad('met', 6)}anchor / context`);
+  console.log(`\n${pad('figure', 30)}${pad('measured', 14)}${pad('target', 12)}${pad('met', 6)}anchor / context`);
   for (const row of rows) {
     const value = row.value === null ? 'not yet' : `${row.value} ${row.unit}`;
     const met = row.met === null ? '—' : row.met ? 'yes' : 'NO';
-    console.log(`${pad(row.figure, 20)}${pad(value, 14)}${pad(row.target, 12)}${pad(met, 6)}${row.anchor}`);
+    console.log(`${pad(row.figure, 30)}${pad(value, 14)}${pad(row.target, 12)}${pad(met, 6)}${row.anchor}`);
   }
   console.log(`\nshares on new (of 10,000): rollcall ${evaluation.shares.rollcall}%, unleash ${evaluation.shares.unleash}%, growthbook ${evaluation.shares.growthbook}%`);
   console.log(`${rounds} rounds each, ${quick ? 'quick' : 'full'} mode, ${round((performance.now() - started) / 1000)} s`);

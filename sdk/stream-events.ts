@@ -1,0 +1,73 @@
+/**
+ * Turns the stream's events into snapshots: `put` (the whole snapshot and its
+ * ETag), `patch` (applied only on top of the snapshot it was computed from)
+ * and `snapshot` (a whole snapshot from a server that sends no patches). A
+ * patch whose base is not the snapshot in hand — a poll slipped in, or an
+ * event went missing — is never guessed at: the whole snapshot is fetched
+ * again, and the patches that arrive meanwhile are applied after it if they
+ * follow on.
+ */
+import { applyPatch, isPatch, type SnapshotPatch } from './patch.ts';
+import type { ConfigSnapshot } from './snapshot.ts';
+import type { SseEvent } from './sse.ts';
+import { isSnapshot } from './validate-snapshot.ts';
+
+export interface StreamEventsOptions {
+  /** The last snapshot taken from the server (stream or poll), or null. */
+  current(): ConfigSnapshot | null;
+  /** Takes a snapshot from the server; `etag` is the one `GET /v1/sdk/config` gives it, when known. */
+  accept(snapshot: ConfigSnapshot, etag: string | undefined): void;
+  /** Fetches the whole snapshot (a poll). */
+  resync(): Promise<void>;
+  onError(error: unknown): void;
+}
+
+/** Patches held while a resync runs; past this, later ones wait for the next resync. */
+const MAX_HELD = 1_000;
+
+export function createStreamEvents(options: StreamEventsOptions) {
+  let resyncing: Promise<void> | null = null;
+  const held: SnapshotPatch[] = [];
+
+  function resync(): void {
+    resyncing = options
+      .resync()
+      .catch(options.onError)
+      .finally(() => {
+        resyncing = null;
+        for (const patch of held.splice(0)) patched(patch);
+      });
+  }
+
+  function patched(patch: SnapshotPatch): void {
+    if (resyncing !== null) {
+      if (held.length < MAX_HELD) held.push(patch);
+      return;
+    }
+    const current = options.current();
+    if (current !== null && patch.version <= current.version) return; // already in hand
+    if (current === null || patch.base !== current.version) return resync();
+    options.accept(applyPatch(current, patch), patch.etag);
+  }
+
+  return {
+    /** Handles one event; throws when the server sent something unreadable. */
+    handle(event: SseEvent): void {
+      if (event.event !== 'put' && event.event !== 'patch' && event.event !== 'snapshot') return;
+      const body: unknown = JSON.parse(event.data);
+      if (event.event === 'snapshot') {
+        if (!isSnapshot(body)) throw new Error('the server sent something that is not a snapshot');
+        options.accept(body, undefined);
+      } else if (event.event === 'put') {
+        const put = body as { etag?: unknown; snapshot?: unknown } | null;
+        if (put === null || typeof put.etag !== 'string' || !isSnapshot(put.snapshot)) throw new Error('the server sent a put that is not a snapshot');
+        options.accept(put.snapshot, put.etag);
+      } else {
+        if (!isPatch(body)) throw new Error('the server sent a patch that is not one');
+        patched(body);
+      }
+    },
+    /** Settles once a resync under way (if any) is through: for tests and `flush`-like waits. */
+    settled: () => resyncing ?? Promise.resolve(),
+  };
+}
