@@ -200,6 +200,11 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.loadAggregate(database.db, key);
     },
 
+    /** The rollouts the controller watches (running and paused) with their cohorts and pins, read together. */
+    controlled(): Promise<RolloutAggregate[]> {
+      return store.loadAggregatesInStates(database.db, ['running', 'paused']);
+    },
+
     /** Keys of the rollouts the controller watches: running and paused ones. */
     controlledKeys(): Promise<string[]> {
       return store.keysInStates(database.db, ['running', 'paused']);

@@ -147,6 +147,21 @@ export async function deletePin(ex: Executor, rolloutId: number, partnerId: stri
   await ex.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
 }
 
+/** The rollouts in any of `states` with their cohorts and pins, in three queries whatever their number: the controller's pass. */
+export async function loadAggregatesInStates(ex: Executor, states: Rollout['state'][]): Promise<RolloutAggregate[]> {
+  const rows = await ex.select().from(rollouts).where(inArray(rollouts.state, states)).orderBy(asc(rollouts.key));
+  if (rows.length === 0) return [];
+  const inStates = sql`(SELECT ${rollouts.id} FROM ${rollouts} WHERE ${inArray(rollouts.state, states)})`;
+  const [cohortRows, pinRows] = await Promise.all([
+    ex.select().from(cohorts).where(sql`${cohorts.rolloutId} IN ${inStates}`).orderBy(asc(cohorts.id)),
+    ex.select().from(pins).where(sql`${pins.rolloutId} IN ${inStates}`).orderBy(asc(pins.partnerId)),
+  ]);
+  const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: [], pins: [] }]));
+  for (const row of cohortRows) byRollout.get(row.rolloutId)?.cohorts.push(toCohort(row));
+  for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
+  return [...byRollout.values()];
+}
+
 /** Keys of the rollouts in any of `states`: what the controller watches. */
 export async function keysInStates(ex: Executor, states: Rollout['state'][]): Promise<string[]> {
   const rows = await ex.select({ key: rollouts.key }).from(rollouts).where(inArray(rollouts.state, states)).orderBy(asc(rollouts.key));
