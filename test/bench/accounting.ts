@@ -97,7 +97,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
   for (let round = 0; round < options.rounds; round++) {
     progress(`ingest round ${round + 1}/${options.rounds}: ${options.clients} SDKs over ${h.servers.length} server(s) for ${options.seconds} s`);
     const clients: RollcallClient[] = Array.from({ length: options.clients }, (_, k) =>
-      createClient({ url: h.servers[k % h.servers.length]!.url, sdkKey: h.sdkKey, logger: quiet, maxBufferedEvents: 200_000 }),
+      createClient({ url: h.servers[k % h.servers.length]!.url, sdkKey: h.sdkKey, logger: quiet, maxBufferedEvents: 200_000, initTimeoutMs: 30_000 }),
     );
     await Promise.all(clients.map((c) => c.ready()));
     const before = await committed();
@@ -151,7 +151,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
  */
 export async function measureRevert(options: { clients: number; trials: number } & Deployment) {
   const h = await harness(options);
-  const clients: RollcallClient[] = Array.from({ length: options.clients }, (_, k) => createClient({ url: h.servers[k % h.servers.length]!.url, sdkKey: h.sdkKey, logger: quiet }));
+  const clients: RollcallClient[] = Array.from({ length: options.clients }, (_, k) => createClient({ url: h.servers[k % h.servers.length]!.url, sdkKey: h.sdkKey, logger: quiet, initTimeoutMs: 30_000 }));
   await Promise.all(clients.map((c) => c.ready()));
   const sender = createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet, flushIntervalMs: 200 });
   await sender.ready();

@@ -48,10 +48,10 @@ export async function runScale(quick: boolean): Promise<void> {
   const started = performance.now();
   const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
   process.stderr.write(`rollcall bench --scale (${quick ? 'quick' : 'full'}), ${cpus().length} cores, node ${process.version}, load ${load()}\n`);
-  const ingestRun = { clients: quick ? 4 : 21, seconds: quick ? 2 : 10, rounds: quick ? 1 : 3 };
-  const revertRun = { clients: quick ? 12 : 100, trials: quick ? 1 : 5 };
-  const tickRun = { rollouts: quick ? 20 : 1_000, ticks: quick ? 3 : 20 };
-  const ledgerRun = { rows: quick ? 100_000 : 10_000_000, samples: quick ? 3 : 11 };
+  const ingestRun = { clients: quick ? 3 : 21, seconds: quick ? 1 : 10, rounds: quick ? 1 : 3 };
+  const revertRun = { clients: quick ? 6 : 100, trials: quick ? 1 : 5 };
+  const tickRun = { rollouts: quick ? 10 : 1_000, ticks: quick ? 2 : 20 };
+  const ledgerRun = { rows: quick ? 20_000 : 10_000_000, samples: quick ? 2 : 11 };
 
   const embedded = await measureIngest(ingestRun);
   const sqld1 = await onSqld((dbUrl) => measureIngest({ ...ingestRun, dbUrl, servers: 1 }));
