@@ -178,8 +178,10 @@ export const messages = sqliteTable(
     primaryKey({ columns: [t.rolloutId, t.messageId] }),
     index('messages_open').on(t.rolloutId, t.receivedAt).where(sql`status = 'open'`),
     index('messages_by_status').on(t.rolloutId, t.status, t.receivedAt),
-    // Covering for the per-cohort ledger counts (lost, late, replayed in the window): no table lookups.
-    index('messages_by_cohort').on(t.rolloutId, t.cohort, t.status, t.receivedAt),
+    // Covering for the per-cohort ledger counts (lost, late, replayed in the window) and the open
+    // rows per cohort: no table lookups. Status before cohort, so that a read of one status never
+    // walks the rollout's whole ledger.
+    index('messages_by_status_cohort').on(t.rolloutId, t.status, t.cohort, t.receivedAt),
     index('messages_settled').on(t.rolloutId, t.settledAt).where(sql`status IN ('processed', 'failed')`),
   ],
 );
