@@ -16,6 +16,8 @@ import { median, percentile, progress } from './stats.ts';
 const ADMIN = 'bench-admin-key-0123456789abcdefghijklmnop';
 const quiet = { warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** `work`, or nothing more than `ms` of waiting for it (no bound when `ms` is Infinity). */
+const within = (work: Promise<unknown>, ms: number) => (ms === Infinity ? work : Promise.race([work, sleep(Math.max(0, ms))]));
 
 /** Where the servers keep their data: a fresh embedded file (default), or one libsql server shared by `servers` processes. */
 export interface Deployment {
@@ -84,7 +86,7 @@ function rssMb(pid: number): number {
  * last acknowledgement. With several servers the SDKs are spread over them.
  * On a file it also gives the bytes on disk per million messages.
  */
-export async function measureIngest(options: { clients: number; seconds: number; rounds: number } & Deployment) {
+export async function measureIngest(options: { clients: number; seconds: number; rounds: number; drainSeconds?: number } & Deployment) {
   const h = await harness(options);
   await h.api('POST', '/v1/rollouts', { key: 'ingest', plan: [{ live: 50 }], guards: { graceSeconds: 600, windowSeconds: 3600 } });
   await h.api('POST', '/v1/rollouts/ingest/start');
@@ -124,13 +126,17 @@ export async function measureIngest(options: { clients: number; seconds: number;
         }
       }),
     );
-    // Everything out, every batch acknowledged.
-    for (let attempt = 0; attempt < 100 && clients.some((c) => c.status.buffered > 0); attempt++) await Promise.all(clients.map((c) => c.flush()));
+    // Everything out, every batch acknowledged; or, with `drainSeconds`, what got in by then (a
+    // server slower than the SDKs would otherwise have the figure wait out their whole backlog).
+    const drainUntil = options.drainSeconds === undefined ? Infinity : performance.now() + options.drainSeconds * 1000;
+    for (let attempt = 0; attempt < 100 && clients.some((c) => c.status.buffered > 0) && performance.now() < drainUntil; attempt++) {
+      await within(Promise.all(clients.map((c) => c.flush())), drainUntil - performance.now());
+    }
     const elapsed = (performance.now() - started) / 1000;
     const got = (await committed()) - before;
-    if (got !== sent) progress(`  committed ${got} of ${sent} messages`);
+    if (got !== sent) progress(`  committed ${got} of ${sent} messages in ${elapsed.toFixed(1)} s`);
     rates.push(got / elapsed);
-    await Promise.all(clients.map((c) => c.close()));
+    await within(Promise.all(clients.map((c) => c.close())), options.drainSeconds === undefined ? Infinity : 5_000);
   }
   clearInterval(rssTimer);
   const openRows = Number((await db.execute("SELECT count(*) AS n FROM messages WHERE status = 'open'")).rows[0]!.n);

@@ -53,8 +53,8 @@ export async function runScale(quick: boolean): Promise<void> {
   const tickRun = { rollouts: quick ? 10 : 1_000, ticks: quick ? 2 : 20 };
   const ledgerRun = { rows: quick ? 20_000 : 10_000_000, samples: quick ? 2 : 11 };
 
-  // On sqld the SDKs outrun the server and the figure includes draining their buffers: one shorter round.
-  const sqldIngestRun = { ...ingestRun, seconds: quick ? 1 : 5, rounds: 1 };
+  // On sqld the SDKs outrun the server: the figure is what it committed in the traffic and a bounded drain after it.
+  const sqldIngestRun = { ...ingestRun, seconds: quick ? 1 : 10, rounds: 1, drainSeconds: quick ? 2 : 10 };
   // Each figure is printed as it is measured, so a long run that is stopped still says something.
   const logged = <T>(name: string, value: T): T => (progress(`${name}: ${JSON.stringify(value)}`), value);
   const embedded = logged('ingest embedded', await measureIngest(ingestRun));
@@ -82,7 +82,7 @@ export async function runScale(quick: boolean): Promise<void> {
   const spread = `${ingestRun.clients} SDKs, 1 in 10 settled by another SDK (by id)`;
   const rows: Row[] = [
     { figure: 'ingest_embedded_msgs_per_s', value: figures.ingest_embedded_msgs_per_s, unit: 'msg/s', target: '≥ 100000', met: figures.ingest_embedded_msgs_per_s >= 100_000, context: `1 server, embedded file; ${spread}; peak RSS ${round(embedded.server_rss_mb)} MB` },
-    { figure: 'ingest_sqld_msgs_per_s (1)', value: figures.ingest_sqld_1_msgs_per_s, unit: 'msg/s', target: '—', met: null, context: `1 server on sqld, ${sqldIngestRun.seconds} s of traffic and the drain; peak RSS ${round(sqld1.server_rss_mb)} MB` },
+    { figure: 'ingest_sqld_msgs_per_s (1)', value: figures.ingest_sqld_1_msgs_per_s, unit: 'msg/s', target: '—', met: null, context: `1 server on sqld: committed over ${sqldIngestRun.seconds} s of traffic + ≤ ${sqldIngestRun.drainSeconds} s of drain; peak RSS ${round(sqld1.server_rss_mb)} MB` },
     { figure: 'ingest_sqld_msgs_per_s (3)', value: figures.ingest_sqld_3_msgs_per_s, unit: 'msg/s', target: '≥ 100000', met: figures.ingest_sqld_3_msgs_per_s >= 100_000, context: `3 servers on one sqld, SDKs spread over them; peak RSS ${round(sqld3.server_rss_mb)} MB` },
     { figure: 'revert_embedded_p99_ms', value: figures.revert_embedded_p99_ms, unit: 'ms', target: '≤ 2000', met: figures.revert_embedded_p99_ms <= 2000, context: `${revertRun.clients} SDKs on 1 server, embedded; p50 ${Math.round(revertEmbedded.revert_p50_ms)} ms over ${revertEmbedded.samples}` },
     { figure: 'revert_sqld_p99_ms', value: figures.revert_sqld_p99_ms, unit: 'ms', target: '≤ 1000', met: figures.revert_sqld_p99_ms <= 1000, context: `${revertRun.clients} SDKs over 3 servers on one sqld; p50 ${Math.round(revertSqld.revert_p50_ms)} ms over ${revertSqld.samples}` },
