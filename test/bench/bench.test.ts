@@ -39,7 +39,7 @@ describe('npm run bench --quick', () => {
         cwd: ROOT,
         env: { ...process.env, ROLLCALL_BENCH_OUT: out },
         encoding: 'utf8',
-        timeout: 240_000,
+        timeout: 420_000,
       });
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/ingest_sqld_msgs_per_s \(3\)\s+\d+ msg\/s/);
@@ -51,5 +51,5 @@ describe('npm run bench --quick', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 270_000);
+  }, 450_000);
 });
