@@ -58,6 +58,12 @@ const configSchema = z.object({
     .pipe(z.number().max(64, 'must be a whole number from 0 to 64'))
     .default(4),
   ROLLCALL_METRICS_PUBLIC: z.enum(['0', '1'], 'must be 0 or 1').default('0'),
+  ROLLCALL_SETTLED_RETENTION_SECONDS: z
+    .string()
+    .regex(/^\d{1,7}$/, 'must be a whole number of seconds from 60 to 604800')
+    .transform(Number)
+    .pipe(z.number().min(60, 'must be a whole number of seconds from 60 to 604800').max(604_800, 'must be a whole number of seconds from 60 to 604800'))
+    .default(3600),
 });
 
 export interface Config {
@@ -71,6 +77,8 @@ export interface Config {
   callbackConcurrency: number;
   /** `/metrics` without a key. */
   metricsPublic: boolean;
+  /** How long settled ledger ids are kept (retention). */
+  settledRetentionSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -106,5 +114,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     callbackAllow: c.ROLLCALL_CALLBACK_ALLOW,
     callbackConcurrency: c.ROLLCALL_CALLBACK_CONCURRENCY,
     metricsPublic: c.ROLLCALL_METRICS_PUBLIC === '1',
+    settledRetentionSeconds: c.ROLLCALL_SETTLED_RETENTION_SECONDS,
   };
 }

@@ -28,7 +28,9 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const database = await openDatabase({ url: config.dbUrl, authToken: config.dbAuthToken });
-  const rollcall = createApp({ database, clock: systemClock, logger, metricsPublic: config.metricsPublic, callbacks: { allow: config.callbackAllow, concurrency: config.callbackConcurrency } });
+  const rollcall = createApp({ database, clock: systemClock, logger, metricsPublic: config.metricsPublic, callbacks: { allow: config.callbackAllow, concurrency: config.callbackConcurrency },
+    retention: { settledMs: config.settledRetentionSeconds * 1000 },
+  });
 
   const { generated } = await rollcall.services.keys.bootstrap(config.adminKey);
   if (generated !== null) {

@@ -1,7 +1,7 @@
 /**
  * The controller: every `tickMs` (250 ms), for every running or paused
- * rollout, it marks due open messages lost, measures the guarded cohorts,
- * and acts: a breach applies `onBreach`; a healthy, baked step with enough
+ * rollout, it marks due open messages lost, measures the guarded cohorts
+ * (all rollouts at once, in grouped reads), and acts: a breach applies `onBreach`; a healthy, baked step with enough
  * due messages advances when `autoAdvance` is on. Every decision is a
  * compare-and-set on the version it measured, so several servers on one
  * database decide once; a server that loses the race lets it go.
@@ -61,14 +61,10 @@ export function createController(deps: ControllerDeps) {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
 
-  /** One rollout: lost.markDue → health.measure → rollouts.applyBreach, or advance. */
-  async function evaluate(key: string): Promise<void> {
-    const aggregate = await rollouts.find(key);
-    if (aggregate === undefined) return;
+  /** One rollout, measured: rollouts.applyBreach, or advance. */
+  async function decide(aggregate: RolloutAggregate, measured: RolloutHealth, now: number): Promise<void> {
     const { rollout } = aggregate;
-    const now = clock.now();
-    const horizon = await lost.markDue(rollout, now);
-    const measured = await health.measure(aggregate, { now, horizon, guardsOnly: true });
+    const key = rollout.key;
     const breach = health.breachOf(measured);
     if (breach !== null) {
       const done = await rollouts.applyBreach(key, rollout.version, breach);
@@ -81,19 +77,30 @@ export function createController(deps: ControllerDeps) {
     }
   }
 
-  /** Never rejects: a pass that cannot read current figures decides nothing and the next one tries again. */
+  /**
+   * Never rejects: a pass that cannot read current figures decides nothing and the next one tries again.
+   * Every watched rollout is loaded, marked and measured together (a handful of reads for the pass, not
+   * a few dozen per rollout: at 1,000 rollouts on a libsql server those round trips took seconds); then
+   * each is decided on its own, as before.
+   */
   async function tickOnce(): Promise<void> {
     const started = performance.now();
-    let keys: string[];
+    let aggregates: RolloutAggregate[];
+    let measured: Map<number, RolloutHealth>;
+    let now: number;
     try {
-      keys = await rollouts.controlledKeys();
+      aggregates = await rollouts.controlled();
+      now = clock.now();
+      const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now);
+      measured = await health.measureMany(aggregates, { now, horizons });
     } catch (error) {
-      if (deps.events?.onError?.(error) !== true) logger.error('controller: listing rollouts failed', { error: error instanceof Error ? error.message : String(error) });
+      if (deps.events?.onError?.(error) !== true) logger.error('controller: measuring rollouts failed', { error: error instanceof Error ? error.message : String(error) });
       return;
     }
-    for (const key of keys) {
+    for (const aggregate of aggregates) {
+      const key = aggregate.rollout.key;
       try {
-        await evaluate(key);
+        await decide(aggregate, measured.get(aggregate.rollout.id)!, now);
       } catch (error) {
         // Another server decided first (the version moved): that is the compare-and-set working.
         if (error instanceof VersionConflict) continue;

@@ -34,6 +34,31 @@ export type Executor = Db;
 /** Plain SQL with bound arguments, for the statements too hot for a query builder (ingestion). */
 export interface SqlRunner {
   execute(statement: { sql: string; args: InValue[] }): Promise<{ rows: Record<string, unknown>[]; rowsAffected: number }>;
+  /** Several statements in order, in one round trip where the database is remote. */
+  batch?(statements: { sql: string; args: InValue[] }[]): Promise<void>;
+}
+
+/**
+ * A runner that only queues writes whose results nobody reads, and `flush()`
+ * that sends them in one batch. On a libsql server every statement of an
+ * interactive transaction is an HTTP round trip, made while the transaction
+ * holds the database's write lock.
+ */
+export function deferredWrites(runner: SqlRunner): SqlRunner & { flush(): Promise<void> } {
+  let queue: { sql: string; args: InValue[] }[] = [];
+  return {
+    async execute(statement) {
+      queue.push(statement);
+      return { rows: [], rowsAffected: 0 };
+    },
+    async flush() {
+      const statements = queue;
+      queue = [];
+      if (statements.length === 0) return;
+      if (runner.batch !== undefined) await runner.batch(statements);
+      else for (const statement of statements) await runner.execute(statement);
+    },
+  };
 }
 
 export interface Database {
@@ -89,6 +114,9 @@ async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlRu
       execute: async (statement) => {
         const result = await transaction.execute(statement);
         return { rows: result.rows as unknown as Record<string, unknown>[], rowsAffected: result.rowsAffected };
+      },
+      batch: async (statements) => {
+        await transaction.batch(statements);
       },
     };
     const result = await fn(drizzle(transaction as unknown as Client, { schema }), sql);

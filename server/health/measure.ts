@@ -12,7 +12,7 @@ import type { Executor } from '../db/database.ts';
 import { breachesOf, ratesOf, type Breach, type Figures, type GuardName, type Rates } from './guards.ts';
 import { stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
-import { withdrawNoise } from './withdraw.ts';
+import { withdrawNoise, type NoiseOutcome } from './withdraw.ts';
 
 export interface CohortHealth extends Figures {
   name: string;
@@ -49,7 +49,61 @@ export interface RolloutHealth {
   learningNoise: { runs: number; needed: number } | null;
 }
 
-const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
+export const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
+
+/** The pseudo-cohorts measured only when they have traffic (the baseline always is). */
+export const PSEUDO_COHORTS = ['baseline', 'shadow', 'pinned', 'completed'];
+
+/** One cohort to measure, and from when. */
+export interface CohortPlan {
+  name: string;
+  kind: CohortHealth['kind'];
+  cohort?: Cohort;
+  since: number;
+}
+
+export interface MeasureWindow {
+  now: number;
+  windowSeconds: number;
+  from: number;
+  /** Received at or before this (ms) is due. */
+  dueBefore: number;
+}
+
+export function windowOf(aggregate: RolloutAggregate, options: MeasureOptions): MeasureWindow {
+  const { guards } = aggregate.rollout;
+  const windowSeconds = options.windowSeconds ?? guards.windowSeconds;
+  const from = options.now - windowSeconds * 1000;
+  return { now: options.now, windowSeconds, from, dueBefore: Math.min(options.now, options.horizon ?? options.now) - guards.graceSeconds * 1000 };
+}
+
+/** The cohorts to measure: every band, the shadow one while there is a shadow band or traffic, the baseline, and pseudo-cohorts with traffic. */
+export function planCohorts(aggregate: RolloutAggregate, window: Pick<MeasureWindow, 'from' | 'windowSeconds'>, withTraffic: Set<string>): CohortPlan[] {
+  const { rollout } = aggregate;
+  const { from, windowSeconds } = window;
+  // A reverted cohort is no longer measured: its row keeps the figures of the window that ended at its revert.
+  const sinceOf = (cohort: Cohort) => Math.max(cohort.revertedAt === null || cohort.status === 'active' ? from : cohort.revertedAt - windowSeconds * 1000, cohort.activeSince ?? cohort.createdAt);
+  const plans: CohortPlan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: sinceOf(cohort) }));
+  if (stepShares(rollout).shadow !== null || withTraffic.has('shadow')) plans.push({ name: 'shadow', kind: 'shadow', since: Math.max(from, rollout.measuredSince ?? from) });
+  plans.push({ name: 'baseline', kind: 'baseline', since: from });
+  if (withTraffic.has('pinned')) plans.push({ name: 'pinned', kind: 'pinned', since: from });
+  if (withTraffic.has('completed')) plans.push({ name: 'completed', kind: 'completed', since: from });
+  return plans;
+}
+
+/** Figures of one planned cohort from its count sums (by path) and its ledger counts (by status). */
+export function figuresOf(plan: CohortPlan, sums: Map<string, store.CountSums>, ledger: Record<string, number>): Figures {
+  const s = sums.get(MEASURED_PATH[plan.kind]) ?? store.zeroSums();
+  return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0, pending: ledger.lost ?? 0 };
+}
+
+export interface Extras {
+  open: Map<string, number>;
+  latencyRows: { cohort: string; path: string; role: string; slot: number; n: number }[];
+  replay: RolloutHealth['replay'];
+}
+
+export const NO_EXTRAS: Extras = { open: new Map(), latencyRows: [], replay: { lost: 0, leased: 0, replayed: 0, late: 0 } };
 
 /**
  * What the guards judge: the steps of a running or paused rollout, a completed
@@ -81,45 +135,31 @@ export interface MeasureOptions {
 
 export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, options: MeasureOptions): Promise<RolloutHealth> {
   const { rollout } = aggregate;
-  const { guards } = rollout;
-  const now = options.now;
-  const windowSeconds = options.windowSeconds ?? guards.windowSeconds;
-  const from = now - windowSeconds * 1000;
-  const dueBefore = Math.min(now, options.horizon ?? now) - guards.graceSeconds * 1000;
-
-  interface Plan {
-    name: string;
-    kind: CohortHealth['kind'];
-    cohort?: Cohort;
-    since: number;
-  }
-  // A reverted cohort is no longer measured: its row keeps the figures of the window that ended at its revert.
-  const sinceOf = (cohort: Cohort) => Math.max(cohort.revertedAt === null || cohort.status === 'active' ? from : cohort.revertedAt - windowSeconds * 1000, cohort.activeSince ?? cohort.createdAt);
-  const plans: Plan[] = aggregate.cohorts.map((cohort) => ({ name: cohort.name, kind: 'band', cohort, since: sinceOf(cohort) }));
-  const pseudo = new Set(await store.cohortsWithTraffic(ex, rollout.id, from));
-  const hasShadowBand = stepShares(rollout).shadow !== null;
-  if (hasShadowBand || pseudo.has('shadow')) plans.push({ name: 'shadow', kind: 'shadow', since: Math.max(from, rollout.measuredSince ?? from) });
-  plans.push({ name: 'baseline', kind: 'baseline', since: from });
-  if (pseudo.has('pinned')) plans.push({ name: 'pinned', kind: 'pinned', since: from });
-  if (pseudo.has('completed')) plans.push({ name: 'completed', kind: 'completed', since: from });
-
+  const window = windowOf(aggregate, options);
+  const plans = planCohorts(aggregate, window, new Set(await store.cohortsWithTraffic(ex, rollout.id, window.from)));
   const figures = await Promise.all(
     plans.map(async (plan): Promise<Figures> => {
       const [sums, ledger] = await Promise.all([
-        store.cohortSums(ex, rollout.id, plan.name, plan.since, dueBefore),
+        store.cohortSums(ex, rollout.id, plan.name, plan.since, window.dueBefore),
         store.ledgerCounts(ex, rollout.id, plan.name, plan.since),
       ]);
-      const s = sums.get(MEASURED_PATH[plan.kind]) ?? store.zeroSums();
-      return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0, pending: ledger.lost ?? 0 };
+      return figuresOf(plan, sums, ledger);
     }),
   );
-  const noise = await withdrawNoise(ex, rollout, from, plans, figures);
-  const baseline = figures[plans.findIndex((p) => p.kind === 'baseline')];
-  const watch = watchOf(rollout, now);
+  const noise = await withdrawNoise(ex, rollout, window.from, plans, figures);
+  const extras: Extras = options.guardsOnly
+    ? NO_EXTRAS
+    : await Promise.all([store.openCounts(ex, rollout.id), store.latencySums(ex, rollout.id, window.from), store.replayProgress(ex, rollout.id, window.now)]).then(([open, latencyRows, replay]) => ({ open, latencyRows, replay }));
+  return assembleHealth(aggregate, window, plans, figures, extras, noise);
+}
 
-  const [open, latencyRows, replay] = options.guardsOnly
-    ? [new Map<string, number>(), [], { lost: 0, leased: 0, replayed: 0, late: 0 }]
-    : await Promise.all([store.openCounts(ex, rollout.id), store.latencySums(ex, rollout.id, from), store.replayProgress(ex, rollout.id, now)]);
+/** The rollout's health from its measured figures: rates, breaches, latency. Pure. */
+export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindow, plans: CohortPlan[], figures: Figures[], extras: Extras, noise: NoiseOutcome): RolloutHealth {
+  const { rollout } = aggregate;
+  const { guards } = rollout;
+  const { open, latencyRows, replay } = extras;
+  const baseline = figures[plans.findIndex((p) => p.kind === 'baseline')];
+  const watch = watchOf(rollout, window.now);
 
   const histogram = (match: (row: (typeof latencyRows)[number]) => boolean) => {
     const slots = new Map<number, number>();
@@ -159,9 +199,9 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   return {
     rollout: rollout.key,
     version: rollout.version,
-    at: now,
-    windowSeconds,
-    from,
+    at: window.now,
+    windowSeconds: window.windowSeconds,
+    from: window.from,
     cohorts,
     latency: {
       // The old path runs as the authoritative call for old and shadow partners, and as the candidate for verified ones.

@@ -10,6 +10,7 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
 import { effectiveShares } from '../rollouts/effective.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
+import { measureMany } from './measure-many.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
 import type { DiffEntry } from '../../sdk/wire.ts';
@@ -51,6 +52,11 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     /** The figures of every cohort; `guardsOnly` skips what only the API shows. */
     measure(aggregate: RolloutAggregate, options: Omit<MeasureOptions, 'now'> & { now?: number } = {}): Promise<RolloutHealth> {
       return measureRollout(db, aggregate, { ...options, now: options.now ?? clock.now() });
+    },
+
+    /** Guard figures of many rollouts in a few grouped reads (the controller's pass), by rollout id. */
+    measureMany(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number> }): Promise<Map<number, RolloutHealth>> {
+      return measureMany(db, aggregates, options);
     },
 
     /** GET /v1/rollouts/:key/health (404 when there is no such rollout). */

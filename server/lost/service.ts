@@ -35,6 +35,15 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
   const { database, clock, announcer } = deps;
   const reader: SqlRunner = { execute: (statement) => database.client.execute(statement) };
 
+  async function markLost(rollout: Rollout, dueBefore: number, now: number): Promise<void> {
+    const lost = await database.write(async (tx) => {
+      const marked = await store.markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
+      await announcer?.record(tx, rollout, marked, now);
+      return marked;
+    });
+    if (lost.length > 0) deps.events?.onLost?.(rollout.key, lost);
+  }
+
   return {
     /** The id of the rollout with this key (404 when there is none). */
     async rolloutId(key: string): Promise<number> {
@@ -51,16 +60,30 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
     async markDue(rollout: Rollout, now: number): Promise<number> {
       const horizon = (await deps.reporters?.horizon(rollout, now)) ?? now;
       const dueBefore = horizon - rollout.guards.graceSeconds * 1000;
-      if (await store.hasDueOpen(database.db, rollout.id, dueBefore)) {
-        const lost = await database.write(async (tx) => {
-          const marked = await store.markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
-          await announcer?.record(tx, rollout, marked, now);
-          return marked;
-        });
-        if (lost.length > 0) deps.events?.onLost?.(rollout.key, lost);
-      }
+      if (await store.hasDueOpen(database.db, rollout.id, dueBefore)) await markLost(rollout, dueBefore, now);
       await announcer?.flushDue(database, rollout, now);
       return horizon;
+    },
+
+    /**
+     * `markDue` for every rollout of a controller pass, with the reads done
+     * once for all of them (reporters, the oldest open message, pending
+     * tallies): per rollout only what has something to write. Returns each
+     * rollout's horizon by id.
+     */
+    async markDueMany(list: Rollout[], now: number): Promise<Map<number, number>> {
+      const [horizons, oldest, pending] = await Promise.all([
+        deps.reporters?.horizons(list, now) ?? new Map<number, number>(),
+        store.oldestOpen(database.db),
+        announcer === undefined ? new Set<number>() : store.pendingTallies(database.db),
+      ]);
+      for (const rollout of list) {
+        const dueBefore = (horizons.get(rollout.id) ?? now) - rollout.guards.graceSeconds * 1000;
+        const first = oldest.get(rollout.id);
+        if (first !== undefined && first <= dueBefore) await markLost(rollout, dueBefore, now);
+        if (pending.has(rollout.id)) await announcer?.flushDue(database, rollout, now);
+      }
+      return horizons;
     },
 
     /** Lost, replayed and late messages of one rollout, oldest first. */

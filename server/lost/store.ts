@@ -40,6 +40,22 @@ export async function countStillLost(ex: Executor, rolloutId: number): Promise<n
   return Number(row?.n ?? 0);
 }
 
+/** The oldest open message's receipt per rollout, for those that have one: a tick's "is anything due?" in one read. */
+export async function oldestOpen(ex: Executor): Promise<Map<number, number>> {
+  const rows = await ex
+    .select({ rolloutId: messages.rolloutId, oldest: sql<number>`min(${messages.receivedAt})` })
+    .from(messages)
+    .where(eq(messages.status, 'open'))
+    .groupBy(messages.rolloutId);
+  return new Map(rows.filter((r) => r.oldest !== null).map((r) => [r.rolloutId, Number(r.oldest)]));
+}
+
+/** Rollouts with lost messages tallied and not yet announced. */
+export async function pendingTallies(ex: Executor): Promise<Set<number>> {
+  const rows = await ex.select({ rolloutId: lostAnnouncements.rolloutId }).from(lostAnnouncements).where(sql`${lostAnnouncements.pending} > 0`);
+  return new Set(rows.map((r) => r.rolloutId));
+}
+
 export type LedgerStatus = 'lost' | 'replayed' | 'late';
 
 /** Ledger rows in the given statuses, oldest first, after the (receivedAt, messageId) cursor. */

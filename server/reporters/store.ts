@@ -3,7 +3,7 @@
  * connection, like the rest of it) and what the controller and health read.
  * Every write names the instance, and the rollout where it means one.
  */
-import { and, eq, gte, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor, SqlRunner } from '../db/database.ts';
 import { reporters } from '../db/schema.ts';
 
@@ -47,6 +47,15 @@ export async function reportersOf(ex: Executor, rolloutId: number, since: number
     .select()
     .from(reporters)
     .where(and(eq(reporters.rolloutId, rolloutId), gte(reporters.lastEventAt, since), isNull(reporters.leftAt)));
+}
+
+/** Reporters of several rollouts heard from since `since` (the caller narrows each to its own window), not left. */
+export async function reportersOfMany(ex: Executor, rolloutIds: number[], since: number): Promise<ReporterRow[]> {
+  if (rolloutIds.length === 0) return [];
+  return ex
+    .select()
+    .from(reporters)
+    .where(and(inArray(reporters.rolloutId, rolloutIds), gte(reporters.lastEventAt, since), isNull(reporters.leftAt)));
 }
 
 /**

@@ -12,7 +12,7 @@ import { appendAudit } from '../audit/store.ts';
 import { iso } from '../clock.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
-import { declareGone, reportersOf, type ReporterRow } from './store.ts';
+import { declareGone, reportersOf, reportersOfMany, type ReporterRow } from './store.ts';
 
 /** Through when every live reporter has reported: never later than `now`. */
 export function horizonOf(rows: ReporterRow[], now: number): number {
@@ -61,18 +61,34 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
     });
   }
 
+  /** Declares the silent ones among `rows` gone, then returns the judging horizon (≤ now). */
+  async function judge(rollout: Rollout, rows: ReporterRow[], now: number): Promise<number> {
+    const silentSince = now - reporterTimeoutOf(rollout.guards) * 1000;
+    for (const row of rows) {
+      if (row.goneAt !== null || row.lastSeen >= silentSince) continue;
+      // Another server may have declared it first: gone either way.
+      await declare(rollout, row, silentSince, now);
+      row.goneAt = now;
+    }
+    return horizonOf(rows, now);
+  }
+
   return {
     /** Declares silent reporters gone, then returns the judging horizon (≤ now). */
     async horizon(rollout: Rollout, now: number): Promise<number> {
-      const rows = await reportersWithin(database.db, rollout, now);
-      const silentSince = now - reporterTimeoutOf(rollout.guards) * 1000;
-      for (const row of rows) {
-        if (row.goneAt !== null || row.lastSeen >= silentSince) continue;
-        // Another server may have declared it first: gone either way.
-        await declare(rollout, row, silentSince, now);
-        row.goneAt = now;
+      return judge(rollout, await reportersWithin(database.db, rollout, now), now);
+    },
+
+    /** `horizon` for many rollouts, their reporters read in one query; by rollout id. */
+    async horizons(list: Rollout[], now: number): Promise<Map<number, number>> {
+      const widest = Math.max(0, ...list.map((r) => r.guards.windowSeconds));
+      const rows = await reportersOfMany(database.db, list.map((r) => r.id), now - widest * 1000);
+      const horizons = new Map<number, number>();
+      for (const rollout of list) {
+        const since = now - rollout.guards.windowSeconds * 1000;
+        horizons.set(rollout.id, await judge(rollout, rows.filter((r) => r.rolloutId === rollout.id && r.lastEventAt >= since), now));
       }
-      return horizonOf(rows, now);
+      return horizons;
     },
   };
 }

@@ -8,7 +8,7 @@
  * two at the moment of sending (the `x-rollcall-clock` header).
  */
 import type { Clock } from '../clock.ts';
-import type { Database, SqlRunner } from '../db/database.ts';
+import { deferredWrites, type Database, type SqlRunner } from '../db/database.ts';
 import { rolloutsByKey } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
 import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
@@ -76,8 +76,10 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const acks: ReportAck[] = [];
     const heard = new Map<string, Heard>();
 
+    // Every batch id claimed in one statement; a batch sent twice within one group is applied once.
+    const fresh = await store.claimBatches(runner, submissions.map(({ batch }) => ({ batchId: batch.batchId, instanceId: batch.sdk.instanceId })), now);
     for (const { batch, clockOffset } of submissions) {
-      if (!(await store.claimBatch(runner, batch.batchId, batch.sdk.instanceId, now))) {
+      if (!fresh.delete(batch.batchId)) {
         acks.push({ batchId: batch.batchId, duplicate: true, ignored: 0 });
         continue;
       }
@@ -176,17 +178,20 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
       acks.push({ batchId: batch.batchId, duplicate: false, ignored });
     }
 
-    await store.addCounts(runner, [...counts.values()]);
-    await store.addLatency(runner, [...latency.values()]);
-    await store.openMessages(runner, opened);
+    // The writes nobody reads back go out together, in their order: one round trip to a libsql server.
+    const writes = deferredWrites(runner);
+    await store.addCounts(writes, [...counts.values()]);
+    await store.addLatency(writes, [...latency.values()]);
+    await store.openMessages(writes, opened);
     for (const [rolloutId, rows] of settled) {
       const grace = graceById.get(rolloutId)!;
-      await store.settleMessages(runner, rows, grace * 1000);
+      await store.settleMessages(writes, rows, grace * 1000);
     }
+    await store.addFieldSets(writes, [...fieldSets.values()]);
+    await store.addNoise(writes, [...noise.values()], now);
+    for (const reporter of heard.values()) await recordHeard(writes, reporter, now);
+    await writes.flush();
     await insertWithinLimit(runner, samples);
-    await store.addFieldSets(runner, [...fieldSets.values()]);
-    await store.addNoise(runner, [...noise.values()], now);
-    for (const reporter of heard.values()) await recordHeard(runner, reporter, now);
     // The sums already made per rollout, cohort, path and second are what the metrics count.
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
     const tallies = [...counts.values()].map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));

@@ -11,7 +11,11 @@
  * - reporters silent for 7 days (past the longest guard window, so live in none);
  * - finished callback deliveries with their attempts, and messages with no
  *   delivery left, 30 days after they finished.
- * A sweep that hits a limit leaves the rest for the next one.
+ * Each statement removes at most `limit` rows in its own transaction, so
+ * ingestion interleaves; a full one is repeated, up to `rounds` times a
+ * sweep, because at 100,000 messages a second a single 5,000-row statement a
+ * minute fell behind and the database grew without end. A sweep that still
+ * hits the cap leaves the rest for the next one.
  */
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
@@ -36,6 +40,8 @@ export interface RetentionPolicy {
   /** Per-second counts are rolled up into minutes after max(this, 2 × grace). */
   compactAfterMs: number;
   limit: number;
+  /** Statements of `limit` rows one rule may run per rollout and sweep. */
+  rounds: number;
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = {
@@ -49,6 +55,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   callbacksMs: 30 * DAY,
   compactAfterMs: HOUR,
   limit: 5_000,
+  rounds: 400,
 };
 
 type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'reporters' | 'callbacks', number>;
@@ -93,23 +100,30 @@ export function createRetention(deps: RetentionDeps) {
   const policy = { ...DEFAULT_RETENTION, ...deps.policy };
   let timer: NodeJS.Timeout | null = null;
 
+  /** Runs `statement` (one rule, one transaction) again while it removes a full `limit`. */
+  async function repeat(statement: (tx: Transaction) => Promise<number>): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < policy.rounds; round++) {
+      const n = await database.write(statement);
+      total += n;
+      if (n < policy.limit) break;
+    }
+    return total;
+  }
+
   async function sweepRollout(rolloutId: number, graceSeconds: number, now: number, removed: Removed): Promise<void> {
     const { limit } = policy;
-    await database.write(async (tx) => {
-      removed.settled += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('processed', 'failed') AND ${messages.settledAt} < ${now - policy.settledMs}`, limit);
-      // Open rows are marked lost by the controller while a rollout is guarded; one that ended
-      // (completed, reverted) with messages still open would otherwise keep them for ever.
-      removed.ledger += await deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('open', 'lost', 'replayed', 'late') AND ${messages.receivedAt} < ${now - policy.ledgerMs}`, limit);
-    });
-    await database.write(async (tx) => {
-      const compactBefore = Math.floor((now - Math.max(policy.compactAfterMs, 2 * graceSeconds * 1000)) / 1000);
-      removed.compacted += await compactCounts(tx, rolloutId, compactBefore, limit);
-      removed.counts += await deleteSome(tx, cohortCounts, rolloutId, sql`${cohortCounts.bucket} < ${Math.floor((now - policy.countsMs) / 1000)}`, limit);
-      removed.latency += await deleteSome(tx, latencyCounts, rolloutId, sql`${latencyCounts.bucket} < ${Math.floor((now - policy.latencyMs) / 1000)}`, limit);
-      removed.samples += await deleteSome(tx, mismatchSamples, rolloutId, sql`${mismatchSamples.at} < ${now - policy.samplesMs}`, limit);
-      // Field sets, like samples, outlive the longest guard window (7 days) and no more.
-      removed.samples += await deleteSome(tx, mismatchFieldSets, rolloutId, sql`${mismatchFieldSets.bucket} < ${Math.floor((now - policy.samplesMs) / 1000)}`, limit);
-    });
+    removed.settled += await repeat((tx) => deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('processed', 'failed') AND ${messages.settledAt} < ${now - policy.settledMs}`, limit));
+    // Open rows are marked lost by the controller while a rollout is guarded; one that ended
+    // (completed, reverted) with messages still open would otherwise keep them for ever.
+    removed.ledger += await repeat((tx) => deleteSome(tx, messages, rolloutId, sql`${messages.status} IN ('open', 'lost', 'replayed', 'late') AND ${messages.receivedAt} < ${now - policy.ledgerMs}`, limit));
+    const compactBefore = Math.floor((now - Math.max(policy.compactAfterMs, 2 * graceSeconds * 1000)) / 1000);
+    removed.compacted += await repeat((tx) => compactCounts(tx, rolloutId, compactBefore, limit));
+    removed.counts += await repeat((tx) => deleteSome(tx, cohortCounts, rolloutId, sql`${cohortCounts.bucket} < ${Math.floor((now - policy.countsMs) / 1000)}`, limit));
+    removed.latency += await repeat((tx) => deleteSome(tx, latencyCounts, rolloutId, sql`${latencyCounts.bucket} < ${Math.floor((now - policy.latencyMs) / 1000)}`, limit));
+    removed.samples += await repeat((tx) => deleteSome(tx, mismatchSamples, rolloutId, sql`${mismatchSamples.at} < ${now - policy.samplesMs}`, limit));
+    // Field sets, like samples, outlive the longest guard window (7 days) and no more.
+    removed.samples += await repeat((tx) => deleteSome(tx, mismatchFieldSets, rolloutId, sql`${mismatchFieldSets.bucket} < ${Math.floor((now - policy.samplesMs) / 1000)}`, limit));
   }
 
   return {
@@ -131,8 +145,14 @@ export function createRetention(deps: RetentionDeps) {
       return removed;
     },
     start(intervalMs = 60_000): void {
+      let sweeping = false;
       timer = setInterval(() => {
-        this.sweep().catch((error: unknown) => logger.warn('retention sweep failed', { error: String(error) }));
+        // A long sweep (a backlog after downtime) is not joined by a second one.
+        if (sweeping) return;
+        sweeping = true;
+        this.sweep()
+          .catch((error: unknown) => logger.warn('retention sweep failed', { error: String(error) }))
+          .finally(() => (sweeping = false));
       }, intervalMs);
       timer.unref();
     },

@@ -55,13 +55,18 @@ async function upsertChunks<T>(runner: SqlRunner, rows: T[], statement: (n: numb
   }
 }
 
-/** Records a batch id; false when it was already there (a retry). */
-export async function claimBatch(runner: SqlRunner, batchId: string, instanceId: string, at: number): Promise<boolean> {
-  const result = await runner.execute({
-    sql: 'INSERT INTO report_batches (batch_id, instance_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-    args: [batchId, instanceId, at],
-  });
-  return result.rowsAffected === 1;
+/** Records the batch ids in one statement per 200; returns those that were new (the others are retries). */
+export async function claimBatches(runner: SqlRunner, claims: { batchId: string; instanceId: string }[], at: number): Promise<Set<string>> {
+  const fresh = new Set<string>();
+  for (let start = 0; start < claims.length; start += 200) {
+    const chunk = claims.slice(start, start + 200);
+    const { rows } = await runner.execute({
+      sql: `INSERT INTO report_batches (batch_id, instance_id, received_at) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING RETURNING batch_id`,
+      args: chunk.flatMap((c) => [c.batchId, c.instanceId, at]),
+    });
+    for (const row of rows) fresh.add(String(row.batch_id));
+  }
+  return fresh;
 }
 
 const COUNTER_LIST = COUNTERS.join(', ');

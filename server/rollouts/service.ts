@@ -192,10 +192,9 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.loadAggregate(database.db, key);
     },
 
-    /** Keys of the rollouts the controller watches: running and paused ones, and completed ones during their watch. */
-    async controlledKeys(): Promise<string[]> {
-      const [steps, watched] = await Promise.all([store.keysInStates(database.db, ['running', 'paused']), store.keysWatched(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds)]);
-      return [...steps, ...watched];
+    /** The rollouts the controller watches, with their cohorts and pins, read together: running and paused ones, and completed ones during their watch. */
+    controlled(): Promise<RolloutAggregate[]> {
+      return store.loadControlled(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds);
     },
 
     /** Rollouts in key order with their cohorts (pins counted, not loaded): the dashboard's list. */

@@ -3,7 +3,7 @@
  * write names its rows. Others read them too: ingestion and replay resolve
  * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts.
  */
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Path } from '../../sdk/snapshot.ts';
 import type { Executor } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
@@ -147,25 +147,28 @@ export async function deletePin(ex: Executor, rolloutId: number, partnerId: stri
   await ex.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
 }
 
-/** Keys of the rollouts in any of `states`: what the controller watches. */
-export async function keysInStates(ex: Executor, states: Rollout['state'][]): Promise<string[]> {
-  const rows = await ex.select({ key: rollouts.key }).from(rollouts).where(inArray(rollouts.state, states)).orderBy(asc(rollouts.key));
-  return rows.map((r) => r.key);
-}
-
-/** Keys of completed rollouts still inside their watch after completion (`guards.watchSeconds`, default 7 days). */
-export async function keysWatched(ex: Executor, now: number, defaultWatchSeconds: number): Promise<string[]> {
-  const rows = await ex
-    .select({ key: rollouts.key })
-    .from(rollouts)
-    .where(
-      and(
-        eq(rollouts.state, 'completed'),
-        sql`${rollouts.completedAt} + coalesce(json_extract(${rollouts.guards}, '$.watchSeconds'), ${defaultWatchSeconds}) * 1000 > ${now}`,
-      ),
-    )
-    .orderBy(asc(rollouts.key));
-  return rows.map((r) => r.key);
+/** The rollouts in any of `states` with their cohorts and pins, in three queries whatever their number: the controller's pass. */
+/**
+ * The rollouts the controller watches, with their cohorts and pins, in three reads:
+ * running and paused ones, and completed ones still inside their watch after
+ * completion (`guards.watchSeconds`, default 7 days).
+ */
+export async function loadControlled(ex: Executor, now: number, defaultWatchSeconds: number): Promise<RolloutAggregate[]> {
+  const watched = or(
+    inArray(rollouts.state, ['running', 'paused']),
+    and(eq(rollouts.state, 'completed'), sql`${rollouts.completedAt} + coalesce(json_extract(${rollouts.guards}, '$.watchSeconds'), ${defaultWatchSeconds}) * 1000 > ${now}`),
+  );
+  const rows = await ex.select().from(rollouts).where(watched).orderBy(asc(rollouts.key));
+  if (rows.length === 0) return [];
+  const ids = sql`(SELECT ${rollouts.id} FROM ${rollouts} WHERE ${watched})`;
+  const [cohortRows, pinRows] = await Promise.all([
+    ex.select().from(cohorts).where(sql`${cohorts.rolloutId} IN ${ids}`).orderBy(asc(cohorts.id)),
+    ex.select().from(pins).where(sql`${pins.rolloutId} IN ${ids}`).orderBy(asc(pins.partnerId)),
+  ]);
+  const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: [], pins: [] }]));
+  for (const row of cohortRows) byRollout.get(row.rolloutId)?.cohorts.push(toCohort(row));
+  for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
+  return [...byRollout.values()];
 }
 
 /** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */

@@ -6,7 +6,7 @@
  * memory with 100,000 messages in flight.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { createClient as createDbClient } from '@libsql/client';
 import { createClient, positionOf, type RollcallClient } from '@rollcall/sdk';
 import { ROOT, startServer, type ServerProcess } from '../helpers/server-process.ts';
@@ -16,18 +16,32 @@ import { median, percentile, progress } from './stats.ts';
 const ADMIN = 'bench-admin-key-0123456789abcdefghijklmnop';
 const quiet = { warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** `work`, or nothing more than `ms` of waiting for it (no bound when `ms` is Infinity). */
+const within = (work: Promise<unknown>, ms: number) => (ms === Infinity ? work : Promise.race([work, sleep(Math.max(0, ms))]));
+
+/** Where the servers keep their data: a fresh embedded file (default), or one libsql server shared by `servers` processes. */
+export interface Deployment {
+  dbUrl?: string;
+  servers?: number;
+}
 
 interface Harness {
   server: ServerProcess;
+  servers: ServerProcess[];
   dbUrl: string;
   sdkKey: string;
   api(method: string, path: string, body?: unknown): Promise<any>;
-  close(): Promise<void>;
+  /** Stops the servers; `after` runs before their data is removed. */
+  close(after?: () => void): Promise<void>;
 }
 
-async function harness(): Promise<Harness> {
-  const { url: dbUrl, dir } = tempDatabaseUrl();
-  const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN });
+async function harness(deployment: Deployment = {}): Promise<Harness> {
+  const temp = deployment.dbUrl === undefined ? tempDatabaseUrl() : null;
+  const dbUrl = deployment.dbUrl ?? temp!.url;
+  const env = { ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN };
+  // The first server migrates the database; the others start on the migrated schema.
+  const server = await startServer(env, 60_000);
+  const servers = [server, ...(await Promise.all(Array.from({ length: (deployment.servers ?? 1) - 1 }, () => startServer(env, 60_000))))];
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as any;
@@ -35,14 +49,28 @@ async function harness(): Promise<Harness> {
   const sdkKey = (await api('POST', '/v1/keys', { kind: 'sdk', name: 'bench' })).key as string;
   return {
     server,
+    servers,
     dbUrl,
     sdkKey,
     api,
-    async close() {
-      await server.stop('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
+    async close(after) {
+      await Promise.all(servers.map((s) => s.stop('SIGTERM')));
+      after?.();
+      if (temp !== null) rmSync(temp.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The file with its WAL, as left by a server stopped cleanly (which checkpoints). */
+function fileBytes(path: string): number {
+  const size = (p: string) => {
+    try {
+      return statSync(p).size;
+    } catch {
+      return 0;
+    }
+  };
+  return size(path) + size(`${path}-wal`);
 }
 
 function rssMb(pid: number): number {
@@ -55,22 +83,23 @@ function rssMb(pid: number): number {
  * received and then processed; one in ten is settled by the next client (as
  * another process would), so it travels by id both ways. The figure is the
  * messages the server committed, over the time from the first message to the
- * last acknowledgement.
+ * last acknowledgement. With several servers the SDKs are spread over them.
+ * On a file it also gives the bytes on disk per million messages.
  */
-export async function measureIngest(options: { clients: number; seconds: number; rounds: number }) {
-  const h = await harness();
+export async function measureIngest(options: { clients: number; seconds: number; rounds: number; drainSeconds?: number } & Deployment) {
+  const h = await harness(options);
   await h.api('POST', '/v1/rollouts', { key: 'ingest', plan: [{ live: 50 }], guards: { graceSeconds: 600, windowSeconds: 3600 } });
   await h.api('POST', '/v1/rollouts/ingest/start');
   const db = createDbClient({ url: h.dbUrl });
   const committed = async () => Number((await db.execute('SELECT coalesce(sum(received), 0) AS n FROM cohort_counts')).rows[0]!.n);
   const rates: number[] = [];
   let peakRss = 0;
-  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(h.server.child.pid!))), 100);
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, ...h.servers.map((s) => rssMb(s.child.pid!)))), 100);
   let byId = 0;
   for (let round = 0; round < options.rounds; round++) {
-    progress(`ingest round ${round + 1}/${options.rounds}: ${options.clients} SDKs for ${options.seconds} s`);
-    const clients: RollcallClient[] = Array.from({ length: options.clients }, () =>
-      createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet, maxBufferedEvents: 200_000 }),
+    progress(`ingest round ${round + 1}/${options.rounds}: ${options.clients} SDKs over ${h.servers.length} server(s) for ${options.seconds} s`);
+    const clients: RollcallClient[] = Array.from({ length: options.clients }, (_, k) =>
+      createClient({ url: h.servers[k % h.servers.length]!.url, sdkKey: h.sdkKey, logger: quiet, maxBufferedEvents: 200_000, initTimeoutMs: 30_000 }),
     );
     await Promise.all(clients.map((c) => c.ready()));
     const before = await committed();
@@ -97,29 +126,38 @@ export async function measureIngest(options: { clients: number; seconds: number;
         }
       }),
     );
-    // Everything out, every batch acknowledged.
-    for (let attempt = 0; attempt < 100 && clients.some((c) => c.status.buffered > 0); attempt++) await Promise.all(clients.map((c) => c.flush()));
+    // Everything out, every batch acknowledged; or, with `drainSeconds`, what got in by then (a
+    // server slower than the SDKs would otherwise have the figure wait out their whole backlog).
+    const drainUntil = options.drainSeconds === undefined ? Infinity : performance.now() + options.drainSeconds * 1000;
+    for (let attempt = 0; attempt < 100 && clients.some((c) => c.status.buffered > 0) && performance.now() < drainUntil; attempt++) {
+      await within(Promise.all(clients.map((c) => c.flush())), drainUntil - performance.now());
+    }
     const elapsed = (performance.now() - started) / 1000;
     const got = (await committed()) - before;
-    if (got !== sent) progress(`  committed ${got} of ${sent} messages`);
+    if (got !== sent) progress(`  committed ${got} of ${sent} messages in ${elapsed.toFixed(1)} s`);
     rates.push(got / elapsed);
-    await Promise.all(clients.map((c) => c.close()));
+    await within(Promise.all(clients.map((c) => c.close())), options.drainSeconds === undefined ? Infinity : 5_000);
   }
   clearInterval(rssTimer);
   const openRows = Number((await db.execute("SELECT count(*) AS n FROM messages WHERE status = 'open'")).rows[0]!.n);
+  const total = await committed();
   db.close();
-  await h.close();
-  return { ingest_msgs_per_s: median(rates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows };
+  let dbBytes: number | null = null;
+  await h.close(() => {
+    if (h.dbUrl.startsWith('file:')) dbBytes = fileBytes(h.dbUrl.slice('file:'.length));
+  });
+  return { ingest_msgs_per_s: median(rates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
 }
 
 /**
  * `clients` SDKs on the stream; one more sends a cohort's messages, a fifth of
  * which are never processed. The losses become due `graceSeconds` after they
  * were received; each SDK's delay is from then until its `revert` event.
+ * With several servers the SDKs are spread over them (the sender is on the first).
  */
-export async function measureRevert(options: { clients: number; trials: number }) {
-  const h = await harness();
-  const clients: RollcallClient[] = Array.from({ length: options.clients }, () => createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet }));
+export async function measureRevert(options: { clients: number; trials: number } & Deployment) {
+  const h = await harness(options);
+  const clients: RollcallClient[] = Array.from({ length: options.clients }, (_, k) => createClient({ url: h.servers[k % h.servers.length]!.url, sdkKey: h.sdkKey, logger: quiet, initTimeoutMs: 30_000 }));
   await Promise.all(clients.map((c) => c.ready()));
   const sender = createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet, flushIntervalMs: 200 });
   await sender.ready();

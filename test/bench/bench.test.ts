@@ -30,4 +30,26 @@ describe('npm run bench --quick', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 270_000);
+
+  it('--scale measures every scale figure on a real sqld and writes the JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-scale-'));
+    const out = join(dir, 'scale.json');
+    try {
+      const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/bench/index.ts', '--quick', '--scale'], {
+        cwd: ROOT,
+        env: { ...process.env, ROLLCALL_BENCH_OUT: out },
+        encoding: 'utf8',
+        timeout: 420_000,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/ingest_sqld_msgs_per_s \(3\)\s+\d+ msg\/s/);
+      const figures = JSON.parse(readFileSync(out, 'utf8'));
+      for (const key of ['ingest_embedded_msgs_per_s', 'ingest_sqld_1_msgs_per_s', 'ingest_sqld_3_msgs_per_s', 'revert_embedded_p99_ms', 'revert_sqld_p99_ms', 'tick_embedded_p99_ms', 'tick_sqld_p99_ms', 'ledger_page_ms', 'ledger_health_ms', 'db_bytes_per_million_msgs']) {
+        expect(Number.isFinite(figures[key]) && figures[key] > 0, `${key} = ${figures[key]}`).toBe(true);
+      }
+      expect(figures.mode).toBe('quick-scale');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 450_000);
 });

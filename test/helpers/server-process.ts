@@ -31,7 +31,7 @@ export function runServer(env: Record<string, string>): { child: ChildProcess; o
   return { child, output: () => output, exited };
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 15_000): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const { child, output, exited } = runServer(env);
   const deadline = Date.now() + timeoutMs;
   let url: string | undefined;

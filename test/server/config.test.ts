@@ -12,6 +12,7 @@ describe('configuration from the environment', () => {
       callbackAllow: [],
       callbackConcurrency: 4,
       metricsPublic: false,
+      settledRetentionSeconds: 3600,
     });
   });
 
@@ -24,9 +25,10 @@ describe('configuration from the environment', () => {
       ROLLCALL_ADMIN_KEY: 'k'.repeat(32),
       ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8, 10.0.0.0/8,::1/128',
       ROLLCALL_CALLBACK_CONCURRENCY: '0',
+      ROLLCALL_SETTLED_RETENTION_SECONDS: '300',
       UNRELATED: 'ignored',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0 });
+    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0, settledRetentionSeconds: 300 });
     expect(config.callbackAllow).toEqual([
       { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
       { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
@@ -45,6 +47,8 @@ describe('configuration from the environment', () => {
     ['ROLLCALL_CALLBACK_ALLOW', 'localhost', /ROLLCALL_CALLBACK_ALLOW/],
     ['ROLLCALL_CALLBACK_CONCURRENCY', '65', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number from 0 to 64/],
     ['ROLLCALL_METRICS_PUBLIC', 'yes', /ROLLCALL_METRICS_PUBLIC: must be 0 or 1/],
+    ['ROLLCALL_SETTLED_RETENTION_SECONDS', '59', /ROLLCALL_SETTLED_RETENTION_SECONDS: must be a whole number of seconds from 60/],
+    ['ROLLCALL_SETTLED_RETENTION_SECONDS', 'an hour', /ROLLCALL_SETTLED_RETENTION_SECONDS: must be a whole number of seconds/],
     ['ROLLCALL_CALLBACK_CONCURRENCY', 'many', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number/],
   ];
   for (const [name, value, message] of bad) {

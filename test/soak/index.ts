@@ -6,8 +6,15 @@
  * every message received and processed exactly once, none lost.
  * `--minutes`, `--seconds`, `--rate`, `--sdks` change the load; exit 1 when
  * the reconciliation does not hold.
+ *
+ * It also samples the database's size on disk (file, WAL) and its ledger rows
+ * every 10 s, charts them and writes them to `test-results/soak/size.csv` and
+ * `.json` (`--out DIR`): under retention the size must level off, not grow.
+ * The server keeps settled ids `--settled-minutes` (5; the product's default
+ * is 60) so that a 30-minute run reaches the steady state.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createClient as createDb } from '@libsql/client';
 import { createClient, type RollcallClient } from '../../sdk/index.ts';
 import { startServer } from '../helpers/server-process.ts';
@@ -21,11 +28,21 @@ const arg = (name: string, fallback: number) => {
 const seconds = process.argv.includes('--seconds') ? arg('seconds', 600) : arg('minutes', 10) * 60;
 const rate = arg('rate', 50_000);
 const sdks = arg('sdks', 100);
+const settledMinutes = arg('settled-minutes', 5);
+const outDir = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1]! : 'test-results/soak';
 const ADMIN = 'soak-admin-key-0123456789abcdefghijklmnopq';
 const TICK_MS = 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+const fileMb = (path: string) => {
+  try {
+    return statSync(path).size / 1024 / 1024;
+  } catch {
+    return 0;
+  }
+};
 
 function chart(values: number[], height = 8, width = 60): string {
   const step = Math.max(1, Math.ceil(values.length / width));
@@ -44,7 +61,9 @@ function chart(values: number[], height = 8, width = 60): string {
 
 async function main(): Promise<void> {
   const { url: dbUrl, dir } = tempDatabaseUrl();
-  const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN });
+  const dbPath = dbUrl.slice('file:'.length);
+  const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN, ROLLCALL_SETTLED_RETENTION_SECONDS: String(Math.round(settledMinutes * 60)) });
+  const reader = createDb({ url: dbUrl });
   const api = async (method: string, path: string, body?: unknown) =>
     (await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
   const sdkKey = (await api('POST', '/v1/keys', { kind: 'sdk', name: 'soak' })).key as string;
@@ -65,11 +84,16 @@ async function main(): Promise<void> {
 
   const sent = { received: 0, processed: 0 };
   let seq = 0;
+  let skipped = 0;
   const trafficStarted = performance.now();
   const traffic = setInterval(() => {
-    // Paced by the clock, not by the timer's count: a late tick sends what is due.
-    const due = Math.floor(((performance.now() - trafficStarted) / 1000) * rate);
-    for (let n = due - seq; n > 0; n--) {
+    // Paced by the clock, not by the timer's count: a late tick sends what is due, but at most
+    // a quarter second's worth. On a busy machine an unbounded catch-up blocked this process for
+    // seconds, its SDKs' sends with it, and the run never recovered; the rate printed is the one held.
+    const due = Math.floor(((performance.now() - trafficStarted) / 1000) * rate) - skipped;
+    const burst = Math.ceil(rate / 4);
+    if (due - seq > burst) skipped += due - seq - burst;
+    for (let n = Math.min(due - seq, burst); n > 0; n--) {
       const c = seq % sdks;
       const message = { partnerId: `partner-${seq % 20_000}`, messageId: `soak-${seq}` };
       clients[c]!.received('soak', message);
@@ -82,6 +106,7 @@ async function main(): Promise<void> {
   }, TICK_MS);
 
   const rss: number[] = [];
+  const sizes: { s: number; sent: number; dbMb: number; walMb: number; ledgerRows: number; countRows: number; rssMb: number }[] = [];
   const started = performance.now();
   let lastSent = 0;
   const every = Math.min(10, seconds);
@@ -93,11 +118,17 @@ async function main(): Promise<void> {
     }
     const window = latencies.splice(0);
     const line = window.length === 0 ? 'no reports' : `reports p50 ${percentile(window, 50).toFixed(1)} ms, p99 ${percentile(window, 99).toFixed(1)} ms, max ${Math.max(...window).toFixed(1)} ms`;
-    console.log(`  ${String(elapsed).padStart(4)} s  ${Math.round((sent.received - lastSent) / every).toLocaleString().padStart(7)} msg/s  RSS ${rss[rss.length - 1]!.toFixed(0)} MB  ${line}`);
+    const rows = (await reader.execute('SELECT (SELECT count(*) FROM messages) ledger, (SELECT count(*) FROM cohort_counts) counts')).rows[0]!;
+    const size = { s: elapsed, sent: sent.received, dbMb: fileMb(dbPath), walMb: fileMb(`${dbPath}-wal`), ledgerRows: Number(rows.ledger), countRows: Number(rows.counts), rssMb: rss[rss.length - 1]! };
+    sizes.push(size);
+    console.log(
+      `  ${String(elapsed).padStart(4)} s  ${Math.round((sent.received - lastSent) / every).toLocaleString().padStart(7)} msg/s  RSS ${size.rssMb.toFixed(0)} MB  db ${size.dbMb.toFixed(0)} MB + WAL ${size.walMb.toFixed(0)} MB, ${size.ledgerRows.toLocaleString()} ledger rows  ${line}`,
+    );
     lastSent = sent.received;
   }
   if (seconds % every !== 0) await sleep((seconds % every) * 1000);
   clearInterval(traffic);
+  if (skipped > 0) console.log(`the generator fell behind: ${skipped.toLocaleString()} messages not sent (the machine could not generate ${rate.toLocaleString()}/s)`);
 
   // Everything still buffered goes out; then reconcile against the database file.
   const deadline = performance.now() + 60_000;
@@ -110,7 +141,17 @@ async function main(): Promise<void> {
   const open = Number((await db.execute("SELECT count(*) n FROM messages WHERE status IN ('open', 'lost')")).rows[0]!.n);
   db.close();
   const got = { received: Number(counts.received), processed: Number(counts.processed), dropped: Number(counts.dropped) };
+  reader.close();
   console.log(`\nserver RSS over the run (max of each column):\n${chart(rss)}`);
+  console.log(`\ndatabase on disk (file + WAL) over the run, settled ids kept ${settledMinutes} min:\n${chart(sizes.map((z) => z.dbMb + z.walMb))}`);
+  console.log('\n  minute   db MB   WAL MB   ledger rows   count rows');
+  for (const z of sizes.filter((z, i) => z.s % 60 === 0 || i === sizes.length - 1)) {
+    console.log(`  ${(z.s / 60).toFixed(1).padStart(6)} ${z.dbMb.toFixed(1).padStart(7)} ${z.walMb.toFixed(1).padStart(8)} ${z.ledgerRows.toLocaleString().padStart(13)} ${z.countRows.toLocaleString().padStart(12)}`);
+  }
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'size.json'), JSON.stringify({ rate, sdks, seconds, settledMinutes, samples: sizes }, null, 1));
+  writeFileSync(join(outDir, 'size.csv'), ['seconds,sent,db_mb,wal_mb,ledger_rows,count_rows,rss_mb', ...sizes.map((z) => [z.s, z.sent, z.dbMb.toFixed(2), z.walMb.toFixed(2), z.ledgerRows, z.countRows, z.rssMb.toFixed(1)].join(','))].join('\n') + '\n');
+  console.log(`sizes written to ${join(outDir, 'size.csv')} and size.json`);
   console.log(`\nreconciliation: sent ${sent.received.toLocaleString()} received / ${sent.processed.toLocaleString()} processed; counted ${got.received.toLocaleString()} / ${got.processed.toLocaleString()}; dropped ${got.dropped}; open or lost ids ${open}`);
   const ok = got.received === sent.received && got.processed === sent.processed && got.dropped === 0 && open === 0;
   console.log(ok ? 'zero lost, zero counted twice' : 'RECONCILIATION FAILED');

@@ -11,5 +11,8 @@ describe('npm run soak, in miniature', () => {
     expect(run.stdout).toMatch(/reports p50 [\d.]+ ms, p99 [\d.]+ ms/);
     expect(run.stdout).toMatch(/reconciliation: sent (2[0-9],\d{3}) received \/ \1 processed; counted \1 \/ \1/);
     expect(run.stdout).toContain('zero lost, zero counted twice');
+    // The size on disk is sampled for the curve under retention: ledger rows are there to count.
+    expect(run.stdout).toMatch(/db \d+ MB \+ WAL \d+ MB, [1-9][\d,]* ledger rows/);
+    expect(run.stdout).toContain('database on disk (file + WAL) over the run');
   }, 120_000);
 });

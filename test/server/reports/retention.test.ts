@@ -23,14 +23,14 @@ const rows = async (table: string) => (await t.dump())[table] as any[];
 const idOf = async (key: string) => (await rows('rollouts')).find((r) => r.key === key).id;
 
 describe('retention', () => {
-  it('deletes settled ledger rows after an hour, per rollout, at most `limit` per statement', async () => {
+  it('deletes settled ledger rows after an hour, per rollout, at most `limit` per statement and `rounds` statements a sweep', async () => {
     const now = t.clock.now();
     for (const rollout of ['a', 'b']) {
       await report({
         messages: Array.from({ length: 5 }, (_, i) => ({ rollout, messageId: `${rollout}${i}`, partnerId: 'p', cohort: 'c1', path: 'new' as const, status: 'processed' as const, receivedAt: now, at: now })),
       });
     }
-    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, policy: { limit: 3 } });
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, policy: { limit: 3, rounds: 1 } });
     t.clock.advance(HOUR - 1_000);
     expect((await retention.sweep()).settled).toBe(0);
     t.clock.advance(2_000);
@@ -40,6 +40,17 @@ describe('retention', () => {
     expect(left.filter((m) => m.rollout_id === a)).toHaveLength(2);
     expect(left.filter((m) => m.rollout_id === b)).toHaveLength(2);
     expect((await retention.sweep()).settled).toBe(4);
+    expect(await rows('messages')).toHaveLength(0);
+  });
+
+  it('repeats a full statement within one sweep until the backlog is gone, so deletion keeps up with ingestion', async () => {
+    const now = t.clock.now();
+    await report({
+      messages: Array.from({ length: 10 }, (_, i) => ({ rollout: 'a', messageId: `m${i}`, partnerId: 'p', cohort: 'c1', path: 'new' as const, status: 'processed' as const, receivedAt: now, at: now })),
+    });
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, policy: { limit: 3, settledMs: 60_000 } });
+    t.clock.advance(61_000);
+    expect((await retention.sweep()).settled).toBe(10); // four statements: 3 + 3 + 3 + 1
     expect(await rows('messages')).toHaveLength(0);
   });
 

@@ -1,0 +1,2 @@
+CREATE INDEX `cohort_counts_sums` ON `cohort_counts` (`rollout_id`,`cohort`,`path`,`bucket`,`received`,`processed`,`failed`,`compared`,`mismatched`,`skipped`,`dropped`);--> statement-breakpoint
+CREATE INDEX `messages_by_status_cohort` ON `messages` (`rollout_id`,`status`,`cohort`,`received_at`);

@@ -1,0 +1,106 @@
+/**
+ * `npm run bench -- --scale`: Rollcall at scale, beside the embedded figures
+ * of the same run. Ingest and revert on a real libsql server (sqld, started
+ * here, a fresh one per figure) with 1 and 3 Rollcall server processes and
+ * the SDKs spread over them; one controller pass over 1,000 running
+ * rollouts (embedded and sqld); the rollout page and /health over a ledger
+ * of 10 million rows with a bad mix; bytes on disk per million messages.
+ * `--quick` runs a small version of each (by `npm test`, so it never rots).
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { startSqld } from '../helpers/sqld.ts';
+import { tempDatabaseUrl } from '../helpers/test-app.ts';
+import { measureIngest, measureRevert } from './accounting.ts';
+import { measureDashboard } from './dashboard.ts';
+import { progress, round } from './stats.ts';
+import { measureTick } from './tick.ts';
+
+interface Row {
+  figure: string;
+  value: number;
+  unit: string;
+  target: string;
+  met: boolean | null;
+  context: string;
+}
+
+/** Runs `fn` against a fresh sqld, stopped afterwards whatever happens. */
+async function onSqld<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const sqld = await startSqld();
+  try {
+    return await fn(sqld.url);
+  } finally {
+    await sqld.stop();
+  }
+}
+
+async function onFile<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const { url, dir } = tempDatabaseUrl();
+  try {
+    return await fn(url);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runScale(quick: boolean): Promise<void> {
+  const started = performance.now();
+  const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+  process.stderr.write(`rollcall bench --scale (${quick ? 'quick' : 'full'}), ${cpus().length} cores, node ${process.version}, load ${load()}\n`);
+  const ingestRun = { clients: quick ? 3 : 21, seconds: quick ? 1 : 10, rounds: quick ? 1 : 3 };
+  const revertRun = { clients: quick ? 6 : 100, trials: quick ? 1 : 5 };
+  const tickRun = { rollouts: quick ? 10 : 1_000, ticks: quick ? 2 : 20 };
+  const ledgerRun = { rows: quick ? 20_000 : 10_000_000, samples: quick ? 2 : 11 };
+
+  // On sqld the SDKs outrun the server: the figure is what it committed in the traffic and a bounded drain after it.
+  const sqldIngestRun = { ...ingestRun, seconds: quick ? 1 : 10, rounds: 1, drainSeconds: quick ? 2 : 10 };
+  // Each figure is printed as it is measured, so a long run that is stopped still says something.
+  const logged = <T>(name: string, value: T): T => (progress(`${name}: ${JSON.stringify(value)}`), value);
+  const embedded = logged('ingest embedded', await measureIngest(ingestRun));
+  const sqld1 = logged('ingest sqld 1', await onSqld((dbUrl) => measureIngest({ ...sqldIngestRun, dbUrl, servers: 1 })));
+  const sqld3 = logged('ingest sqld 3', await onSqld((dbUrl) => measureIngest({ ...sqldIngestRun, dbUrl, servers: 3 })));
+  const revertEmbedded = logged('revert embedded', await measureRevert(revertRun));
+  const revertSqld = logged('revert sqld 3', await onSqld((dbUrl) => measureRevert({ ...revertRun, dbUrl, servers: 3 })));
+  const tickEmbedded = logged('tick embedded', await onFile((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'embedded' })));
+  const tickSqld = logged('tick sqld', await onSqld((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'sqld' })));
+  const ledger = logged('ledger', await measureDashboard({ ...ledgerRun, mix: 'bad' }));
+  const bytesPerMillion = embedded.db_bytes === null ? 0 : (embedded.db_bytes / embedded.messages) * 1_000_000;
+
+  const figures = {
+    ingest_embedded_msgs_per_s: Math.round(embedded.ingest_msgs_per_s),
+    ingest_sqld_1_msgs_per_s: Math.round(sqld1.ingest_msgs_per_s),
+    ingest_sqld_3_msgs_per_s: Math.round(sqld3.ingest_msgs_per_s),
+    revert_embedded_p99_ms: Math.round(revertEmbedded.revert_p99_ms),
+    revert_sqld_p99_ms: Math.round(revertSqld.revert_p99_ms),
+    tick_embedded_p99_ms: round(tickEmbedded.tick_p99_ms),
+    tick_sqld_p99_ms: round(tickSqld.tick_p99_ms),
+    ledger_page_ms: round(ledger.dashboard_ms),
+    ledger_health_ms: round(ledger.health_ms),
+    db_bytes_per_million_msgs: Math.round(bytesPerMillion),
+  };
+  const spread = `${ingestRun.clients} SDKs, 1 in 10 settled by another SDK (by id)`;
+  const rows: Row[] = [
+    { figure: 'ingest_embedded_msgs_per_s', value: figures.ingest_embedded_msgs_per_s, unit: 'msg/s', target: '≥ 100000', met: figures.ingest_embedded_msgs_per_s >= 100_000, context: `1 server, embedded file; ${spread}; peak RSS ${round(embedded.server_rss_mb)} MB` },
+    { figure: 'ingest_sqld_msgs_per_s (1)', value: figures.ingest_sqld_1_msgs_per_s, unit: 'msg/s', target: '—', met: null, context: `1 server on sqld: committed over ${sqldIngestRun.seconds} s of traffic + ≤ ${sqldIngestRun.drainSeconds} s of drain; peak RSS ${round(sqld1.server_rss_mb)} MB` },
+    { figure: 'ingest_sqld_msgs_per_s (3)', value: figures.ingest_sqld_3_msgs_per_s, unit: 'msg/s', target: '≥ 100000', met: figures.ingest_sqld_3_msgs_per_s >= 100_000, context: `3 servers on one sqld, SDKs spread over them; peak RSS ${round(sqld3.server_rss_mb)} MB` },
+    { figure: 'revert_embedded_p99_ms', value: figures.revert_embedded_p99_ms, unit: 'ms', target: '≤ 2000', met: figures.revert_embedded_p99_ms <= 2000, context: `${revertRun.clients} SDKs on 1 server, embedded; p50 ${Math.round(revertEmbedded.revert_p50_ms)} ms over ${revertEmbedded.samples}` },
+    { figure: 'revert_sqld_p99_ms', value: figures.revert_sqld_p99_ms, unit: 'ms', target: '≤ 1000', met: figures.revert_sqld_p99_ms <= 1000, context: `${revertRun.clients} SDKs over 3 servers on one sqld; p50 ${Math.round(revertSqld.revert_p50_ms)} ms over ${revertSqld.samples}` },
+    { figure: 'tick_ms (embedded)', value: figures.tick_embedded_p99_ms, unit: 'ms', target: '≤ 100', met: figures.tick_embedded_p99_ms <= 100, context: `p99 of ${tickEmbedded.ticks} passes over ${tickEmbedded.rollouts} running rollouts × 10 cohorts; p50 ${round(tickEmbedded.tick_p50_ms)} ms` },
+    { figure: 'tick_ms (sqld)', value: figures.tick_sqld_p99_ms, unit: 'ms', target: '≤ 100', met: figures.tick_sqld_p99_ms <= 100, context: `the same on sqld; p50 ${round(tickSqld.tick_p50_ms)} ms` },
+    { figure: 'ledger_page_ms', value: figures.ledger_page_ms, unit: 'ms', target: '≤ 100', met: figures.ledger_page_ms <= 100, context: `rollout page, ${ledger.rows.toLocaleString()} ledger rows in the window, 25% lost/replayed/late; median of ${ledger.samples}, p95 ${round(ledger.dashboard_p95_ms)} ms` },
+    { figure: 'ledger_health_ms', value: figures.ledger_health_ms, unit: 'ms', target: '≤ 100', met: figures.ledger_health_ms <= 100, context: `GET /v1/rollouts/:key/health on the same ledger; p95 ${round(ledger.health_p95_ms)} ms` },
+    { figure: 'db_bytes_per_million_msgs', value: figures.db_bytes_per_million_msgs, unit: 'B', target: '—', met: null, context: `embedded file + WAL after ${embedded.messages.toLocaleString()} messages of the ingest run (1 in 10 kept by id until retention)` },
+  ];
+
+  const pad = (text: string, width: number) => text.padEnd(width);
+  console.log(`\n${pad('figure', 30)}${pad('measured', 16)}${pad('target', 12)}${pad('met', 6)}context`);
+  for (const row of rows) console.log(`${pad(row.figure, 30)}${pad(`${row.value} ${row.unit}`, 16)}${pad(row.target, 12)}${pad(row.met === null ? '—' : row.met ? 'yes' : 'NO', 6)}${row.context}`);
+  console.log(`\n${quick ? 'quick' : 'full'} scale run, ${round((performance.now() - started) / 1000)} s, load average now ${load()}`);
+
+  const out = process.env.ROLLCALL_BENCH_OUT;
+  if (out) {
+    writeFileSync(out, `${JSON.stringify({ ...figures, mode: quick ? 'quick-scale' : 'scale', measuredAt: new Date().toISOString(), cores: cpus().length, node: process.version }, null, 2)}\n`);
+    progress(`figures written to ${out}`);
+  }
+}
