@@ -33,7 +33,7 @@ import { createLostAnnouncer } from './lost/announcer.ts';
 import { lostRoutes, replayRoutes } from './lost/routes.ts';
 import { createLostService } from './lost/service.ts';
 import { createMetrics } from './metrics/metrics.ts';
-import { createIngester } from './reports/ingester.ts';
+import { createIngester, type CommitMode } from './reports/ingester.ts';
 import { createReporterWatch } from './reporters/watch.ts';
 import { createRetention, type RetentionPolicy } from './reports/retention.ts';
 import { reportRoutes } from './reports/routes.ts';
@@ -58,6 +58,8 @@ export interface AppDeps {
   stream?: { heartbeatMs?: number; watchMs?: number; stallMs?: number };
   /** How often the controller evaluates every rollout (250 ms). */
   controller?: { tickMs?: number };
+  /** How report groups are committed: one transaction (embedded file) or one batch (libsql server); chosen from the URL. */
+  ingestCommit?: CommitMode;
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
   /** Failed authentications allowed per client address and window (30 a minute). */
   authFailures?: FailureLimitOptions;
@@ -110,7 +112,7 @@ export function createApp(deps: AppDeps) {
   const rollouts = createRolloutService({ database, clock, changes, announce: announceChange });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
-  const ingester = createIngester({ database, clock, logger, events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest } });
+  const ingester = createIngester({ database, clock, logger, commit: deps.ingestCommit, events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest } });
   const announcer = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
   const lostEvents = {
     onLost(key: string, messages: { cohort: string }[]) {

@@ -2,26 +2,20 @@
  * Ingestion with group commit: batches that arrive while a write is under
  * way are applied together in the next transaction, and every request is
  * answered only after its batch is committed. A batch id seen before is
- * acknowledged without being counted again.
- *
- * SDK timestamps are moved onto the server's clock by the offset between the
- * two at the moment of sending (the `x-rollcall-clock` header).
+ * acknowledged without being counted again. What a group adds is worked
+ * out in ingest-plan.ts; here it is committed (see CommitMode).
  */
 import type { Clock } from '../clock.ts';
-import { deferredWrites, type Database, type SqlRunner } from '../db/database.ts';
-import { rolloutsByKey } from '../db/rollout-ids.ts';
+import { deferredWrites, filePathOf, type Database, type SqlRunner } from '../db/database.ts';
+import { rolloutsByKey, type RolloutRef } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
-import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
-import { recordHeard, type Heard } from '../reporters/store.ts';
+import type { Counts, ReportAck } from '../../sdk/wire.ts';
+import { recordHeard } from '../reporters/store.ts';
 import { storageFault } from '../storage/faults.ts';
-import type { ValidBatch } from './schemas.ts';
+import { keysOf, planIngest, type IngestPlan, type Submission } from './ingest-plan.ts';
 import * as store from './store.ts';
 
-export interface Submission {
-  batch: ValidBatch;
-  /** Server time minus SDK time when the batch was sent, in ms. */
-  clockOffset: number;
-}
+export type { Submission } from './ingest-plan.ts';
 
 const GROUP_MAX = 64;
 
@@ -35,167 +29,93 @@ export interface IngesterEvents {
   onBatch?(seconds: number): void;
 }
 
-function unpackHistogram(pairs: number[] | undefined, each: (slot: number, count: number) => void): void {
-  if (pairs === undefined) return;
-  for (let i = 0; i + 1 < pairs.length; i += 2) if (pairs[i + 1]! > 0) each(pairs[i]!, pairs[i + 1]!);
-}
+type Applied = { acks: ReportAck[]; tallies: CohortTally[] };
 
-/** Adds a watermarked batch to what the group heard from its instance; returns the set its rollouts go into. */
-function heardFrom(heard: Map<string, Heard>, batch: ValidBatch, watermark: number): Set<number> {
-  const { instanceId } = batch.sdk;
-  let reporter = heard.get(instanceId);
-  if (reporter === undefined) heard.set(instanceId, (reporter = { instanceId, watermark, final: false, rolloutIds: new Set() }));
-  reporter.watermark = Math.max(reporter.watermark, watermark);
-  reporter.final = batch.final === true;
-  return reporter.rolloutIds;
-}
+/**
+ * How a group is committed. `transaction`: claims read back, then the writes,
+ * in one write transaction (the embedded file, where a statement costs
+ * microseconds). `batch`: for a libsql server, where each statement of an
+ * interactive transaction is an HTTP round trip made while holding the
+ * database's write lock, so that three servers mostly waited for each other.
+ * The rollouts and the batch ids already seen are read first, outside any
+ * lock; then claims and writes go as one batch, one round trip, executed
+ * by the server as one transaction. A claim another server made meanwhile
+ * fails that batch, and the group is applied again as a transaction, which
+ * tells the duplicate apart.
+ */
+export type CommitMode = 'transaction' | 'batch';
 
-export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents }) {
+export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents; commit?: CommitMode }) {
   const { database, clock, logger } = deps;
+  const mode: CommitMode = deps.commit ?? (filePathOf(database.url) === null ? 'batch' : 'transaction');
   let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
 
-  async function apply(runner: SqlRunner, submissions: Submission[]): Promise<{ acks: ReportAck[]; tallies: CohortTally[] }> {
-    const now = clock.now();
-    const keys = new Set<string>();
-    for (const { batch } of submissions) {
-      for (const r of batch.counts) keys.add(r.rollout);
-      for (const r of batch.messages) keys.add(r.rollout);
-      for (const r of batch.mismatches) keys.add(r.rollout);
-      for (const r of batch.noise) keys.add(r.rollout);
-    }
-    const known = await rolloutsByKey(runner, [...keys]);
+  const claimsOf = (submissions: Submission[]) => submissions.map(({ batch }) => ({ batchId: batch.batchId, instanceId: batch.sdk.instanceId }));
+
+  /** The writes nobody reads back, in their order (one round trip to a libsql server when `runner` batches). */
+  async function writePlan(runner: SqlRunner, plan: IngestPlan, known: Map<string, RolloutRef>, now: number): Promise<void> {
     const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
-    const counts = new Map<string, store.CountDelta & Counts>();
-    const latency = new Map<string, store.LatencyDelta>();
-    const opened: store.MessageRow[] = [];
-    const settled = new Map<number, store.MessageRow[]>();
-    const samples: store.SampleRow[] = [];
-    const fieldSets = new Map<string, store.FieldSetRow>();
-    const noise = new Map<number, store.NoiseDelta>();
-    const acks: ReportAck[] = [];
-    const heard = new Map<string, Heard>();
+    await store.addCounts(runner, plan.counts);
+    await store.addLatency(runner, plan.latency);
+    await store.openMessages(runner, plan.opened);
+    for (const [rolloutId, rows] of plan.settled) await store.settleMessages(runner, rows, graceById.get(rolloutId)! * 1000);
+    await store.addFieldSets(runner, plan.fieldSets);
+    await store.addNoise(runner, plan.noise, now);
+    for (const reporter of plan.heard) await recordHeard(runner, reporter, now);
+  }
 
-    // Every batch id claimed in one statement; a batch sent twice within one group is applied once.
-    const fresh = await store.claimBatches(runner, submissions.map(({ batch }) => ({ batchId: batch.batchId, instanceId: batch.sdk.instanceId })), now);
-    for (const { batch, clockOffset } of submissions) {
-      if (!fresh.delete(batch.batchId)) {
-        acks.push({ batchId: batch.batchId, duplicate: true, ignored: 0 });
-        continue;
-      }
-      let ignored = 0;
-      const onServer = (t: number) => Math.min(now, t + clockOffset);
-      // A batch without a watermark (an older SDK, the Python client) promises nothing and is
-      // followed by no heartbeat: its sender is not waited for, its messages are judged as they were.
-      const named = batch.watermark === undefined ? new Set<number>() : heardFrom(heard, batch, onServer(batch.watermark));
-      for (const row of batch.counts) {
-        const rollout = known.get(row.rollout);
-        if (rollout === undefined) {
-          ignored++;
-          continue;
-        }
-        named.add(rollout.id);
-        const bucket = Math.floor(onServer(row.second * 1000) / 1000);
-        const key = `${rollout.id}|${bucket}|${row.cohort}|${row.path}`;
-        let sum = counts.get(key);
-        if (sum === undefined) counts.set(key, (sum = { rolloutId: rollout.id, bucket, cohort: row.cohort, path: row.path, ...zeroCounts() }));
-        for (const c of COUNTERS) sum[c] += row[c];
-        for (const d of row.differences ?? []) {
-          const fields = d.paths.join('\n');
-          const k = `${key}|${fields}`;
-          const set = fieldSets.get(k) ?? { rolloutId: rollout.id, cohort: row.cohort, path: row.path, bucket, fields, count: 0 };
-          set.count += d.count;
-          fieldSets.set(k, set);
-        }
-        const minute = bucket - (bucket % 60);
-        for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
-          unpackHistogram(pairs, (slot, n) => {
-            const k = `${rollout.id}|${minute}|${row.cohort}|${row.path}|${role}|${slot}`;
-            const cell = latency.get(k) ?? { rolloutId: rollout.id, bucket: minute, cohort: row.cohort, path: row.path, role, slot, count: 0 };
-            cell.count += n;
-            latency.set(k, cell);
-          });
-        }
-      }
-      for (const m of batch.messages) {
-        const rollout = known.get(m.rollout);
-        if (rollout === undefined) {
-          ignored++;
-          continue;
-        }
-        named.add(rollout.id);
-        const row: store.MessageRow = {
-          rolloutId: rollout.id,
-          messageId: m.messageId,
-          partnerId: m.partnerId,
-          cohort: m.cohort,
-          path: m.path,
-          status: m.status,
-          receivedAt: m.receivedAt === undefined ? null : onServer(m.receivedAt),
-          settledAt: m.status === 'open' ? null : onServer(m.at),
-          error: m.error ?? null,
-        };
-        if (m.status === 'open') opened.push(row);
-        else {
-          const list = settled.get(rollout.id) ?? [];
-          list.push(row);
-          settled.set(rollout.id, list);
-        }
-      }
-      for (const s of batch.mismatches) {
-        const rollout = known.get(s.rollout);
-        if (rollout === undefined) {
-          ignored++;
-          continue;
-        }
-        named.add(rollout.id);
-        const at = onServer(s.at);
-        samples.push({
-          rolloutId: rollout.id,
-          cohort: s.cohort,
-          minute: Math.floor(at / 60_000) * 60,
-          at,
-          messageId: s.messageId,
-          partnerId: s.partnerId,
-          authoritative: s.authoritative,
-          kind: s.kind,
-          diffs: s.diffs,
-          instanceId: batch.sdk.instanceId,
-        });
-      }
-      for (const n of batch.noise) {
-        const rollout = known.get(n.rollout);
-        if (rollout === undefined) {
-          ignored++;
-          continue;
-        }
-        named.add(rollout.id);
-        let delta = noise.get(rollout.id);
-        if (delta === undefined) noise.set(rollout.id, (delta = { rolloutId: rollout.id, runs: null, differing: new Map() }));
-        if (n.runs !== undefined) delta.runs = (delta.runs ?? 0) + n.runs;
-        n.paths.forEach((path, i) => delta.differing.set(path, (delta.differing.get(path) ?? 0) + (n.counts?.[i] ?? 1)));
-      }
-      acks.push({ batchId: batch.batchId, duplicate: false, ignored });
-    }
-
-    // The writes nobody reads back go out together, in their order: one round trip to a libsql server.
-    const writes = deferredWrites(runner);
-    await store.addCounts(writes, [...counts.values()]);
-    await store.addLatency(writes, [...latency.values()]);
-    await store.openMessages(writes, opened);
-    for (const [rolloutId, rows] of settled) {
-      const grace = graceById.get(rolloutId)!;
-      await store.settleMessages(writes, rows, grace * 1000);
-    }
-    await store.addFieldSets(writes, [...fieldSets.values()]);
-    await store.addNoise(writes, [...noise.values()], now);
-    for (const reporter of heard.values()) await recordHeard(writes, reporter, now);
-    await writes.flush();
-    await insertWithinLimit(runner, samples);
-    // The sums already made per rollout, cohort, path and second are what the metrics count.
+  /** The sums already made per rollout, cohort, path and second are what the metrics count. */
+  function talliesOf(plan: IngestPlan, known: Map<string, RolloutRef>): CohortTally[] {
     const keyOf = new Map([...known].map(([key, r]) => [r.id, key]));
-    const tallies = [...counts.values()].map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));
-    return { acks, tallies };
+    return plan.counts.map((c) => ({ ...c, rollout: keyOf.get(c.rolloutId)! }));
+  }
+
+  /** One write transaction: every batch id claimed in one statement (RETURNING the new ones), then the writes. */
+  async function apply(runner: SqlRunner, submissions: Submission[]): Promise<Applied> {
+    const now = clock.now();
+    const known = await rolloutsByKey(runner, keysOf(submissions));
+    const fresh = await store.claimBatches(runner, claimsOf(submissions), now);
+    const plan = planIngest(submissions, known, fresh, now);
+    const writes = deferredWrites(runner);
+    await writePlan(writes, plan, known, now);
+    await writes.flush();
+    await insertWithinLimit(runner, plan.samples);
+    return { acks: plan.acks, tallies: talliesOf(plan, known) };
+  }
+
+  /** Reads outside the lock, then claims and writes in one batch (see CommitMode). */
+  async function applyAsBatch(submissions: Submission[]): Promise<Applied> {
+    const reader: SqlRunner = { execute: async (statement) => database.client.execute(statement) as never };
+    const claims = claimsOf(submissions);
+    const [known, seen] = await Promise.all([rolloutsByKey(reader, keysOf(submissions)), store.seenBatches(reader, claims.map((c) => c.batchId))]);
+    const now = clock.now();
+    const fresh = new Set(claims.map((c) => c.batchId).filter((id) => !seen.has(id)));
+    const plan = planIngest(submissions, known, fresh, now);
+    const statements: Parameters<SqlRunner['execute']>[0][] = [];
+    const collect: SqlRunner = {
+      async execute(statement) {
+        statements.push(statement);
+        return { rows: [], rowsAffected: 0 };
+      },
+    };
+    const firstClaim = new Map(claims.filter((c) => fresh.has(c.batchId)).map((c) => [c.batchId, c]));
+    await store.insertClaims(collect, [...firstClaim.values()], now);
+    await writePlan(collect, plan, known, now);
+    await store.insertSamplesCapped(collect, plan.samples, SAMPLES_PER_MINUTE);
+    if (statements.length > 0) await database.client.batch(statements, 'write');
+    return { acks: plan.acks, tallies: talliesOf(plan, known) };
+  }
+
+  /** Commits a group as the mode says; a batch that meets a claim made meanwhile is applied again as a transaction. */
+  async function commit(submissions: Submission[]): Promise<Applied> {
+    if (mode === 'transaction') return database.writeSql((runner) => apply(runner, submissions));
+    try {
+      return await applyAsBatch(submissions);
+    } catch (error) {
+      if (storageFault(error) !== null || !/UNIQUE constraint failed: report_batches/i.test(String((error as { cause?: unknown }).cause ?? error))) throw error;
+      return database.writeSql((runner) => apply(runner, submissions));
+    }
   }
 
   /** Keeps at most 20 samples per rollout, cohort and minute. */
@@ -228,7 +148,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
         const group = waiting.slice(0, GROUP_MAX);
         waiting = waiting.slice(group.length);
         try {
-          const { acks, tallies } = await database.writeSql((runner) => apply(runner, group.map((g) => g.submission)));
+          const { acks, tallies } = await commit(group.map((g) => g.submission));
           committed(group, acks, tallies);
         } catch (error) {
           // Storage refused the whole group (disk full, server gone): each batch alone would fare no better.
@@ -240,7 +160,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
           logger.warn('a report group failed; applying its batches one at a time', { error: String(error) });
           for (const g of group) {
             try {
-              const { acks, tallies } = await database.writeSql((runner) => apply(runner, [g.submission]));
+              const { acks, tallies } = await commit([g.submission]);
               committed([g], acks, tallies);
             } catch (single) {
               g.reject(single);

@@ -69,6 +69,28 @@ export async function claimBatches(runner: SqlRunner, claims: { batchId: string;
   return fresh;
 }
 
+/** Of `batchIds`, those already claimed: read before a commit that claims the rest without asking (see ingester.ts). */
+export async function seenBatches(runner: SqlRunner, batchIds: string[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let start = 0; start < batchIds.length; start += 200) {
+    const chunk = batchIds.slice(start, start + 200);
+    const { rows } = await runner.execute({ sql: `SELECT batch_id FROM report_batches WHERE batch_id IN (${chunk.map(() => '?').join(', ')})`, args: chunk });
+    for (const row of rows) seen.add(String(row.batch_id));
+  }
+  return seen;
+}
+
+/** Claims batch ids known to be new; a claim made meanwhile by another server fails the statement (and its commit). */
+export async function insertClaims(runner: SqlRunner, claims: { batchId: string; instanceId: string }[], at: number): Promise<void> {
+  for (let start = 0; start < claims.length; start += 200) {
+    const chunk = claims.slice(start, start + 200);
+    await runner.execute({
+      sql: `INSERT INTO report_batches (batch_id, instance_id, received_at) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
+      args: chunk.flatMap((c) => [c.batchId, c.instanceId, at]),
+    });
+  }
+}
+
 const COUNTER_LIST = COUNTERS.join(', ');
 
 /** Count rows add up: the clause for every insert into `cohort_counts` (ingest, and retention's roll-up). */
@@ -147,6 +169,17 @@ const insertSamplesSql = valuesSql(
 
 export async function insertSamples(runner: SqlRunner, rows: SampleRow[]): Promise<void> {
   await upsertChunks(runner, rows, insertSamplesSql, (r) => [r.rolloutId, r.cohort, r.minute, r.at, r.messageId, r.partnerId, r.authoritative, r.kind, JSON.stringify(r.diffs), r.instanceId]);
+}
+
+/** Inserts each sample only while its rollout, cohort and minute hold fewer than `limit`: the cap decided inside the write itself. */
+export async function insertSamplesCapped(runner: SqlRunner, rows: SampleRow[], limit: number): Promise<void> {
+  for (const r of rows) {
+    await runner.execute({
+      sql: `INSERT INTO mismatch_samples (rollout_id, cohort, minute, at, message_id, partner_id, authoritative, kind, diffs, instance_id)
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM mismatch_samples WHERE rollout_id = ? AND cohort = ? AND minute = ?) < ?`,
+      args: [r.rolloutId, r.cohort, r.minute, r.at, r.messageId, r.partnerId, r.authoritative, r.kind, JSON.stringify(r.diffs), r.instanceId, r.rolloutId, r.cohort, r.minute, limit],
+    });
+  }
 }
 
 export type FieldSetRow = typeof mismatchFieldSets.$inferInsert;

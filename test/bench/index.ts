@@ -35,21 +35,31 @@ async function main(): Promise<void> {
   const started = performance.now();
   process.stderr.write(`rollcall bench (${quick ? 'quick' : 'full'}): medians of ${rounds} rounds, ${cpus().length} cores, node ${process.version}\n`);
 
-  const evaluation = await measureEvaluation({ partners: quick ? 100_000 : 1_000_000, rounds });
-  const overhead = await measureRunOverhead({ messages: quick ? 50_000 : 500_000, rounds });
+  // Each part says how long it took, so a slow part is seen where it is.
+  const timed = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
+    const at = performance.now();
+    const result = await fn();
+    process.stderr.write(`${name}: ${round((performance.now() - at) / 1000)} s\n`);
+    return result;
+  };
+  const evaluation = await timed('evaluation', () => measureEvaluation({ partners: quick ? 100_000 : 1_000_000, rounds }));
+  const overhead = await timed('run overhead', () => measureRunOverhead({ messages: quick ? 50_000 : 500_000, rounds }));
   // The p99 ratio moves by ±0.1 between runs on a shared machine: the figure is the median of five runs.
-  const shadowRuns: Awaited<ReturnType<typeof measureShadow>>[] = [];
-  for (let i = 0; i < (quick ? 1 : 5); i++) shadowRuns.push(await measureShadow({ blocks: quick ? 8 : 24, blockSize: quick ? 100 : 150, rounds: quick ? 3 : 6 }));
+  const shadowRuns = await timed('shadow p99', async () => {
+    const runs: Awaited<ReturnType<typeof measureShadow>>[] = [];
+    for (let i = 0; i < (quick ? 1 : 5); i++) runs.push(await measureShadow({ blocks: quick ? 8 : 24, blockSize: quick ? 100 : 150, rounds: quick ? 3 : 6 }));
+    return runs;
+  });
   const shadow = shadowRuns.find((r) => r.shadow_p99_ratio === median(shadowRuns.map((x) => x.shadow_p99_ratio)))!;
-  const shadowCpu = await measureShadowCpu({ messages: quick ? 2_000 : 50_000, rounds: quick ? 1 : 5 });
-  const ingest = await measureIngest({ clients: quick ? 5 : 20, seconds: quick ? 2 : 10, rounds: quick ? 1 : 3 });
-  const revert = await measureRevert({ clients: quick ? 20 : 100, trials: quick ? 1 : 5 });
-  const memory = measureSdkMemory({ messages: quick ? 20_000 : 100_000, rounds: quick ? 1 : 3 });
-  const dashboard = await measureDashboard({ rows: quick ? 100_000 : 1_000_000, samples: quick ? 5 : 21 });
-  const packages = measurePackages({ imports: quick ? 3 : 15 });
+  const shadowCpu = await timed('shadow cpu', () => measureShadowCpu({ messages: quick ? 2_000 : 50_000, rounds: quick ? 1 : 5 }));
+  const ingest = await timed('ingest', () => measureIngest({ clients: quick ? 5 : 20, seconds: quick ? 2 : 10, rounds: quick ? 1 : 3 }));
+  const revert = await timed('revert', () => measureRevert({ clients: quick ? 20 : 100, trials: quick ? 1 : 5 }));
+  const memory = await timed('sdk memory', () => measureSdkMemory({ messages: quick ? 20_000 : 100_000, rounds: quick ? 1 : 3 }));
+  const dashboard = await timed('dashboard', () => measureDashboard({ rows: quick ? 100_000 : 1_000_000, samples: quick ? 5 : 21 }));
+  const packages = await timed('packages', () => measurePackages({ imports: quick ? 3 : 15 }));
   const fasterAnchorImport = Math.min(packages.unleash.import_ms, packages.growthbook.import_ms);
-  const stream = await measureStream(quick ? { streams: 40, legacyStreams: 2, fewRollouts: 5, manyRollouts: 20, manyStreams: 20 } : { streams: 2_000, legacyStreams: 10, fewRollouts: 50, manyRollouts: 1_000, manyStreams: 200 });
-  const ofrep = await measureOfrep({ seconds: quick ? 1 : 5, concurrency: 16, rounds: quick ? 1 : rounds });
+  const stream = await timed('stream', () => measureStream(quick ? { streams: 40, legacyStreams: 2, fewRollouts: 5, manyRollouts: 20, manyStreams: 20 } : { streams: 2_000, legacyStreams: 10, fewRollouts: 50, manyRollouts: 1_000, manyStreams: 200 }));
+  const ofrep = await timed('ofrep', () => measureOfrep({ seconds: quick ? 1 : 5, concurrency: 16, rounds: quick ? 1 : rounds }));
 
   const figures = {
     path_ns: round(evaluation.path_ns),

@@ -8,8 +8,10 @@
  */
 import http from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
+import { createClient, type InValue } from '@libsql/client';
 import { startServer } from '../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
+import { cloneRollouts } from './seed.ts';
 import { progress } from './stats.ts';
 
 const ADMIN = 'bench-stream-admin-key-0123456789abcdefghij';
@@ -63,26 +65,31 @@ export async function measureStream(options: { streams: number; legacyStreams: n
   const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN }, 60_000);
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   let streams: Stream[] = [];
+  const seeder = createClient({ url: dbUrl });
   try {
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const api = async (method: string, path: string, body?: unknown, key = ADMIN) => {
+      const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
       return (await res.json()) as any;
     };
     const sdkKey = (await api('POST', '/v1/keys', { kind: 'sdk', name: 'bench' })).key as string;
     const idleRss = rssMb(server.child.pid!);
-    let created = 0;
+    // r0000 is made through the API; the others are SQL clones of it (seed.ts), which the server
+    // picks up within its 250 ms watch for changes made elsewhere, as it would another server's.
+    await api('POST', '/v1/rollouts', { key: 'r0000', plan: PLAN, guards: { minSample: 1_000_000 } });
+    await api('POST', '/v1/rollouts/r0000/start');
+    const run = (sql: string, args: InValue[] = []) => seeder.execute({ sql, args });
+    let created = 1;
     async function grow(count: number): Promise<void> {
       progress(`stream: ${count} running rollouts`);
-      const keys = Array.from({ length: count - created }, (_, i) => `r${String(created + i).padStart(4, '0')}`);
-      // Eight at a time: creating a thousand rollouts one by one would dominate the run.
-      for (let i = 0; i < keys.length; i += 8) {
-        await Promise.all(keys.slice(i, i + 8).map(async (key) => {
-          await api('POST', '/v1/rollouts', { key, plan: PLAN, guards: { minSample: 1_000_000 } });
-          await api('POST', `/v1/rollouts/${key}/start`);
-        }));
-      }
+      await cloneRollouts(run, 'r0000', 'r', count - created);
       created = count;
+      // The server has them once its snapshot carries them all.
+      const deadline = Date.now() + 30_000;
+      while ((await api('GET', '/v1/sdk/config', undefined, sdkKey)).rollouts.length < count) {
+        if (Date.now() > deadline) throw new Error(`the server did not pick up ${count} rollouts`);
+        await sleep(100);
+      }
     }
     async function open(patched: number, legacy: number): Promise<void> {
       progress(`stream: opening ${patched} streams with patches and ${legacy} without`);
@@ -125,6 +132,7 @@ export async function measureStream(options: { streams: number; legacyStreams: n
   } finally {
     for (const s of streams) s.close();
     agent.destroy();
+    seeder.close();
     await server.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,8 +5,10 @@ import { createRollout, createTestApp, type TestApp } from '../../helpers/test-a
 
 let t: TestApp;
 let now: number;
+// Every behaviour holds whichever way a group is committed: one transaction (the file) or one batch (a libsql server).
+describe.each(['transaction', 'batch'] as const)('POST /v1/sdk/reports, committed as one %s', (mode) => {
 beforeEach(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ deps: { ingestCommit: mode } });
   now = t.clock.now();
   await createRollout(t, 'r', { guards: { graceSeconds: 30 } });
   await t.call('POST', '/v1/rollouts/r/start');
@@ -50,7 +52,6 @@ async function table(name: string) {
   return (await t.dump())[name] as any[];
 }
 
-describe('POST /v1/sdk/reports', () => {
   it('adds counts per cohort, path and second, gzip or plain', async () => {
     expect((await send(batch({ counts: [row()] }))).status).toBe(200);
     expect((await send(batch({ counts: [row({ received: 5, processed: 5, failed: 0 })] }), { gzip: false })).status).toBe(200);
@@ -192,5 +193,27 @@ describe('POST /v1/sdk/reports', () => {
     const replies = await Promise.all(Array.from({ length: 30 }, () => send(batch({ counts: [row({ received: 1, processed: 1, failed: 0 })] }))));
     expect(replies.every((r) => r.status === 200)).toBe(true);
     expect((await table('cohort_counts'))[0].received).toBe(30);
+  });
+
+  it('counts a batch once when another server claims it between the read and the commit', async () => {
+    const raced = batch({ counts: [row()] });
+    const client = t.database.client;
+    const realBatch = client.batch.bind(client);
+    // The other server's claim lands just before this one's commit (in batch mode, its one batch; else its transaction).
+    const claimFirst = async () => {
+      await client.execute({ sql: 'INSERT INTO report_batches (batch_id, instance_id, received_at) VALUES (?, ?, ?)', args: [raced.batchId, 'other', now] });
+      await client.execute({ sql: 'INSERT INTO cohort_counts (rollout_id, cohort, path, bucket, received, processed, failed, compared, mismatched, skipped, dropped) SELECT id, ?, ?, ?, 10, 9, 1, 0, 0, 0, 0 FROM rollouts WHERE key = ?', args: ['c1', 'new', Math.floor(now / 1000), 'r'] });
+    };
+    client.batch = (async (...args: Parameters<typeof realBatch>) => {
+      client.batch = realBatch;
+      await claimFirst();
+      return realBatch(...args);
+    }) as typeof client.batch;
+    if (mode === 'transaction') await claimFirst();
+    const reply = await send(raced);
+    client.batch = realBatch;
+    expect(reply.status).toBe(200);
+    expect(await reply.json()).toMatchObject({ batchId: raced.batchId, duplicate: true });
+    expect(await table('cohort_counts')).toMatchObject([{ received: 10, processed: 9, failed: 1 }]);
   });
 });
