@@ -16,7 +16,7 @@ import { createChangeFeed } from './changes.ts';
 import type { Cidr } from './config.ts';
 import { createController } from './controller/controller.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { Database } from './db/database.ts';
+import { filePathOf, type Database } from './db/database.ts';
 import { AppError } from './errors.ts';
 import { createDashboardReadModel } from './dashboard/read-model.ts';
 import { dashboardRoutes } from './dashboard/routes.tsx';
@@ -94,7 +94,10 @@ export function createApp(deps: AppDeps) {
   const keys = createKeyService({ database, clock, logger });
   const failures = createFailureLimiter(clock, deps.authFailures);
   const snapshots = createSnapshotSource(database);
-  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, onError: storage.handles('stream') });
+  // Other servers' changes are looked for every 250 ms on a file (a second process on it is rare), every 100 ms on a
+  // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
+  const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
+  const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, watchMs, onError: storage.handles('stream') });
   const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses() });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({

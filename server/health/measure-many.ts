@@ -27,9 +27,9 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
   if (aggregates.length === 0) return new Map();
   const windows = aggregates.map((aggregate) => windowOf(aggregate, { now: options.now, horizon: options.horizons.get(aggregate.rollout.id) }));
 
-  const probes = aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => [a.rollout.id, cohort, Math.floor(windows[i]!.from / 1000)]));
+  const pseudo = aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => [a.rollout.id, cohort, Math.floor(windows[i]!.from / 1000)]));
   const traffic = await ex.all<{ rolloutId: number; cohort: string }>(sql`
-    SELECT p.value ->> '$[0]' AS rolloutId, p.value ->> '$[1]' AS cohort FROM json_each(${JSON.stringify(probes)}) AS p
+    SELECT p.value ->> '$[0]' AS rolloutId, p.value ->> '$[1]' AS cohort FROM json_each(${JSON.stringify(pseudo)}) AS p
     WHERE EXISTS (SELECT 1 FROM cohort_counts c WHERE c.rollout_id = p.value ->> '$[0]' AND c.cohort = p.value ->> '$[1]'
       AND c.path IN ('old', 'new', 'shadow') AND c.bucket >= p.value ->> '$[2]')`);
   const withTraffic = new Map<number, Set<string>>();
@@ -38,30 +38,37 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
   const planned: Planned[] = aggregates.map((aggregate, i) => ({ aggregate, window: windows[i]!, plans: planCohorts(aggregate, windows[i]!, withTraffic.get(aggregate.rollout.id) ?? new Set()) }));
   // One row per planned cohort: [rollout id, cohort, path measured, since (ms), due before (ms)].
   const cells = planned.flatMap(({ aggregate, window, plans }) => plans.map((plan) => [aggregate.rollout.id, plan.name, MEASURED_PATH[plan.kind], plan.since, window.dueBefore]));
-  const json = JSON.stringify(cells);
-  // CROSS JOIN keeps the plans as the outer loop: each row of them is one index range probe.
+  // The plans are unpacked once (MATERIALIZED), not per row read; each plan's figures are one correlated
+  // subquery over its index range, returned as one JSON array: no sort of millions of rows for a GROUP BY,
+  // and one value per cohort for the client to convert rather than one per counter.
+  const probes = sql`p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS path,
+    value ->> '$[3]' AS since, (value ->> '$[3]') / 1000 AS since_s, (value ->> '$[4]') / 1000 AS due_s FROM json_each(${JSON.stringify(cells)}))`;
   const [sums, ledger] = await Promise.all([
-    ex.all<Record<string, number> & { i: number }>(sql`
-      SELECT p.key AS i, coalesce(sum(CASE WHEN c.bucket * 1000 <= p.value ->> '$[4]' THEN c.received ELSE 0 END), 0) AS due,
-        ${sql.raw(COUNTERS.map((counter) => `coalesce(sum(c.${counter}), 0) AS ${counter}`).join(', '))}
-      FROM json_each(${json}) AS p CROSS JOIN cohort_counts AS c
-      WHERE c.rollout_id = p.value ->> '$[0]' AND c.cohort = p.value ->> '$[1]' AND c.path = p.value ->> '$[2]' AND c.bucket >= (p.value ->> '$[3]') / 1000
-      GROUP BY p.key`),
-    ex.all<{ i: number; status: string; n: number }>(sql`
-      SELECT p.key AS i, m.status AS status, count(*) AS n
-      FROM json_each(${json}) AS p CROSS JOIN messages AS m
-      WHERE m.rollout_id = p.value ->> '$[0]' AND m.status IN ('lost', 'late', 'replayed') AND m.received_at >= p.value ->> '$[3]' AND m.cohort = p.value ->> '$[1]'
-      GROUP BY p.key, m.status`),
+    ex.all<{ i: number; sums: string | null }>(sql`
+      WITH ${probes}
+      SELECT p.i AS i, (SELECT json_array(sum(CASE WHEN c.bucket <= p.due_s THEN c.received ELSE 0 END), ${sql.raw(COUNTERS.map((counter) => `sum(c.${counter})`).join(', '))})
+        FROM cohort_counts AS c WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.since_s) AS sums
+      FROM p`),
+    ex.all<{ i: number; counts: string | null }>(sql`
+      WITH ${probes}
+      SELECT p.i AS i, (SELECT json_array(sum(m.status = 'lost'), sum(m.status = 'late'), sum(m.status = 'replayed'))
+        FROM messages AS m WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.since) AS counts
+      FROM p`),
   ]);
   const sumsAt = new Map<number, CountSums>();
-  for (const { i, ...row } of sums) {
+  for (const row of sums) {
+    const values = JSON.parse(row.sums ?? '[]') as (number | null)[];
+    if (values[0] === null || values[0] === undefined) continue;
     const s = zeroSums();
-    s.due = Number(row.due);
-    for (const counter of COUNTERS) s[counter] = Number(row[counter]);
-    sumsAt.set(Number(i), s);
+    s.due = Number(values[0]);
+    COUNTERS.forEach((counter, k) => (s[counter] = Number(values[k + 1] ?? 0)));
+    sumsAt.set(Number(row.i), s);
   }
   const ledgerAt = new Map<number, Record<string, number>>();
-  for (const row of ledger) ledgerAt.set(Number(row.i), { ...ledgerAt.get(Number(row.i)), [row.status]: Number(row.n) });
+  for (const row of ledger) {
+    const [lost, late, replayed] = (JSON.parse(row.counts ?? '[]') as (number | null)[]).map((n) => Number(n ?? 0));
+    if (lost || late || replayed) ledgerAt.set(Number(row.i), { lost: lost!, late: late!, replayed: replayed! });
+  }
 
   const result = new Map<number, RolloutHealth>();
   let at = 0;

@@ -34,6 +34,9 @@ function fill(path: string, rolloutId: number, rows: number, now: number, mix: M
   const message = db.prepare('INSERT INTO messages (rollout_id, message_id, partner_id, cohort, path, status, received_at, settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   const counts = db.prepare('INSERT INTO cohort_counts (rollout_id, cohort, path, bucket, received, processed, failed) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const statuses = Object.entries(MIXES[mix]).flatMap(([status, n]) => Array<string>(n).fill(status));
+  // The ledger's secondary indexes are built once the rows are in: far faster than row by row at 10 million.
+  const indexes = (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL").all() as { name: string; sql: string }[]);
+  for (const { name } of indexes) db.exec(`DROP INDEX ${name}`);
   const CHUNK = 50_000;
   for (let start = 0; start < rows; start += CHUNK) {
     if (start % 1_000_000 === 0 && start > 0) progress(`dashboard: ${start.toLocaleString()} of ${rows.toLocaleString()} rows`);
@@ -45,6 +48,8 @@ function fill(path: string, rolloutId: number, rows: number, now: number, mix: M
     }
     db.exec('COMMIT');
   }
+  progress(`dashboard: building the ledger's ${indexes.length} indexes`);
+  for (const { sql } of indexes) db.exec(sql);
   db.exec('BEGIN');
   const perSecond = Math.max(1, Math.round(rows / WINDOW_S / COHORTS));
   for (let s = 0; s < WINDOW_S; s++) {

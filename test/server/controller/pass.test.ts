@@ -59,6 +59,8 @@ describe('the controller pass over many rollouts', () => {
     const { rollouts, health } = t.rollcall.services;
     const aggregates = await rollouts.controlled();
     expect(aggregates.map((a) => a.rollout.key)).toEqual(['a', 'b', 'c', 'd']);
+    // Read together (cohorts as JSON), each is what reading it alone gives.
+    for (const aggregate of aggregates) expect(aggregate).toEqual(await rollouts.find(aggregate.rollout.key));
     const now = t.clock.now();
     const many = await health.measureMany(aggregates, { now, horizons: new Map() });
     for (const aggregate of aggregates) {
