@@ -162,6 +162,7 @@ export async function measureRevert(options: { clients: number; trials: number }
   const sender = createClient({ url: h.server.url, sdkKey: h.sdkKey, logger: quiet, flushIntervalMs: 200 });
   await sender.ready();
   const delays: number[] = [];
+  const decided: number[] = [];
   const trialP99: number[] = [];
   const grace = 2;
   for (let trial = 0; trial < options.trials; trial++) {
@@ -186,13 +187,17 @@ export async function measureRevert(options: { clients: number; trials: number }
     const waitUntil = due + 10_000;
     while (seen.size < clients.length && Date.now() < waitUntil) await sleep(20);
     for (const stop of off) stop();
+    // When a server decided (the breach's audit entry), to tell the decision apart from its delivery.
+    const audit = (await h.api('GET', `/v1/audit?rollout=${key}`)) as { items: { action: string; at: string }[] };
+    const breached = audit.items.find((e) => e.action === 'guard.breached');
+    if (breached !== undefined) decided.push(Date.parse(breached.at) - due);
     const trialDelays = clients.map((c) => (seen.get(c) ?? Number.POSITIVE_INFINITY) - due);
     delays.push(...trialDelays);
     trialP99.push(percentile(trialDelays, 99));
   }
   await Promise.all([...clients, sender].map((c) => c.close()));
   await h.close();
-  return { revert_p99_ms: percentile(delays, 99), revert_p50_ms: percentile(delays, 50), revert_trial_p99_median_ms: median(trialP99), samples: delays.length };
+  return { revert_p99_ms: percentile(delays, 99), revert_p50_ms: percentile(delays, 50), revert_trial_p99_median_ms: median(trialP99), samples: delays.length, decided_p50_ms: decided.length === 0 ? null : median(decided), decided_max_ms: decided.length === 0 ? null : Math.max(...decided) };
 }
 
 export function measureSdkMemory(options: { messages: number; rounds: number }) {
