@@ -12,9 +12,11 @@ export function percentile(values: number[], p: number): number {
 
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** Prints progress to stderr so that the table on stdout stays clean. */
+const started = performance.now();
+
+/** Prints progress to stderr, with the seconds since the run began, so that the table on stdout stays clean. */
 export function progress(message: string): void {
-  process.stderr.write(`  · ${message}\n`);
+  process.stderr.write(`  · ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${message}\n`);
 }
 
 /** A full collection before a timed section (when node runs with --expose-gc), so no one pays for another's garbage. */
