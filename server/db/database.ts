@@ -20,7 +20,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client, type InValue } from '@libsql/client';
+import { createClient, type Client, type InStatement, type InValue } from '@libsql/client';
 import Libsql from 'libsql';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
@@ -79,6 +79,12 @@ export interface Database {
    * to it: under ingest load that was most of the server's memory).
    */
   writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * Plain statements sent together and run as one write transaction, in the
+   * same queue: one round trip to a libsql server, which holds its write lock
+   * only while it runs them (see reports/ingester.ts).
+   */
+  writeBatch(statements: InStatement[]): Promise<void>;
   close(): void;
 }
 
@@ -184,6 +190,11 @@ function createDatabase(db: Db, client: Client, url: string, filePath: string | 
     },
     writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
       return queued(() => (statements === null ? clientSqlTransaction(client, fn) : statements.transaction(fn)));
+    },
+    writeBatch(batch: InStatement[]): Promise<void> {
+      return queued(async () => {
+        if (batch.length > 0) await client.batch(batch, 'write');
+      });
     },
     close() {
       statements?.close();

@@ -103,7 +103,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     await store.insertClaims(collect, [...firstClaim.values()], now);
     await writePlan(collect, plan, known, now);
     await store.insertSamplesCapped(collect, plan.samples, SAMPLES_PER_MINUTE);
-    if (statements.length > 0) await database.client.batch(statements, 'write');
+    await database.writeBatch(statements);
     return { acks: plan.acks, tallies: talliesOf(plan, known) };
   }
 

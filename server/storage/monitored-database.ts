@@ -19,6 +19,7 @@ export function monitorWrites(database: Database, monitor: StorageMonitor): Data
     url: database.url,
     write: (fn) => database.write(fn).then(committed),
     writeSql: (fn) => database.writeSql(fn).then(committed),
+    writeBatch: (statements) => database.writeBatch(statements).then(committed),
     close: () => database.close(),
   };
 }
