@@ -189,6 +189,8 @@ export const messages = sqliteTable(
     // walks the rollout's whole ledger.
     index('messages_by_status_cohort').on(t.rolloutId, t.status, t.cohort, t.receivedAt),
     index('messages_settled').on(t.rolloutId, t.settledAt).where(sql`status IN ('processed', 'failed')`),
+    // Lost messages by lease: replay progress counts the leased ones without reading every lost row.
+    index('messages_lost_leases').on(t.rolloutId, t.leaseUntil).where(sql`status = 'lost'`),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX `messages_lost_leases` ON `messages` (`rollout_id`,`lease_until`) WHERE status = 'lost';
