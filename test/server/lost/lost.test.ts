@@ -46,7 +46,10 @@ describe('lost messages over the API', () => {
     expect(new Set([...a, ...b].map((m: any) => m.messageId)).size).toBe(4);
     const ack = await t.call('POST', '/v1/sdk/replay/ack', { key: t.keys.sdk, body: { instanceId: 'b', items: [{ rollout: 'r', messageId: a[0].messageId, ok: true }, { rollout: 'r', messageId: b[0].messageId, ok: true }] } });
     expect(ack.body).toEqual({ replayed: 1, released: 0, ignored: 1 }); // b cannot settle a's lease
+    // Replay progress as /health shows it: 3 still lost, all 3 under a lease, 1 replayed.
+    expect((await t.call('GET', '/v1/rollouts/r/health')).body.replay).toEqual({ lost: 3, leased: 3, replayed: 1, late: 0 });
     t.clock.advance(31_000);
+    expect((await t.call('GET', '/v1/rollouts/r/health')).body.replay).toEqual({ lost: 3, leased: 0, replayed: 1, late: 0 });
     const again = (await claim('b')).body.items;
     expect(again.map((m: any) => m.messageId).sort()).toEqual(a.map((m: any) => m.messageId).sort());
     expect(again[0].attempt).toBe(2);
