@@ -53,23 +53,12 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
     },
 
     /**
-     * Marks the rollout's due open messages lost and announces them (once the
-     * interval allows). Due means due by the horizon every live reporter has
-     * reported through, which it returns: a late reporter delays the verdict.
-     */
-    async markDue(rollout: Rollout, now: number): Promise<number> {
-      const horizon = (await deps.reporters?.horizon(rollout, now)) ?? now;
-      const dueBefore = horizon - rollout.guards.graceSeconds * 1000;
-      if (await store.hasDueOpen(database.db, rollout.id, dueBefore)) await markLost(rollout, dueBefore, now);
-      await announcer?.flushDue(database, rollout, now);
-      return horizon;
-    },
-
-    /**
-     * `markDue` for every rollout of a controller pass, with the reads done
-     * once for all of them (reporters, the oldest open message, pending
-     * tallies): per rollout only what has something to write. Returns each
-     * rollout's horizon by id.
+     * For every rollout of a controller pass: marks its due open messages lost
+     * and announces them (once the interval allows). Due means due by the
+     * horizon every live reporter has reported through (a late reporter delays
+     * the verdict). The reads are done once for all rollouts (reporters, the
+     * oldest open message, pending tallies); per rollout only what has
+     * something to write. Returns each rollout's horizon by id.
      */
     async markDueMany(list: Rollout[], now: number): Promise<Map<number, number>> {
       const [horizons, oldest, pending] = await Promise.all([

@@ -3,7 +3,7 @@
  * replay leases, and the tally of losses not yet announced. Every write
  * names its rollout and the rows it means.
  */
-import { and, desc, eq, lte, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/database.ts';
 import { lostAnnouncements, messages } from '../db/schema.ts';
 
@@ -22,16 +22,6 @@ export async function markLost(ex: Executor, rolloutId: number, dueBefore: numbe
       sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.receivedAt} <= ${dueBefore} ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
     )
     .returning({ messageId: messages.messageId, cohort: messages.cohort });
-}
-
-/** True when some open message of the rollout was received at or before `dueBefore` (a read, before any write). */
-export async function hasDueOpen(ex: Executor, rolloutId: number, dueBefore: number): Promise<boolean> {
-  const rows = await ex
-    .select({ one: sql<number>`1` })
-    .from(messages)
-    .where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'open'), lte(messages.receivedAt, dueBefore)))
-    .limit(1);
-  return rows.length > 0;
 }
 
 /** How many of the rollout's messages are lost and not yet replayed (the status index keeps this a range count). */

@@ -74,19 +74,20 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
   }
 
   return {
-    /** Declares silent reporters gone, then returns the judging horizon (≤ now). */
-    async horizon(rollout: Rollout, now: number): Promise<number> {
-      return judge(rollout, await reportersWithin(database.db, rollout, now), now);
-    },
-
-    /** `horizon` for many rollouts, their reporters read in one query; by rollout id. */
+    /** For each rollout (by id): declares its silent reporters gone, then gives its judging horizon (≤ now). Reporters are read in one query. */
     async horizons(list: Rollout[], now: number): Promise<Map<number, number>> {
       const widest = Math.max(0, ...list.map((r) => r.guards.windowSeconds));
       const rows = await reportersOfMany(database.db, list.map((r) => r.id), now - widest * 1000);
+      const byRollout = new Map<number, ReporterRow[]>();
+      for (const row of rows) {
+        const list = byRollout.get(row.rolloutId);
+        if (list === undefined) byRollout.set(row.rolloutId, [row]);
+        else list.push(row);
+      }
       const horizons = new Map<number, number>();
       for (const rollout of list) {
         const since = now - rollout.guards.windowSeconds * 1000;
-        horizons.set(rollout.id, await judge(rollout, rows.filter((r) => r.rolloutId === rollout.id && r.lastEventAt >= since), now));
+        horizons.set(rollout.id, await judge(rollout, (byRollout.get(rollout.id) ?? []).filter((r) => r.lastEventAt >= since), now));
       }
       return horizons;
     },

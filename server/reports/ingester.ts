@@ -86,24 +86,19 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
 
   /** Reads outside the lock, then claims and writes in one batch (see CommitMode). */
   async function applyAsBatch(submissions: Submission[]): Promise<Applied> {
-    const reader: SqlRunner = { execute: async (statement) => database.client.execute(statement) as never };
+    const reader: SqlRunner = { execute: (statement) => database.client.execute(statement) };
     const claims = claimsOf(submissions);
     const [known, seen] = await Promise.all([rolloutsByKey(reader, keysOf(submissions)), store.seenBatches(reader, claims.map((c) => c.batchId))]);
     const now = clock.now();
     const fresh = new Set(claims.map((c) => c.batchId).filter((id) => !seen.has(id)));
     const plan = planIngest(submissions, known, fresh, now);
-    const statements: Parameters<SqlRunner['execute']>[0][] = [];
-    const collect: SqlRunner = {
-      async execute(statement) {
-        statements.push(statement);
-        return { rows: [], rowsAffected: 0 };
-      },
-    };
+    // Nothing here is read back: every statement is queued, then sent as one batch.
+    const writes = deferredWrites({ execute: () => Promise.reject(new Error('a batched commit reads nothing')), batch: (statements) => database.writeBatch(statements) });
     const firstClaim = new Map(claims.filter((c) => fresh.has(c.batchId)).map((c) => [c.batchId, c]));
-    await store.insertClaims(collect, [...firstClaim.values()], now);
-    await writePlan(collect, plan, known, now);
-    await store.insertSamplesCapped(collect, plan.samples, SAMPLES_PER_MINUTE);
-    await database.writeBatch(statements);
+    await store.insertClaims(writes, [...firstClaim.values()], now);
+    await writePlan(writes, plan, known, now);
+    await store.insertSamplesCapped(writes, plan.samples, SAMPLES_PER_MINUTE);
+    await writes.flush();
     return { acks: plan.acks, tallies: talliesOf(plan, known) };
   }
 
