@@ -91,8 +91,9 @@ export function createController(deps: ControllerDeps) {
     try {
       aggregates = await rollouts.controlled();
       now = clock.now();
-      const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now);
-      measured = await health.measureMany(aggregates, { now, horizons });
+      const settled = await health.settleMany(aggregates, now);
+      const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
+      measured = await health.measureMany(aggregates, { now, horizons, settled });
     } catch (error) {
       if (deps.events?.onError?.(error) !== true) logger.error('controller: measuring rollouts failed', { error: error instanceof Error ? error.message : String(error) });
       return;

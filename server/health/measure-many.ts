@@ -12,8 +12,9 @@ import { sql } from 'drizzle-orm';
 import { COUNTERS } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { assembleHealth, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
-import { zeroSums, type CountSums } from './store.ts';
+import { assembleHealth, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type LatencyRow, type RolloutHealth } from './measure.ts';
+import { dueMsOf } from './settle.ts';
+import { latencySumsMany, zeroSums, type CountSums } from './store.ts';
 import { withdrawNoise } from './withdraw.ts';
 
 interface Planned {
@@ -23,9 +24,26 @@ interface Planned {
 }
 
 /** Guard figures of every rollout, by rollout id; `horizons` holds each one's judging horizon (default `now`). */
-export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number> }): Promise<Map<number, RolloutHealth>> {
+export interface Settled {
+  /** Each rollout's due time (settle.ts), by id. */
+  dueMs: Map<number, number>;
+  /** Each rollout's latency histograms over its window, by id. */
+  latency: Map<number, LatencyRow[]>;
+}
+
+/** The old path's timings of every rollout of a pass, and from them when each one's messages are due: read before marking lost. */
+export async function settleMany(ex: Executor, aggregates: RolloutAggregate[], now: number): Promise<Settled> {
+  const latency = await latencySumsMany(ex, aggregates.map((a) => ({ rolloutId: a.rollout.id, from: windowOf(a, { now }).from })));
+  const dueMs = new Map(aggregates.map((a) => [a.rollout.id, dueMsOf(a.rollout.guards, latency.get(a.rollout.id) ?? [])]));
+  return { dueMs, latency };
+}
+
+export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled?: Settled }): Promise<Map<number, RolloutHealth>> {
   if (aggregates.length === 0) return new Map();
-  const windows = aggregates.map((aggregate) => windowOf(aggregate, { now: options.now, horizon: options.horizons.get(aggregate.rollout.id) }));
+  const settled = options.settled ?? (await settleMany(ex, aggregates, options.now));
+  const windows = aggregates.map((aggregate) =>
+    windowOf(aggregate, { now: options.now, horizon: options.horizons.get(aggregate.rollout.id), dueMs: settled.dueMs.get(aggregate.rollout.id) }),
+  );
 
   const pseudo = aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => [a.rollout.id, cohort, Math.floor(windows[i]!.from / 1000)]));
   const traffic = await ex.all<{ rolloutId: number; cohort: string }>(sql`
@@ -80,7 +98,7 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
     });
     // Noise withdrawal reads only for a rollout with mismatches in its window (see withdraw.ts).
     const noise = await withdrawNoise(ex, aggregate.rollout, window.from, plans, figures);
-    result.set(aggregate.rollout.id, assembleHealth(aggregate, window, plans, figures, NO_EXTRAS, noise));
+    result.set(aggregate.rollout.id, assembleHealth(aggregate, window, plans, figures, settled.latency.get(aggregate.rollout.id) ?? [], NO_EXTRAS, noise));
   }
   return result;
 }

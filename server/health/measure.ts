@@ -9,10 +9,11 @@
 import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
 import type { Executor } from '../db/database.ts';
-import { breachesOf, ratesOf, type Breach, type Figures, type GuardName, type Rates } from './guards.ts';
+import { breachesOf, ratesOf, verdictsOf, type Breach, type Figures, type GuardName, type Rates, type Verdict } from './guards.ts';
 import { stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
 import { withdrawNoise, type NoiseOutcome } from './withdraw.ts';
+import { dueMsOf } from './settle.ts';
 
 export interface CohortHealth extends Figures {
   name: string;
@@ -31,6 +32,8 @@ export interface CohortHealth extends Figures {
   rates: Rates;
   /** Guards this cohort breaches now (reverted cohorts are not guarded). */
   breaches: Breach[];
+  /** What each guard's test says now, breached or not (empty for cohorts that are not guarded). */
+  verdicts: Verdict[];
   latency: { p50: number | null; p99: number | null };
 }
 
@@ -40,6 +43,10 @@ export interface RolloutHealth {
   at: number;
   windowSeconds: number;
   from: number;
+  /** Which window of the step the guards judge (0 for the first; see windowOf). */
+  epoch: number;
+  /** A message is due this long after it was received (the old path's settle time, capped by the grace). */
+  dueMs: number;
   cohorts: CohortHealth[];
   latency: Record<'old' | 'new', { p50: number | null; p99: number | null }>;
   replay: { lost: number; leased: number; replayed: number; late: number };
@@ -66,15 +73,43 @@ export interface MeasureWindow {
   now: number;
   windowSeconds: number;
   from: number;
+  /** Which window of the step this is: 0, 1, 2, … (its share of alpha; see guards.ts). */
+  epoch: number;
+  dueMs: number;
   /** Received at or before this (ms) is due. */
   dueBefore: number;
 }
 
+/** When the guards' tests of the current step began: the step's start (or resume), or the completion for the watch after it. */
+function testAnchor(rollout: Rollout, now: number): number | null {
+  const watch = watchOf(rollout, now);
+  if (watch === 'steps') return rollout.measuredSince ?? rollout.stepEnteredAt;
+  if (watch === 'completed') return rollout.completedAt;
+  return null;
+}
+
+/**
+ * The window the guards judge. An anytime-valid test must start at a fixed
+ * moment, not slide, so tests start every half window from the step's start
+ * (t0, t0 + W/2, t0 + W, …) and the one judged now is the newest that has run
+ * at least W/2 (the first runs from t0 for its first W): figures cover between
+ * W/2 and W once the step is older than W. The n-th test spends its share of
+ * alpha (evidence.ts `epochShare`), so over a step of any length the chance of
+ * a false revert stays ≤ alpha, while evidence never dates back more than W.
+ * An explicit `windowSeconds` (the health API's `?window=`) measures that
+ * window instead, for display.
+ */
 export function windowOf(aggregate: RolloutAggregate, options: MeasureOptions): MeasureWindow {
-  const { guards } = aggregate.rollout;
+  const { rollout } = aggregate;
+  const { guards } = rollout;
+  const dueMs = options.dueMs ?? guards.graceSeconds * 1000;
+  const dueBefore = Math.min(options.now, options.horizon ?? options.now) - dueMs;
   const windowSeconds = options.windowSeconds ?? guards.windowSeconds;
-  const from = options.now - windowSeconds * 1000;
-  return { now: options.now, windowSeconds, from, dueBefore: Math.min(options.now, options.horizon ?? options.now) - guards.graceSeconds * 1000 };
+  const anchor = options.windowSeconds === undefined ? testAnchor(rollout, options.now) : null;
+  if (anchor === null || anchor > options.now) return { now: options.now, windowSeconds, from: options.now - windowSeconds * 1000, epoch: 0, dueMs, dueBefore };
+  const half = (windowSeconds * 1000) / 2;
+  const epoch = Math.max(0, Math.floor((options.now - anchor) / half) - 1);
+  return { now: options.now, windowSeconds, from: anchor + epoch * half, epoch, dueMs, dueBefore };
 }
 
 /** The cohorts to measure: every band, the shadow one while there is a shadow band or traffic, the baseline, and pseudo-cohorts with traffic. */
@@ -97,13 +132,14 @@ export function figuresOf(plan: CohortPlan, sums: Map<string, store.CountSums>, 
   return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0, pending: ledger.lost ?? 0 };
 }
 
+export type LatencyRow = { cohort: string; path: string; role: string; slot: number; n: number };
+
 export interface Extras {
   open: Map<string, number>;
-  latencyRows: { cohort: string; path: string; role: string; slot: number; n: number }[];
   replay: RolloutHealth['replay'];
 }
 
-export const NO_EXTRAS: Extras = { open: new Map(), latencyRows: [], replay: { lost: 0, leased: 0, replayed: 0, late: 0 } };
+export const NO_EXTRAS: Extras = { open: new Map(), replay: { lost: 0, leased: 0, replayed: 0, late: 0 } };
 
 /**
  * What the guards judge: the steps of a running or paused rollout, a completed
@@ -122,20 +158,24 @@ export function watchOf(rollout: Rollout, now: number): 'steps' | 'completed' | 
  * (and drops) speak to the new one; after completion there is no baseline to
  * hold a failure rate against, so only loss (and drops) are judged.
  */
-const WATCHED = { shadow: new Set<GuardName>(['mismatch', 'dropped']), completed: new Set<GuardName>(['loss', 'dropped']) };
+const WATCHED = { shadow: new Set<GuardName>(['mismatch', 'latency', 'dropped']), completed: new Set<GuardName>(['loss', 'dropped']) };
 
 export interface MeasureOptions {
   now: number;
   windowSeconds?: number;
   /** Through when every live reporter has reported (default `now`): only messages due by then are due. */
   horizon?: number;
+  /** How long after receipt a message is due (default the grace; see settle.ts). */
+  dueMs?: number;
   /** Skip what only the API shows (open counts, latency, replay progress): the controller's tick. */
   guardsOnly?: boolean;
 }
 
 export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, options: MeasureOptions): Promise<RolloutHealth> {
   const { rollout } = aggregate;
-  const window = windowOf(aggregate, options);
+  // The old path's timings in the window say when its messages are due (settle.ts), before anything is summed.
+  const latencyRows = await store.latencySums(ex, rollout.id, windowOf(aggregate, options).from);
+  const window = windowOf(aggregate, { ...options, dueMs: options.dueMs ?? dueMsOf(rollout.guards, latencyRows) });
   const plans = planCohorts(aggregate, window, new Set(await store.cohortsWithTraffic(ex, rollout.id, window.from)));
   const figures = await Promise.all(
     plans.map(async (plan): Promise<Figures> => {
@@ -149,28 +189,44 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   const noise = await withdrawNoise(ex, rollout, window.from, plans, figures);
   const extras: Extras = options.guardsOnly
     ? NO_EXTRAS
-    : await Promise.all([store.openCounts(ex, rollout.id), store.latencySums(ex, rollout.id, window.from), store.replayProgress(ex, rollout.id, window.now)]).then(([open, latencyRows, replay]) => ({ open, latencyRows, replay }));
-  return assembleHealth(aggregate, window, plans, figures, extras, noise);
+    : await Promise.all([store.openCounts(ex, rollout.id), store.replayProgress(ex, rollout.id, window.now)]).then(([open, replay]) => ({ open, replay }));
+  return assembleHealth(aggregate, window, plans, figures, latencyRows, extras, noise);
 }
 
 /** The rollout's health from its measured figures: rates, breaches, latency. Pure. */
-export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindow, plans: CohortPlan[], figures: Figures[], extras: Extras, noise: NoiseOutcome): RolloutHealth {
+export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindow, plans: CohortPlan[], figures: Figures[], latencyRows: LatencyRow[], extras: Extras, noise: NoiseOutcome): RolloutHealth {
   const { rollout } = aggregate;
   const { guards } = rollout;
-  const { open, latencyRows, replay } = extras;
+  const { open, replay } = extras;
   const baseline = figures[plans.findIndex((p) => p.kind === 'baseline')];
   const watch = watchOf(rollout, window.now);
 
   const histogram = (match: (row: (typeof latencyRows)[number]) => boolean) => {
     const slots = new Map<number, number>();
-    for (const row of latencyRows) if (match(row)) slots.set(row.slot, (slots.get(row.slot) ?? 0) + row.n);
-    return { p50: quantile(slots, 0.5), p99: quantile(slots, 0.99) };
+    for (const row of latencyRows) if (match(row)) slots.set(row.slot, (slots.get(row.slot) ?? 0) + Number(row.n));
+    return slots;
   };
+  const percentiles = (slots: Map<number, number>) => ({ p50: quantile(slots, 0.5), p99: quantile(slots, 0.99) });
+  // What each cohort's timings are held against: the baseline's old path, or in shadow the old run of the same messages.
+  const baselineTimings = histogram((row) => row.cohort === 'baseline' && row.role === 'authoritative' && row.path === 'old');
+  const latencyOf = (plan: CohortPlan) =>
+    plan.kind === 'shadow'
+      ? { observed: histogram((row) => row.cohort === 'shadow' && row.role === 'candidate' && row.path === 'shadow'), reference: histogram((row) => row.cohort === 'shadow' && row.role === 'authoritative') }
+      : plan.kind === 'band' || plan.kind === 'pinned'
+        ? { observed: histogram((row) => row.cohort === plan.name && row.role === 'authoritative' && row.path === 'new'), reference: baselineTimings }
+        : undefined;
 
   const cohorts: CohortHealth[] = plans.map((plan, i) => {
     const f = figures[i]!;
-    const rates = ratesOf(f, plan.kind === 'baseline' ? undefined : baseline, guards);
+    const latency = latencyOf(plan);
+    const rates = ratesOf(f, plan.kind === 'baseline' ? undefined : baseline, latency);
     const guarded = watch === 'steps' ? (plan.kind === 'band' && plan.cohort?.status === 'active') || plan.kind === 'shadow' : watch === 'completed' && (plan.kind === 'band' || plan.kind === 'completed');
+    // In the shadow cohort the old path is authoritative: only its comparisons (and drops) and the candidate's timings
+    // speak to the new one. After completion only loss and drops are judged (there is no baseline left to compare with).
+    const applies = (guard: GuardName) => (watch === 'steps' ? plan.kind !== 'shadow' || WATCHED.shadow.has(guard) : WATCHED.completed.has(guard));
+    const verdicts = guarded
+      ? verdictsOf({ figures: f, baseline, noise: { runs: noise.runs, fields: noise.fields[i] ?? [] }, latency, epoch: window.epoch }, guards, rates).filter((v) => applies(v.guard))
+      : [];
     return {
       name: plan.name,
       kind: plan.kind,
@@ -182,17 +238,9 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
       withdrawn: noise.withdrawn[i]!,
       open: open.get(plan.name) ?? 0,
       rates,
-      // In the shadow cohort the old path is authoritative: only its comparisons (and drops) speak to the new one;
-      // while noise is still being learned its mismatches are held back from the verdict. After completion only loss
-      // and drops are judged (there is no baseline left to compare failures with).
-      breaches: !guarded
-        ? []
-        : breachesOf(plan.name, f, rates, guards).filter(
-            (b) =>
-              (plan.kind !== 'shadow' && watch === 'steps') ||
-              (WATCHED[watch === 'steps' ? 'shadow' : 'completed'].has(b.guard) && (b.guard !== 'mismatch' || noise.learning === null)),
-          ),
-      latency: histogram((row) => row.cohort === plan.name && row.role === 'authoritative'),
+      breaches: guarded ? breachesOf(plan.name, f, verdicts).filter((b) => applies(b.guard)) : [],
+      verdicts,
+      latency: percentiles(histogram((row) => row.cohort === plan.name && row.role === 'authoritative')),
     };
   });
 
@@ -202,11 +250,13 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
     at: window.now,
     windowSeconds: window.windowSeconds,
     from: window.from,
+    epoch: window.epoch,
+    dueMs: window.dueMs,
     cohorts,
     latency: {
       // The old path runs as the authoritative call for old and shadow partners, and as the candidate for verified ones.
-      old: histogram((row) => (row.role === 'authoritative' && row.path !== 'new') || (row.role === 'candidate' && row.path === 'new')),
-      new: histogram((row) => (row.role === 'authoritative' && row.path === 'new') || (row.role === 'candidate' && row.path === 'shadow')),
+      old: percentiles(histogram((row) => (row.role === 'authoritative' && row.path !== 'new') || (row.role === 'candidate' && row.path === 'new'))),
+      new: percentiles(histogram((row) => (row.role === 'authoritative' && row.path === 'new') || (row.role === 'candidate' && row.path === 'shadow'))),
     },
     replay,
     breach: cohorts.flatMap((c) => c.breaches)[0] ?? null,

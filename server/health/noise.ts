@@ -6,23 +6,35 @@
  *
  * The rule:
  * - a field is taken for noise once it has differed in NOISE_MIN_DIFFERING
- *   double runs (`learnedAt` marks that moment), and only while the new path
- *   does not differ there markedly more often than two old runs do: its
- *   old-vs-new rate in the window is at most NOISE_RATE_FACTOR × its
- *   old-vs-old rate + NOISE_RATE_MARGIN. A field that is noisy in some
- *   messages but wrong in more (a type that flips in 1 % of old runs and is
- *   mislabelled in 17 % of new ones) is a real difference;
+ *   double runs (`learnedAt` marks that moment), and only while there is no
+ *   evidence (guards.ts, the mismatch guard's own test) that the new path
+ *   differs there more often than two old runs do, beyond the tolerance. A
+ *   field that is noisy in some messages but wrong in more (a type that flips
+ *   in 1 % of old runs and is mislabelled in 17 % of new ones) is a real
+ *   difference once the evidence says so;
  * - a mismatch is withdrawn only when every field it differs in is noise or
  *   ignored by the rollout's rules: one real field keeps it counted;
- * - while an SDK learns noise for the rollout and fewer than NOISE_MIN_RUNS
- *   double runs are in, the shadow cohort's mismatch verdict is held back.
+ * - `learningProgress` tells how many double runs are in; the verdict itself
+ *   needs no minimum, since the old path's bound is wide while runs are few.
  */
 import { PathSet, parsePath, type Segment } from '../../sdk/json-path.ts';
+import { logEvidence, upperBound } from './evidence.ts';
 
 export const NOISE_MIN_DIFFERING = 2;
 export const NOISE_MIN_RUNS = 20;
-export const NOISE_RATE_FACTOR = 2;
-export const NOISE_RATE_MARGIN = 0.05;
+
+/** The test a field's new-path rate is held to: the mismatch tolerance, at this level. */
+export interface FieldTest {
+  tolerance: number;
+  alpha: number;
+}
+
+/** True when `count` of `compared` differing is evidence (at `alpha`) that the new path differs more often than two old runs (`differing` of `runs`) plus the tolerance. */
+export function differsBeyondNoise(count: number, compared: number, differing: number, runs: number, test: FieldTest): boolean {
+  if (compared === 0 || count / compared <= test.tolerance) return false;
+  const bound = upperBound(differing, runs, test.alpha / 2);
+  return logEvidence(Math.min(count, compared), compared, Math.min(1, bound + test.tolerance)) >= Math.log(2 / test.alpha);
+}
 
 export interface NoiseField {
   path: string;
@@ -87,7 +99,7 @@ export function ignoredBy(ignore: PathSet, field: string): boolean {
 }
 
 /** Judges every field that differs, or that two old runs differed in, over the window's field sets. */
-export function judgeFields(evidence: NoiseEvidence, sets: readonly FieldSet[], compared: number, ignore: PathSet): Map<string, FieldJudgement> {
+export function judgeFields(evidence: NoiseEvidence, sets: readonly FieldSet[], compared: number, ignore: PathSet, test: FieldTest): Map<string, FieldJudgement> {
   const counts = fieldCounts(sets);
   const learned = new Map(evidence.fields.map((f) => [f.path, f]));
   const out = new Map<string, FieldJudgement>();
@@ -98,7 +110,8 @@ export function judgeFields(evidence: NoiseEvidence, sets: readonly FieldSet[], 
     // Older SDKs reported fields without counting runs: each report stands for a double run that differed.
     const oldRate = field === undefined ? null : evidence.runs === null || evidence.runs === 0 ? 1 : Math.min(1, field.differing / evidence.runs);
     const learnedEnough = field !== undefined && field.differing >= NOISE_MIN_DIFFERING && isPath(path);
-    const noise = learnedEnough && oldRate !== null && newRate <= NOISE_RATE_FACTOR * oldRate + NOISE_RATE_MARGIN + 1e-12;
+    const runs = evidence.runs === null || evidence.runs === 0 ? (field?.differing ?? 0) : evidence.runs;
+    const noise = learnedEnough && !differsBeyondNoise(count, compared, field.differing, Math.max(runs, field.differing), test);
     out.set(path, { path, count, oldRate, newRate, noise, ignored: ignoredBy(ignore, path), learnedAt: field?.learnedAt ?? null, learnedFrom: field?.learnedFrom ?? null });
   }
   return out;

@@ -10,7 +10,7 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
 import { effectiveShares } from '../rollouts/effective.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
-import { measureMany } from './measure-many.ts';
+import { measureMany, settleMany, type Settled } from './measure-many.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
 import type { DiffEntry } from '../../sdk/wire.ts';
@@ -55,8 +55,13 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     },
 
     /** Guard figures of many rollouts in a few grouped reads (the controller's pass), by rollout id. */
-    measureMany(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number> }): Promise<Map<number, RolloutHealth>> {
+    measureMany(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled?: Settled }): Promise<Map<number, RolloutHealth>> {
       return measureMany(db, aggregates, options);
+    },
+
+    /** When each rollout's messages are due, from its old path's timings (read once per controller pass, before marking lost). */
+    settleMany(aggregates: RolloutAggregate[], now: number): Promise<Settled> {
+      return settleMany(db, aggregates, now);
     },
 
     /** GET /v1/rollouts/:key/health (404 when there is no such rollout). */
@@ -99,7 +104,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
         kind: breached.kind === 'shadow' ? 'shadow' : 'band',
         guard: breach.guard,
         reason: `guard ${breach.guard} breached in ${breach.cohort}: ${breach.reason}`,
-        figures: { cohort: cohortFigures(breached), baseline: baseline === undefined ? null : cohortFigures(baseline), value: breach.value, threshold: breach.threshold, sample: breach.sample },
+        figures: { cohort: cohortFigures(breached), baseline: baseline === undefined ? null : cohortFigures(baseline), value: breach.value, threshold: breach.threshold, sample: breach.sample, evidence: breach.evidence ?? null },
       };
     },
 

@@ -8,6 +8,7 @@
  */
 import type { Cohort, Rollout } from '../rollouts/model.ts';
 import type { CohortHealth } from './measure.ts';
+import { fmt, type Verdict } from './guards.ts';
 
 export const HEALTH_STATUSES = ['healthy', 'breached', 'reverted', 'degraded', 'idle'] as const;
 export type HealthStatus = (typeof HEALTH_STATUSES)[number];
@@ -31,6 +32,21 @@ export interface StatusInput {
   reportersGone: string | null;
 }
 
+/**
+ * The verdict nearest its threshold, when one is worse than tolerated: what
+ * it says and roughly how many more messages at the rates seen it needs.
+ */
+export function judgingNote(verdicts: readonly Verdict[]): string {
+  const progress = (v: Verdict) => Math.log(Math.max(v.evidence, 1)) / Math.log(v.needed);
+  const pending = verdicts.filter((v) => v.more !== null && !v.breached).sort((a, b) => progress(b) - progress(a));
+  const v = pending[0];
+  if (v === undefined) return '';
+  const seen = v.guard === 'latency' ? `p95 ×${(v.estimate ?? 0).toFixed(2)} vs tolerated ×${v.tolerance}` : `${pct(v.estimate ?? 0)} vs tolerated ${pct(v.tolerated)}`;
+  return `; judging ${v.guard}: ${seen}, evidence ${fmt(v.evidence)} of the ${fmt(v.needed)} a breach needs, about ${v.more} more messages at this rate`;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
+
 function revertedReason(row: Cohort): string {
   const by = row.revertKind === 'breach' ? `by a guard (${row.revertedBy ?? 'controller'})` : `by hand (${row.revertedBy ?? 'unknown'})`;
   return `${row.name} reverted ${by}: ${row.revertReason ?? 'no reason given'}`;
@@ -42,7 +58,7 @@ function sampleOf(c: CohortHealth, row: Cohort | undefined, input: StatusInput):
   const step = rollout.plan[row?.step ?? rollout.step ?? -1];
   const needed = Math.max(rollout.guards.minSample, row !== undefined || c.kind === 'shadow' ? (step?.minMessages ?? 0) : 0);
   if (c.kind === 'shadow') return { n: c.compared, needed, what: `compared (${c.skipped} skipped)` };
-  if (c.kind === 'baseline') return { n: c.processed + c.failed, needed, what: 'settled messages (until then failure rates are held against 0%)' };
+  if (c.kind === 'baseline') return { n: c.processed + c.failed, needed, what: 'settled messages' };
   return { n: c.due, needed, what: 'due messages' };
 }
 
@@ -56,8 +72,9 @@ export function cohortStatus(c: CohortHealth, row: Cohort | undefined, input: St
   if (c.pending > 0) return { status: 'degraded', reason: `${c.name}: ${c.pending} lost messages waiting for replay` };
   if (c.skipped > c.compared) return { status: 'degraded', reason: `${c.name}: comparisons mostly skipped (${c.skipped} skipped, ${c.compared} compared)` };
   const { n, needed, what } = sampleOf(c, row, input);
-  if (n < needed) return { status: 'idle', reason: `${c.name}: ${n} of ${needed} ${what}; ${needed - n} more needed to judge` };
-  return { status: 'healthy', reason: `${c.name}: no guard breached over ${n} ${what}` };
+  const judging = judgingNote(c.verdicts);
+  if (n < needed) return { status: 'idle', reason: `${c.name}: ${n} of ${needed} ${what} before it is called healthy (a guard acts sooner on strong evidence)${judging}` };
+  return { status: 'healthy', reason: `${c.name}: no guard breached over ${n} ${what}${judging}` };
 }
 
 /** The cohorts whose status makes the rollout's: the bands, the shadow cohort of a shadow step, and after completion the rest on new. */

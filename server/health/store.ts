@@ -109,6 +109,27 @@ export async function latencySums(ex: Executor, rolloutId: number, from: number)
     .groupBy(latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.slot);
 }
 
+/** Latency histograms of many rollouts at once, each since its own `from` (ms): one read for a controller pass. */
+export async function latencySumsMany(ex: Executor, probes: { rolloutId: number; from: number }[]): Promise<Map<number, LatencyRowOf[]>> {
+  const out = new Map<number, LatencyRowOf[]>();
+  if (probes.length === 0) return out;
+  const cells = JSON.stringify(probes.map((p) => [p.rolloutId, Math.floor(p.from / 60_000) * 60]));
+  const rows = await ex.all<LatencyRowOf & { rolloutId: number }>(sql`
+    WITH p AS MATERIALIZED (SELECT value ->> '$[0]' AS rid, value ->> '$[1]' AS since FROM json_each(${cells}))
+    SELECT l.rollout_id AS rolloutId, l.cohort AS cohort, l.path AS path, l.role AS role, l.slot AS slot, sum(l.count) AS n
+    FROM p JOIN latency_counts AS l ON l.rollout_id = p.rid AND l.bucket >= p.since
+    GROUP BY l.rollout_id, l.cohort, l.path, l.role, l.slot`);
+  for (const { rolloutId, ...row } of rows) {
+    const id = Number(rolloutId);
+    const list = out.get(id) ?? [];
+    list.push({ ...row, slot: Number(row.slot), n: Number(row.n) });
+    out.set(id, list);
+  }
+  return out;
+}
+
+type LatencyRowOf = { cohort: string; path: string; role: string; slot: number; n: number };
+
 /** Mismatch samples of one rollout, newest first. */
 export async function listSamples(
   ex: Executor,

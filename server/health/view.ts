@@ -23,6 +23,7 @@ export function cohortHealthView(c: CohortHealth, status: Judged) {
     open: c.open,
     latencyMs: c.latency,
     breaches: c.breaches,
+    verdicts: c.verdicts,
   };
 }
 
@@ -32,7 +33,8 @@ export function healthView(health: RolloutHealth, guards: Guards, status: Judged
     version: health.version,
     health: status.health,
     at: iso(health.at),
-    window: { seconds: health.windowSeconds, from: iso(health.from), to: iso(health.at) },
+    window: { seconds: health.windowSeconds, from: iso(health.from), to: iso(health.at), epoch: health.epoch },
+    dueSeconds: health.dueMs / 1000,
     thresholds: guards,
     breached: health.breach !== null,
     breach: health.breach,

@@ -1,39 +1,50 @@
 /**
  * Withdraws, from each measured cohort's mismatches, those whose every
  * differing field is noise or ignored by the rollout's rules (see noise.ts),
- * so the guards, the API and the dashboard see the same withdrawn figures.
+ * so the guards, the API and the dashboard see the same withdrawn figures;
+ * and hands the mismatch guard each cohort's differences by field beside the
+ * double runs of the old path (its per-field test).
  */
 import { PathSet } from '../../sdk/json-path.ts';
 import type { Executor } from '../db/database.ts';
 import type { Rollout } from '../rollouts/model.ts';
-import type { Figures } from './guards.ts';
-import { judgeFields, learningProgress, quietFields, withdrawable } from './noise.ts';
+import { fieldTestOf, type FieldCount, type Figures } from './guards.ts';
+import { fieldCounts, ignoredBy, judgeFields, learningProgress, quietFields, withdrawable } from './noise.ts';
 import { comparedSince, fieldSets, noiseEvidence } from './noise-store.ts';
 
 export interface NoiseOutcome {
-  /** Set while noise is being learned and too few double runs are in: the shadow verdict waits. */
+  /** While noise is being learned and few double runs are in: how many, of how many (shown; verdicts need no minimum). */
   learning: { runs: number; needed: number } | null;
   /** Mismatches withdrawn per measured cohort, in the order given. */
   withdrawn: number[];
+  /** Double runs of the old path (null: nobody learns noise for this rollout). */
+  runs: number | null;
+  /** Per measured cohort, its mismatches by field (empty without mismatches). */
+  fields: FieldCount[][];
 }
 
-export async function withdrawNoise(ex: Executor, rollout: Pick<Rollout, 'id' | 'compare'>, from: number, cohorts: { name: string; since: number }[], figures: Figures[]): Promise<NoiseOutcome> {
+export async function withdrawNoise(ex: Executor, rollout: Pick<Rollout, 'id' | 'compare' | 'guards'>, from: number, cohorts: { name: string; since: number }[], figures: Figures[]): Promise<NoiseOutcome> {
   const none = cohorts.map(() => 0);
-  // Nothing to withdraw or hold back: the common case costs no query.
-  if (figures.every((f) => f.mismatched === 0)) return { learning: null, withdrawn: none };
+  const noFields = cohorts.map((): FieldCount[] => []);
+  // Nothing to withdraw or judge by field: the common case costs no query.
+  if (figures.every((f) => f.mismatched === 0)) return { learning: null, withdrawn: none, runs: null, fields: noFields };
   const [evidence, sets, compared] = await Promise.all([noiseEvidence(ex, rollout.id), fieldSets(ex, rollout.id, from), comparedSince(ex, rollout.id, from)]);
   const learning = learningProgress(evidence);
-  if (sets.length === 0) return { learning, withdrawn: none };
-  const quiet = quietFields(judgeFields(evidence, sets, compared, new PathSet(rollout.compare?.ignore ?? [])));
-  if (quiet.size === 0) return { learning, withdrawn: none };
+  if (sets.length === 0) return { learning, withdrawn: none, runs: evidence.runs, fields: noFields };
+  const ignore = new PathSet(rollout.compare?.ignore ?? []);
+  const quiet = quietFields(judgeFields(evidence, sets, compared, ignore, fieldTestOf(rollout.guards)));
+  const differing = new Map(evidence.fields.map((f) => [f.path, f.differing]));
+  const fields: FieldCount[][] = [];
   const withdrawn = await Promise.all(
     cohorts.map(async (cohort, i) => {
       const f = figures[i]!;
       if (f.mismatched === 0) return 0;
-      const n = Math.min(f.mismatched, withdrawable(await fieldSets(ex, rollout.id, cohort.since, cohort.name), quiet));
+      const own = await fieldSets(ex, rollout.id, cohort.since, cohort.name);
+      fields[i] = [...fieldCounts(own)].map(([path, count]) => ({ path, count, differing: differing.get(path) ?? 0, ignored: ignoredBy(ignore, path) }));
+      const n = Math.min(f.mismatched, withdrawable(own, quiet));
       f.mismatched -= n;
       return n;
     }),
   );
-  return { learning, withdrawn };
+  return { learning, withdrawn, runs: evidence.runs, fields: cohorts.map((_, i) => fields[i] ?? []) };
 }

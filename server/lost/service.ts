@@ -60,14 +60,15 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
      * oldest open message, pending tallies); per rollout only what has
      * something to write. Returns each rollout's horizon by id.
      */
-    async markDueMany(list: Rollout[], now: number): Promise<Map<number, number>> {
+    async markDueMany(list: Rollout[], now: number, dueMs: Map<number, number> = new Map()): Promise<Map<number, number>> {
       const [horizons, oldest, pending] = await Promise.all([
         deps.reporters?.horizons(list, now) ?? new Map<number, number>(),
         store.oldestOpen(database.db),
         announcer === undefined ? new Set<number>() : store.pendingTallies(database.db),
       ]);
       for (const rollout of list) {
-        const dueBefore = (horizons.get(rollout.id) ?? now) - rollout.guards.graceSeconds * 1000;
+        // Due after the old path's settle time (health/settle.ts), at most the grace.
+        const dueBefore = (horizons.get(rollout.id) ?? now) - (dueMs.get(rollout.id) ?? rollout.guards.graceSeconds * 1000);
         const first = oldest.get(rollout.id);
         if (first !== undefined && first <= dueBefore) await markLost(rollout, dueBefore, now);
         if (pending.has(rollout.id)) await announcer?.flushDue(database, rollout, now);

@@ -23,6 +23,10 @@ export interface Guards {
   reporterTimeoutSeconds: number;
   /** How long a completed rollout keeps being reconciled (0: not at all). */
   watchSeconds: number;
+  /** The chance, per cohort and step, of reverting a cohort within every tolerance (split over the guards). */
+  alpha: number;
+  /** The new path's p95 latency may be at most this many times the old path's (0: the latency guard is off). */
+  maxLatencyRatio: number;
 }
 
 /** The reporter timeout that follows the grace unless set. */
@@ -40,6 +44,8 @@ export const DEFAULT_GUARDS: Guards = {
   maxMismatchRate: 0.01,
   reporterTimeoutSeconds: defaultReporterTimeout(30),
   watchSeconds: 7 * 86_400,
+  alpha: 0.001,
+  maxLatencyRatio: 2,
 };
 
 /** The guards' watch after completion (rollouts stored before it existed have none: the default). */

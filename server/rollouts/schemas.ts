@@ -48,6 +48,8 @@ export const guardsSchema = z
     maxMismatchRate: z.number().min(0).max(1),
     reporterTimeoutSeconds: z.number().int().min(1).max(7 * 86_400),
     watchSeconds: z.number().int().min(0).max(90 * 86_400),
+    alpha: z.number().min(1e-9).max(0.2),
+    maxLatencyRatio: z.union([z.literal(0), z.number().min(1).max(1000)]),
   })
   .partial();
 

@@ -1,38 +1,94 @@
 import { describe, expect, it } from 'vitest';
-import { breachesOf, ratesOf, type Figures } from '../../../server/health/guards.ts';
+import { latencySlot } from '../../../sdk/latency.ts';
+import { breachesOf, ratesOf, verdictsOf, type Figures, type GuardInput } from '../../../server/health/guards.ts';
 import { DEFAULT_GUARDS } from '../../../server/rollouts/model.ts';
 
 const figures = (overrides: Partial<Figures> = {}): Figures => ({
   received: 1000, due: 1000, processed: 990, failed: 10, lost: 0, late: 0, pending: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0, ...overrides,
 });
-const check = (f: Figures, baseline?: Figures, guards = DEFAULT_GUARDS) => breachesOf('c1', f, ratesOf(f, baseline, guards), guards).map((b) => b.guard);
+const judge = (f: Figures, extra: Partial<GuardInput> = {}, guards = DEFAULT_GUARDS) => {
+  const input: GuardInput = { figures: f, epoch: 0, ...extra };
+  const verdicts = verdictsOf(input, guards, ratesOf(f, input.baseline, input.latency));
+  return { verdicts, breaches: breachesOf('c1', f, verdicts) };
+};
+const check = (f: Figures, extra: Partial<GuardInput> = {}, guards = DEFAULT_GUARDS) => judge(f, extra, guards).breaches.map((b) => b.guard);
+
+/** A histogram of `n` timings around `ms` (spread over three slots). */
+function timings(ms: number, n: number): Map<number, number> {
+  const slot = latencySlot(ms);
+  return new Map([[slot - 1, Math.round(n * 0.3)], [slot, Math.round(n * 0.4)], [slot + 1, n - Math.round(n * 0.3) - Math.round(n * 0.4)]]);
+}
 
 describe('guards', () => {
-  it('breach on loss above the rate once the due sample is large enough', () => {
-    expect(check(figures({ lost: 2 }))).toEqual(['loss']); // 0.2% > 0.1%
-    expect(check(figures({ lost: 1 }))).toEqual([]); // 0.1% is not above 0.1%
-    expect(check(figures({ due: 50, lost: 25 }))).toEqual([]); // below minSample
+  it('revert a large loss after a handful of due messages, and a rate at the tolerance never', () => {
+    expect(check(figures({ due: 30, received: 30, processed: 27, failed: 0, lost: 3 }))).toEqual(['loss']); // 10% loss, 30 messages
+    expect(check(figures({ due: 10, received: 10, processed: 9, failed: 0, lost: 1 }))).toEqual([]); // one loss in ten says little
+    expect(check(figures({ due: 100_000, received: 100_000, lost: 100 }))).toEqual([]); // exactly 0.1%
+    expect(check(figures({ due: 100_000, received: 100_000, lost: 200 }))).toEqual(['loss']); // 0.2% over 100,000
   });
 
-  it('compare failure with the baseline, so an outage on both paths reverts nothing', () => {
+  it('compare failure with what the baseline may be: an outage on both paths reverts nothing, a baseline with no data bounds nothing', () => {
     const failing = figures({ processed: 700, failed: 300 });
-    expect(check(failing, figures({ processed: 1000, failed: 0 }))).toEqual(['failure']);
-    expect(check(failing, figures({ processed: 700, failed: 300 }))).toEqual([]);
-    expect(check(failing, figures({ processed: 710, failed: 290 }))).toEqual([]); // 1 point worse: at the threshold
-    // A baseline too small to say anything counts as failing nothing.
-    expect(check(failing, figures({ processed: 5, failed: 5 }))).toEqual(['failure']);
+    expect(check(failing, { baseline: figures({ processed: 1000, failed: 0 }) })).toEqual(['failure']);
+    expect(check(failing, { baseline: figures({ processed: 700, failed: 300 }) })).toEqual([]);
+    expect(check(failing, { baseline: figures({ processed: 710, failed: 290 }) })).toEqual([]);
+    // No settled baseline: no evidence of a difference (it used to be held at 0 %).
+    expect(check(failing, { baseline: figures({ processed: 0, failed: 0 }) })).toEqual([]);
+    expect(check(failing)).toEqual([]);
+    // An old path that fails 5 % of the time can start a rollout whose new path does the same.
+    expect(check(figures({ processed: 95, failed: 5 }), { baseline: figures({ processed: 38, failed: 2 }) })).toEqual([]);
   });
 
-  it('breach on mismatches above the rate, and on any dropped event', () => {
-    expect(check(figures({ compared: 200, mismatched: 3 }))).toEqual(['mismatch']);
+  it('judge mismatches against the tolerance where nobody learns noise, and break on any dropped event', () => {
+    expect(check(figures({ compared: 200, mismatched: 20 }))).toEqual(['mismatch']);
     expect(check(figures({ compared: 200, mismatched: 2 }))).toEqual([]);
-    expect(check(figures({ compared: 20, mismatched: 20 }))).toEqual([]);
     expect(check(figures({ dropped: 1, received: 3, due: 3, processed: 3, failed: 0 }))).toEqual(['dropped']);
   });
 
-  it('name the figures that decided it', () => {
-    const f = figures({ lost: 40 });
-    const [breach] = breachesOf('c2', f, ratesOf(f, undefined, DEFAULT_GUARDS), DEFAULT_GUARDS);
-    expect(breach).toEqual({ cohort: 'c2', guard: 'loss', value: 0.04, threshold: 0.001, sample: 1000, reason: '40 of 1000 due messages lost (4.0% > 0.100%)' });
+  it('judge each field against how often two old runs differ there', () => {
+    const f = figures({ compared: 600, mismatched: 600 });
+    // A timestamp that differs in most double runs as in most comparisons: no breach.
+    const timestamp = { path: '$.handledAt', count: 600, differing: 55, ignored: false };
+    expect(check(f, { noise: { runs: 60, fields: [timestamp] } })).toEqual([]);
+    // While few double runs are in, the old path's rate is unknown: nothing is decided either way.
+    expect(check(f, { noise: { runs: 2, fields: [{ ...timestamp, differing: 0 }] } })).toEqual([]);
+    // A field wrong in 1 message of 20 beyond its noise is stopped.
+    const type = { path: '$.type', count: 36 + 30, differing: 12, ignored: false };
+    expect(check(f, { noise: { runs: 1200, fields: [timestamp, type] } })).toEqual(['mismatch']);
+    // A comparison that threw is never noise.
+    expect(check(figures({ compared: 200, mismatched: 20 }), { noise: { runs: 0, fields: [{ path: '(error)', count: 20, differing: 0, ignored: false }] } })).toEqual(['mismatch']);
+    // A field the rules ignore is not judged.
+    expect(check(f, { noise: { runs: 1200, fields: [{ ...type, ignored: true }] } })).toEqual([]);
+  });
+
+  it('stop a new path three times slower at p95, and let one within the ratio run', () => {
+    const base = timings(50, 2000);
+    expect(check(figures(), { latency: { observed: timings(150, 300), reference: base } })).toEqual(['latency']);
+    expect(check(figures(), { latency: { observed: timings(70, 3000), reference: base } })).toEqual([]);
+    // Too few reference timings to bound the old path's p95: no verdict.
+    expect(check(figures(), { latency: { observed: timings(500, 300), reference: timings(50, 5) } })).toEqual([]);
+    // Off with maxLatencyRatio 0.
+    expect(check(figures(), { latency: { observed: timings(500, 300), reference: base } }, { ...DEFAULT_GUARDS, maxLatencyRatio: 0 })).toEqual([]);
+  });
+
+  it('hard-stop when every due message is lost, whatever the statistics', () => {
+    expect(check(figures({ due: 10, received: 10, processed: 0, failed: 0, lost: 10 }), {}, { ...DEFAULT_GUARDS, maxLossRate: 0.9 })).toEqual(['loss']);
+  });
+
+  it('spend less of alpha in later windows of a step', () => {
+    const f = figures({ due: 40, received: 40, processed: 37, failed: 0, lost: 3 });
+    const first = judge(f).verdicts.find((v) => v.guard === 'loss')!;
+    const tenth = judge(f, { epoch: 9 }).verdicts.find((v) => v.guard === 'loss')!;
+    expect(tenth.needed).toBeCloseTo(first.needed * 100, 0);
+  });
+
+  it('say the evidence behind a breach, and how much more a pending verdict needs', () => {
+    const { breaches } = judge(figures({ due: 312, received: 312, processed: 305, failed: 0, lost: 7 }));
+    expect(breaches[0]).toMatchObject({ cohort: 'c1', guard: 'loss', threshold: 0.001, sample: 312 });
+    expect(breaches[0]!.reason).toMatch(/^loss 2\.2% vs tolerated 0\.100%: evidence passed 1\/α \(.* ≥ 6580\) after 312 messages/);
+    const pending = judge(figures({ due: 200, received: 200, processed: 199, failed: 0, lost: 1 })).verdicts.find((v) => v.guard === 'loss')!;
+    expect(pending.breached).toBe(false);
+    expect(pending.more).toBeGreaterThan(0);
+    expect(judge(figures()).verdicts.find((v) => v.guard === 'loss')!.more).toBeNull();
   });
 });

@@ -7,13 +7,15 @@ import {
   learningProgress,
   NOISE_MIN_DIFFERING,
   NOISE_MIN_RUNS,
-  NOISE_RATE_FACTOR,
-  NOISE_RATE_MARGIN,
+  differsBeyondNoise,
   quietFields,
   withdrawable,
   type FieldSet,
   type NoiseEvidence,
 } from '../../../server/health/noise.ts';
+
+/** The mismatch guard's per-field test at the default tolerance and alpha share. */
+const TEST = { tolerance: 0.01, alpha: 0.001 / 4 };
 
 const FIELDS = ['$.handledAt', '$.traceId', '$.type', '$.amount', '$.items[*].id', '(error)', '(timeout)', '(more)'];
 const field = fc.constantFrom(...FIELDS);
@@ -39,7 +41,7 @@ describe('judging noise', () => {
       fc.property(evidence, sets, ignore, fc.integer({ min: 0, max: 400 }), (ev, s, ig, extra) => {
         const compared = counted(s) + extra;
         const rules = new PathSet(ig);
-        const quiet = quietFields(judgeFields(ev, s, compared, rules));
+        const quiet = quietFields(judgeFields(ev, s, compared, rules, TEST));
         const seen = new Set(ev.fields.map((f) => f.path));
         for (const q of quiet) expect(seen.has(q) || ignoredBy(rules, q)).toBe(true);
         // Withdrawn is exactly the sets lying wholly in quiet fields; one real field keeps a set counted.
@@ -51,15 +53,16 @@ describe('judging noise', () => {
     );
   });
 
-  it('never takes for noise a field the new path differs in markedly more often than two old runs do', () => {
+  it('never takes for noise a field with evidence that the new path differs there more often than two old runs do', () => {
     fc.assert(
       fc.property(evidence, sets, fc.integer({ min: 0, max: 400 }), (ev, s, extra) => {
         const compared = counted(s) + extra;
-        for (const j of judgeFields(ev, s, compared, new PathSet()).values()) {
+        for (const j of judgeFields(ev, s, compared, new PathSet(), TEST).values()) {
           if (!j.noise) continue;
           expect(j.path.startsWith('$')).toBe(true);
           expect(ev.fields.find((f) => f.path === j.path)!.differing).toBeGreaterThanOrEqual(NOISE_MIN_DIFFERING);
-          expect(j.newRate).toBeLessThanOrEqual(NOISE_RATE_FACTOR * j.oldRate! + NOISE_RATE_MARGIN + 1e-9);
+          const learned = ev.fields.find((f) => f.path === j.path)!;
+          expect(differsBeyondNoise(j.count, compared, learned.differing, Math.max(ev.runs ?? 0, learned.differing), TEST)).toBe(false);
         }
       }),
       { numRuns: 2_000, seed: 17 },
@@ -70,7 +73,7 @@ describe('judging noise', () => {
     fc.assert(
       fc.property(evidence, sets, (ev, s) => {
         const withReal = s.map((x) => ({ ...x, fields: [...x.fields, '$.status'] }));
-        const quiet = quietFields(judgeFields(ev, withReal, counted(withReal), new PathSet()));
+        const quiet = quietFields(judgeFields(ev, withReal, counted(withReal), new PathSet(), TEST));
         expect(withdrawable(withReal, quiet)).toBe(0);
       }),
       { numRuns: 1_000, seed: 18 },
@@ -79,26 +82,29 @@ describe('judging noise', () => {
 
   it('takes a per-run timestamp for noise and a flaky field with a real difference for a difference', () => {
     const ev: NoiseEvidence = {
-      runs: 240,
+      runs: 1200,
       fields: [
-        { path: '$.handledAt', differing: 240, firstSeenAt: 0, learnedAt: 1, learnedFrom: 2 },
-        { path: '$.type', differing: 12, firstSeenAt: 0, learnedAt: 1, learnedFrom: 40 },
+        { path: '$.handledAt', differing: 1200, firstSeenAt: 0, learnedAt: 1, learnedFrom: 2 },
+        { path: '$.type', differing: 60, firstSeenAt: 0, learnedAt: 1, learnedFrom: 40 },
       ],
     };
     const window: FieldSet[] = [
-      { fields: ['$.handledAt'], count: 188 },
-      { fields: ['$.handledAt', '$.type'], count: 52 },
+      { fields: ['$.handledAt'], count: 940 },
+      { fields: ['$.handledAt', '$.type'], count: 260 },
     ];
-    const judged = judgeFields(ev, window, 240, new PathSet());
+    const judged = judgeFields(ev, window, 1200, new PathSet(), TEST);
     expect(judged.get('$.handledAt')).toMatchObject({ noise: true, oldRate: 1, newRate: 1 });
     expect(judged.get('$.type')).toMatchObject({ noise: false, oldRate: 0.05 });
-    expect(withdrawable(window, quietFields(judged))).toBe(188);
+    expect(withdrawable(window, quietFields(judged))).toBe(940);
     // Had the new path differed in $.type only as often as old runs do, it would be noise.
-    const honest = judgeFields(ev, [{ fields: ['$.handledAt', '$.type'], count: 12 }, { fields: ['$.handledAt'], count: 228 }], 240, new PathSet());
+    const honest = judgeFields(ev, [{ fields: ['$.handledAt', '$.type'], count: 60 }, { fields: ['$.handledAt'], count: 1140 }], 1200, new PathSet(), TEST);
     expect(honest.get('$.type')!.noise).toBe(true);
+    // With few double runs nothing is evidence yet: a field seen to differ between old runs stays noise.
+    const early = judgeFields({ runs: 30, fields: [{ ...ev.fields[1]!, differing: 2 }] }, [{ fields: ['$.type'], count: 7 }], 30, new PathSet(), TEST);
+    expect(early.get('$.type')!.noise).toBe(true);
   });
 
-  it('holds the verdict back while fewer than 20 double runs are in, and not when no SDK learns noise', () => {
+  it('says how many double runs are in while fewer than 20, and nothing when no SDK learns noise', () => {
     expect(learningProgress({ runs: null, fields: [] })).toBeNull();
     expect(learningProgress({ runs: 0, fields: [] })).toEqual({ runs: 0, needed: NOISE_MIN_RUNS });
     expect(learningProgress({ runs: NOISE_MIN_RUNS - 1, fields: [] })).toEqual({ runs: NOISE_MIN_RUNS - 1, needed: NOISE_MIN_RUNS });
