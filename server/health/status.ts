@@ -73,7 +73,7 @@ export function cohortStatus(c: CohortHealth, row: Cohort | undefined, input: St
   if (c.skipped > c.compared) return { status: 'degraded', reason: `${c.name}: comparisons mostly skipped (${c.skipped} skipped, ${c.compared} compared)` };
   const { n, needed, what } = sampleOf(c, row, input);
   const judging = judgingNote(c.verdicts);
-  if (n < needed) return { status: 'idle', reason: `${c.name}: ${n} of ${needed} ${what} before it is called healthy (a guard acts sooner on strong evidence)${judging}` };
+  if (n < needed) return { status: 'idle', reason: `${c.name}: ${n} of ${needed} ${what}; ${needed - n} more before it is called healthy (a guard acts sooner on strong evidence)${judging}` };
   return { status: 'healthy', reason: `${c.name}: no guard breached over ${n} ${what}${judging}` };
 }
 

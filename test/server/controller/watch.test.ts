@@ -51,7 +51,7 @@ describe('the watch after completion', () => {
     await tick();
     const rollout = await get('r');
     expect(rollout.state).toBe('completed');
-    expect(rollout.health).toMatchObject({ status: 'breached', reason: expect.stringMatching(/^c1: guard loss breached after completion: 30 of 200 due messages lost/) });
+    expect(rollout.health).toMatchObject({ status: 'breached', reason: expect.stringMatching(/^c1: guard loss breached after completion: loss 15\.0% vs tolerated 0\.100%: evidence passed 1\/α .* after 200 messages; 30 of 200 due messages lost/) });
     expect((await actions('r')).filter((a: string) => a === 'guard.breached')).toHaveLength(1);
     expect((await outbox('r')).filter((a) => a === 'guard.breached')).toHaveLength(1);
     expect(await outbox('r')).toContain('messages.lost');

@@ -75,14 +75,14 @@ describe('the dashboard', () => {
     expect(reply.text).toContain('2 of 3');
     expect(reply.text).toContain('5%');
     // One status with its reason: c1 has had no traffic yet.
-    expect(reply.text).toMatch(/data-health="idle"><span class="badge muted">idle<\/span><div class="muted reason"[^>]*>c1: 0 of 100 due messages; 100 more needed to judge</);
+    expect(reply.text).toMatch(/data-health="idle"><span class="badge muted">idle<\/span><div class="muted reason"[^>]*>c1: 0 of 100 due messages; 100 more before it is called healthy/);
     expect(reply.text).toContain('rollout.advanced');
     // One time format: UTC in ISO order, with its age.
     expect(reply.text).toMatch(/2026-11-01 12:00:00Z \(0 s ago\)/);
   });
 
   it('shows a rollout: the plan, cohorts with figures, charts, lost messages, diffs and the audit trail', async () => {
-    await sendTraffic(t, 'psa-webhooks-v2', 'c1', 120, 4);
+    await sendTraffic(t, 'psa-webhooks-v2', 'c1', 120, 12);
     const now = t.clock.now();
     await sendReport(t, {
       mismatches: [{ rollout: 'psa-webhooks-v2', cohort: 'shadow', messageId: 'm-77', partnerId: 'p-9', at: now, authoritative: 'old', kind: 'diff', diffs: [{ path: '$.event.type', old: 'invoice.paid', new: 'invoice.created' }] }],
@@ -92,7 +92,7 @@ describe('the dashboard', () => {
     const reply = await page('/rollouts/psa-webhooks-v2', { key: t.keys.read });
     expect(reply.status).toBe(200);
     expect(reply.text).toContain('aria-label="plan"');
-    expect(reply.text).toMatch(/data-cohort="c1" data-status="reverted"/); // 4 of 120 lost: the guard reverted it
+    expect(reply.text).toMatch(/data-cohort="c1" data-status="reverted"/); // 12 of 120 lost: evidence enough, the guard reverted it
     expect(reply.text).toMatch(/data-cohort="c1" data-status="reverted" data-health="reverted"/);
     expect(reply.text).toContain('figures up to its revert, 2026-11-01 12:00:31Z (0 s ago)');
     expect(reply.text).toContain('data-series="c1 received"');

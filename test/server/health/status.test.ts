@@ -36,7 +36,7 @@ describe('one health status per rollout and cohort', () => {
     await tick();
     const s = await statuses('r');
     expect(s.status).toBe('reverted');
-    expect(s.reason).toMatch(/^c1 reverted by a guard \(controller\): guard loss breached in c1: 10 of 100 due messages lost/);
+    expect(s.reason).toMatch(/^c1 reverted by a guard \(controller\): guard loss breached in c1: loss 10\.0% vs tolerated 0\.100%: evidence passed 1\/α \(.*\) after 100 messages; 10 of 100 due messages lost/);
     expect(s.list).toMatchObject({ live: 50, effectiveLive: 0, effectiveShadow: 0 });
     expect(s.item).toMatchObject({ live: 50, effectiveLive: 0 });
     // Its figures up to the revert stay on its row, with its own status.
@@ -62,7 +62,7 @@ describe('one health status per rollout and cohort', () => {
     const claimed = (await t.call('POST', '/v1/sdk/replay/claim', { key: t.keys.sdk, body: { instanceId: 'i', rollouts: ['r'] } })).body.items;
     expect(claimed).toHaveLength(10);
     await t.call('POST', '/v1/sdk/replay/ack', { key: t.keys.sdk, body: { instanceId: 'i', items: claimed.map((m: any) => ({ rollout: 'r', messageId: m.messageId, ok: true })) } });
-    expect(await statuses('r')).toMatchObject({ status: 'idle', reason: 'c1: 0 of 10 due messages; 10 more needed to judge' });
+    expect(await statuses('r')).toMatchObject({ status: 'idle', reason: 'c1: 0 of 10 due messages; 10 more before it is called healthy (a guard acts sooner on strong evidence)' });
   });
 
   it('a cohort reverted by hand, then brought back from running in one call naming it', async () => {
@@ -83,7 +83,7 @@ describe('one health status per rollout and cohort', () => {
     expect((await post('/v1/rollouts/r/resume', { cohorts: ['c1'], reason: 'duplicates explained' })).status).toBe(200);
     const back = await statuses('r');
     expect(back.list).toMatchObject({ state: 'running', effectiveLive: 60 });
-    expect(back).toMatchObject({ status: 'idle', reason: 'c1: 0 of 10 due messages; 10 more needed to judge; c2: 0 of 10 due messages; 10 more needed to judge' });
+    expect(back).toMatchObject({ status: 'idle', reason: 'c1: 0 of 10 due messages; 10 more before it is called healthy (a guard acts sooner on strong evidence); c2: 0 of 10 due messages; 10 more before it is called healthy (a guard acts sooner on strong evidence)' });
     await sendTraffic(t, 'r', 'c1', 30, 0);
     await sendTraffic(t, 'r', 'c2', 30, 0);
     t.clock.advance(6_000);
@@ -96,7 +96,7 @@ describe('one health status per rollout and cohort', () => {
     const now = Math.floor(t.clock.now() / 1000);
     const counts = (compared: number, skipped: number) => [{ rollout: 'r', cohort: 'shadow', path: 'shadow' as const, second: now, received: compared + skipped, processed: compared + skipped, failed: 0, compared, mismatched: 0, skipped, dropped: 0 }];
     await sendReport(t, { counts: counts(40, 10) });
-    expect(await statuses('r')).toMatchObject({ status: 'idle', reason: 'shadow: 40 of 100 compared (10 skipped); 60 more needed to judge' });
+    expect(await statuses('r')).toMatchObject({ status: 'idle', reason: 'shadow: 40 of 100 compared (10 skipped); 60 more before it is called healthy (a guard acts sooner on strong evidence)' });
     await sendReport(t, { counts: counts(40, 290) });
     t.clock.advance(6_000);
     await tick();
