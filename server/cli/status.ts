@@ -28,6 +28,20 @@ interface HealthCohort {
   skipped: number;
   rates: { loss: number | null; failureDelta: number | null; mismatch: number | null };
   breaches: { guard: string }[];
+  verdicts?: { guard: string; estimate: number | null; tolerated: number; tolerance: number; sample: number; evidence: number; needed: number; more: number | null; breached: boolean }[];
+}
+
+/** An e-value or threshold in a few digits. */
+const evidenceText = (x: number) => (x >= 1e6 ? x.toExponential(1) : x >= 100 ? String(Math.round(x)) : x.toFixed(2));
+
+/** One line per judged guard of a cohort: the rate seen against what is tolerated, and the evidence against the threshold. */
+function evidenceLines(c: HealthCohort): string[] {
+  return (c.verdicts ?? []).map((v) => {
+    const seen = v.estimate === null ? '—' : v.guard === 'latency' ? `p95 ×${v.estimate.toFixed(2)}` : rate(v.estimate);
+    const tolerated = v.guard === 'latency' ? `×${v.tolerance}` : rate(v.tolerated);
+    const verdict = v.breached ? 'BREACHED' : v.more === null ? 'within tolerance' : `about ${v.more} more messages at this rate to decide`;
+    return `  ${c.name} ${v.guard}: ${seen} vs ${tolerated} over ${v.sample}; evidence ${evidenceText(v.evidence)} of ${evidenceText(v.needed)} (1/α); ${verdict}`;
+  });
 }
 
 interface View {
@@ -62,7 +76,7 @@ function rateCell(value: number | null, threshold: number | undefined, breached:
 async function oneView(client: ApiClient, out: Output, key: string): Promise<View> {
   const [rollout, health, audit] = await Promise.all([
     client.request<RolloutDetail>('GET', `/v1/rollouts/${key}`),
-    client.request<{ thresholds: Record<string, number>; cohorts: HealthCohort[] }>('GET', `/v1/rollouts/${key}/health`),
+    client.request<{ thresholds: Record<string, number>; dueSeconds?: number; cohorts: HealthCohort[] }>('GET', `/v1/rollouts/${key}/health`),
     client.request<{ items: { at: string; actor: string; action: string; subject: string | null; reason: string | null }[] }>('GET', '/v1/audit', { query: { rollout: key, limit: 5 } }),
   ]);
   const verdict = verdictOf(rollout);
@@ -89,9 +103,12 @@ async function oneView(client: ApiClient, out: Output, key: string): Promise<Vie
     `${out.paint('bold', rollout.key)}  ${rollout.state}  step ${stepText(rollout)}  live ${percent(rollout.live)}  shadow ${percent(rollout.shadow)}  version ${rollout.version}`,
     `health: ${out.paint(VERDICT_STYLE[verdict.status], verdict.status)} (${verdict.reason})`,
     ...(rollout.description === '' ? [] : [rollout.description]),
-    `guards: loss ≤ ${rate(g.maxLossRate)}, failure Δ ≤ ${rate(g.maxFailureRateDelta)}, mismatch ≤ ${rate(g.maxMismatchRate)}, min sample ${g.minSample}, grace ${g.graceSeconds} s, window ${g.windowSeconds} s; onBreach ${rollout.onBreach}, autoAdvance ${rollout.autoAdvance ? 'on' : 'off'}`,
+    `guards: loss ≤ ${rate(g.maxLossRate)}, failure Δ ≤ ${rate(g.maxFailureRateDelta)}, mismatch ≤ ${rate(g.maxMismatchRate)}, latency p95 ≤ ${g.maxLatencyRatio ? `×${g.maxLatencyRatio}` : 'off'}, alpha ${g.alpha ?? 0.001}, min sample ${g.minSample}, due after ${health.dueSeconds ?? g.graceSeconds} s (grace ${g.graceSeconds} s), window ${g.windowSeconds} s; onBreach ${rollout.onBreach}, autoAdvance ${rollout.autoAdvance ? 'on' : 'off'}`,
     '',
     out.table(['COHORT', 'STATUS', 'BAND (bp)', 'RECEIVED', 'PROCESSED', 'FAILED', 'LOST', 'MISMATCHED', 'SKIPPED', 'LOSS / MAX', 'FAILURE Δ / MAX', 'MISMATCH / MAX'], cohortRows),
+    '',
+    'Evidence (each guard is judged by an anytime-valid test: a breach needs the evidence to reach 1/α):',
+    ...((lines) => (lines.length === 0 ? ['  no cohort is judged now'] : lines))(health.cohorts.flatMap(evidenceLines)),
     '',
     'Last decisions:',
     decisions.length === 0 ? '  none' : out.table(['AT', 'ACTOR', 'ACTION', 'SUBJECT', 'REASON'], decisions),

@@ -29,6 +29,23 @@ function Rate(props: { value: number | null; max: number }) {
   );
 }
 
+type Verdicts = RolloutPageData['health']['cohorts'][number]['verdicts'];
+
+/** The verdict nearest its threshold: its evidence against the 1/α it needs, the others in the title. */
+function Evidence(props: { verdicts: Verdicts }) {
+  if (props.verdicts.length === 0) return <span class="muted">—</span>;
+  const progress = (v: Verdicts[number]) => Math.log(Math.max(v.evidence, 1)) / Math.log(v.needed);
+  const top = [...props.verdicts].sort((a, b) => progress(b) - progress(a))[0]!;
+  const e = (x: number) => (x >= 1e6 ? x.toExponential(1) : x >= 100 ? String(Math.round(x)) : x.toFixed(2));
+  const title = props.verdicts.map((v) => `${v.guard}: evidence ${e(v.evidence)} of ${e(v.needed)}${v.more === null ? '' : `, about ${v.more} more messages`}`).join('; ');
+  return (
+    <span class={top.breached ? 'bad' : 'muted'} title={title} data-guard={top.guard}>
+      {top.guard} {e(top.evidence)} / {e(top.needed)}
+      {!top.breached && top.more !== null && <span> · ~{num(top.more)} more</span>}
+    </span>
+  );
+}
+
 export function Cohorts(props: { data: RolloutPageData }) {
   const { health, rollout, now } = props.data;
   const t = health.thresholds;
@@ -51,6 +68,7 @@ export function Cohorts(props: { data: RolloutPageData }) {
             <th class="num">loss</th>
             <th class="num">failure Δ</th>
             <th class="num">mismatch</th>
+            <th>evidence</th>
           </tr>
         </thead>
         <tbody>
@@ -77,13 +95,14 @@ export function Cohorts(props: { data: RolloutPageData }) {
                 <td class="num"><Rate value={c.rates.loss} max={t.maxLossRate} /></td>
                 <td class="num"><Rate value={c.rates.failureDelta} max={t.maxFailureRateDelta} /></td>
                 <td class="num"><Rate value={c.rates.mismatch} max={t.maxMismatchRate} /></td>
+                <td class="evidence"><Evidence verdicts={c.verdicts} /></td>
               </tr>
             );
           })}
         </tbody>
       </table>
       <p class="muted" style="font-size:.8rem;margin:.4rem 0 0">
-        Over the last {health.window.seconds} s. Guards: loss ≤ {pct(t.maxLossRate)}, failure ≤ baseline + {pct(t.maxFailureRateDelta)}, mismatch ≤ {pct(t.maxMismatchRate)}, from {t.minSample} messages (a shadow step counts those compared, not skipped); grace {t.graceSeconds} s.
+        Since {health.window.from.slice(11, 19)}Z (window {health.window.epoch + 1} of this step, at most {health.window.seconds} s). Tolerances: loss ≤ {pct(t.maxLossRate)}, failure ≤ baseline + {pct(t.maxFailureRateDelta)}, mismatch ≤ {pct(t.maxMismatchRate)} beyond noise, latency p95 ≤ {t.maxLatencyRatio ? `${t.maxLatencyRatio}×` : 'off'} the old path's; each judged by an anytime-valid test that breaches when its evidence reaches 1/α (α {t.alpha ?? 0.001} per cohort and step). Healthy from {t.minSample} messages (a shadow step counts those compared, not skipped); a message is due after {health.dueSeconds} s (grace {t.graceSeconds} s).
       </p>
       {(health.reporters.lagging.length > 0 || health.reporters.gone.length > 0) && (
         <p class="reporters" style="font-size:.8rem;margin:.4rem 0 0">
