@@ -12,9 +12,9 @@ import { sql } from 'drizzle-orm';
 import { COUNTERS } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { assembleHealth, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type LatencyRow, type RolloutHealth } from './measure.ts';
+import { assembleHealth, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
 import { dueMsOf } from './settle.ts';
-import { latencySumsMany, zeroSums, type CountSums } from './store.ts';
+import { latencySumsMany, zeroSums, type CountSums, type LatencyRow } from './store.ts';
 import { withdrawNoise } from './withdraw.ts';
 
 interface Planned {

@@ -12,6 +12,7 @@ import type { Executor } from '../db/database.ts';
 import { breachesOf, ratesOf, verdictsOf, type Breach, type Figures, type GuardName, type Rates, type Verdict } from './guards.ts';
 import { stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
+import type { LatencyRow } from './store.ts';
 import { withdrawNoise, type NoiseOutcome } from './withdraw.ts';
 import { dueMsOf } from './settle.ts';
 
@@ -131,8 +132,6 @@ export function figuresOf(plan: CohortPlan, sums: Map<string, store.CountSums>, 
   const s = sums.get(MEASURED_PATH[plan.kind]) ?? store.zeroSums();
   return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0, pending: ledger.lost ?? 0 };
 }
-
-export type LatencyRow = { cohort: string; path: string; role: string; slot: number; n: number };
 
 export interface Extras {
   open: Map<string, number>;

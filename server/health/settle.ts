@@ -13,7 +13,7 @@
  */
 import { quantile } from '../../sdk/latency.ts';
 import type { Guards } from '../rollouts/model.ts';
-import type { LatencyRow } from './measure.ts';
+import type { LatencyRow } from './store.ts';
 
 export const SETTLE_FACTOR = 3;
 export const SETTLE_QUANTILE = 0.999;

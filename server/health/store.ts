@@ -110,11 +110,11 @@ export async function latencySums(ex: Executor, rolloutId: number, from: number)
 }
 
 /** Latency histograms of many rollouts at once, each since its own `from` (ms): one read for a controller pass. */
-export async function latencySumsMany(ex: Executor, probes: { rolloutId: number; from: number }[]): Promise<Map<number, LatencyRowOf[]>> {
-  const out = new Map<number, LatencyRowOf[]>();
+export async function latencySumsMany(ex: Executor, probes: { rolloutId: number; from: number }[]): Promise<Map<number, LatencyRow[]>> {
+  const out = new Map<number, LatencyRow[]>();
   if (probes.length === 0) return out;
   const cells = JSON.stringify(probes.map((p) => [p.rolloutId, Math.floor(p.from / 60_000) * 60]));
-  const rows = await ex.all<LatencyRowOf & { rolloutId: number }>(sql`
+  const rows = await ex.all<LatencyRow & { rolloutId: number }>(sql`
     WITH p AS MATERIALIZED (SELECT value ->> '$[0]' AS rid, value ->> '$[1]' AS since FROM json_each(${cells}))
     SELECT l.rollout_id AS rolloutId, l.cohort AS cohort, l.path AS path, l.role AS role, l.slot AS slot, sum(l.count) AS n
     FROM p JOIN latency_counts AS l ON l.rollout_id = p.rid AND l.bucket >= p.since
@@ -128,7 +128,8 @@ export async function latencySumsMany(ex: Executor, probes: { rolloutId: number;
   return out;
 }
 
-type LatencyRowOf = { cohort: string; path: string; role: string; slot: number; n: number };
+/** One latency histogram cell summed over a window: how many timings of a cohort, path and role fell in a slot. */
+export type LatencyRow = { cohort: string; path: string; role: string; slot: number; n: number };
 
 /** Mismatch samples of one rollout, newest first. */
 export async function listSamples(

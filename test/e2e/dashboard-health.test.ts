@@ -82,7 +82,7 @@ describe('cohort health in Chromium', { timeout: 90_000 }, () => {
     const row = page.locator('tr[data-rollout="queue-consumer-v2"]');
     await row.waitFor();
     expect(await row.locator('td.health').getAttribute('data-health')).toBe('reverted');
-    expect(await row.locator('td.health .reason').textContent()).toMatch(/^c1 reverted by a guard \(controller\): guard loss breached in c1: \d+ of \d+ due messages lost/);
+    expect(await row.locator('td.health .reason').textContent()).toMatch(/^c1 reverted by a guard \(controller\): guard loss breached in c1: loss [\d.]+% vs tolerated [\d.]+%: evidence passed 1\/α \(.*\) after \d+ messages; \d+ of \d+ due messages lost/);
     expect(await row.locator('td.live').textContent()).toBe('0% on new (step: 50%)');
     const done = page.locator('tr[data-rollout="done-then-lost"]');
     expect(await done.locator('td.health').getAttribute('data-health')).toBe('breached');

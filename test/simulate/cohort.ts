@@ -11,11 +11,11 @@
  * came before (fixed-rule.ts), so both judge the very same stream.
  */
 import { latencySlot, SLOTS, slotUpperMs } from '../../sdk/latency.ts';
-import { type Figures } from '../../server/health/guards.ts';
-import { assembleHealth, NO_EXTRAS, planCohorts, windowOf, type LatencyRow } from '../../server/health/measure.ts';
+import { assembleHealth, NO_EXTRAS, planCohorts, windowOf } from '../../server/health/measure.ts';
+import type { LatencyRow } from '../../server/health/store.ts';
 import { judgeFields, quietFields, withdrawable, type FieldSet } from '../../server/health/noise.ts';
 import { dueMsOf } from '../../server/health/settle.ts';
-import { fieldTestOf } from '../../server/health/guards.ts';
+import { fieldTestOf, type Figures } from '../../server/health/guards.ts';
 import { PathSet } from '../../sdk/json-path.ts';
 import { DEFAULT_GUARDS, type Guards, type RolloutAggregate } from '../../server/rollouts/model.ts';
 import { fixedRuleBreach } from './fixed-rule.ts';

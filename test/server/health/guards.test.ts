@@ -21,7 +21,7 @@ function timings(ms: number, n: number): Map<number, number> {
 
 describe('guards', () => {
   it('revert a large loss after a handful of due messages, and a rate at the tolerance never', () => {
-    expect(check(figures({ due: 30, received: 30, processed: 27, failed: 0, lost: 3 }))).toEqual(['loss']); // 10% loss, 30 messages
+    expect(check(figures({ due: 40, received: 40, processed: 36, failed: 0, lost: 4 }))).toEqual(['loss']); // 10% loss, 40 messages
     expect(check(figures({ due: 10, received: 10, processed: 9, failed: 0, lost: 1 }))).toEqual([]); // one loss in ten says little
     expect(check(figures({ due: 100_000, received: 100_000, lost: 100 }))).toEqual([]); // exactly 0.1%
     expect(check(figures({ due: 100_000, received: 100_000, lost: 200 }))).toEqual(['loss']); // 0.2% over 100,000
@@ -69,6 +69,16 @@ describe('guards', () => {
     expect(check(figures(), { latency: { observed: timings(500, 300), reference: timings(50, 5) } })).toEqual([]);
     // Off with maxLatencyRatio 0.
     expect(check(figures(), { latency: { observed: timings(500, 300), reference: base } }, { ...DEFAULT_GUARDS, maxLatencyRatio: 0 })).toEqual([]);
+  });
+
+  it('judge a rollout stored before alpha and the latency guard existed with its stored tolerances and the defaults', () => {
+    const { alpha: _alpha, maxLatencyRatio: _ratio, ...stored } = DEFAULT_GUARDS;
+    const old = { ...stored, maxLossRate: 0.01 } as typeof DEFAULT_GUARDS;
+    const f = figures({ due: 1000, received: 1000, processed: 985, failed: 0, lost: 15 });
+    // 1.5 % lost is over 0.1 % but not clearly over the stored 1 %.
+    expect(check(f, {}, old)).toEqual([]);
+    expect(judge(f, {}, old).verdicts.find((v) => v.guard === 'loss')!.needed).toBeCloseTo(judge(f).verdicts.find((v) => v.guard === 'loss')!.needed, 6);
+    expect(check(figures(), { latency: { observed: timings(150, 300), reference: timings(50, 2000) } }, old)).toEqual(['latency']);
   });
 
   it('hard-stop when every due message is lost, whatever the statistics', () => {
