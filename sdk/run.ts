@@ -81,8 +81,13 @@ export function createRunner(options: RunnerOptions) {
   const runs = new ShadowRuns(options.shadowTimeoutMs, (run) => {
     try {
       compareOutcomes(run.rolloutKey, run.message, run.target, run.authoritative, run.compare, run.outcomes as [Outcome, Outcome, Outcome | null]);
-    } catch {
-      reporter.compared(run.target, null, null);
+    } catch (error) {
+      // A comparison that throws (an output whose toJSON throws, a cyclic value) is a difference in `(error)`,
+      // never equal: the mismatch guard fails closed.
+      const sample = reporter.wantsSample(run.target)
+        ? { rollout: run.rolloutKey, cohort: run.target.cohort, messageId: wireId(run.message.messageId), partnerId: wireId(run.message.partnerId), authoritative: run.authoritative, kind: 'error' as const, diffs: [{ path: '$', new: `the comparison threw: ${describeError(error).error}`.slice(0, 500) }], at: reporter.wallNow() }
+        : null;
+      reporter.compared(run.target, sample, null, [ERROR_FIELD]);
     } finally {
       active -= run.learn ? 2 : 1;
     }

@@ -90,6 +90,16 @@ describe('run() in a shadow cohort', () => {
     expect(await counts('shadowed')).toMatchObject([{ received: 45, processed: 45, compared: 45, mismatched: 15, skipped: 0 }]);
   });
 
+  it('counts a comparison that throws as a difference in (error), never as equal', async () => {
+    await setup();
+    const poisoned = () => ({ toJSON() { throw new Error('cannot serialise'); }, get type() { throw new Error('getter throws'); } });
+    await rc.run('shadowed', msg(), { old: () => ({ type: 'a' }), new: poisoned });
+    await settleComparisons();
+    expect(await counts('shadowed')).toMatchObject([{ received: 1, processed: 1, compared: 1, mismatched: 1 }]);
+    const sets = await live.database.client.execute('SELECT fields FROM mismatch_field_sets');
+    expect(sets.rows.map((r) => r.fields)).toEqual(['(error)']);
+  });
+
   it('rethrows the old path’s error, whatever the new path does', async () => {
     await setup();
     const boom = new Error('old failed');
