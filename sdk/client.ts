@@ -13,6 +13,7 @@ import { Evaluator, type SnapshotSource } from './evaluator.ts';
 import type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
 import type { Handlers, MessageRef, RunOptions } from './handlers.ts';
 import { settleOptions, type ClientOptions } from './options.ts';
+import { validateOptions } from './validate-options.ts';
 import { createReplayLoop, type ReplayHandler } from './replay.ts';
 import { createReporter } from './reporter.ts';
 import { createRunner } from './run.ts';
@@ -31,6 +32,7 @@ function toError(error: unknown): Error {
 }
 
 export function createClient(clientOptions: ClientOptions) {
+  validateOptions(clientOptions);
   const options = settleOptions(clientOptions);
   const { logger, url } = options;
   const instanceId = randomUUID();

@@ -92,7 +92,7 @@ describe('run() in a shadow cohort', () => {
 
   it('counts a comparison that throws as a difference in (error), never as equal', async () => {
     await setup();
-    const poisoned = () => ({ toJSON() { throw new Error('cannot serialise'); }, get type() { throw new Error('getter throws'); } });
+    const poisoned = (): { type: string } => ({ toJSON() { throw new Error('cannot serialise'); }, get type(): string { throw new Error('getter throws'); } }) as { type: string };
     await rc.run('shadowed', msg(), { old: () => ({ type: 'a' }), new: poisoned });
     await settleComparisons();
     expect(await counts('shadowed')).toMatchObject([{ received: 1, processed: 1, compared: 1, mismatched: 1 }]);
