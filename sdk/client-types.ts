@@ -17,8 +17,13 @@ export interface Evaluation {
   known: boolean;
   state: RolloutState | null;
   version: number | null;
-  /** True when `failClosedAfterMs` has routed everything to old. */
+  /**
+   * True while the snapshot has not been confirmed by a server since this client started (it came from
+   * the backup file), and when `failClosedAfterMs` has routed everything to old.
+   */
   stale: boolean;
+  /** How long ago a server last confirmed this snapshot (ms; for a backup, since it was saved); null for a bootstrap never confirmed. */
+  ageMs: number | null;
 }
 
 export interface ClientStatus {
@@ -28,4 +33,7 @@ export interface ClientStatus {
   buffered: number;
   dropped: number;
   stopped: boolean;
+  /** As in `evaluate()`: the snapshot is from the backup and no server has answered yet (or fail-closed is on). */
+  stale: boolean;
+  ageMs: number | null;
 }

@@ -41,6 +41,8 @@ export function createClient(clientOptions: ClientOptions) {
   const replayHandlers = new Map<string, ReplayHandler>();
   const timers = createTimers();
   let confirmedAt = performance.now();
+  /** Whether `confirmedAt` is a real confirmation (a server's, or a backup's save time) rather than the start. */
+  let dated = false;
   let dropped = 0;
   let warnedDrop = false;
   let closed = false;
@@ -64,10 +66,17 @@ export function createClient(clientOptions: ClientOptions) {
     lastErrorMessage = e.message;
   }
 
+  /** A backup is stale until a server answers; so is everything once fail-closed; the age is since a server last confirmed it. */
+  function freshness(): { stale: boolean; ageMs: number | null } {
+    const ageMs = dated ? Math.max(0, Math.round(performance.now() - confirmedAt)) : null;
+    return { stale: evaluator.failClosed || evaluator.source === 'backup', ageMs };
+  }
+
   function take(snapshot: ConfigSnapshot, from: SnapshotSource): void {
     const applied = evaluator.apply(snapshot, from);
     if (from === 'server') {
       confirmedAt = performance.now();
+      dated = true;
       evaluator.failClosed = false;
       settleReady();
     }
@@ -99,6 +108,7 @@ export function createClient(clientOptions: ClientOptions) {
     onSnapshot: (snapshot) => take(snapshot, 'server'),
     onConfirmed() {
       confirmedAt = performance.now();
+      dated = true;
       evaluator.failClosed = false;
     },
     onUnreachable() {
@@ -120,6 +130,7 @@ export function createClient(clientOptions: ClientOptions) {
       if (backup !== null && evaluator.source !== 'server' && (evaluator.snapshot === null || backup.snapshot.version >= evaluator.snapshot.version)) {
         take(backup.snapshot, 'backup');
         confirmedAt = performance.now() - Math.max(0, Date.now() - backup.savedAt);
+        dated = true;
       }
     }
     if (closed) return;
@@ -182,7 +193,7 @@ export function createClient(clientOptions: ClientOptions) {
       } catch {
         route.path = 'old';
       }
-      return { path: route.path, cohort: route.cohort, known, state: rollout?.state ?? null, version: rollout?.version ?? null, stale: evaluator.failClosed };
+      return { path: route.path, cohort: route.cohort, known, state: rollout?.state ?? null, version: rollout?.version ?? null, ...freshness() };
     },
 
     run<T>(rolloutKey: string, message: MessageRef, handlers: Handlers<T>, runOptions?: RunOptions): Promise<T> {
@@ -249,6 +260,7 @@ export function createClient(clientOptions: ClientOptions) {
         buffered: reporter.pending,
         dropped,
         stopped: source.stopped || reporter.stopped,
+        ...freshness(),
       };
     },
 

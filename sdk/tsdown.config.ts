@@ -19,7 +19,7 @@ export default defineConfig({
   // The declarations carry the doc comments for editors; the JavaScript need not
   // carry them a second and third time (once per format): a smaller tarball. For
   // the same reason whitespace goes, but names stay (stack traces name functions).
-  outputOptions: { comments: { jsdoc: false, legal: true, annotation: true }, minify: { mangle: false, compress: false, removeWhitespace: true } },
+  outputOptions: { comments: { jsdoc: false, legal: true, annotation: true }, minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } } },
   // `npm test` and `npm run bench` build first: say what was built, not how long each plugin took.
   checks: { pluginTimings: false },
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,6 +51,35 @@ describe('a client whose server is down', () => {
     expect(restarted.status.source).toBe('backup');
     expect(restarted.path('hooks', member)).toBe('new');
     expect(restarted.path('hooks', 'vip')).toBe('old');
+    // Until a server answers, what came from the backup says it is stale, and how old it is.
+    const seen = restarted.evaluate('hooks', member);
+    expect(seen).toMatchObject({ path: 'new', stale: true });
+    expect(seen.ageMs).toBeGreaterThanOrEqual(0);
+    expect(restarted.status).toMatchObject({ source: 'backup', stale: true });
+    await live.restart();
+    await waitFor(() => restarted.status.source === 'server', 3_000, 'the server snapshot');
+    expect(restarted.evaluate('hooks', member)).toMatchObject({ stale: false });
+    expect(restarted.status.ageMs).toBeLessThan(1_000);
+  });
+
+  it('says how old a backup is: a backup saved two minutes ago is two minutes stale', async () => {
+    const backupPath = join(dir, 'old-snapshot.json');
+    const snapshot = (await live.api<ConfigSnapshot>('GET', '/v1/sdk/config')).body;
+    writeFileSync(backupPath, JSON.stringify({ savedAt: Date.now() - 120_000, snapshot }));
+    await live.stop();
+    const rc = client({ backupPath });
+    await rc.ready();
+    const seen = rc.evaluate('hooks', inBand(0, 4000));
+    expect(seen.stale).toBe(true);
+    expect(seen.ageMs).toBeGreaterThanOrEqual(120_000);
+    expect(seen.ageMs).toBeLessThan(130_000);
+  });
+
+  it('calls a bootstrap not stale but of unknown age until a server answers', async () => {
+    const snapshot = (await live.api<ConfigSnapshot>('GET', '/v1/sdk/config')).body;
+    await live.stop();
+    const rc = client({ bootstrap: snapshot });
+    expect(rc.evaluate('hooks', inBand(0, 4000))).toMatchObject({ stale: false, ageMs: null });
   });
 
   it('routes from a bootstrap snapshot until the server answers', async () => {
