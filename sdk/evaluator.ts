@@ -94,7 +94,9 @@ export class Evaluator {
    */
   apply(snapshot: ConfigSnapshot, source: SnapshotSource): { change: ChangeEvent; reverts: RevertEvent[] } | null {
     if (this.source === 'server' && source === 'server' && this.snapshot !== null && snapshot.version < this.snapshot.version) return null;
-    if (this.snapshot !== null && source === this.source && snapshot.version === this.snapshot.version) return null;
+    // The same version is the same snapshot only if the content says so: a server that read two states of its
+    // database once served a new version with old cohorts, and the corrected snapshot came with the same version.
+    if (this.snapshot !== null && source === this.source && snapshot.version === this.snapshot.version && sameRollouts(snapshot, this.snapshot)) return null;
     const nextByKey = new Map(snapshot.rollouts.map((r) => [r.key, r]));
     const changed: string[] = [];
     const found: RevertEvent[] = [];
@@ -102,7 +104,7 @@ export class Evaluator {
     for (const [key, rollout] of nextByKey) {
       const previous = this.byKey.get(key);
       const current = this.compiled.get(key);
-      if (previous !== undefined && current !== undefined && previous.version === rollout.version && previous.salt === rollout.salt) {
+      if (previous !== undefined && current !== undefined && previous.version === rollout.version && sameRollout(previous, rollout)) {
         compiled.set(key, current);
         continue;
       }
@@ -120,3 +122,6 @@ export class Evaluator {
     return { change: { version: snapshot.version, source, changed }, reverts: found };
   }
 }
+
+const sameRollout = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const sameRollouts = (a: ConfigSnapshot, b: ConfigSnapshot) => a.rollouts.length === b.rollouts.length && a.rollouts.every((r, i) => sameRollout(r, b.rollouts[i]));

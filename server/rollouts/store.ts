@@ -70,9 +70,14 @@ export async function listRollouts(
   }));
 }
 
-/** Every rollout with its cohorts and pins, for the SDK snapshot. */
+/**
+ * Every rollout with its cohorts and pins, for the SDK snapshot: the three
+ * reads go as one batch, which runs as one transaction, so they see one state
+ * of the database. Read separately, a revert committed between them gave the
+ * new rollout version with the old cohorts: a snapshot no state ever had.
+ */
 export async function loadAllAggregates(ex: Executor): Promise<RolloutAggregate[]> {
-  const [rolloutRows, cohortRows, pinRows] = await Promise.all([
+  const [rolloutRows, cohortRows, pinRows] = await ex.batch([
     ex.select().from(rollouts).orderBy(asc(rollouts.key)),
     ex.select().from(cohorts).orderBy(asc(cohorts.id)),
     ex.select().from(pins).orderBy(asc(pins.partnerId)),

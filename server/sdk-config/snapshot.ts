@@ -1,7 +1,8 @@
 /**
  * The snapshot SDKs evaluate. It is rebuilt only when the sum of the
  * rollouts' versions moves (one cheap aggregate query), which also notices
- * changes made by other servers on the same database.
+ * changes made by other servers on the same database; it is built from one
+ * consistent read (see `loadAllAggregates`).
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -37,6 +38,9 @@ export function createSnapshotSource(database: Database) {
       const key = await stateKey();
       if (cached !== null && key === cachedKey) return cached;
       const aggregates = await loadAllAggregates(database.db);
+      // Keyed by what was read, not by the probe before it: a change committed in between is read now
+      // and the next probe agrees with it, rather than a newer content cached under an older key.
+      const readKey = `${aggregates.length}:${aggregates.reduce((sum, a) => sum + a.rollout.version, 0)}`;
       const snapshot: ConfigSnapshot = {
         version: aggregates.reduce((sum, a) => sum + a.rollout.version, 0),
         rollouts: aggregates.map(rolloutSnapshot),
@@ -45,7 +49,7 @@ export function createSnapshotSource(database: Database) {
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
       const entries = new Map(snapshot.rollouts.map((r) => [r.key, JSON.stringify(r)]));
       cached = { snapshot, body, etag, entries };
-      cachedKey = key;
+      cachedKey = readKey;
       return cached;
     },
   };

@@ -19,8 +19,10 @@ export interface SessionOptions {
 
 export function createStreamSession(options: SessionOptions) {
   const whole = options.patches ? putFrame : snapshotFrame;
-  // The version the client holds once the outstanding write (if any) is through.
+  // What the client holds once the outstanding write (if any) is through: the version orders snapshots,
+  // the ETag says whether two are the same (a change is judged by content, not by version alone).
   let sentVersion = -1;
+  let sentEtag = '';
   let writingSince: number | null = null;
   let behind: PublishedSnapshot | null = null;
 
@@ -33,6 +35,7 @@ export function createStreamSession(options: SessionOptions) {
         const latest = behind;
         behind = null;
         sentVersion = latest.snapshot.version;
+        sentEtag = latest.etag;
         write(whole(latest));
       },
       () => options.end(),
@@ -52,13 +55,14 @@ export function createStreamSession(options: SessionOptions) {
      * the patch between them, computed once for every stream (null: none).
      */
     change(next: PublishedSnapshot, from: PublishedSnapshot | null, patch: () => Uint8Array | null): void {
-      if (next.snapshot.version <= sentVersion) return;
+      if (next.etag === sentEtag || next.snapshot.version < sentVersion) return;
       if (writingSince !== null) {
         if (!stalled()) behind = next;
         return;
       }
-      const bytes = options.patches && from !== null && from.snapshot.version === sentVersion ? (patch() ?? whole(next)) : whole(next);
+      const bytes = options.patches && from !== null && from.etag === sentEtag && next.snapshot.version > sentVersion ? (patch() ?? whole(next)) : whole(next);
       sentVersion = next.snapshot.version;
+      sentEtag = next.etag;
       write(bytes);
     },
     heartbeat(): void {
