@@ -2,8 +2,9 @@
  * The SDK's replay worker: for the rollouts with an `onReplay` handler, it
  * claims lost messages under a lease, runs the handler for each (which
  * re-fetches the message and re-processes it through the old path), and
- * acknowledges the outcome. A handler that throws or outlives the lease is a
- * failure: the message stays lost and is offered again later.
+ * acknowledges each outcome as it comes. A handler that throws or outlives the
+ * round's share of the lease is a failure: the message stays lost and is
+ * offered again later.
  */
 import { RollcallHttpError } from './config-source.ts';
 
@@ -61,34 +62,49 @@ function withTimeout(work: Promise<void> | void, ms: number): Promise<void> {
   });
 }
 
-/** One round: claim, replay, acknowledge. Returns how many messages it claimed. */
+/**
+ * One round: claim, replay, acknowledge. Each message is acknowledged as it
+ * finishes, and the round ends with its lease: no handler gets longer than
+ * what is left of 80 % of the lease, and a message is not started when what
+ * is left is under twice the slowest handler of the round so far. What is
+ * not started stays leased until the lease runs out, then any instance claims
+ * it again; so a slow round never acknowledges after its lease, when another
+ * instance may already have claimed and replayed the same ids. Returns how
+ * many messages it claimed.
+ */
 export async function replayRound(options: ReplayWorkerOptions): Promise<number> {
   const rollouts = [...options.handlers.keys()];
   if (rollouts.length === 0) return 0;
+  const asked = performance.now();
   const claimed = (await post(options, '/v1/sdk/replay/claim', {
     instanceId: options.instanceId,
     rollouts,
     limit: options.batch,
     leaseSeconds: options.leaseSeconds,
   })) as { items: ReplayMessage[] };
-  const results: { rollout: string; messageId: string; ok: boolean; error?: string }[] = [];
+  const roundEnds = asked + options.leaseSeconds * 800;
   let next = 0;
-  const deadline = options.leaseSeconds * 800; // finish well inside the lease
+  let slowest = 0;
   async function worker(): Promise<void> {
     while (next < claimed.items.length) {
+      const left = roundEnds - performance.now();
+      if (left <= 0 || left < 2 * slowest) return;
       const message = claimed.items[next++]!;
       const handler = options.handlers.get(message.rollout);
+      const began = performance.now();
+      let result: { rollout: string; messageId: string; ok: boolean; error?: string };
       try {
         if (handler === undefined) throw new Error('no replay handler registered');
-        await withTimeout(handler(message), deadline);
-        results.push({ rollout: message.rollout, messageId: message.messageId, ok: true });
+        await withTimeout(handler(message), left);
+        result = { rollout: message.rollout, messageId: message.messageId, ok: true };
       } catch (error) {
-        results.push({ rollout: message.rollout, messageId: message.messageId, ok: false, error: (error instanceof Error ? error.message : String(error)).slice(0, 500) });
+        result = { rollout: message.rollout, messageId: message.messageId, ok: false, error: (error instanceof Error ? error.message : String(error)).slice(0, 500) };
       }
+      slowest = Math.max(slowest, performance.now() - began);
+      await post(options, '/v1/sdk/replay/ack', { instanceId: options.instanceId, items: [result] });
     }
   }
   await Promise.all(Array.from({ length: Math.min(options.concurrency, claimed.items.length) }, worker));
-  if (results.length > 0) await post(options, '/v1/sdk/replay/ack', { instanceId: options.instanceId, items: results });
   return claimed.items.length;
 }
 

@@ -56,7 +56,8 @@ const RULES: Record<string, Rule> = {
   'retry.maxMs': num(1, DAY),
   replay: OBJECT,
   'replay.intervalMs': num(10, DAY),
-  'replay.leaseSeconds': num(1, 86_400, true),
+  // The server grants leases of 5 s to an hour.
+  'replay.leaseSeconds': num(5, 3_600, true),
   'replay.concurrency': num(1, 1_000, true),
 };
 const REQUIRED = new Set(['url', 'sdkKey']);

@@ -26,7 +26,7 @@ const CASES: [string, unknown[], unknown][] = [
   ['maxConcurrentComparisons', [-1, 0.5, Number.NaN], 0],
   ['reconnect', ['fast', { firstMs: 0 }, { firstMs: 100, maxMs: 50 }, { maxMs: Number.NaN }], { firstMs: 100, maxMs: 1_000 }],
   ['retry', [3, { firstMs: -1 }, { firstMs: 500, maxMs: 100 }], { firstMs: 100, maxMs: 1_000 }],
-  ['replay', ['x', { intervalMs: 0 }, { leaseSeconds: 0.5 }, { concurrency: 0 }], { intervalMs: 1_000, leaseSeconds: 30, concurrency: 2 }],
+  ['replay', ['x', { intervalMs: 0 }, { leaseSeconds: 0.5 }, { leaseSeconds: 4 }, { concurrency: 0 }], { intervalMs: 1_000, leaseSeconds: 30, concurrency: 2 }],
 ];
 
 describe('createClient checks its options', () => {

@@ -190,6 +190,29 @@ describe('the controller', () => {
     expect(health.replay).toEqual({ lost: 0, leased: 0, replayed: dropped.length, late: 1 });
   });
 
+  it('never lets a replay round outlive its lease: with slow handlers on two instances, every lost id is replayed exactly once', async () => {
+    await startRollout('slow-replay', { plan: [{ live: 50 }], onBreach: 'pause', guards: { graceSeconds: 1, minSample: 1_000 } });
+    const sender = await client();
+    const dropped = sendWithDrops(sender, 'slow-replay', inBand('slow-replay', 0, 5000), 96, 4);
+    await sender.flush();
+    await waitFor(async () => (await lostIds('slow-replay')).length === dropped.length, 5_000, 'the losses to be found');
+    expect(dropped.length).toBeGreaterThanOrEqual(20);
+
+    // The shortest lease the server grants (5 s) and handlers of 250 ms one at a time: the 24 ids one instance
+    // claims at once take it 6 s, longer than their lease.
+    const seen: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const replayer = await client({ replay: { intervalMs: 50, leaseSeconds: 5, concurrency: 1 } });
+      replayer.onReplay('slow-replay', async ({ messageId }) => {
+        seen.push(messageId);
+        await sleep(250);
+      });
+    }
+    await waitFor(async () => (await lostIds('slow-replay')).length === 0, 25_000, 'the lost list to empty');
+    expect(seen.sort()).toEqual(dropped);
+    expect(await lostIds('slow-replay', 'replayed')).toEqual(dropped);
+  }, 40_000);
+
   it('reconciles received in one process with processed in another', async () => {
     await startRollout('split', { plan: [{ live: 100 }], guards: { graceSeconds: 1, minSample: 10 } });
     const web = await client();
