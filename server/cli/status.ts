@@ -24,6 +24,7 @@ interface HealthCohort {
   processed: number;
   failed: number;
   lost: number;
+  compared: number;
   mismatched: number;
   skipped: number;
   rates: { loss: number | null; failureDelta: number | null; mismatch: number | null };
@@ -91,8 +92,9 @@ async function oneView(client: ApiClient, out: Output, key: string): Promise<Vie
       c.processed,
       c.failed,
       { text: String(c.lost), style: c.lost > 0 ? 'yellow' : undefined },
+      c.compared,
       c.mismatched,
-      c.skipped,
+      { text: String(c.skipped), style: c.skipped > c.compared ? 'yellow' : undefined },
       rateCell(c.rates.loss, g.maxLossRate, breached('loss')),
       rateCell(c.rates.failureDelta, g.maxFailureRateDelta, breached('failure')),
       rateCell(c.rates.mismatch, g.maxMismatchRate, breached('mismatch')),
@@ -105,7 +107,7 @@ async function oneView(client: ApiClient, out: Output, key: string): Promise<Vie
     ...(rollout.description === '' ? [] : [rollout.description]),
     `guards: loss ≤ ${rate(g.maxLossRate)}, failure Δ ≤ ${rate(g.maxFailureRateDelta)}, mismatch ≤ ${rate(g.maxMismatchRate)}, latency p95 ≤ ${g.maxLatencyRatio ? `×${g.maxLatencyRatio}` : 'off'}, alpha ${g.alpha ?? 0.001}, min sample ${g.minSample}, due after ${health.dueSeconds ?? g.graceSeconds} s (grace ${g.graceSeconds} s), window ${g.windowSeconds} s; onBreach ${rollout.onBreach}, autoAdvance ${rollout.autoAdvance ? 'on' : 'off'}`,
     '',
-    out.table(['COHORT', 'STATUS', 'BAND (bp)', 'RECEIVED', 'PROCESSED', 'FAILED', 'LOST', 'MISMATCHED', 'SKIPPED', 'LOSS / MAX', 'FAILURE Δ / MAX', 'MISMATCH / MAX'], cohortRows),
+    out.table(['COHORT', 'STATUS', 'BAND (bp)', 'RECEIVED', 'PROCESSED', 'FAILED', 'LOST', 'COMPARED', 'MISMATCHED', 'SKIPPED', 'LOSS / MAX', 'FAILURE Δ / MAX', 'MISMATCH / MAX'], cohortRows),
     '',
     'Evidence (each guard is judged by an anytime-valid test: a breach needs the evidence to reach 1/α):',
     ...((lines) => (lines.length === 0 ? ['  no cohort is judged now'] : lines))(health.cohorts.flatMap(evidenceLines)),

@@ -259,6 +259,10 @@ describe('status and output', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect(one.stdout).toContain('cli-hooks  running  step 1/3  live 5%');
     expect(one.stdout).toMatch(/c1 +active +0–500 +0 +0/);
     expect(one.stdout).toContain('Last decisions:');
+    // Comparisons run beside those skipped, and what each guard's test says.
+    expect(one.stdout).toMatch(/LOST +COMPARED +MISMATCHED +SKIPPED/);
+    expect(one.stdout).toContain('Evidence (each guard is judged by an anytime-valid test');
+    expect(one.stdout).toMatch(/c1 loss: .* evidence [\d.]+ of \d+ \(1\/α\)/);
     expect(one.stdout).not.toContain('\x1b');
   });
 
