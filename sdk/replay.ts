@@ -65,7 +65,7 @@ function withTimeout(work: Promise<void> | void, ms: number): Promise<void> {
 /**
  * One round: claim, replay, acknowledge. Each message is acknowledged as it
  * finishes, and the round ends with its lease: no handler gets longer than
- * what is left of 80 % of the lease, and a message is not started when what
+ * what is left of 60 % of the lease (the rest is for the acknowledgements), and a message is not started when what
  * is left is under twice the slowest handler of the round so far. What is
  * not started stays leased until the lease runs out, then any instance claims
  * it again; so a slow round never acknowledges after its lease, when another
@@ -82,11 +82,13 @@ export async function replayRound(options: ReplayWorkerOptions): Promise<number>
     limit: options.batch,
     leaseSeconds: options.leaseSeconds,
   })) as { items: ReplayMessage[] };
-  const roundEnds = asked + options.leaseSeconds * 800;
+  // Handlers get until 60 % of the lease: the rest is for their acknowledgements to arrive within it.
+  const roundEnds = asked + options.leaseSeconds * 600;
   let next = 0;
   let slowest = 0;
+  let failed: unknown = null;
   async function worker(): Promise<void> {
-    while (next < claimed.items.length) {
+    while (next < claimed.items.length && failed === null) {
       const left = roundEnds - performance.now();
       if (left <= 0 || left < 2 * slowest) return;
       const message = claimed.items[next++]!;
@@ -101,10 +103,17 @@ export async function replayRound(options: ReplayWorkerOptions): Promise<number>
         result = { rollout: message.rollout, messageId: message.messageId, ok: false, error: (error instanceof Error ? error.message : String(error)).slice(0, 500) };
       }
       slowest = Math.max(slowest, performance.now() - began);
-      await post(options, '/v1/sdk/replay/ack', { instanceId: options.instanceId, items: [result] });
+      try {
+        await post(options, '/v1/sdk/replay/ack', { instanceId: options.instanceId, items: [result] });
+      } catch (error) {
+        // The server is not taking acknowledgements: stop starting messages; the round ends with the others.
+        failed ??= error;
+      }
     }
   }
+  // Every worker finishes (none is left running unseen) before the round reports how it went.
   await Promise.all(Array.from({ length: Math.min(options.concurrency, claimed.items.length) }, worker));
+  if (failed !== null) throw failed;
   return claimed.items.length;
 }
 

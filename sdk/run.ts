@@ -16,7 +16,7 @@ import { RollcallTimeoutError, type Handler, type HandlerContext, type Handlers,
 import type { Reporter } from './reporter.ts';
 import { CONTEXTS, ShadowRun, ShadowRuns } from './shadow-runs.ts';
 import type { CompareRules } from './snapshot.ts';
-import { ERROR_FIELD, TIMEOUT_FIELD, wireId, type MismatchKind } from './wire.ts';
+import { ERROR_FIELD, TIMEOUT_FIELD, wireId, type MismatchKind, type MismatchSample } from './wire.ts';
 
 export { RollcallTimeoutError } from './handlers.ts';
 export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './handlers.ts';
@@ -83,10 +83,15 @@ export function createRunner(options: RunnerOptions) {
       compareOutcomes(run.rolloutKey, run.message, run.target, run.authoritative, run.compare, run.outcomes as [Outcome, Outcome, Outcome | null]);
     } catch (error) {
       // A comparison that throws (an output whose toJSON throws, a cyclic value) is a difference in `(error)`,
-      // never equal: the mismatch guard fails closed.
-      const sample = reporter.wantsSample(run.target)
-        ? { rollout: run.rolloutKey, cohort: run.target.cohort, messageId: wireId(run.message.messageId), partnerId: wireId(run.message.partnerId), authoritative: run.authoritative, kind: 'error' as const, diffs: [{ path: '$', new: `the comparison threw: ${describeError(error).error}`.slice(0, 500) }], at: reporter.wallNow() }
-        : null;
+      // never equal: the mismatch guard fails closed. Describing the error may throw too: then no sample.
+      let sample: MismatchSample | null = null;
+      try {
+        if (reporter.wantsSample(run.target)) {
+          sample = { rollout: run.rolloutKey, cohort: run.target.cohort, messageId: wireId(run.message.messageId), partnerId: wireId(run.message.partnerId), authoritative: run.authoritative, kind: 'error', diffs: [{ path: '$', new: `the comparison threw: ${describeError(error).error}`.slice(0, 500) }], at: reporter.wallNow() };
+        }
+      } catch {
+        sample = null;
+      }
       reporter.compared(run.target, sample, null, [ERROR_FIELD]);
     } finally {
       active -= run.learn ? 2 : 1;

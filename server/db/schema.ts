@@ -155,7 +155,12 @@ export const latencyCounts = sqliteTable(
     slot: integer('slot').notNull(),
     count: integer('count').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.role, t.bucket, t.slot] })],
+  (t) => [
+    primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.role, t.bucket, t.slot] }),
+    // The controller reads every rollout's window of timings each pass (when messages are due, the latency
+    // guard): by rollout and minute, not through every cohort's whole history.
+    index('latency_counts_by_bucket').on(t.rolloutId, t.bucket),
+  ],
 );
 
 /**

@@ -21,6 +21,8 @@ export type GuardName = (typeof JUDGED_GUARDS)[number] | 'dropped';
 
 /** The hard stop: this many due messages, every one of them lost. */
 export const HARD_STOP_DUE = 10;
+/** The mismatch guard judges at most this many fields, each at this share of its alpha. */
+export const MAX_FIELDS = 16;
 /** The latency guard compares this quantile. */
 const LATENCY_QUANTILE = 0.95;
 
@@ -179,8 +181,8 @@ function failureVerdict(f: Figures, baseline: Figures | undefined, tolerance: nu
  * Mismatches. Where nobody learns noise, the share of compared messages that
  * differ (net of ignored and noise fields) against the tolerance. Where the
  * old path is run twice, per field: the new path's rate of differing there
- * against the upper bound of two old runs' rate plus the tolerance, each
- * field with an equal share of α: a timestamp that differs as often between
+ * against the upper bound of two old runs' rate plus the tolerance, each of at
+ * most MAX_FIELDS fields with a fixed 1/MAX_FIELDS of α: a timestamp that differs as often between
  * two old runs passes, a field wrong in 1 message of 20 beyond its noise is
  * stopped, and while few double runs are in, the old path's bound is wide and
  * nothing is decided.
@@ -189,10 +191,13 @@ function mismatchVerdict(f: Figures, noise: GuardInput['noise'], tolerance: numb
   if (noise === undefined || noise.runs === null || noise.fields.length === 0) {
     return test('mismatch', f.mismatched, f.compared, tolerance, a, tolerance, `${f.mismatched} of ${f.compared} compared outputs differ`);
   }
-  const fields = noise.fields.filter((field) => !field.ignored);
-  if (fields.length === 0) return test('mismatch', 0, f.compared, tolerance, a, tolerance, 'every differing field is ignored by the compare rules');
+  const judged = noise.fields.filter((field) => !field.ignored);
+  if (judged.length === 0) return test('mismatch', 0, f.compared, tolerance, a, tolerance, 'every differing field is ignored by the compare rules');
   const runs = noise.runs;
-  const share = a / fields.length;
+  // A fixed split: the number of fields that have differed grows with the data, and a share of a over it would
+  // spend more than a in all. At most MAX_FIELDS are judged, those differing most often (ties by path).
+  const fields = judged.sort((x, y) => y.count - x.count || (x.path < y.path ? -1 : 1)).slice(0, MAX_FIELDS);
+  const share = a / MAX_FIELDS;
   let worst: Verdict | null = null;
   for (const field of fields) {
     const isPath = field.path.startsWith('$');

@@ -60,7 +60,7 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
   // subquery over its index range, returned as one JSON array: no sort of millions of rows for a GROUP BY,
   // and one value per cohort for the client to convert rather than one per counter.
   const probes = sql`p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS path,
-    value ->> '$[3]' AS since, (value ->> '$[3]') / 1000 AS since_s, (value ->> '$[4]') / 1000 AS due_s FROM json_each(${JSON.stringify(cells)}))`;
+    value ->> '$[3]' AS since, (value ->> '$[3]') / 1000 AS since_s, (value ->> '$[4]') / 1000 AS due_s, value ->> '$[4]' AS due_ms FROM json_each(${JSON.stringify(cells)}))`;
   const [sums, ledger] = await Promise.all([
     ex.all<{ i: number; sums: string | null }>(sql`
       WITH ${probes}
@@ -70,7 +70,8 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
     ex.all<{ i: number; counts: string | null }>(sql`
       WITH ${probes}
       SELECT p.i AS i, (SELECT json_array(sum(m.status = 'lost'), sum(m.status = 'late'), sum(m.status = 'replayed'))
-        FROM messages AS m WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.since) AS counts
+        FROM messages AS m WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.since
+          AND m.received_at <= p.due_ms) AS counts
       FROM p`),
   ]);
   const sumsAt = new Map<number, CountSums>();

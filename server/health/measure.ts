@@ -107,10 +107,12 @@ export function windowOf(aggregate: RolloutAggregate, options: MeasureOptions): 
   const dueBefore = Math.min(options.now, options.horizon ?? options.now) - dueMs;
   const windowSeconds = options.windowSeconds ?? guards.windowSeconds;
   const anchor = options.windowSeconds === undefined ? testAnchor(rollout, options.now) : null;
-  if (anchor === null || anchor > options.now) return { now: options.now, windowSeconds, from: options.now - windowSeconds * 1000, epoch: 0, dueMs, dueBefore };
+  if (anchor === null) return { now: options.now, windowSeconds, from: options.now - windowSeconds * 1000, epoch: 0, dueMs, dueBefore };
+  // A step entered by a server whose clock runs ahead starts now here: the test still has a fixed start.
+  const start = Math.min(anchor, options.now);
   const half = (windowSeconds * 1000) / 2;
-  const epoch = Math.max(0, Math.floor((options.now - anchor) / half) - 1);
-  return { now: options.now, windowSeconds, from: anchor + epoch * half, epoch, dueMs, dueBefore };
+  const epoch = Math.max(0, Math.floor((options.now - start) / half) - 1);
+  return { now: options.now, windowSeconds, from: start + epoch * half, epoch, dueMs, dueBefore };
 }
 
 /** The cohorts to measure: every band, the shadow one while there is a shadow band or traffic, the baseline, and pseudo-cohorts with traffic. */
@@ -180,7 +182,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
     plans.map(async (plan): Promise<Figures> => {
       const [sums, ledger] = await Promise.all([
         store.cohortSums(ex, rollout.id, plan.name, plan.since, window.dueBefore),
-        store.ledgerCounts(ex, rollout.id, plan.name, plan.since),
+        store.ledgerCounts(ex, rollout.id, plan.name, plan.since, window.dueBefore),
       ]);
       return figuresOf(plan, sums, ledger);
     }),

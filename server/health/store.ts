@@ -4,7 +4,7 @@
  * over time (noise is read in noise-store.ts). Every query is an index range
  * on (rollout, cohort, path, bucket) or on the ledger's status index.
  */
-import { and, count, desc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { COUNTERS, type Counts } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
 import { cohortCounts, latencyCounts, messages, mismatchSamples } from '../db/schema.ts';
@@ -53,8 +53,11 @@ export async function cohortsWithTraffic(ex: Executor, rolloutId: number, from: 
   return rows.map((r) => r.cohort);
 }
 
-/** Ledger rows of one cohort received since `from`, by status (open, lost, late, replayed). */
-export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number): Promise<Record<string, number>> {
+/**
+ * Ledger rows of one cohort received from `from` up to `dueBefore`, by status (lost, late, replayed): only
+ * among the messages counted as due, so that lost never counts a message `due` does not.
+ */
+export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Record<string, number>> {
   const rows = await ex
     .select({ status: messages.status, n: count() })
     .from(messages)
@@ -63,6 +66,7 @@ export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: stri
         eq(messages.rolloutId, rolloutId),
         inArray(messages.status, ['lost', 'late', 'replayed']),
         gte(messages.receivedAt, from),
+        lte(messages.receivedAt, dueBefore),
         eq(messages.cohort, cohort),
       ),
     )
@@ -113,6 +117,7 @@ export async function latencySums(ex: Executor, rolloutId: number, from: number)
 export async function latencySumsMany(ex: Executor, probes: { rolloutId: number; from: number }[]): Promise<Map<number, LatencyRow[]>> {
   const out = new Map<number, LatencyRow[]>();
   if (probes.length === 0) return out;
+  // Minute buckets from the one holding `from`: the current minute's timings are what a young step has.
   const cells = JSON.stringify(probes.map((p) => [p.rolloutId, Math.floor(p.from / 60_000) * 60]));
   const rows = await ex.all<LatencyRow & { rolloutId: number }>(sql`
     WITH p AS MATERIALIZED (SELECT value ->> '$[0]' AS rid, value ->> '$[1]' AS since FROM json_each(${cells}))

@@ -103,12 +103,12 @@ describe('the shadow verdict with learned noise', () => {
     for (const item of body.items) expect(item).toMatchObject({ withdrawn: true, diffs: [] });
   });
 
-  // Enough messages for the evidence: with 144 double runs (a fifth of 720) that never saw $.type differ, the old
-  // path's own rate there is bounded near 9 %, well under the 1 in 6 the rewrite gets wrong.
+  // Enough messages for the evidence: with 240 double runs (a fifth of 1,200) that never saw $.type differ, the old
+  // path's own rate there is bounded near 5 %, well under the 1 in 6 the rewrite gets wrong.
   it('stops a rewrite that mislabels one event type in six, with the type ranked first and noise apart', async () => {
     await startShadow('hooks-bad');
     const rewrite = (e: Event) => ({ ...record(e, e.type === 'customer.updated' ? 'customer.created' : e.type), labels: [...e.data.labels].reverse() });
-    await drive('hooks-bad', 720, { old: record, new: rewrite }, { unorderedArrays: true, learnNoise: 0.2 });
+    await drive('hooks-bad', 1200, { old: record, new: rewrite }, { unorderedArrays: true, learnNoise: 0.2 });
     await waitFor(async () => (await get('hooks-bad')).state === 'paused', 8_000, 'the faulty rewrite to be stopped');
     expect(await get('hooks-bad')).toMatchObject({ step: 0, cohorts: [] });
     const breach = (await audit('hooks-bad')).find((e) => e.action === 'guard.breached');
@@ -118,7 +118,7 @@ describe('the shadow verdict with learned noise', () => {
     expect(mismatched / compared).toBeGreaterThan(0.1);
     expect(mismatched / compared).toBeLessThan(0.25);
     const body = await mismatches('hooks-bad');
-    expect(body.fields[0]).toMatchObject({ path: '$.type', noise: false, count: 120, compared: 720 });
+    expect(body.fields[0]).toMatchObject({ path: '$.type', noise: false, count: 200, compared: 1200 });
     expect(body.fields.slice(1).map((f: any) => [f.path, f.noise])).toEqual([
       ['$.handledAt', true],
       ['$.traceId', true],

@@ -75,6 +75,6 @@ describe('queries stay on indexes', () => {
     await t.database.write((tx) => markLost(tx, 1, 5, 10));
     expect((await oldestOpen(t.database.db)).has(1)).toBe(false);
     expect((await cohortSums(t.database.db, 1, 'c1', 0, 5)).size).toBe(0);
-    expect(await ledgerCounts(t.database.db, 1, 'c1', 0)).toEqual({});
+    expect(await ledgerCounts(t.database.db, 1, 'c1', 0, 5)).toEqual({});
   });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX `latency_counts_by_bucket` ON `latency_counts` (`rollout_id`,`bucket`);
