@@ -46,7 +46,7 @@ export interface RolloutHealth {
   from: number;
   /** Which window of the step the guards judge (0 for the first; see windowOf). */
   epoch: number;
-  /** A message is due this long after it was received (the old path's settle time, capped by the grace). */
+  /** A message is due this long after it was received (the rollout's settle time, capped by the grace). */
   dueMs: number;
   cohorts: CohortHealth[];
   latency: Record<'old' | 'new', { p50: number | null; p99: number | null }>;

@@ -31,7 +31,7 @@ export function createLostAnnouncer(deps: { announce: Announce; intervalMs?: num
       at: now,
       data: eventData(rollout, {
         cohort: cohorts.length === 1 ? cohorts[0]! : null,
-        reason: `${tally.pending} messages had no terminal report by their due time (the old path's settle time, at most ${rollout.guards.graceSeconds} s after receipt)`,
+        reason: `${tally.pending} messages had no terminal report by their due time (the rollout's settle time, at most ${rollout.guards.graceSeconds} s after receipt)`,
         actor: 'controller',
         // A batch can go out after its messages were replayed: `stillLost` says what is left to do now.
         figures: { count: tally.pending, byCohort: tally.byCohort, sampleMessageIds: tally.sample, since: iso(tally.since ?? now), stillLost: await countStillLost(tx, rollout.id) },

@@ -67,7 +67,7 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
         announcer === undefined ? new Set<number>() : store.pendingTallies(database.db),
       ]);
       for (const rollout of list) {
-        // Due after the old path's settle time (health/settle.ts), at most the grace.
+        // Due after the rollout's settle time (health/settle.ts), at most the grace.
         const dueBefore = (horizons.get(rollout.id) ?? now) - (dueMs.get(rollout.id) ?? rollout.guards.graceSeconds * 1000);
         const first = oldest.get(rollout.id);
         if (first !== undefined && first <= dueBefore) await markLost(rollout, dueBefore, now);

@@ -76,7 +76,6 @@ describe('verdicts at the handler pace', () => {
     if (process.env.SHOW_DETECTION) console.error(`drop to revert: ${seconds} s`);
     // 2 s is the design target on a quiet machine (1 s settle floor, 1 s flush, 250 ms tick); this shared one gets slack.
     expect(seconds).toBeLessThan(6);
-    expect(seconds).toBeLessThan(30);
     const c1 = partners.find((p) => positionOf('drops', p) < 5000)!;
     expect(rc!.path('drops', c1)).toBe('old');
     const rollout = await get('drops');
