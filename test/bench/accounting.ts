@@ -151,8 +151,9 @@ export async function measureIngest(options: { clients: number; seconds: number;
 
 /**
  * `clients` SDKs on the stream; one more sends a cohort's messages, a fifth of
- * which are never processed. The losses become due `graceSeconds` after they
- * were received; each SDK's delay is from then until its `revert` event.
+ * which are never processed. The losses become due the rollout's settle time
+ * after they were received (`dueSeconds`, at most `graceSeconds`); each SDK's
+ * delay is from then until its `revert` event.
  * With several servers the SDKs are spread over them (the sender is on the first).
  */
 export async function measureRevert(options: { clients: number; trials: number } & Deployment) {
@@ -183,9 +184,11 @@ export async function measureRevert(options: { clients: number; trials: number }
       else sender.processed(key, message);
     }
     await sender.flush();
-    const due = lastLost + grace * 1000;
-    const waitUntil = due + 10_000;
+    const waitUntil = lastLost + grace * 1000 + 10_000;
     while (seen.size < clients.length && Date.now() < waitUntil) await sleep(20);
+    // Losses are due after the rollout's settle time (at most the grace), as the server says it judged them.
+    const { dueSeconds } = (await h.api('GET', `/v1/rollouts/${key}/health`)) as { dueSeconds: number };
+    const due = lastLost + dueSeconds * 1000;
     for (const stop of off) stop();
     // When a server decided (the breach's audit entry), to tell the decision apart from its delivery.
     const audit = (await h.api('GET', `/v1/audit?rollout=${key}`)) as { items: { action: string; at: string }[] };
