@@ -1,4 +1,5 @@
 /** A rollout page's health: the one status, the cohorts against their guards, and the charts with the decisions marked. */
+import { fmt } from '../health/guards.ts';
 import { Chart, type Marker, type Series } from './chart.tsx';
 import { band, colorOf, HEALTH_CLASS, liveText, num, pct, when } from './format.ts';
 import type { RolloutPageData } from './read-model.ts';
@@ -36,11 +37,10 @@ function Evidence(props: { verdicts: Verdicts }) {
   if (props.verdicts.length === 0) return <span class="muted">—</span>;
   const progress = (v: Verdicts[number]) => Math.log(Math.max(v.evidence, 1)) / Math.log(v.needed);
   const top = [...props.verdicts].sort((a, b) => progress(b) - progress(a))[0]!;
-  const e = (x: number) => (x >= 1e6 ? x.toExponential(1) : x >= 100 ? String(Math.round(x)) : x.toFixed(2));
-  const title = props.verdicts.map((v) => `${v.guard}: evidence ${e(v.evidence)} of ${e(v.needed)}${v.more === null ? '' : `, about ${v.more} more messages`}`).join('; ');
+  const title = props.verdicts.map((v) => `${v.guard}: evidence ${fmt(v.evidence)} of ${fmt(v.needed)}${v.more === null ? '' : `, about ${v.more} more messages`}`).join('; ');
   return (
     <span class={top.breached ? 'bad' : 'muted'} title={title} data-guard={top.guard}>
-      {top.guard} {e(top.evidence)} / {e(top.needed)}
+      {top.guard} {fmt(top.evidence)} / {fmt(top.needed)}
       {!top.breached && top.more !== null && <span> · ~{num(top.more)} more</span>}
     </span>
   );

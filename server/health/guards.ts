@@ -12,7 +12,7 @@
  * itself is incomplete), and so does the hard stop: every due message lost.
  */
 import type { Counts } from '../../sdk/wire.ts';
-import { slotUpperMs } from '../../sdk/latency.ts';
+import { quantile, slotUpperMs } from '../../sdk/latency.ts';
 import { DEFAULT_GUARDS, type Guards } from '../rollouts/model.ts';
 import { epochShare, logEvidence, moreNeeded, upperBound } from './evidence.ts';
 
@@ -105,7 +105,8 @@ export interface GuardInput {
 }
 
 const ratio = (part: number, whole: number) => (whole > 0 ? part / whole : null);
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
+/** A rate as a percentage, with three decimals below 1 %. */
+export const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
 const CAP = 1e300;
 const eValue = (log: number) => (log >= Math.log(CAP) ? CAP : Math.exp(log));
 
@@ -120,23 +121,11 @@ function total(histogram: ReadonlyMap<number, number>): number {
   return n;
 }
 
-function quantileMs(histogram: ReadonlyMap<number, number>, q: number): number | null {
-  const n = total(histogram);
-  if (n === 0) return null;
-  const rank = Math.ceil(q * n);
-  let seen = 0;
-  for (const slot of [...histogram.keys()].sort((a, b) => a - b)) {
-    seen += histogram.get(slot)!;
-    if (seen >= rank) return slotUpperMs(slot);
-  }
-  return null;
-}
-
 export function ratesOf(figures: Figures, baseline: Figures | undefined, latency?: GuardInput['latency']): Rates {
   const failure = ratio(figures.failed, figures.processed + figures.failed);
   const baselineFailure = baseline === undefined ? null : ratio(baseline.failed, baseline.processed + baseline.failed);
-  const observed = latency === undefined ? null : quantileMs(latency.observed, LATENCY_QUANTILE);
-  const reference = latency === undefined ? null : quantileMs(latency.reference, LATENCY_QUANTILE);
+  const observed = latency === undefined ? null : quantile(latency.observed, LATENCY_QUANTILE);
+  const reference = latency === undefined ? null : quantile(latency.reference, LATENCY_QUANTILE);
   return {
     loss: ratio(figures.lost, figures.due),
     failure,

@@ -8,7 +8,7 @@
  */
 import type { Cohort, Rollout } from '../rollouts/model.ts';
 import type { CohortHealth } from './measure.ts';
-import { fmt, type Verdict } from './guards.ts';
+import { fmt, pct, type Verdict } from './guards.ts';
 
 export const HEALTH_STATUSES = ['healthy', 'breached', 'reverted', 'degraded', 'idle'] as const;
 export type HealthStatus = (typeof HEALTH_STATUSES)[number];
@@ -44,8 +44,6 @@ export function judgingNote(verdicts: readonly Verdict[]): string {
   const seen = v.guard === 'latency' ? `p95 ×${(v.estimate ?? 0).toFixed(2)} vs tolerated ×${v.tolerance}` : `${pct(v.estimate ?? 0)} vs tolerated ${pct(v.tolerated)}`;
   return `; judging ${v.guard}: ${seen}, evidence ${fmt(v.evidence)} of the ${fmt(v.needed)} a breach needs, about ${v.more} more messages at this rate`;
 }
-
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
 
 function revertedReason(row: Cohort): string {
   const by = row.revertKind === 'breach' ? `by a guard (${row.revertedBy ?? 'controller'})` : `by hand (${row.revertedBy ?? 'unknown'})`;

@@ -1,18 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { epochShare, logEvidence, lowerBound, moreNeeded, upperBound } from '../../../server/health/evidence.ts';
-
-/** A small seeded generator (mulberry32), so a failing run can be repeated. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded as rng } from '../../simulate/random.ts';
 
 const counts = fc.integer({ min: 1, max: 100_000 }).chain((n) => fc.record({ n: fc.constant(n), k: fc.integer({ min: 0, max: n }) }));
 const rate = fc.double({ min: 1e-4, max: 0.99, noNaN: true });
