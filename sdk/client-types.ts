@@ -1,6 +1,7 @@
 /** What the client hands its host: events, an evaluation with its reasons, and its status. */
 import type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
 import type { Path, RolloutState } from './snapshot.ts';
+import type { DropReason } from './wire.ts';
 
 export interface ClientEvents {
   change: ChangeEvent;
@@ -31,7 +32,12 @@ export interface ClientStatus {
   version: number | null;
   inFlight: number;
   buffered: number;
+  /** Events dropped since start (each counted where it belongs and reported to the server as dropped). */
   dropped: number;
+  /** `dropped` by reason: `refused`, `buffer_full`, `queue_full`. */
+  droppedBy: Partial<Record<DropReason, number>>;
+  /** Bytes (as JSON) of sealed reports the server has not acknowledged yet. */
+  queuedBytes: number;
   stopped: boolean;
   /** As in `evaluate()`: the snapshot is from the backup and no server has answered yet (or fail-closed is on). */
   stale: boolean;

@@ -20,6 +20,14 @@ import { createRunner } from './run.ts';
 import type { ConfigSnapshot, Path } from './snapshot.ts';
 import { createTimers, readyLatch } from './timers.ts';
 import { isSnapshot } from './validate-snapshot.ts';
+import type { DropReason } from './wire.ts';
+
+/** The one warning each reason gets, the first time (the counts are in `status.droppedBy` and on the server). */
+const DROP_WARNINGS: Record<DropReason, string> = {
+  refused: 'the server refused a report: its events are counted and reported as dropped (refused)',
+  buffer_full: 'the report buffer is full: events are being dropped (they are counted and reported as dropped)',
+  queue_full: 'the report queue is full while the server cannot be reached: messages and samples are being dropped (counted and reported as dropped; counts are kept)',
+};
 
 export type { ClientOptions, Logger } from './options.ts';
 export type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
@@ -44,7 +52,7 @@ export function createClient(clientOptions: ClientOptions) {
   /** Whether `confirmedAt` is a real confirmation (a server's, or a backup's save time) rather than the start. */
   let dated = false;
   let dropped = 0;
-  let warnedDrop = false;
+  const droppedBy: Partial<Record<DropReason, number>> = {};
   let closed = false;
   let lastErrorMessage = '';
 
@@ -92,12 +100,10 @@ export function createClient(clientOptions: ClientOptions) {
     ...options,
     sdk: { name: SDK_NAME, version: SDK_VERSION, instanceId },
     onError: reportError,
-    onDropped() {
-      dropped++;
-      if (!warnedDrop) {
-        warnedDrop = true;
-        logger.warn('the report buffer is full: events are being dropped (they are counted and reported as dropped)');
-      }
+    onDropped(reason, count) {
+      dropped += count;
+      if (droppedBy[reason] === undefined) logger.warn(DROP_WARNINGS[reason]);
+      droppedBy[reason] = (droppedBy[reason] ?? 0) + count;
     },
   });
 
@@ -259,6 +265,8 @@ export function createClient(clientOptions: ClientOptions) {
         inFlight: reporter.inFlight,
         buffered: reporter.pending,
         dropped,
+        droppedBy: { ...droppedBy },
+        queuedBytes: reporter.queuedBytes,
         stopped: source.stopped || reporter.stopped,
         ...freshness(),
       };

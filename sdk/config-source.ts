@@ -19,6 +19,8 @@ export class RollcallHttpError extends Error {
     super(message);
     this.name = 'RollcallHttpError';
   }
+  /** When the server said when to try again (Retry-After). */
+  retryAfterMs: number | undefined = undefined;
   get fatal(): boolean {
     return this.status === 401 || this.status === 403;
   }
@@ -81,6 +83,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
 
   const events = createStreamEvents({
     current: () => current,
+    currentEtag: () => etag,
     accept,
     resync: () => pollOnce(),
     onError: (error) => {

@@ -5,7 +5,7 @@
  */
 import { latencySlot, SLOTS, sparse } from './latency.ts';
 import type { Path } from './snapshot.ts';
-import { COUNTERS, zeroCounts, type CountRow, type Counts } from './wire.ts';
+import { COUNTERS, zeroCounts, type CountRow, type Counts, type DropReason } from './wire.ts';
 import { MORE_PATHS } from './compare.ts';
 
 /** Distinct field sets kept per cell and window; further ones are counted under `(more)`, never withdrawn. */
@@ -21,6 +21,8 @@ export interface Cell extends Counts {
   candidateLatency: Uint32Array | null;
   /** This window's mismatches by the set of fields they differ in (joined by newlines). */
   differences: Map<string, number> | null;
+  /** This window's `dropped` by reason, once anything was. */
+  droppedBy: Partial<Record<DropReason, number>> | null;
   dirty: boolean;
   /** Unix second of this window's first event in the cell: the bucket its counts go to. */
   second: number;
@@ -55,7 +57,7 @@ export function createCounters(wallNow: () => number) {
       const index = PATH_INDEX[path];
       let found = byPath[index];
       if (found === undefined) {
-        found = { rollout, cohort, path, ...zeroCounts(), samples: 0, latency: null, candidateLatency: null, differences: null, dirty: false, second: 0 };
+        found = { rollout, cohort, path, ...zeroCounts(), samples: 0, latency: null, candidateLatency: null, differences: null, droppedBy: null, dirty: false, second: 0 };
         byPath[index] = found;
       }
       return found;
@@ -64,6 +66,15 @@ export function createCounters(wallNow: () => number) {
     recordLatency(target: Cell, ms: number, candidate: boolean): void {
       const histogram = candidate ? (target.candidateLatency ??= new Uint32Array(SLOTS)) : (target.latency ??= new Uint32Array(SLOTS));
       histogram[latencySlot(ms)]!++;
+    },
+
+    /** Counts `n` dropped events of one reason in the cell: they travel in its next count row. */
+    drop(target: Cell, reason: DropReason, n: number): void {
+      if (n <= 0) return;
+      target.dropped += n;
+      const by = (target.droppedBy ??= {});
+      by[reason] = (by[reason] ?? 0) + n;
+      touch(target);
     },
 
     /** One mismatch's differing fields, counted with the others of its set. */
@@ -87,6 +98,10 @@ export function createCounters(wallNow: () => number) {
         const candidateLatency = c.candidateLatency && sparse(c.candidateLatency);
         if (latency) row.latency = latency;
         if (candidateLatency) row.candidateLatency = candidateLatency;
+        if (c.droppedBy !== null) {
+          row.droppedBy = c.droppedBy;
+          c.droppedBy = null;
+        }
         if (c.differences !== null && c.differences.size > 0) {
           row.differences = [...c.differences].map(([key, count]) => ({ paths: key.split('\n'), count }));
           c.differences.clear();

@@ -10,6 +10,8 @@ import type { Cell } from './counters.ts';
 export const OPEN = 0;
 export const REPORTED = 1;
 export const DONE = 2;
+/** Open when its window was sealed, with no room to report it: counted as dropped, never sent by id. */
+export const DROPPED = 3;
 
 export interface InFlight {
   readonly cell: Cell;
@@ -59,16 +61,24 @@ export function createInFlight() {
       return true;
     },
 
-    /** Hands the oldest messages the server has not heard of to `report`, at most `limit`; they are then REPORTED. */
-    reportOldest(limit: number, report: (record: InFlight) => void): void {
+    /**
+     * Hands every message the server has not heard of, oldest first, to `report` (they are then
+     * REPORTED) while `limit` lasts, and the rest to `drop` (they are then DROPPED).
+     */
+    reportOldest(limit: number, report: (record: InFlight) => void, drop: (record: InFlight) => void): void {
       let record = tail;
       // Oldest first: from the tail towards the head.
-      while (record !== null && limit > 0) {
+      while (record !== null) {
         const newer: InFlight | null = record.prev;
-        report(record);
-        record.state = REPORTED;
+        if (limit > 0) {
+          report(record);
+          record.state = REPORTED;
+          limit--;
+        } else {
+          drop(record);
+          record.state = DROPPED;
+        }
         unlink(record);
-        limit--;
         record = newer;
       }
     },

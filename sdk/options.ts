@@ -48,6 +48,10 @@ export interface ClientOptions {
   maxBufferedEvents?: number;
   /** Events per batch at most (5000): a full batch is sent at once. */
   maxBatchEvents?: number;
+  /** Sealed reports waiting for the server at most (100); while it is away, reports of counts alone merge into one. */
+  maxQueuedBatches?: number;
+  /** Bytes (as JSON) of sealed reports waiting for the server at most (8 MB). */
+  maxQueuedBytes?: number;
   /** Comparison options for every rollout, and per rollout key. */
   compare?: RunCompareOptions;
   compareByRollout?: Record<string, RunCompareOptions>;
@@ -80,6 +84,8 @@ export function settleOptions(options: ClientOptions) {
     retryMaxMs: options.retry?.maxMs ?? 30_000,
     maxBufferedEvents: options.maxBufferedEvents ?? 10_000,
     maxBatchEvents: options.maxBatchEvents ?? 5_000,
+    maxQueuedBatches: options.maxQueuedBatches ?? 100,
+    maxQueuedBytes: options.maxQueuedBytes ?? 8 * 1024 * 1024,
     /** Mismatch samples kept per cell and flush window. */
     maxSamplesPerWindow: 20,
     compareFor: (rolloutKey: string): RunCompareOptions | undefined => options.compareByRollout?.[rolloutKey] ?? options.compare,

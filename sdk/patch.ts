@@ -1,13 +1,17 @@
 /**
  * The stream's `patch` event (sent to SDKs that ask with `?patches=1`): the
- * rollouts that changed, whole, and the keys of rollouts that are gone. Applied to the snapshot at `base` it gives the snapshot at
- * `version`, which `GET /v1/sdk/config` serves under `etag`.
+ * rollouts that changed, whole, and the keys of rollouts that are gone.
+ * Applied to the snapshot whose ETag is `baseEtag` (at version `base`) it
+ * gives the snapshot at `version`, which `GET /v1/sdk/config` serves under
+ * `etag`. Servers before `baseEtag` send `base` alone.
  */
 import type { ConfigSnapshot, RolloutSnapshot } from './snapshot.ts';
 import { isRollout } from './validate-snapshot.ts';
 
 export interface SnapshotPatch {
   base: number;
+  /** The ETag of the snapshot the patch was computed from (absent from older servers). */
+  baseEtag?: string;
   version: number;
   etag: string;
   rollouts: RolloutSnapshot[];
@@ -21,6 +25,7 @@ export function isPatch(value: unknown): value is SnapshotPatch {
   const p = value as Record<string, unknown>;
   return (
     isInt(p.base) &&
+    (p.baseEtag === undefined || typeof p.baseEtag === 'string') &&
     isInt(p.version) &&
     typeof p.etag === 'string' &&
     Array.isArray(p.rollouts) &&

@@ -9,7 +9,7 @@
 import { createCounters, type Cell } from './counters.ts';
 import { createInFlight, DONE, REPORTED, type InFlight } from './in-flight.ts';
 import { createSender } from './sender.ts';
-import { wireId, type MessageEvent, type MismatchSample, type ReportBatch } from './wire.ts';
+import { COUNTERS, wireId, type CountRow, type DropReason, type MessageEvent, type MismatchSample, type ReportBatch } from './wire.ts';
 
 export type { Cell } from './counters.ts';
 export type { InFlight } from './in-flight.ts';
@@ -21,12 +21,15 @@ export interface ReporterOptions {
   sdk: ReportBatch['sdk'];
   maxBufferedEvents: number;
   maxBatchEvents: number;
+  maxQueuedBatches: number;
+  maxQueuedBytes: number;
   maxSamplesPerWindow: number;
   reportTimeoutMs: number;
   retryFirstMs: number;
   retryMaxMs: number;
   onError(error: unknown, fatal: boolean): void;
-  onDropped(): void;
+  /** Events were dropped (counted, and reported to the server as dropped). */
+  onDropped(reason: DropReason, count: number): void;
 }
 
 export function createReporter(options: ReporterOptions) {
@@ -37,23 +40,75 @@ export function createReporter(options: ReporterOptions) {
   const wallNow = () => wall(performance.now());
   const counters = createCounters(wallNow);
   const inFlight = createInFlight();
-  const sender = createSender({ ...options, wallNow });
+  const sender = createSender({ ...options, wallNow, onDropped: dropBatch });
   const { touch, recordLatency } = counters;
   const messages: MessageEvent[] = [];
   const mismatches: MismatchSample[] = [];
+  /** The cell each buffered sample was counted in (a sample names no path). */
+  const sampleCells = new WeakMap<MismatchSample, Cell>();
+  /** Counter increments in refused reports, by counter: what the server will never count. */
+  const refused = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
+
+  function drop(target: Cell, reason: DropReason, n: number): void {
+    if (n <= 0) return;
+    counters.drop(target, reason, n);
+    options.onDropped(reason, n);
+  }
+
+  /**
+   * A refused count row: its counter increments are dropped (`refused`) in its cell; the drops it
+   * carried travel again in the next window, counted once.
+   */
+  function refuseRow(row: CountRow): void {
+    const target = counters.cell(row.rollout, row.cohort, row.path);
+    let carried = 0;
+    for (const [reason, n] of Object.entries(row.droppedBy ?? {}) as [DropReason, number][]) {
+      counters.drop(target, reason, n);
+      carried += n;
+    }
+    counters.drop(target, 'refused', row.dropped - carried);
+    let lost = 0;
+    for (const c of COUNTERS) {
+      if (c === 'dropped') continue;
+      refused[c] += row[c];
+      lost += row[c];
+    }
+    drop(target, 'refused', lost);
+  }
+
+  /** A batch that will never reach the server: every event it held is counted as dropped where it belongs. */
+  function dropBatch(batch: ReportBatch, reason: 'refused' | 'queue_full'): void {
+    for (const row of batch.counts) refuseRow(row);
+    for (const m of batch.messages) drop(counters.cell(m.rollout, m.cohort, m.path), reason, 1);
+    for (const s of batch.mismatches) drop(sampleCells.get(s) ?? counters.cell(s.rollout, s.cohort, s.authoritative), reason, 1);
+  }
   /** Per rollout this window: double runs of the old path, and in how many each field differed. */
   let noise = new Map<string, { runs: number; paths: Map<string, number> }>();
 
   const buffered = () => messages.length + mismatches.length + sender.queuedEvents;
+  let fullFlush = false;
+
+  /** A full batch is sent at once, not at the next flush: once per turn of the event loop. */
+  function sendIfFull(): void {
+    if (fullFlush || messages.length + mismatches.length < options.maxBatchEvents) return;
+    fullFlush = true;
+    setImmediate(() => {
+      fullFlush = false;
+      void flush();
+    }).unref();
+  }
+
+  /** Seals what is buffered into batches and sends what it can; never throws. `final`: the last flush before closing. */
+  async function flush(final = false): Promise<boolean> {
+    if (sender.stopped) return false;
+    seal(final);
+    return sender.send();
+  }
 
   function pushMessage(target: Cell, event: MessageEvent): void {
-    if (buffered() >= options.maxBufferedEvents) {
-      target.dropped++;
-      touch(target);
-      options.onDropped();
-      return;
-    }
+    if (buffered() >= options.maxBufferedEvents) return drop(target, 'buffer_full', 1);
     messages.push(event);
+    sendIfFull();
   }
 
   /** A message event as it travels; `receivedAt` (monotonic) only when this process saw the receipt. */
@@ -91,10 +146,18 @@ export function createReporter(options: ReporterOptions) {
     record.state = DONE;
   }
 
-  /** Seals the window: counts, every still-open message the server has not heard of (as far as the buffer allows), noise. */
+  /**
+   * Seals the window: counts, every still-open message the server has not heard of, noise. Open
+   * messages beyond the buffer's room are counted as dropped (`buffer_full`) before the counts are
+   * sealed, so the window's watermark never passes a message that was neither sent nor counted.
+   */
   function seal(final: boolean): void {
+    inFlight.reportOldest(
+      options.maxBufferedEvents - buffered(),
+      (record) => messages.push(recordEvent(record, 'open', record.receivedAt)),
+      (record) => drop(record.cell, 'buffer_full', 1),
+    );
     const counts = counters.seal();
-    inFlight.reportOldest(options.maxBufferedEvents - buffered(), (record) => messages.push(recordEvent(record, 'open', record.receivedAt)));
     const noiseReports = [...noise].map(([rollout, { runs, paths }]) => ({ rollout, paths: [...paths.keys()], runs, counts: [...paths.values()] }));
     noise = new Map();
     sender.enqueue(counts, messages, mismatches, noiseReports, final);
@@ -149,11 +212,11 @@ export function createReporter(options: ReporterOptions) {
       if (sample !== null) {
         if (target.samples < options.maxSamplesPerWindow) {
           target.samples++;
-          if (buffered() >= options.maxBufferedEvents) {
-            target.dropped++;
-            options.onDropped();
-          } else {
+          if (buffered() >= options.maxBufferedEvents) drop(target, 'buffer_full', 1);
+          else {
             mismatches.push(sample);
+            sampleCells.set(sample, target);
+            sendIfFull();
           }
         }
       }
@@ -174,16 +237,19 @@ export function createReporter(options: ReporterOptions) {
       for (const p of paths) learned.paths.set(p, (learned.paths.get(p) ?? 0) + 1);
     },
 
-    /** Seals what is buffered into batches and sends what it can; never throws. `final`: the last flush before closing. */
-    async flush(final = false): Promise<boolean> {
-      if (sender.stopped) return false;
-      seal(final);
-      return sender.send();
-    },
+    flush,
 
     /** Not yet acknowledged: events and touched cells of the current window, and sealed batches (a batch of counts alone counts as one). */
     get pending(): number {
       return buffered() + counters.touched + sender.batches;
+    },
+
+    /** Counter increments the server refused for good, by counter (each also counted as `dropped`). */
+    refused: refused as Readonly<typeof refused>,
+
+    /** Bytes (as JSON) of sealed batches not yet acknowledged. */
+    get queuedBytes(): number {
+      return sender.queuedBytes;
     },
 
     /** Messages received and not settled. */

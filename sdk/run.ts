@@ -5,6 +5,14 @@
  * that path settles. The candidate runs concurrently under its own timeout
  * and a concurrency cap, after the authoritative call has started, and
  * nothing it does can reach the caller.
+ *
+ * The cap (`maxConcurrentComparisons`) skips a comparison only under real
+ * overload. Candidates and comparisons wait for a later turn of the event
+ * loop, which a caller awaiting one `run()` after another with handlers that
+ * settle at once never gives; so at the cap the queued work is done at once,
+ * and a message that still finds no room is decided again when its own
+ * handler has settled (fast async candidates settle meanwhile). It is skipped
+ * only if candidates still hold every slot then.
  */
 import type { Route } from './assignment.ts';
 import { createComparator, MORE_PATHS, type Comparator } from './compare.ts';
@@ -98,6 +106,23 @@ export function createRunner(options: RunnerOptions) {
     }
   });
 
+  /**
+   * Whether one more comparison fits under the cap. At the cap the queued work
+   * is done now, a comparison made or a candidate started at a time, until a
+   * slot is free or nothing is left that could free one.
+   */
+  function room(): boolean {
+    while (active >= options.maxConcurrentComparisons) if (!runs.step()) return false;
+    return true;
+  }
+
+  /** A comparison that found no room before its authoritative call: started now if there is room, else skipped. */
+  function admitLate(rolloutKey: string, message: MessageRef, target: Cell, authoritative: 'old' | 'new', handlers: Handlers<unknown>, compare: RunCompareOptions | undefined): ShadowRun | undefined {
+    if (room()) return shadow(rolloutKey, message, target, authoritative, handlers, compare);
+    reporter.skipped(target);
+    return undefined;
+  }
+
   /** Starts a shadow run; returns where the authoritative outcome goes. */
   function shadow(rolloutKey: string, message: MessageRef, target: Cell, authoritative: 'old' | 'new', handlers: Handlers<unknown>, compare: RunCompareOptions | undefined): ShadowRun {
     const learn = authoritative === 'old' && (compare?.learnNoise ?? 0) > random();
@@ -180,22 +205,26 @@ export function createRunner(options: RunnerOptions) {
         compared = share > 0 && random() < share;
       }
       let shadowRun: ShadowRun | undefined;
+      // No room yet: decided again once the authoritative call has settled.
+      let undecided = false;
       if (compared) {
-        if (active < options.maxConcurrentComparisons) {
+        if (active < options.maxConcurrentComparisons || room()) {
           shadowRun = shadow(rolloutKey, { partnerId, messageId }, target, authoritative, handlers as Handlers<unknown>, runOptions?.compare ?? options.compareFor(rolloutKey));
         } else {
-          reporter.skipped(target);
+          undecided = true;
         }
       }
       try {
         const value = await invoke(handlers[authoritative], CONTEXTS[authoritative], runOptions?.timeoutMs);
         const now = performance.now();
         reporter.settle(record, true, now, undefined, now - began);
+        if (undecided) shadowRun = admitLate(rolloutKey, { partnerId, messageId }, target, authoritative, handlers as Handlers<unknown>, runOptions?.compare ?? options.compareFor(rolloutKey));
         shadowRun?.arrive(0, { ok: true, value, ms: now - began });
         return value;
       } catch (error) {
         const now = performance.now();
         reporter.settle(record, false, now, error instanceof Error ? `${error.name}: ${error.message}` : String(error), now - began);
+        if (undecided) shadowRun = admitLate(rolloutKey, { partnerId, messageId }, target, authoritative, handlers as Handlers<unknown>, runOptions?.compare ?? options.compareFor(rolloutKey));
         shadowRun?.arrive(0, { ok: false, error, ms: now - began, timedOut: error instanceof RollcallTimeoutError });
         throw error;
       }

@@ -1,15 +1,27 @@
 /**
- * The sender: sealed batches in a queue, each with a `batchId` it keeps
- * across retries, posted gzip-compressed one after another. A batch leaves
- * the queue only once the server acknowledged that very batch; a failure
- * waits out a backoff; 401 and 403 stop it for good; a batch the server will
- * never take (400, 413, 422) is let go rather than block every later one.
+ * The sender: sealed batches in a bounded queue, each with a `batchId` it
+ * keeps across retries, posted gzip-compressed one after another. A batch
+ * leaves the queue only once the server acknowledged that very batch; a
+ * failure waits out a backoff; 401 and 403 stop it for good.
+ *
+ * Nothing leaves without being counted:
+ * - a batch the server will never take (400, 422, or 413 for one that cannot
+ *   be split) is handed to `onDropped` as `refused`; a 413 is first split in
+ *   two and both halves sent;
+ * - a batch that does not fit the queue (`maxQueuedBatches`,
+ *   `maxQueuedBytes`) hands its messages and samples to `onDropped` as
+ *   `queue_full`, and its counts are merged into a queued batch.
+ *
+ * While the head of the queue keeps failing, count-only batches are merged
+ * into the one queued last (rows of one rollout, cohort and path add up and
+ * keep the earliest second), so an outage of any length costs one batch of
+ * counts, not one per flush, and catching up afterwards is a few posts.
  */
 import { gzip, randomUUID } from './builtins.ts';
 import { backoffDelay } from './backoff.ts';
 import { RollcallHttpError } from './config-source.ts';
-import type { CountRow, MessageEvent, MismatchSample, NoiseReport, ReportAck, ReportBatch } from './wire.ts';
-
+import { mergeNoise, mergeRows } from './merge-rows.ts';
+import type { CountRow, DropReason, MessageEvent, MismatchSample, NoiseReport, ReportAck, ReportBatch } from './wire.ts';
 
 export interface SenderOptions {
   url: string;
@@ -17,23 +29,66 @@ export interface SenderOptions {
   fetch: typeof fetch;
   sdk: ReportBatch['sdk'];
   maxBatchEvents: number;
+  maxQueuedBatches: number;
+  maxQueuedBytes: number;
   reportTimeoutMs: number;
   retryFirstMs: number;
   retryMaxMs: number;
   /** The reporter's clock (epoch ms). */
   wallNow(): number;
   onError(error: unknown, fatal: boolean): void;
+  /**
+   * A batch that will never reach the server: `refused` (all of it) or
+   * `queue_full` (its messages and samples; its counts were kept).
+   */
+  onDropped(batch: ReportBatch, reason: Extract<DropReason, 'refused' | 'queue_full'>): void;
 }
 
 interface Queued {
   batch: ReportBatch;
+  /** Messages and samples. */
   events: number;
+  /** Its JSON, as it will be posted (dropped once compressed). */
+  text: string | null;
+  /** Its size in bytes as JSON: what the queue's byte cap counts. */
+  bytes: number;
+  /** Posted at least once: the server may hold it under its batchId, so nothing more is merged into it. */
+  tried: boolean;
   body?: Buffer;
+}
+
+/** A Retry-After header (seconds, or an HTTP date) in ms; undefined when absent or unreadable. */
+function retryAfterMs(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  return Number.isFinite(ms) ? Math.max(0, ms) : undefined;
+}
+
+function queued(batch: ReportBatch): Queued {
+  const text = JSON.stringify(batch);
+  return { batch, events: batch.messages.length + batch.mismatches.length, text, bytes: text.length, tried: false };
+}
+
+/** The two halves of a batch the server found too large; only the second carries its watermark. */
+function halves(batch: ReportBatch): [ReportBatch, ReportBatch] | null {
+  const split = <T>(items: T[]): [T[], T[]] => [items.slice(0, Math.ceil(items.length / 2)), items.slice(Math.ceil(items.length / 2))];
+  const parts = batch.counts.length + batch.messages.length + batch.mismatches.length + batch.noise.length;
+  if (parts < 2) return null;
+  const [counts1, counts2] = split(batch.counts);
+  const [messages1, messages2] = split(batch.messages);
+  const [mismatches1, mismatches2] = split(batch.mismatches);
+  const { watermark: _watermark, final: _final, ...first } = batch;
+  return [
+    { ...first, batchId: randomUUID(), counts: counts1, messages: messages1, mismatches: mismatches1, noise: batch.noise },
+    { ...batch, batchId: randomUUID(), counts: counts2, messages: messages2, mismatches: mismatches2, noise: [] },
+  ];
 }
 
 export function createSender(options: SenderOptions) {
   const queue: Queued[] = [];
   let queuedEvents = 0;
+  let queuedBytes = 0;
   let sending: Promise<boolean> | null = null;
   let retryAt = 0;
   let attempt = 0;
@@ -44,7 +99,11 @@ export function createSender(options: SenderOptions) {
   let watermark = options.wallNow();
 
   async function post(item: Queued): Promise<void> {
-    item.body ??= await gzip(JSON.stringify(item.batch));
+    item.tried = true;
+    if (item.body === undefined) {
+      item.body = await gzip(item.text ?? JSON.stringify(item.batch));
+      item.text = null;
+    }
     const res = await options.fetch(`${options.url}/v1/sdk/reports`, {
       method: 'POST',
       headers: {
@@ -59,12 +118,80 @@ export function createSender(options: SenderOptions) {
     });
     if (!res.ok) {
       await res.body?.cancel();
-      throw new RollcallHttpError(res.status, `POST /v1/sdk/reports answered ${res.status}`);
+      const error = new RollcallHttpError(res.status, `POST /v1/sdk/reports answered ${res.status}`);
+      error.retryAfterMs = retryAfterMs(res.headers.get('retry-after'));
+      throw error;
     }
     // Only the server's acknowledgement of this very batch lets it go: a 200 from anything
     // else on the way (a proxy's error page, a truncated answer) is retried like a failure.
     const ack = (await res.json().catch(() => null)) as Partial<ReportAck> | null;
     if (ack?.batchId !== item.batch.batchId) throw new Error(`POST /v1/sdk/reports answered ${res.status} without acknowledging batch ${item.batch.batchId}`);
+  }
+
+  function push(item: Queued): void {
+    queue.push(item);
+    queuedEvents += item.events;
+    queuedBytes += item.bytes;
+  }
+
+  function shift(): void {
+    const head = queue.shift()!;
+    queuedEvents -= head.events;
+    queuedBytes -= head.bytes;
+  }
+
+  /** The last queued batch when counts may still be merged into it: it was never posted. */
+  function openTail(): Queued | null {
+    const tail = queue.at(-1);
+    return tail === undefined || tail.tried ? null : tail;
+  }
+
+  /** Merges a batch's counts, noise and seal into `into` (its messages and samples are not). */
+  function mergeInto(into: Queued, from: ReportBatch): void {
+    const batch = into.batch;
+    batch.counts = mergeRows(batch.counts, from.counts);
+    batch.noise = mergeNoise(batch.noise, from.noise);
+    batch.sentAt = from.sentAt;
+    // What `from` promised, the merged batch now promises: its messages and samples are not
+    // merged, only ever dropped and counted (queue_full), so nothing unreported is passed.
+    if (from.watermark !== undefined) batch.watermark = Math.max(batch.watermark ?? 0, from.watermark);
+    if (from.final === true) batch.final = true;
+    const text = JSON.stringify(batch);
+    queuedBytes += text.length - into.bytes;
+    into.text = text;
+    into.bytes = text.length;
+    into.body = undefined;
+  }
+
+  /** Queues one sealed batch within the caps: count-only ones merge into the tail; what does not fit is dropped and counted. */
+  function admit(batch: ReportBatch): void {
+    const tail = openTail();
+    const events = batch.messages.length + batch.mismatches.length;
+    if (events === 0 && tail !== null && tail.events === 0) return mergeInto(tail, batch);
+    const item = queued(batch);
+    if (queue.length < options.maxQueuedBatches && queuedBytes + item.bytes <= options.maxQueuedBytes) return push(item);
+    options.onDropped({ ...batch, counts: [], noise: [] }, 'queue_full');
+    // The drops are counted in the next window: until it is sealed, no watermark passes them.
+    const { watermark: _passes, ...rest } = batch;
+    const counts: ReportBatch = { ...rest, messages: [], mismatches: [] };
+    if (tail !== null) mergeInto(tail, counts);
+    else push(queued(counts));
+  }
+
+  /**
+   * After a refusal the drops it caused are counted in the next window: no batch queued before
+   * that one may promise (by its watermark) that everything up to it was reported.
+   */
+  function unpromise(): void {
+    for (const item of queue) {
+      if (item.batch.watermark === undefined) continue;
+      delete item.batch.watermark;
+      const text = JSON.stringify(item.batch);
+      queuedBytes += text.length - item.bytes;
+      item.text = text;
+      item.bytes = text.length;
+      item.body = undefined;
+    }
   }
 
   /** Sends queued batches in order until the queue is empty or a send fails. */
@@ -82,14 +209,29 @@ export function createSender(options: SenderOptions) {
           options.onError(error, true);
           return false;
         }
-        options.onError(error, false);
         if (status !== 400 && status !== 413 && status !== 422) {
-          retryAt = performance.now() + backoffDelay(attempt++, options.retryFirstMs, options.retryMaxMs);
+          options.onError(error, false);
+          // A server that says when to come back (503 or 429 with Retry-After) is taken at its word, within the cap.
+          const asked = error instanceof RollcallHttpError ? Math.min(error.retryAfterMs ?? 0, options.retryMaxMs) : 0;
+          retryAt = performance.now() + Math.max(asked, backoffDelay(attempt++, options.retryFirstMs, options.retryMaxMs));
           return false;
         }
+        const split = status === 413 ? halves(head.batch) : null;
+        shift();
+        if (split !== null) {
+          // Both halves go first, in order, before anything queued after them.
+          const [first, second] = split.map(queued) as [Queued, Queued];
+          queue.unshift(first, second);
+          queuedEvents += first.events + second.events;
+          queuedBytes += first.bytes + second.bytes;
+        } else {
+          options.onError(new RollcallHttpError(status, `POST /v1/sdk/reports answered ${status}: the server refused a report; its events are counted as dropped (refused)`), false);
+          options.onDropped(head.batch, 'refused');
+          unpromise();
+        }
+        continue;
       }
-      queue.shift();
-      queuedEvents -= head.events;
+      shift();
     }
     return queue.length === 0;
   }
@@ -126,9 +268,7 @@ export function createSender(options: SenderOptions) {
           watermark: last ? sealedAt : watermark,
         };
         if (last && final) batch.final = true;
-        const events = batchMessages.length + batchMismatches.length;
-        queue.push({ batch, events });
-        queuedEvents += events;
+        admit(batch);
         first = false;
       } while (messages.length + mismatches.length > 0);
       watermark = sealedAt;
@@ -145,6 +285,11 @@ export function createSender(options: SenderOptions) {
     /** Events in sealed batches not yet acknowledged. */
     get queuedEvents(): number {
       return queuedEvents;
+    },
+
+    /** Bytes (as JSON) of sealed batches not yet acknowledged. */
+    get queuedBytes(): number {
+      return queuedBytes;
     },
 
     /** Sealed batches not yet acknowledged. */

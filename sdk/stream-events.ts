@@ -6,6 +6,12 @@
  * event went missing — is never guessed at: the whole snapshot is fetched
  * again, and the patches that arrive meanwhile are applied after it if they
  * follow on.
+ *
+ * Which snapshot is in hand is judged by ETag, as everywhere else: two
+ * snapshots can share a version (a server that read two states of its
+ * database served both under one), so a patch is applied when its `baseEtag`
+ * is the ETag in hand and is already in hand only when its `etag` is. A patch
+ * from a server that sends no `baseEtag` falls back to the version rule.
  */
 import { applyPatch, isPatch, type SnapshotPatch } from './patch.ts';
 import type { ConfigSnapshot } from './snapshot.ts';
@@ -15,6 +21,8 @@ import { isSnapshot } from './validate-snapshot.ts';
 export interface StreamEventsOptions {
   /** The last snapshot taken from the server (stream or poll), or null. */
   current(): ConfigSnapshot | null;
+  /** The ETag of that snapshot, when the server gave one. */
+  currentEtag(): string | undefined;
   /** Takes a snapshot from the server; `etag` is the one `GET /v1/sdk/config` gives it, when known. */
   accept(snapshot: ConfigSnapshot, etag: string | undefined): void;
   /** Fetches the whole snapshot (a poll). */
@@ -35,8 +43,30 @@ export function createStreamEvents(options: StreamEventsOptions) {
       .catch(options.onError)
       .finally(() => {
         resyncing = null;
-        for (const patch of held.splice(0)) patched(patch);
+        // In stream order: a patch that places (applied, or in hand) accounts for the ones before it,
+        // so only one left unplaced after the last that placed asks for another fetch.
+        let unplaced = false;
+        for (const patch of held.splice(0)) unplaced = !place(patch);
+        if (unplaced) resync();
       });
+  }
+
+  /** Applies the patch if it follows on from the snapshot in hand; true when it did or is in hand already. */
+  function place(patch: SnapshotPatch): boolean {
+    const current = options.current();
+    if (current === null) return false;
+    const etag = options.currentEtag();
+    if (etag !== undefined && patch.etag === etag) return true;
+    if (patch.baseEtag !== undefined) {
+      if (patch.baseEtag !== etag) return false;
+    } else if (patch.version <= current.version) {
+      // A server without baseEtag: an older version is in hand unless the ETags say otherwise.
+      return etag === undefined;
+    } else if (patch.base !== current.version) {
+      return false;
+    }
+    options.accept(applyPatch(current, patch), patch.etag);
+    return true;
   }
 
   function patched(patch: SnapshotPatch): void {
@@ -44,10 +74,7 @@ export function createStreamEvents(options: StreamEventsOptions) {
       if (held.length < MAX_HELD) held.push(patch);
       return;
     }
-    const current = options.current();
-    if (current !== null && patch.version <= current.version) return; // already in hand
-    if (current === null || patch.base !== current.version) return resync();
-    options.accept(applyPatch(current, patch), patch.etag);
+    if (!place(patch)) resync();
   }
 
   return {

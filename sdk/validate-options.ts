@@ -44,6 +44,9 @@ const RULES: Record<string, Rule> = {
   reportTimeoutMs: num(10, 600_000),
   maxBufferedEvents: num(1, 10_000_000, true),
   maxBatchEvents: num(1, 1_000_000, true),
+  // Two at least: the batch being posted, and one that counts merge into meanwhile.
+  maxQueuedBatches: num(2, 100_000, true),
+  maxQueuedBytes: num(65_536, 1_073_741_824, true),
   compare: COMPARE,
   compareByRollout: ['an object of compare options by rollout key', (v) => isObject(v) && Object.values(v).every(COMPARE[1])],
   shadowTimeoutMs: num(0, HOUR),

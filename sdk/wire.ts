@@ -21,11 +21,27 @@ export const PSEUDO_COHORTS = ['baseline', 'shadow', 'pinned', 'completed'] as c
  * their field names from it, so a new counter is one edit here and a migration.
  * - `compared`: comparisons run (shadow and verify); `mismatched`: those whose outputs differed.
  * - `skipped`: comparisons not run because the concurrency cap was reached.
- * - `dropped`: events this SDK could not buffer. Any of these is divergence, never success.
+ * - `dropped`: events the server will never see, counted where they belong (see `DROP_REASONS`):
+ *   each counter increment of a refused report, and each message or sample that did not travel
+ *   by id. Any of these is divergence, never success.
  */
 export const COUNTERS = ['received', 'processed', 'failed', 'compared', 'mismatched', 'skipped', 'dropped'] as const;
 
 export type Counter = (typeof COUNTERS)[number];
+
+/**
+ * Why events were dropped, as `CountRow.droppedBy` says:
+ * - `refused`: the server refused a report (400, 413 or 422) and will never take it; each of its
+ *   counter increments, messages and samples is one dropped event.
+ * - `buffer_full`: a message or sample that had to travel by id did not fit `maxBufferedEvents`
+ *   (its counts still travel).
+ * - `queue_full`: a sealed report did not fit the send queue (`maxQueuedBatches`,
+ *   `maxQueuedBytes`) while the server could not be reached; its counts were merged into a
+ *   queued report, its messages and samples dropped.
+ */
+export const DROP_REASONS = ['refused', 'buffer_full', 'queue_full'] as const;
+
+export type DropReason = (typeof DROP_REASONS)[number];
 
 export type Counts = Record<Counter, number>;
 
@@ -43,6 +59,8 @@ export interface CountRow extends Counts {
   path: Path;
   /** Unix second of the first of these events (they fell within one flush window). */
   second: number;
+  /** `dropped` by reason (they add up to it); absent when nothing was dropped, and from older SDKs. */
+  droppedBy?: Partial<Record<DropReason, number>>;
   /** Latency of the authoritative handler: sparse [slot, count, slot, count, …] (see latency.ts). */
   latency?: number[];
   /** Latency of the comparison candidate, same encoding. */

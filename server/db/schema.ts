@@ -8,7 +8,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'driz
 import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
 import type { CohortStatus, CompareRules, Path, RolloutState } from '../../sdk/snapshot.ts';
 import type { KeyKind } from '../keys/key-format.ts';
-import { COUNTERS, type Counter } from '../../sdk/wire.ts';
+import { COUNTERS, type Counter, type DropReason } from '../../sdk/wire.ts';
 
 const counterColumn = (name: Counter) => integer(name).notNull().default(0);
 
@@ -255,6 +255,24 @@ export const mismatchFieldSets = sqliteTable(
     count: integer('count').notNull(),
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.bucket, t.fields] })],
+);
+
+/**
+ * Events SDKs dropped, by reason (`refused`, `buffer_full`, `queue_full`), per cohort, path and
+ * minute. Rows exist only where something was dropped; the total is also in `cohort_counts.dropped`.
+ */
+export const droppedEvents = sqliteTable(
+  'dropped_events',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    reason: text('reason').$type<DropReason>().notNull(),
+    /** Unix second at the start of the minute. */
+    bucket: integer('bucket').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.reason, t.path, t.bucket] })],
 );
 
 /** Kill-switch subscriptions. Never hard-deleted: DELETE sets `status` to `deleted`. */

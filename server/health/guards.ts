@@ -11,7 +11,7 @@
  * judged in (`epochShare`). Dropped events breach at once (the accounting
  * itself is incomplete), and so does the hard stop: every due message lost.
  */
-import type { Counts } from '../../sdk/wire.ts';
+import type { Counts, DropReason } from '../../sdk/wire.ts';
 import { quantile, slotUpperMs } from '../../sdk/latency.ts';
 import { DEFAULT_GUARDS, type Guards } from '../rollouts/model.ts';
 import { epochShare, logEvidence, moreNeeded, upperBound } from './evidence.ts';
@@ -33,6 +33,8 @@ export interface Figures extends Counts {
   late: number;
   /** Of `lost`, those not replayed yet. */
   pending: number;
+  /** `dropped` by reason, read only when something was dropped. */
+  droppedBy?: Partial<Record<DropReason, number>>;
 }
 
 export interface Rates {
@@ -270,7 +272,9 @@ export function fmt(x: number): string {
 export function breachesOf(cohort: string, figures: Figures, verdicts: Verdict[]): Breach[] {
   const breaches: Breach[] = [];
   if (figures.dropped > 0) {
-    breaches.push({ cohort, guard: 'dropped', value: figures.dropped, threshold: 0, sample: figures.received, reason: `${figures.dropped} events were dropped by an SDK buffer: the accounting is incomplete` });
+    const by = Object.entries(figures.droppedBy ?? {}).filter(([, n]) => n > 0);
+    const why = by.length === 0 ? '' : ` (${by.map(([reason, n]) => `${reason} ${n}`).join(', ')})`;
+    breaches.push({ cohort, guard: 'dropped', value: figures.dropped, threshold: 0, sample: figures.received, reason: `${figures.dropped} events were dropped by an SDK${why}: the accounting is incomplete` });
   }
   const loss = verdicts.find((v) => v.guard === 'loss');
   if (figures.due >= HARD_STOP_DUE && figures.lost >= figures.due && loss?.breached !== true) {

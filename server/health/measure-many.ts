@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import { COUNTERS } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { assembleHealth, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
+import { assembleHealth, explainDrops, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
 import { dueMsOf } from './settle.ts';
 import { latencySumsMany, zeroSums, type CountSums, type LatencyRow } from './store.ts';
 import { withdrawNoise } from './withdraw.ts';
@@ -97,6 +97,7 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
       const found = sumsAt.get(index);
       return figuresOf(plan, new Map(found === undefined ? [] : [[MEASURED_PATH[plan.kind], found]]), ledgerAt.get(index) ?? {});
     });
+    await explainDrops(ex, aggregate.rollout.id, plans, figures);
     // Noise withdrawal reads only for a rollout with mismatches in its window (see withdraw.ts).
     const noise = await withdrawNoise(ex, aggregate.rollout, window.from, plans, figures);
     result.set(aggregate.rollout.id, assembleHealth(aggregate, window, plans, figures, settled.latency.get(aggregate.rollout.id) ?? [], NO_EXTRAS, noise));

@@ -135,6 +135,20 @@ export function figuresOf(plan: CohortPlan, sums: Map<string, store.CountSums>, 
   return { ...s, lost: (ledger.lost ?? 0) + (ledger.replayed ?? 0), late: ledger.late ?? 0, pending: ledger.lost ?? 0 };
 }
 
+/** Says why events were dropped, for the cohorts that dropped any (a read only then: drops are rare). */
+export async function explainDrops(ex: Executor, rolloutId: number, plans: CohortPlan[], figures: Figures[]): Promise<void> {
+  const dropping = plans.filter((_, i) => figures[i]!.dropped > 0);
+  if (dropping.length === 0) return;
+  const rows = await store.droppedByReason(ex, rolloutId, Math.min(...dropping.map((p) => p.since)));
+  plans.forEach((plan, i) => {
+    const f = figures[i]!;
+    if (f.dropped === 0) return;
+    const by: Figures['droppedBy'] = {};
+    for (const row of rows) if (row.cohort === plan.name && row.path === MEASURED_PATH[plan.kind]) by[row.reason] = (by[row.reason] ?? 0) + row.n;
+    f.droppedBy = by;
+  });
+}
+
 export interface Extras {
   open: Map<string, number>;
   replay: RolloutHealth['replay'];
@@ -187,6 +201,7 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
       return figuresOf(plan, sums, ledger);
     }),
   );
+  await explainDrops(ex, rollout.id, plans, figures);
   const noise = await withdrawNoise(ex, rollout, window.from, plans, figures);
   const extras: Extras = options.guardsOnly
     ? NO_EXTRAS

@@ -5,9 +5,9 @@
  * on (rollout, cohort, path, bucket) or on the ledger's status index.
  */
 import { and, count, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
-import { COUNTERS, type Counts } from '../../sdk/wire.ts';
+import { COUNTERS, type Counts, type DropReason } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
-import { cohortCounts, latencyCounts, messages, mismatchSamples } from '../db/schema.ts';
+import { cohortCounts, droppedEvents, latencyCounts, messages, mismatchSamples } from '../db/schema.ts';
 
 export type SampleView = typeof mismatchSamples.$inferSelect;
 
@@ -57,6 +57,17 @@ export async function cohortsWithTraffic(ex: Executor, rolloutId: number, from: 
  * Ledger rows of one cohort received from `from` up to `dueBefore`, by status (lost, late, replayed): only
  * among the messages counted as due, so that lost never counts a message `due` does not.
  */
+/** Events SDKs dropped in one rollout since `from` (ms), by cohort, path and reason. */
+export async function droppedByReason(ex: Executor, rolloutId: number, from: number): Promise<{ cohort: string; path: string; reason: DropReason; n: number }[]> {
+  const rows = await ex
+    .select({ cohort: droppedEvents.cohort, path: droppedEvents.path, reason: droppedEvents.reason, n: sql<number>`sum(${droppedEvents.count})` })
+    .from(droppedEvents)
+    // Kept by minute: the minute the window starts in counts whole.
+    .where(and(eq(droppedEvents.rolloutId, rolloutId), gte(droppedEvents.bucket, Math.floor(from / 60_000) * 60)))
+    .groupBy(droppedEvents.cohort, droppedEvents.path, droppedEvents.reason);
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
 export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Record<string, number>> {
   const rows = await ex
     .select({ status: messages.status, n: count() })

@@ -56,6 +56,8 @@ export function cohortFigures(c: CohortHealth, status?: Judged) {
     ...(status === undefined ? {} : { health: status.cohorts.get(c.name) ?? null }),
     since: iso(c.since),
     ...counts,
+    // Why events were dropped, when any were: refused, buffer_full, queue_full.
+    ...(c.dropped > 0 ? { droppedBy: c.droppedBy ?? {} } : {}),
     due: c.due,
     lost: c.lost,
     rates: c.rates,

@@ -25,7 +25,7 @@ const HELP: Partial<Record<CounterName, string>> = {
   failed: 'Messages failed, as reported by SDKs and committed here',
   compared: 'Shadow or verify comparisons run',
   mismatched: 'Comparisons whose outputs differed',
-  dropped: 'Events an SDK dropped because its buffer was full',
+  dropped: 'Events an SDK dropped (refused reports, a full buffer or send queue): the accounting is incomplete',
 };
 
 export interface RolloutStatusFigures {

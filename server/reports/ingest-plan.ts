@@ -8,7 +8,7 @@
  * two at the moment of sending (the `x-rollcall-clock` header).
  */
 import type { RolloutRef } from '../db/rollout-ids.ts';
-import { COUNTERS, zeroCounts, type Counts, type ReportAck } from '../../sdk/wire.ts';
+import { COUNTERS, zeroCounts, type Counts, type DropReason, type ReportAck } from '../../sdk/wire.ts';
 import type { Heard } from '../reporters/store.ts';
 import type { ValidBatch } from './schemas.ts';
 import type * as store from './store.ts';
@@ -24,6 +24,8 @@ export interface IngestPlan {
   acks: ReportAck[];
   counts: (store.CountDelta & Counts)[];
   latency: store.LatencyDelta[];
+  /** Drops by reason (rare: only what SDKs reported dropped). */
+  dropped: store.DroppedDelta[];
   opened: store.MessageRow[];
   /** Settled ledger rows by rollout id. */
   settled: Map<number, store.MessageRow[]>;
@@ -64,6 +66,7 @@ function heardFrom(heard: Map<string, Heard>, batch: ValidBatch, watermark: numb
 export function planIngest(submissions: Submission[], known: Map<string, RolloutRef>, fresh: Set<string>, now: number): IngestPlan {
   const counts = new Map<string, store.CountDelta & Counts>();
   const latency = new Map<string, store.LatencyDelta>();
+  const dropped = new Map<string, store.DroppedDelta>();
   const opened: store.MessageRow[] = [];
   const settled = new Map<number, store.MessageRow[]>();
   const samples: store.SampleRow[] = [];
@@ -104,6 +107,13 @@ export function planIngest(submissions: Submission[], known: Map<string, Rollout
         fieldSets.set(k, set);
       }
       const minute = bucket - (bucket % 60);
+      for (const [reason, n] of Object.entries(row.droppedBy ?? {}) as [DropReason, number][]) {
+        if (n === 0) continue;
+        const k = `${rollout.id}|${minute}|${row.cohort}|${row.path}|${reason}`;
+        const cell = dropped.get(k) ?? { rolloutId: rollout.id, bucket: minute, cohort: row.cohort, path: row.path, reason, count: 0 };
+        cell.count += n;
+        dropped.set(k, cell);
+      }
       for (const [role, pairs] of [['authoritative', row.latency], ['candidate', row.candidateLatency]] as const) {
         unpackHistogram(pairs, (slot, n) => {
           const k = `${rollout.id}|${minute}|${row.cohort}|${row.path}|${role}|${slot}`;
@@ -173,5 +183,5 @@ export function planIngest(submissions: Submission[], known: Map<string, Rollout
     }
     acks.push({ batchId: batch.batchId, duplicate: false, ignored });
   }
-  return { acks, counts: [...counts.values()], latency: [...latency.values()], opened, settled, samples, fieldSets: [...fieldSets.values()], noise: [...noise.values()], heard: [...heard.values()] };
+  return { acks, counts: [...counts.values()], latency: [...latency.values()], dropped: [...dropped.values()], opened, settled, samples, fieldSets: [...fieldSets.values()], noise: [...noise.values()], heard: [...heard.values()] };
 }

@@ -58,6 +58,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
     await store.addCounts(runner, plan.counts);
     await store.addLatency(runner, plan.latency);
+    await store.addDropped(runner, plan.dropped);
     await store.openMessages(runner, plan.opened);
     for (const [rolloutId, rows] of plan.settled) await store.settleMessages(runner, rows, graceById.get(rolloutId)! * 1000);
     await store.addFieldSets(runner, plan.fieldSets);

@@ -20,7 +20,7 @@
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
-import { cohortCounts, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 import { deleteStaleReporters } from '../reporters/store.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
@@ -61,7 +61,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
 type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'reporters' | 'callbacks', number>;
 
 /** Deletes at most `limit` rows of one rollout from `table` matching `condition`. */
-async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples | typeof mismatchFieldSets, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
+async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples | typeof mismatchFieldSets | typeof droppedEvents, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
   const result = await tx.run(
     sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${table.rolloutId} = ${rolloutId} AND ${condition} LIMIT ${limit})`,
   );
@@ -124,6 +124,8 @@ export function createRetention(deps: RetentionDeps) {
     removed.samples += await repeat((tx) => deleteSome(tx, mismatchSamples, rolloutId, sql`${mismatchSamples.at} < ${now - policy.samplesMs}`, limit));
     // Field sets, like samples, outlive the longest guard window (7 days) and no more.
     removed.samples += await repeat((tx) => deleteSome(tx, mismatchFieldSets, rolloutId, sql`${mismatchFieldSets.bucket} < ${Math.floor((now - policy.samplesMs) / 1000)}`, limit));
+    // Drops by reason are kept as long as the counts they explain.
+    removed.counts += await repeat((tx) => deleteSome(tx, droppedEvents, rolloutId, sql`${droppedEvents.bucket} < ${Math.floor((now - policy.countsMs) / 1000)}`, limit));
   }
 
   return {

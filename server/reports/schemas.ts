@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { SLOTS } from '../../sdk/latency.ts';
 import { MAX_PATHS } from '../../sdk/compare.ts';
-import { COUNTERS, type Counter, type ReportBatch } from '../../sdk/wire.ts';
+import { COUNTERS, DROP_REASONS, type Counter, type ReportBatch } from '../../sdk/wire.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
 
 export const cohortSchema = z.string().regex(/^(c[1-9]\d{0,3}|baseline|shadow|pinned|completed)$/, 'a cohort is c1…, baseline, shadow, pinned or completed');
@@ -35,12 +35,17 @@ export const reportBatchSchema = z.strictObject({
         path: pathSchema,
         second: z.number().int().min(0).max(8.64e12),
         ...counts,
+        droppedBy: z.partialRecord(z.enum(DROP_REASONS), count).optional(),
         latency: histogram.optional(),
         candidateLatency: histogram.optional(),
         differences: z
           .array(z.strictObject({ paths: z.array(fieldName).min(1).max(MAX_PATHS + 1), count: count.min(1) }))
           .max(200)
           .optional(),
+      })
+      .refine((row) => row.droppedBy === undefined || Object.values(row.droppedBy).reduce((a: number, n) => a + (n ?? 0), 0) === row.dropped, {
+        message: 'droppedBy adds up to dropped',
+        path: ['droppedBy'],
       }),
     )
     .max(10_000),

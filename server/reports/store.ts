@@ -8,11 +8,12 @@
 import type { InValue } from '@libsql/client';
 import { COUNTERS } from '../../sdk/wire.ts';
 import type { SqlRunner } from '../db/database.ts';
-import type { cohortCounts, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
+import type { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
 import { NOISE_MIN_DIFFERING } from '../health/noise.ts';
 
 export type CountDelta = typeof cohortCounts.$inferInsert;
 export type LatencyDelta = typeof latencyCounts.$inferInsert;
+export type DroppedDelta = typeof droppedEvents.$inferInsert;
 export type MessageRow = typeof messages.$inferInsert;
 export type SampleRow = typeof mismatchSamples.$inferInsert;
 
@@ -118,6 +119,16 @@ const addLatencySql = valuesSql(
 
 export async function addLatency(runner: SqlRunner, rows: LatencyDelta[]): Promise<void> {
   await upsertChunks(runner, rows, addLatencySql, (r) => [r.rolloutId, r.cohort, r.path, r.role, r.bucket, r.slot, r.count]);
+}
+
+const addDroppedSql = valuesSql(
+  'INSERT INTO dropped_events (rollout_id, cohort, path, reason, bucket, count)',
+  6,
+  'ON CONFLICT (rollout_id, cohort, reason, path, bucket) DO UPDATE SET count = count + excluded.count',
+);
+
+export async function addDropped(runner: SqlRunner, rows: DroppedDelta[]): Promise<void> {
+  await upsertChunks(runner, rows, addDroppedSql, (r) => [r.rolloutId, r.cohort, r.path, r.reason, r.bucket, r.count]);
 }
 
 const messageColumns = 'INSERT INTO messages (rollout_id, message_id, partner_id, cohort, path, status, received_at, settled_at, error)';

@@ -7,11 +7,13 @@
  *   `GET /v1/sdk/config` returns it; sent on connect and on every change.
  * - `put` (streams opened with `?patches=1`): `{ etag, snapshot }` on connect
  *   and whenever the stream fell behind.
- * - `patch`: `{ base, version, etag, rollouts, removed }` per change: the
- *   entries of the rollouts that changed, exactly as in the snapshot, and the
- *   keys of rollouts that are gone. Applied to the snapshot at `base` it gives
- *   the snapshot at `version`, whose ETag is `etag`. One event per change, so
- *   a client never holds a mix of two states.
+ * - `patch`: `{ base, baseEtag, version, etag, rollouts, removed }` per
+ *   change: the entries of the rollouts that changed, exactly as in the
+ *   snapshot, and the keys of rollouts that are gone. Applied to the snapshot
+ *   whose ETag is `baseEtag` (version `base`) it gives the snapshot at
+ *   `version`, whose ETag is `etag`. SDKs match `baseEtag`, by content: two
+ *   snapshots can share a version. `base` stays for SDKs that only know it.
+ *   One event per change, so a client never holds a mix of two states.
  */
 import type { PublishedSnapshot } from './snapshot.ts';
 
@@ -47,7 +49,7 @@ export function patchFrame(base: PublishedSnapshot, next: PublishedSnapshot): Ui
   for (const [key, entry] of next.entries) if (base.entries.get(key) !== entry) changed.push(entry);
   const removed = [...base.entries.keys()].filter((key) => !next.entries.has(key));
   if (changed.length === 0 && removed.length === 0) return null;
-  const data = `{"base":${base.snapshot.version},"version":${next.snapshot.version},"etag":${JSON.stringify(next.etag)},"rollouts":[${changed.join(',')}],"removed":${JSON.stringify(removed)}}`;
+  const data = `{"base":${base.snapshot.version},"baseEtag":${JSON.stringify(base.etag)},"version":${next.snapshot.version},"etag":${JSON.stringify(next.etag)},"rollouts":[${changed.join(',')}],"removed":${JSON.stringify(removed)}}`;
   return frame('patch', next.snapshot.version, data);
 }
 

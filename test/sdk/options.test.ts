@@ -20,6 +20,8 @@ const CASES: [string, unknown[], unknown][] = [
   ['reportTimeoutMs', [0, -1, '10s'], 10_000],
   ['maxBufferedEvents', [0, -1, 1.5, Number.NaN, '10'], 10],
   ['maxBatchEvents', [0, -1, 2.5, Number.NaN], 5],
+  ['maxQueuedBatches', [0, 1, 2.5, Number.NaN, '100'], 2],
+  ['maxQueuedBytes', [0, 1_000, 65_536.5, Number.NaN, Infinity], 65_536],
   ['compare', ['loose', { learnNoise: 2 }, { learnNoise: -0.1 }], { learnNoise: 0.5 }],
   ['compareByRollout', [5, { r: { learnNoise: 'x' } }], { r: { learnNoise: 0.1 } }],
   ['shadowTimeoutMs', [-1, Number.NaN, '1s'], 0],

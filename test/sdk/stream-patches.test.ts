@@ -71,20 +71,28 @@ describe('stream events', () => {
   const patchEvent = (base: number, ...rollouts: RolloutSnapshot[]): ReturnType<typeof event> =>
     event('patch', { base, version: base + 1, etag: `"e${base + 1}"`, rollouts, removed: [] } satisfies SnapshotPatch);
 
-  function harness(fetched: ConfigSnapshot) {
+  /** A patch as servers with `baseEtag` send it: computed from the snapshot under `baseEtag`. */
+  const etagPatch = (baseEtag: string, etag: string, base: number, version: number, ...rollouts: RolloutSnapshot[]) =>
+    event('patch', { base, baseEtag, version, etag, rollouts, removed: [] } satisfies SnapshotPatch);
+
+  function harness(fetched: ConfigSnapshot, fetchedEtag = '"fetched"') {
     let current: ConfigSnapshot | null = null;
+    let currentEtag: string | undefined;
     const accepted: { version: number; etag: string | undefined }[] = [];
     let resyncs = 0;
     let finishResync!: () => void;
+    const take = (snapshot: ConfigSnapshot, etag: string | undefined) => {
+      current = snapshot;
+      currentEtag = etag;
+      accepted.push({ version: snapshot.version, etag });
+    };
     const events = createStreamEvents({
       current: () => current,
-      accept(snapshot, etag) {
-        current = snapshot;
-        accepted.push({ version: snapshot.version, etag });
-      },
+      currentEtag: () => currentEtag,
+      accept: take,
       resync: () => {
         resyncs++;
-        return new Promise<void>((resolve) => (finishResync = () => ((current = fetched), accepted.push({ version: fetched.version, etag: '"fetched"' }), resolve())));
+        return new Promise<void>((resolve) => (finishResync = () => (take(fetched, fetchedEtag), resolve())));
       },
       onError() {},
     });
@@ -120,5 +128,80 @@ describe('stream events', () => {
     expect(() => h.events.handle(event('put', { snapshot: snap() }))).toThrow(/put/);
     expect(() => h.events.handle({ event: 'patch', data: '{', id: undefined })).toThrow();
     expect(h.accepted).toHaveLength(1);
+  });
+
+  it('applies a patch whose base ETag is the one in hand, even at the version in hand', () => {
+    const h = harness(snap());
+    h.events.handle(event('put', { etag: '"A"', snapshot: snap(rollout('a', 3), rollout('b', 2)) }));
+    // The corrected snapshot a server serves under the same version: another ETag, content changed.
+    const corrected = { ...rollout('a', 3), live: 50 };
+    h.events.handle(etagPatch('"A"', '"B"', 5, 5, corrected));
+    expect(h.resyncs()).toBe(0);
+    expect(h.current()).toEqual({ version: 5, rollouts: [corrected, rollout('b', 2)] });
+    expect(h.accepted.at(-1)).toEqual({ version: 5, etag: '"B"' });
+    // Then by ETag, not version: the patch with its ETag in hand is skipped, the next applies.
+    h.events.handle(etagPatch('"A"', '"B"', 5, 5, corrected));
+    h.events.handle(etagPatch('"B"', '"C"', 5, 6, rollout('b', 3)));
+    expect(h.resyncs()).toBe(0);
+    expect(h.accepted.map((a) => a.etag)).toEqual(['"A"', '"B"', '"C"']);
+  });
+
+  it('does not ignore a patch at the version in hand whose ETag differs: it fetches the snapshot again', async () => {
+    const h = harness(snap(rollout('a', 4), rollout('b', 2)), '"D"');
+    h.events.handle(event('put', { etag: '"A"', snapshot: snap(rollout('a', 3), rollout('b', 2)) }));
+    // Computed from a snapshot this client never held: not applied, not dropped as in hand.
+    h.events.handle(etagPatch('"X"', '"B"', 4, 5, { ...rollout('a', 3), live: 50 }));
+    expect(h.resyncs()).toBe(1);
+    expect(h.accepted).toHaveLength(1);
+    h.finishResync();
+    await h.events.settled();
+    expect(h.accepted.at(-1)).toEqual({ version: 6, etag: '"D"' });
+
+    // A server without baseEtag: the version rule, but an ETag other than the one in hand is not "already in hand".
+    const old = harness(snap(rollout('a', 3), rollout('b', 2)));
+    old.events.handle(event('put', { etag: '"A"', snapshot: snap(rollout('a', 3), rollout('b', 2)) }));
+    old.events.handle(event('patch', { base: 4, version: 5, etag: '"B"', rollouts: [{ ...rollout('a', 3), live: 50 }], removed: [] }));
+    expect(old.resyncs()).toBe(1);
+    expect(old.accepted).toHaveLength(1);
+  });
+
+  it('refetches instead of applying a patch whose base ETag is not the one in hand, whatever its base version', () => {
+    const h = harness(snap());
+    h.events.handle(event('put', { etag: '"A"', snapshot: snap(rollout('a', 2), rollout('b', 1)) }));
+    h.events.handle(etagPatch('"other"', '"B"', 3, 4, rollout('a', 3)));
+    expect(h.resyncs()).toBe(1);
+    expect(h.current()).toEqual(snap(rollout('a', 2), rollout('b', 1)));
+    // Nothing to match with: a snapshot taken without an ETag places no patch that names one.
+    const bare = harness(snap());
+    bare.events.handle(event('snapshot', snap(rollout('a', 2), rollout('b', 1))));
+    bare.events.handle(etagPatch('"A"', '"B"', 3, 4, rollout('a', 3)));
+    expect(bare.resyncs()).toBe(1);
+    expect(bare.accepted).toHaveLength(1);
+  });
+
+  it('after a refetch, applies the held patches that follow on and fetches again only if the last of them does not', async () => {
+    const h = harness(snap(rollout('a', 4), rollout('b', 2)), '"C"');
+    h.events.handle(event('put', { etag: '"A"', snapshot: snap(rollout('a', 2), rollout('b', 2)) }));
+    h.events.handle(etagPatch('"gone"', '"B"', 3, 5, rollout('a', 3))); // its base went missing
+    expect(h.resyncs()).toBe(1);
+    // Held meanwhile: one the refetch already includes, the one leading to it, and one on top of it.
+    h.events.handle(etagPatch('"B"', '"C"', 5, 6, rollout('a', 4)));
+    h.events.handle(etagPatch('"C"', '"E"', 6, 7, rollout('b', 3)));
+    h.finishResync();
+    await h.events.settled();
+    expect(h.resyncs()).toBe(1);
+    expect(h.accepted.map((a) => a.etag)).toEqual(['"A"', '"C"', '"E"']);
+    expect(h.current()).toEqual(snap(rollout('a', 4), rollout('b', 3)));
+
+    // The last held patch does not follow on from what the refetch gave: fetched once more.
+    const g = harness(snap(rollout('a', 4), rollout('b', 2)), '"C"');
+    g.events.handle(event('put', { etag: '"A"', snapshot: snap(rollout('a', 2), rollout('b', 2)) }));
+    g.events.handle(etagPatch('"gone"', '"B"', 3, 5, rollout('a', 3)));
+    g.events.handle(etagPatch('"C"', '"E"', 6, 7, rollout('b', 3)));
+    g.events.handle(etagPatch('"F"', '"G"', 8, 9, rollout('b', 4)));
+    g.finishResync();
+    await g.events.settled();
+    expect(g.accepted.map((a) => a.etag)).toEqual(['"A"', '"C"', '"E"']);
+    expect(g.resyncs()).toBe(2);
   });
 });

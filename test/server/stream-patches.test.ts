@@ -57,6 +57,8 @@ describe('GET /v1/sdk/stream?patches=1', () => {
       expect(event.event).toBe('patch');
       const patch = JSON.parse(event.data);
       expect(patch.base).toBe(snapshot.version);
+      // Computed from the snapshot in hand, named by content: the ETag the client holds.
+      expect(patch.baseEtag).toBe(etag);
       const touched = path.split('/')[3] ?? 'beta';
       expect(patch.rollouts.map((r: { key: string }) => r.key)).toEqual([touched]);
       expect(patch.removed).toEqual([]);

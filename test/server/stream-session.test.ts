@@ -54,7 +54,7 @@ describe('a stream session', () => {
     expect(one.writes[1]!.bytes).toBe(shared);
     expect(two.writes[1]!.bytes).toBe(shared);
     const data = JSON.parse(text(shared).split('\ndata: ')[1]!);
-    expect(data).toEqual({ base: 2, version: 3, etag: '"v3"', rollouts: [rollout('a', 2)], removed: [] });
+    expect(data).toEqual({ base: 2, baseEtag: '"v2"', version: 3, etag: '"v3"', rollouts: [rollout('a', 2)], removed: [] });
   });
 
   it('keeps one write outstanding and sends a stream that fell behind the newest whole snapshot, not the patches it missed', async () => {

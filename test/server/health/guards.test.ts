@@ -102,3 +102,13 @@ describe('guards', () => {
     expect(judge(figures()).verdicts.find((v) => v.guard === 'loss')!.more).toBeNull();
   });
 });
+
+describe('dropped events', () => {
+  it('breach at once, and say why by reason when the SDK said', () => {
+    expect(breachesOf('c1', figures({ received: 50, dropped: 7, droppedBy: { refused: 5, buffer_full: 2 } }), [])).toEqual([
+      expect.objectContaining({ guard: 'dropped', value: 7, reason: '7 events were dropped by an SDK (refused 5, buffer_full 2): the accounting is incomplete' }),
+    ]);
+    // An older SDK sends no reasons.
+    expect(breachesOf('c1', figures({ received: 50, dropped: 3 }), [])[0]!.reason).toBe('3 events were dropped by an SDK: the accounting is incomplete');
+  });
+});

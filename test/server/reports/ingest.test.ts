@@ -143,6 +143,23 @@ describe.each(['transaction', 'batch'] as const)('POST /v1/sdk/reports, committe
       expect(await table('noise_runs')).toHaveLength(0);
     });
 
+    it('keeps dropped events by reason, per minute, beside the total; refuses reasons that do not add up, storing nothing', async () => {
+      expect((await send(batch({ counts: [row({ dropped: 3, droppedBy: { refused: 2, queue_full: 1 } })] }))).status).toBe(200);
+      expect((await send(batch({ counts: [row({ dropped: 4, droppedBy: { refused: 4 } })] }))).status).toBe(200);
+      expect((await table('cohort_counts'))[0]).toMatchObject({ dropped: 7 });
+      const minute = Math.floor(now / 60_000) * 60;
+      expect((await table('dropped_events')).map((r) => [r.cohort, r.path, r.reason, r.bucket, r.count]).sort()).toEqual([
+        ['c1', 'new', 'queue_full', minute, 1],
+        ['c1', 'new', 'refused', minute, 6],
+      ]);
+      const before = await t.dump();
+      for (const droppedBy of [{ refused: 2 }, { lost: 3 }, { refused: -1, buffer_full: 4 }]) {
+        const res = await send(batch({ counts: [row({ dropped: 3, droppedBy: droppedBy as CountRow['droppedBy'] })] }));
+        expect(res.status, JSON.stringify(droppedBy)).toBe(400);
+      }
+      expect(await t.dump()).toEqual(before);
+    });
+
     it('ignores rows for rollouts it does not know, and says so', async () => {
       const reply = await send(batch({ counts: [row({ rollout: 'gone' }), row()], messages: [message({ rollout: 'gone' })] }));
       expect(((await reply.json()) as { ignored: number }).ignored).toBe(2);
