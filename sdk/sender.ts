@@ -12,10 +12,11 @@
  *   `maxQueuedBytes`) hands its messages and samples to `onDropped` as
  *   `queue_full`, and its counts are merged into a queued batch.
  *
- * While the head of the queue keeps failing, count-only batches are merged
- * into the one queued last (rows of one rollout, cohort and path add up and
- * keep the earliest second), so an outage of any length costs one batch of
- * counts, not one per flush, and catching up afterwards is a few posts.
+ * While the head of the queue keeps failing, later batches are merged into
+ * the one queued last as long as their messages and samples fit one batch
+ * (count rows of one rollout, cohort and path add up and keep the earliest
+ * second), so an outage of any length costs a few batches, not one per
+ * flush, and catching up afterwards is a few posts.
  */
 import { gzip, randomUUID } from './builtins.ts';
 import { backoffDelay } from './backoff.ts';
@@ -146,14 +147,20 @@ export function createSender(options: SenderOptions) {
     return tail === undefined || tail.tried ? null : tail;
   }
 
-  /** Merges a batch's counts, noise and seal into `into` (its messages and samples are not). */
+  /** Merges a later batch into `into`: counts and noise add up, messages and samples follow its own. */
   function mergeInto(into: Queued, from: ReportBatch): void {
     const batch = into.batch;
     batch.counts = mergeRows(batch.counts, from.counts);
     batch.noise = mergeNoise(batch.noise, from.noise);
+    const events = from.messages.length + from.mismatches.length;
+    if (events > 0) {
+      batch.messages.push(...from.messages);
+      batch.mismatches.push(...from.mismatches);
+      into.events += events;
+      queuedEvents += events;
+    }
     batch.sentAt = from.sentAt;
-    // What `from` promised, the merged batch now promises: its messages and samples are not
-    // merged, only ever dropped and counted (queue_full), so nothing unreported is passed.
+    // What `from` promised, the merged batch now promises: everything `from` held is in it.
     if (from.watermark !== undefined) batch.watermark = Math.max(batch.watermark ?? 0, from.watermark);
     if (from.final === true) batch.final = true;
     const text = JSON.stringify(batch);
@@ -163,11 +170,15 @@ export function createSender(options: SenderOptions) {
     into.body = undefined;
   }
 
-  /** Queues one sealed batch within the caps: count-only ones merge into the tail; what does not fit is dropped and counted. */
+  /**
+   * Queues one sealed batch within the caps. While the batch queued last was never posted (the
+   * head is failing), a new one merges into it as long as their events fit one batch; what does
+   * not fit the queue is dropped and counted, its counts kept.
+   */
   function admit(batch: ReportBatch): void {
     const tail = openTail();
     const events = batch.messages.length + batch.mismatches.length;
-    if (events === 0 && tail !== null && tail.events === 0) return mergeInto(tail, batch);
+    if (tail !== null && tail.events + events <= options.maxBatchEvents) return mergeInto(tail, batch);
     const item = queued(batch);
     if (queue.length < options.maxQueuedBatches && queuedBytes + item.bytes <= options.maxQueuedBytes) return push(item);
     options.onDropped({ ...batch, counts: [], noise: [] }, 'queue_full');

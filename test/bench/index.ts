@@ -4,6 +4,7 @@
  * figures as JSON to ROLLCALL_BENCH_OUT when it is set. `--quick` runs a
  * small version of each (used by `npm test` so the benchmarks never rot).
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { measureIngest, measureRevert, measureSdkMemory } from './accounting.ts';
@@ -16,6 +17,14 @@ import { runScale } from './scale.ts';
 import { measureShadowCpu } from './shadow-cpu.ts';
 import { median, round } from './stats.ts';
 import { measureStream } from './stream.ts';
+import { ROOT } from '../helpers/server-process.ts';
+
+/** The send queue through an outage (outage.ts), in its own process for a clean heap. */
+function measureOutage(quick: boolean) {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/bench/outage.ts', ...(quick ? ['--quick'] : [])], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.status !== 0) throw new Error(`outage failed with ${child.status}`);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
 
 const quick = process.argv.includes('--quick');
 // Rounds of the run overhead's median (and the quick evaluation's); every other part sets its own count so
@@ -62,6 +71,7 @@ async function main(): Promise<void> {
   const fasterAnchorImport = Math.min(packages.unleash.import_ms, packages.growthbook.import_ms);
   const stream = await timed('stream', () => measureStream(quick ? { streams: 40, legacyStreams: 2, fewRollouts: 5, manyRollouts: 20, manyStreams: 20 } : { streams: 2_000, legacyStreams: 10, fewRollouts: 50, manyRollouts: 1_000, manyStreams: 20 }));
   const ofrep = await timed('ofrep', () => measureOfrep({ seconds: quick ? 1 : 3, concurrency: 16, rounds: 3 }));
+  const outage = await timed('outage', () => measureOutage(quick));
 
   const figures = {
     path_ns: round(evaluation.path_ns),
@@ -96,6 +106,11 @@ async function main(): Promise<void> {
     stream_bytes_per_change_few: Math.round(stream.byCount[0]!.patch_bytes),
     stream_snapshot_bytes_per_change: Math.round(stream.byCount[1]!.snapshot_bytes),
     stream_server_rss_mb: round(stream.stream_server_rss_mb),
+    outage_heap_mb: round(outage.outage_heap_mb!, 2),
+    outage_queued_kb: round(outage.outage_queued_kb!),
+    catchup_ms: Math.round(outage.catchup_ms!),
+    catchup_drain_ms: Math.round(outage.catchup_drain_ms!),
+    catchup_posts: outage.catchup_posts!,
   };
   const anchorPackage = (name: 'unleash' | 'growthbook', figure: 'packed_kb' | 'packages' | 'installed_kb' | 'import_ms') =>
     `${name === 'unleash' ? 'unleash-client' : 'growthbook'} ${round(packages[name][figure], figure === 'import_ms' ? 2 : 1)}`;
@@ -180,6 +195,22 @@ async function main(): Promise<void> {
       target: `≤ ${round(fasterAnchorImport / 2, 2)}`,
       anchor: `cold import of the entry in a fresh node, median of ${quick ? 3 : 9}; ${anchorPackage('unleash', 'import_ms')} ms, ${anchorPackage('growthbook', 'import_ms')} ms`,
       met: figures.sdk_import_ms <= fasterAnchorImport / 2,
+    },
+    {
+      figure: 'outage_heap_mb',
+      value: figures.outage_heap_mb,
+      unit: 'MB',
+      target: '≤ 10',
+      anchor: `SDK heap after ${round(outage.outage_windows! / 3600, 2)} h of windows with every send failing, ${outage.outage_rollouts} rollouts × 3 cohorts at 10 msg/s each and one failure a second by id: ${figures.outage_queued_kb} kB queued (before the queue was bounded: 47.8 MB and 10,805 batches for 5 rollouts)`,
+      met: figures.outage_heap_mb <= 10,
+    },
+    {
+      figure: 'catchup_ms',
+      value: figures.catchup_ms,
+      unit: 'ms',
+      target: 'seconds',
+      anchor: `after ${quick ? '10 s' : '2 min'} down at ${quick ? '1,000' : '5,000'} msg/s, from the server's return to every report acknowledged: ${Math.round(outage.catchup_retry_wait_ms!)} ms waiting out the retry's backoff, then ${figures.catchup_drain_ms} ms for ${figures.catchup_posts} posts; ${outage.catchup_counted!.toLocaleString()} of ${outage.catchup_messages!.toLocaleString()} messages counted`,
+      met: figures.catchup_ms <= 10_000 && outage.catchup_counted === outage.catchup_messages,
     },
     {
       figure: 'ofrep_evals_per_s',
