@@ -13,7 +13,9 @@
  *   `queue_full`, and its counts are merged into a queued batch.
  *
  * While the head of the queue keeps failing, later batches are merged into
- * the one queued last as long as their messages and samples fit one batch
+ * the one queued last (if the server holds no copy of it: never posted, or
+ * answered only with its own 503 `storage_unavailable`, which stores nothing)
+ * as long as their messages and samples fit one batch
  * (count rows of one rollout, cohort and path add up and keep the earliest
  * second), so an outage of any length costs a few batches, not one per
  * flush, and catching up afterwards is a few posts.
@@ -53,8 +55,11 @@ interface Queued {
   text: string | null;
   /** Its size in bytes as JSON: what the queue's byte cap counts. */
   bytes: number;
-  /** Posted at least once: the server may hold it under its batchId, so nothing more is merged into it. */
-  tried: boolean;
+  /**
+   * Posted, and the server may hold it under its batchId (no answer, or one that does not say
+   * nothing was stored): nothing more is merged into it.
+   */
+  maybeStored: boolean;
   body?: Buffer;
 }
 
@@ -68,7 +73,7 @@ function retryAfterMs(header: string | null): number | undefined {
 
 function queued(batch: ReportBatch): Queued {
   const text = JSON.stringify(batch);
-  return { batch, events: batch.messages.length + batch.mismatches.length, text, bytes: text.length, tried: false };
+  return { batch, events: batch.messages.length + batch.mismatches.length, text, bytes: text.length, maybeStored: false };
 }
 
 /** The two halves of a batch the server found too large; only the second carries its watermark. */
@@ -100,7 +105,8 @@ export function createSender(options: SenderOptions) {
   let watermark = options.wallNow();
 
   async function post(item: Queued): Promise<void> {
-    item.tried = true;
+    const stored = item.maybeStored;
+    item.maybeStored = true;
     if (item.body === undefined) {
       item.body = await gzip(item.text ?? JSON.stringify(item.batch));
       item.text = null;
@@ -118,7 +124,9 @@ export function createSender(options: SenderOptions) {
       signal: AbortSignal.timeout(options.reportTimeoutMs),
     });
     if (!res.ok) {
-      await res.body?.cancel();
+      // The server's own 503 says nothing was stored: the batch may take more while it waits.
+      const answer = res.status === 503 ? ((await res.json().catch(() => null)) as { error?: { code?: unknown } } | null) : (await res.body?.cancel(), null);
+      if (answer?.error?.code === 'storage_unavailable') item.maybeStored = stored;
       const error = new RollcallHttpError(res.status, `POST /v1/sdk/reports answered ${res.status}`);
       error.retryAfterMs = retryAfterMs(res.headers.get('retry-after'));
       throw error;
@@ -141,10 +149,10 @@ export function createSender(options: SenderOptions) {
     queuedBytes -= head.bytes;
   }
 
-  /** The last queued batch when counts may still be merged into it: it was never posted. */
+  /** The last queued batch when more may be merged into it: the server holds no copy of it. */
   function openTail(): Queued | null {
     const tail = queue.at(-1);
-    return tail === undefined || tail.tried ? null : tail;
+    return tail === undefined || tail.maybeStored ? null : tail;
   }
 
   /** Merges a later batch into `into`: counts and noise add up, messages and samples follow its own. */

@@ -5,7 +5,8 @@
  * server accepts passes a message that was neither reported nor counted as
  * dropped. The reporter (the real one) talks to a model server through its
  * `fetch`: each request meets the next fault of a random list (network
- * errors, 400, 413, 422, 500, 503 with and without Retry-After, timeouts,
+ * errors, 400, 413, 422, 500, 503 with and without Retry-After, the
+ * server's own 503 that stored nothing, timeouts,
  * answers lost after the server committed), with tiny buffers and queues.
  * fast-check prints the seed and the shrunk case of any failure.
  */
@@ -23,7 +24,7 @@ const CELLS = [
   ['r1', 'c2', 'old'],
 ] as const;
 const HANDED = COUNTERS.filter((c) => c !== 'dropped');
-const FAULTS = ['ok', 'ok', 'ok', 'network', '400', '413', '422', '500', '503', '503-retry-after', 'timeout', 'answer-lost'] as const;
+const FAULTS = ['ok', 'ok', 'ok', 'network', '400', '413', '422', '500', '503', '503-retry-after', '503-storage', 'timeout', 'answer-lost'] as const;
 type Fault = (typeof FAULTS)[number];
 
 const op = fc.oneof(
@@ -126,6 +127,9 @@ function modelServer(faults: Fault[], messages: Message[]) {
       }
       case '503-retry-after':
         return new Response('busy', { status: 503, headers: { 'retry-after': '0' } });
+      case '503-storage':
+        // The server's own answer when storage fails: nothing was stored.
+        return Response.json({ error: { code: 'storage_unavailable', message: 'storage is unavailable; nothing was changed' } }, { status: 503, headers: { 'retry-after': '0' } });
       default:
         return new Response('no', { status: Number(fault) });
     }
@@ -253,7 +257,9 @@ describe('the counting invariant', () => {
       {
         numRuns: 300,
         examples: [
-          // Counts sealed while a batch whose answer was lost waits for its retry: never merged into it.
+          // Counts sealed while a batch whose answer was lost waits for its retry: never merged into it,
+          // not even after a later attempt met a 503 that stored nothing.
+          [{ ops: [{ kind: 'compare', cell: 0, mismatch: false }, { kind: 'flush' }, { kind: 'wait', ms: 5 }, { kind: 'flush' }, { kind: 'compare', cell: 0, mismatch: false }, { kind: 'flush' }], faults: ['answer-lost', '503-storage'], maxBufferedEvents: 5, maxBatchEvents: 5, maxQueuedBatches: 4, maxQueuedBytes: 1_000_000 }],
           [{ ops: [{ kind: 'compare', cell: 0, mismatch: false }, { kind: 'flush' }, { kind: 'compare', cell: 0, mismatch: false }, { kind: 'flush' }], faults: ['answer-lost'], maxBufferedEvents: 5, maxBatchEvents: 5, maxQueuedBatches: 4, maxQueuedBytes: 1_000_000 }],
           // A window of two batches whose first is refused: the second may not promise its watermark.
           [{ ops: [{ kind: 'begin', cell: 0, byId: false }, { kind: 'begin', cell: 0, byId: false }, { kind: 'wait', ms: 5 }, { kind: 'flush' }, { kind: 'wait', ms: 5 }], faults: ['400'], maxBufferedEvents: 5, maxBatchEvents: 2, maxQueuedBatches: 4, maxQueuedBytes: 1_000_000 }],

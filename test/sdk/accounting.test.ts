@@ -132,6 +132,46 @@ describe('open messages and the buffer', () => {
 });
 
 describe('the send queue through an outage', () => {
+  it("merges into a report the server answered with its own 503 (nothing stored), never into one it may hold", async () => {
+    const answers: ('storage' | 'lost')[] = [];
+    const bodies: ReportBatch[] = [];
+    const reporter = createReporter({
+      url: live.url,
+      sdkKey: live.sdkKey,
+      fetch: async (input, init) => {
+        bodies.push(batchOf(init));
+        const answer = answers.shift();
+        if (answer === 'storage') return Response.json({ error: { code: 'storage_unavailable', message: 'disk full' } }, { status: 503 });
+        if (answer === 'lost') {
+          await fetch(input, init);
+          throw new TypeError('fetch failed: other side closed');
+        }
+        return fetch(input, init);
+      },
+      sdk: { name: 'merge', version: '0', instanceId: 'merge-1' },
+      maxBufferedEvents: 100, maxBatchEvents: 100, maxQueuedBatches: 10, maxQueuedBytes: 1_000_000, maxSamplesPerWindow: 2,
+      reportTimeoutMs: 5_000, retryFirstMs: 1, retryMaxMs: 2,
+      onError() {}, onDropped() {},
+    });
+    const cell = reporter.cell('jobs', 'c1', 'new');
+    const window = async () => {
+      reporter.settle(reporter.begin(cell, `m${bodies.length}-${Math.random()}`, 'p', performance.now()), true, performance.now());
+      await reporter.flush();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    answers.push('storage', 'storage', 'storage');
+    for (let i = 0; i < 3; i++) await window();
+    await window();
+    // Three windows went into the one batch the server kept refusing with 503: one batchId, growing counts.
+    expect(new Set(bodies.map((b) => b.batchId)).size).toBe(1);
+    expect(bodies.map((b) => b.counts[0]!.received)).toEqual([1, 2, 3, 4]);
+    answers.push('lost');
+    await window();
+    await window();
+    expect(reporter.pending).toBe(0);
+    expect(await totals()).toMatchObject({ received: 6, processed: 6, dropped: 0 });
+  });
+
   it('stays bounded for 3 hours of 50 busy rollouts, then catches up in a few posts with every count', async () => {
     const rollouts = Array.from({ length: 50 }, (_, r) => `busy-${r}`);
     for (const key of rollouts) {
