@@ -57,7 +57,11 @@ export interface ClientOptions {
   compareByRollout?: Record<string, RunCompareOptions>;
   /** A shadow (candidate) call still running after this is a `timeout` mismatch (5000 ms). */
   shadowTimeoutMs?: number;
-  /** Comparisons running at once at most (100); more are skipped and counted. */
+  /**
+   * Comparisons running at once at most (100). At the limit queued work is done first, and a
+   * message is decided again once its own handler settled: only candidates still running then
+   * make it skipped (and counted).
+   */
   maxConcurrentComparisons?: number;
   /** With an `onReplay` handler: how often lost messages are claimed (5000 ms), under what lease (60 s), how many at once (4). */
   replay?: { intervalMs?: number; leaseSeconds?: number; concurrency?: number };
