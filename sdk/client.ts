@@ -22,9 +22,11 @@ import { createTimers, readyLatch } from './timers.ts';
 import { isSnapshot } from './validate-snapshot.ts';
 import type { DropReason } from './wire.ts';
 
-/** The one warning each reason gets, the first time (the counts are in `status.droppedBy` and on the server). */
-const DROP_WARNINGS: Record<DropReason, string> = {
-  refused: 'the server refused a report: its events are counted and reported as dropped (refused)',
+/**
+ * The one warning each reason gets, the first time (the counts are in `status.droppedBy` and on the
+ * server). A refusal is reported as an error already, saying so.
+ */
+const DROP_WARNINGS: Partial<Record<DropReason, string>> = {
   buffer_full: 'the report buffer is full: events are being dropped (they are counted and reported as dropped)',
   queue_full: 'the report queue is full while the server cannot be reached: messages and samples are being dropped (counted and reported as dropped; counts are kept)',
 };
@@ -102,7 +104,8 @@ export function createClient(clientOptions: ClientOptions) {
     onError: reportError,
     onDropped(reason, count) {
       dropped += count;
-      if (droppedBy[reason] === undefined) logger.warn(DROP_WARNINGS[reason]);
+      const warning = DROP_WARNINGS[reason];
+      if (droppedBy[reason] === undefined && warning !== undefined) logger.warn(warning);
       droppedBy[reason] = (droppedBy[reason] ?? 0) + count;
     },
   });
