@@ -60,6 +60,8 @@ export interface AppDeps {
   controller?: { tickMs?: number };
   /** How report groups are committed: one transaction (embedded file) or one batch (libsql server); chosen from the URL. */
   ingestCommit?: CommitMode;
+  /** Report batches committed together at most (64). */
+  ingestGroupMax?: number;
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
   /** Failed authentications allowed per client address and window (30 a minute). */
   authFailures?: FailureLimitOptions;
@@ -115,7 +117,8 @@ export function createApp(deps: AppDeps) {
   const rollouts = createRolloutService({ database, clock, changes, announce: announceChange });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
-  const ingester = createIngester({ database, clock, logger, commit: deps.ingestCommit, events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest } });
+  const ingester = createIngester({ database, clock, logger, commit: deps.ingestCommit, groupMax: deps.ingestGroupMax,
+    events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest, onGroup: metrics.observeGroup } });
   const announcer = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
   const lostEvents = {
     onLost(key: string, messages: { cohort: string }[]) {

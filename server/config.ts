@@ -64,6 +64,12 @@ const configSchema = z.object({
     .transform(Number)
     .pipe(z.number().min(60, 'must be a whole number of seconds from 60 to 604800').max(604_800, 'must be a whole number of seconds from 60 to 604800'))
     .default(3600),
+  ROLLCALL_INGEST_GROUP_MAX: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 256')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be a whole number from 1 to 256').max(256, 'must be a whole number from 1 to 256'))
+    .default(64),
 });
 
 export interface Config {
@@ -79,6 +85,8 @@ export interface Config {
   metricsPublic: boolean;
   /** How long settled ledger ids are kept (retention). */
   settledRetentionSeconds: number;
+  /** Report batches committed together at most (1: each alone). */
+  ingestGroupMax: number;
 }
 
 export class ConfigError extends Error {
@@ -115,5 +123,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     callbackConcurrency: c.ROLLCALL_CALLBACK_CONCURRENCY,
     metricsPublic: c.ROLLCALL_METRICS_PUBLIC === '1',
     settledRetentionSeconds: c.ROLLCALL_SETTLED_RETENTION_SECONDS,
+    ingestGroupMax: c.ROLLCALL_INGEST_GROUP_MAX,
   };
 }

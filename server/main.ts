@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   const database = await openDatabase({ url: config.dbUrl, authToken: config.dbAuthToken });
   const rollcall = createApp({ database, clock: systemClock, logger, metricsPublic: config.metricsPublic, callbacks: { allow: config.callbackAllow, concurrency: config.callbackConcurrency },
     retention: { settledMs: config.settledRetentionSeconds * 1000 },
+    ingestGroupMax: config.ingestGroupMax,
   });
 
   const { generated } = await rollcall.services.keys.bootstrap(config.adminKey);

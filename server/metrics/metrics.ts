@@ -51,6 +51,12 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const groupBatches = new Histogram({
+    name: 'rollcall_report_group_batches',
+    help: 'Report batches committed together, per commit (group commit: batches arriving while a commit runs share the next)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
   const tickSeconds = new Histogram({ name: 'rollcall_controller_tick_seconds', help: 'Seconds one controller pass over every rollout took', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
   const liveBp = new Gauge({ name: 'rollcall_rollout_live_basis_points', help: 'Live share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
   const shadowBp = new Gauge({ name: 'rollcall_rollout_shadow_basis_points', help: 'Shadow share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
@@ -116,6 +122,7 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
       for (const m of messages) lost.inc({ rollout, cohort: cohortLabel(rollout, m.cohort) });
     },
     observeIngest: (seconds: number) => ingestSeconds.observe(seconds),
+    observeGroup: (batches: number) => groupBatches.observe(batches),
     observeTick: (ms: number) => tickSeconds.observe(ms / 1000),
     countCallbackAttempt: (outcome: string) => callbackAttempts.inc({ outcome }),
     countStorageError: (operation: string, fault: string) => storageErrors.inc({ operation, fault }),

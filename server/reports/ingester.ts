@@ -17,7 +17,8 @@ import * as store from './store.ts';
 
 export type { Submission } from './ingest-plan.ts';
 
-const GROUP_MAX = 64;
+/** Batches committed together at most, by default. */
+export const GROUP_MAX = 64;
 
 /** Counts a committed group added to one cohort of a rollout, named by key (for the metrics). */
 export type CohortTally = Counts & { cohort: string; rollout: string };
@@ -27,6 +28,8 @@ export interface IngesterEvents {
   onApplied?(tallies: CohortTally[]): void;
   /** Per batch: seconds from its arrival to its commit. */
   onBatch?(seconds: number): void;
+  /** Per commit: how many batches it took. */
+  onGroup?(batches: number): void;
 }
 
 type Applied = { acks: ReportAck[]; tallies: CohortTally[] };
@@ -45,8 +48,9 @@ type Applied = { acks: ReportAck[]; tallies: CohortTally[] };
  */
 export type CommitMode = 'transaction' | 'batch';
 
-export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents; commit?: CommitMode }) {
+export function createIngester(deps: { database: Database; clock: Clock; logger: Logger; events?: IngesterEvents; commit?: CommitMode; groupMax?: number }) {
   const { database, clock, logger } = deps;
+  const groupMax = deps.groupMax ?? GROUP_MAX;
   const mode: CommitMode = deps.commit ?? (filePathOf(database.url) === null ? 'batch' : 'transaction');
   let waiting: { submission: Submission; arrived: number; resolve(ack: ReportAck): void; reject(error: unknown): void }[] = [];
   let running = false;
@@ -130,6 +134,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
 
   function committed(group: typeof waiting, acks: ReportAck[], tallies: CohortTally[]): void {
     const now = performance.now();
+    deps.events?.onGroup?.(group.length);
     group.forEach((g, i) => {
       g.resolve(acks[i]!);
       deps.events?.onBatch?.((now - g.arrived) / 1000);
@@ -141,7 +146,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     running = true;
     try {
       while (waiting.length > 0) {
-        const group = waiting.slice(0, GROUP_MAX);
+        const group = waiting.slice(0, groupMax);
         waiting = waiting.slice(group.length);
         try {
           const { acks, tallies } = await commit(group.map((g) => g.submission));
@@ -170,6 +175,9 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   }
 
   return {
+    /** Batches committed together at most. */
+    groupMax,
+
     submit(submission: Submission): Promise<ReportAck> {
       return new Promise<ReportAck>((resolve, reject) => {
         waiting.push({ submission, arrived: performance.now(), resolve, reject });

@@ -23,6 +23,8 @@ const within = (work: Promise<unknown>, ms: number) => (ms === Infinity ? work :
 export interface Deployment {
   dbUrl?: string;
   servers?: number;
+  /** More of the servers' environment (ROLLCALL_INGEST_GROUP_MAX, say). */
+  env?: Record<string, string>;
 }
 
 interface Harness {
@@ -38,7 +40,7 @@ interface Harness {
 async function harness(deployment: Deployment = {}): Promise<Harness> {
   const temp = deployment.dbUrl === undefined ? tempDatabaseUrl() : null;
   const dbUrl = deployment.dbUrl ?? temp!.url;
-  const env = { ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN };
+  const env = { ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN, ...deployment.env };
   // The first server migrates the database; the others start on the migrated schema.
   const server = await startServer(env, 60_000);
   const servers = [server, ...(await Promise.all(Array.from({ length: (deployment.servers ?? 1) - 1 }, () => startServer(env, 60_000))))];
@@ -93,6 +95,16 @@ export async function measureIngest(options: { clients: number; seconds: number;
   const db = createDbClient({ url: h.dbUrl });
   const committed = async () => Number((await db.execute('SELECT coalesce(sum(received), 0) AS n FROM cohort_counts')).rows[0]!.n);
   const rates: number[] = [];
+  const commitRates: number[] = [];
+  // Commits the servers made (their group-commit histogram's count), summed over them.
+  const commits = async () => {
+    let n = 0;
+    for (const s of h.servers) {
+      const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+      n += Number(/^rollcall_report_group_batches_count (\d+)/m.exec(text)?.[1] ?? 0);
+    }
+    return n;
+  };
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, ...h.servers.map((s) => rssMb(s.child.pid!)))), 100);
   let byId = 0;
@@ -103,6 +115,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
     );
     await Promise.all(clients.map((c) => c.ready()));
     const before = await committed();
+    const commitsBefore = await commits();
     const started = performance.now();
     const stopAt = started + options.seconds * 1000;
     let sent = 0;
@@ -136,6 +149,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
     const got = (await committed()) - before;
     if (got !== sent) progress(`  committed ${got} of ${sent} messages in ${elapsed.toFixed(1)} s`);
     rates.push(got / elapsed);
+    commitRates.push(((await commits()) - commitsBefore) / elapsed);
     await within(Promise.all(clients.map((c) => c.close())), options.drainSeconds === undefined ? Infinity : 5_000);
   }
   clearInterval(rssTimer);
@@ -146,7 +160,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
   await h.close(() => {
     if (h.dbUrl.startsWith('file:')) dbBytes = fileBytes(h.dbUrl.slice('file:'.length));
   });
-  return { ingest_msgs_per_s: median(rates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
+  return { ingest_msgs_per_s: median(rates), commits_per_s: median(commitRates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
 }
 
 /**

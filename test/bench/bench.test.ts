@@ -22,7 +22,7 @@ describe('npm run bench --quick', () => {
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/path_ns\s+[\d.]+ ns\/call/);
       const figures = JSON.parse(readFileSync(out, 'utf8'));
-      for (const key of ['path_ns', 'unleash_ns', 'growthbook_ns', 'run_overhead_ns', 'shadow_p99_ratio', 'ingest_msgs_per_s', 'revert_p99_ms', 'sdk_mem_mb', 'server_rss_mb', 'dashboard_ms', 'sdk_packed_kb', 'sdk_packages', 'sdk_import_ms', 'unleash_import_ms', 'growthbook_import_ms', 'ofrep_evals_per_s', 'ofrep_p99_ms', 'shadow_cpu_us_equal_1kb', 'shadow_cpu_us_differing_10kb', 'handwritten_cpu_us_equal_10kb', 'stream_bytes_per_change', 'stream_bytes_per_change_few', 'stream_snapshot_bytes_per_change', 'stream_server_rss_mb', 'outage_heap_mb', 'outage_queued_kb', 'catchup_ms', 'catchup_posts']) {
+      for (const key of ['path_ns', 'unleash_ns', 'growthbook_ns', 'run_overhead_ns', 'shadow_p99_ratio', 'ingest_msgs_per_s', 'revert_p99_ms', 'sdk_mem_mb', 'server_rss_mb', 'dashboard_ms', 'sdk_packed_kb', 'sdk_packages', 'sdk_import_ms', 'unleash_import_ms', 'growthbook_import_ms', 'ofrep_evals_per_s', 'ofrep_p99_ms', 'shadow_cpu_us_equal_1kb', 'shadow_cpu_us_differing_10kb', 'handwritten_cpu_us_equal_10kb', 'stream_bytes_per_change', 'stream_bytes_per_change_few', 'stream_snapshot_bytes_per_change', 'stream_server_rss_mb', 'outage_heap_mb', 'outage_queued_kb', 'catchup_ms', 'catchup_posts', 'ingest_commits_per_s', 'ingest_ungrouped_msgs_per_s', 'ingest_ungrouped_commits_per_s']) {
         expect(Number.isFinite(figures[key]) && figures[key] > 0, `${key} = ${figures[key]}`).toBe(true);
       }
       expect(figures.mode).toBe('quick');

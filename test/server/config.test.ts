@@ -13,6 +13,7 @@ describe('configuration from the environment', () => {
       callbackConcurrency: 4,
       metricsPublic: false,
       settledRetentionSeconds: 3600,
+      ingestGroupMax: 64,
     });
   });
 
@@ -26,9 +27,10 @@ describe('configuration from the environment', () => {
       ROLLCALL_CALLBACK_ALLOW: '127.0.0.0/8, 10.0.0.0/8,::1/128',
       ROLLCALL_CALLBACK_CONCURRENCY: '0',
       ROLLCALL_SETTLED_RETENTION_SECONDS: '300',
+      ROLLCALL_INGEST_GROUP_MAX: '1',
       UNRELATED: 'ignored',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0, settledRetentionSeconds: 300 });
+    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0, settledRetentionSeconds: 300, ingestGroupMax: 1 });
     expect(config.callbackAllow).toEqual([
       { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
       { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
@@ -49,6 +51,8 @@ describe('configuration from the environment', () => {
     ['ROLLCALL_METRICS_PUBLIC', 'yes', /ROLLCALL_METRICS_PUBLIC: must be 0 or 1/],
     ['ROLLCALL_SETTLED_RETENTION_SECONDS', '59', /ROLLCALL_SETTLED_RETENTION_SECONDS: must be a whole number of seconds from 60/],
     ['ROLLCALL_SETTLED_RETENTION_SECONDS', 'an hour', /ROLLCALL_SETTLED_RETENTION_SECONDS: must be a whole number of seconds/],
+    ['ROLLCALL_INGEST_GROUP_MAX', '0', /ROLLCALL_INGEST_GROUP_MAX: must be a whole number from 1 to 256/],
+    ['ROLLCALL_INGEST_GROUP_MAX', '257', /ROLLCALL_INGEST_GROUP_MAX: must be a whole number from 1 to 256/],
     ['ROLLCALL_CALLBACK_CONCURRENCY', 'many', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number/],
   ];
   for (const [name, value, message] of bad) {

@@ -207,9 +207,19 @@ describe.each(['transaction', 'batch'] as const)('POST /v1/sdk/reports, committe
     });
 
     it('commits concurrent batches together and answers each', async () => {
+      const commits = async () => {
+        const { text } = await t.call('GET', '/metrics');
+        const value = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+        return { commits: value('rollcall_report_group_batches_count'), batches: value('rollcall_report_group_batches_sum') };
+      };
+      const before = await commits();
       const replies = await Promise.all(Array.from({ length: 30 }, () => send(batch({ counts: [row({ received: 1, processed: 1, failed: 0 })] }))));
       expect(replies.every((r) => r.status === 200)).toBe(true);
       expect((await table('cohort_counts'))[0].received).toBe(30);
+      // Batches that arrive while a commit runs share the next one: 30 batches, a handful of commits.
+      const after = await commits();
+      expect(after.batches - before.batches).toBe(30);
+      expect(after.commits - before.commits).toBeLessThanOrEqual(10);
     });
 
     it('counts a batch once when another server claims it between the read and the commit', async () => {
