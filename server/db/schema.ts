@@ -4,7 +4,7 @@
  * file by drizzle-kit (`npm run db:generate`) and never edited by hand.
  */
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
 import type { CohortStatus, CompareRules, Path, RolloutState } from '../../sdk/snapshot.ts';
 import type { KeyKind } from '../keys/key-format.ts';
@@ -409,4 +409,6 @@ export const lostAnnouncements = sqliteTable('lost_announcements', {
 export const storageProbe = sqliteTable('storage_probe', {
   id: integer('id').primaryKey(),
   probedAt: integer('probed_at').notNull(),
+  /** Room for a report batch's worth of bytes, written and cleared by readiness while reports cannot commit. */
+  payload: blob('payload'),
 });

@@ -64,6 +64,7 @@ function failingWhenFull(database: Database): Database {
     ...database,
     write: (fn) => (injectedFull ? Promise.reject(full()) : database.write(fn)),
     writeSql: (fn) => (injectedFull ? Promise.reject(full()) : database.writeSql(fn)),
+    writeBatch: (statements) => (injectedFull ? Promise.reject(full()) : database.writeBatch(statements)),
     close: () => database.close(),
   };
 }

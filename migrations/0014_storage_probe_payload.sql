@@ -1,0 +1,1 @@
+ALTER TABLE `storage_probe` ADD `payload` blob;
