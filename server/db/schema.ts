@@ -112,15 +112,23 @@ export const auditLog = sqliteTable(
     after: text('after', { mode: 'json' }),
     reason: text('reason'),
   },
-  (t) => [index('audit_rollout').on(t.rolloutKey, t.id)],
+  // By age too: retention deletes the oldest in slices, without reading the rest.
+  (t) => [index('audit_rollout').on(t.rolloutKey, t.id), index('audit_at').on(t.at)],
 );
 
-/** One row per accepted report batch: a retried batch is recognised and not counted twice. */
-export const reportBatches = sqliteTable('report_batches', {
-  batchId: text('batch_id').primaryKey(),
-  instanceId: text('instance_id').notNull(),
-  receivedAt: integer('received_at').notNull(),
-});
+/**
+ * One row per accepted report batch: a retried batch is recognised and not counted twice. Indexed by
+ * arrival, so retention deletes a day-old slice without reading the day's millions of newer rows.
+ */
+export const reportBatches = sqliteTable(
+  'report_batches',
+  {
+    batchId: text('batch_id').primaryKey(),
+    instanceId: text('instance_id').notNull(),
+    receivedAt: integer('received_at').notNull(),
+  },
+  (t) => [index('report_batches_received').on(t.receivedAt)],
+);
 
 /** Counts per rollout, cohort, path and one-second bucket, added to by every batch. */
 export const cohortCounts = sqliteTable(

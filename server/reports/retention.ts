@@ -10,17 +10,18 @@
  * - report batch ids after a day (an SDK does not retry a batch that long);
  * - reporters silent for 7 days (past the longest guard window, so live in none);
  * - finished callback deliveries with their attempts, and messages with no
- *   delivery left, 30 days after they finished.
+ *   delivery left, 30 days after they finished;
+ * - audit entries after 400 days (a year of history, and some).
  * Each statement removes at most `limit` rows in its own transaction, so
  * ingestion interleaves; a full one is repeated, up to `rounds` times a
- * sweep, because at 100,000 messages a second a single 5,000-row statement a
- * minute fell behind and the database grew without end. A sweep that still
- * hits the cap leaves the rest for the next one.
+ * sweep, for every rule, because at 100,000 messages a second a single
+ * 5,000-row statement a minute fell behind and the database grew without
+ * end. A sweep that still hits the cap leaves the rest for the next one.
  */
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
-import { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
+import { auditLog, cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 import { deleteStaleReporters } from '../reporters/store.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
@@ -37,6 +38,7 @@ export interface RetentionPolicy {
   batchesMs: number;
   reportersMs: number;
   callbacksMs: number;
+  auditMs: number;
   /** Per-second counts are rolled up into minutes after max(this, 2 × grace). */
   compactAfterMs: number;
   limit: number;
@@ -53,12 +55,13 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   batchesMs: DAY,
   reportersMs: 7 * DAY,
   callbacksMs: 30 * DAY,
+  auditMs: 400 * DAY,
   compactAfterMs: HOUR,
   limit: 5_000,
   rounds: 400,
 };
 
-type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'reporters' | 'callbacks', number>;
+type Removed = Record<'settled' | 'ledger' | 'counts' | 'compacted' | 'latency' | 'samples' | 'batches' | 'reporters' | 'callbacks' | 'audit', number>;
 
 /** Deletes at most `limit` rows of one rollout from `table` matching `condition`. */
 async function deleteSome(tx: Transaction, table: typeof messages | typeof cohortCounts | typeof latencyCounts | typeof mismatchSamples | typeof mismatchFieldSets | typeof droppedEvents, rolloutId: number, condition: ReturnType<typeof sql>, limit: number): Promise<number> {
@@ -100,16 +103,19 @@ export function createRetention(deps: RetentionDeps) {
   const policy = { ...DEFAULT_RETENTION, ...deps.policy };
   let timer: NodeJS.Timeout | null = null;
 
-  /** Runs `statement` (one rule, one transaction) again while it removes a full `limit`. */
-  async function repeat(statement: (tx: Transaction) => Promise<number>): Promise<number> {
+  /** Runs one rule's step (at most `limit` rows, its own transaction) again while it removes a full `limit`. */
+  async function rounds(step: () => Promise<number>): Promise<number> {
     let total = 0;
     for (let round = 0; round < policy.rounds; round++) {
-      const n = await database.write(statement);
+      const n = await step();
       total += n;
       if (n < policy.limit) break;
     }
     return total;
   }
+
+  /** `rounds` of one statement, each in its own write transaction. */
+  const repeat = (statement: (tx: Transaction) => Promise<number>) => rounds(() => database.write(statement));
 
   async function sweepRollout(rolloutId: number, graceSeconds: number, now: number, removed: Removed): Promise<void> {
     const { limit } = policy;
@@ -133,17 +139,16 @@ export function createRetention(deps: RetentionDeps) {
     /** One sweep over every rollout. Returns how many rows each rule removed (or rolled up). */
     async sweep(): Promise<Removed> {
       const now = clock.now();
-      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0, reporters: 0, callbacks: 0 };
+      const removed: Removed = { settled: 0, ledger: 0, counts: 0, compacted: 0, latency: 0, samples: 0, batches: 0, reporters: 0, callbacks: 0, audit: 0 };
       const all = await database.db.select({ id: rollouts.id, guards: rollouts.guards }).from(rollouts);
       for (const rollout of all) await sweepRollout(rollout.id, rollout.guards.graceSeconds, now, removed);
-      removed.batches = await database.write(async (tx) => {
-        const result = await tx.run(
-          sql`DELETE FROM ${reportBatches} WHERE rowid IN (SELECT rowid FROM ${reportBatches} WHERE ${reportBatches.receivedAt} < ${now - policy.batchesMs} LIMIT ${policy.limit})`,
-        );
-        return result.rowsAffected;
-      });
-      removed.reporters = await database.write((tx) => deleteStaleReporters(tx, now - policy.reportersMs, policy.limit));
-      removed.callbacks = (await deps.pruneCallbacks?.(now - policy.callbacksMs, policy.limit)) ?? 0;
+      const olderThan = async (tx: Transaction, table: typeof reportBatches | typeof auditLog, at: typeof reportBatches.receivedAt | typeof auditLog.at, before: number) =>
+        (await tx.run(sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${at} < ${before} LIMIT ${policy.limit})`)).rowsAffected;
+      removed.batches = await repeat((tx) => olderThan(tx, reportBatches, reportBatches.receivedAt, now - policy.batchesMs));
+      removed.reporters = await repeat((tx) => deleteStaleReporters(tx, now - policy.reportersMs, policy.limit));
+      const prune = deps.pruneCallbacks;
+      removed.callbacks = prune === undefined ? 0 : await rounds(() => prune(now - policy.callbacksMs, policy.limit));
+      removed.audit = await repeat((tx) => olderThan(tx, auditLog, auditLog.at, now - policy.auditMs));
       return removed;
     },
     start(intervalMs = 60_000): void {
