@@ -118,12 +118,23 @@ export function createApp(deps: AppDeps) {
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
   const ingester = createIngester({ database, clock, logger, commit: deps.ingestCommit, groupMax: deps.ingestGroupMax,
-    events: { onApplied: metrics.countReports, onBatch: metrics.observeIngest, onGroup: metrics.observeGroup } });
+    events: {
+      onApplied(tallies) {
+        metrics.countReports(tallies);
+        health.forget(new Set(tallies.map((t) => t.rollout)));
+      },
+      onBatch: metrics.observeIngest,
+      onGroup: metrics.observeGroup,
+    } });
   const announcer = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
   const lostEvents = {
     onLost(key: string, messages: { cohort: string }[]) {
       metrics.countLost(key, messages);
+      health.forget([key]);
       worker.wake();
+    },
+    onReplayed(keys: string[]) {
+      health.forget(keys);
     },
   };
   const reporters = createReporterWatch({ database, announce: enqueueEvent });
@@ -157,7 +168,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use('/v1/*', requireKey(keys, failures));
-  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary, health.status));
+  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary, health.board));
   // Mounted in this order because /openapi.json lists paths in the order they were first mounted.
   app.route('/v1/rollouts', healthRoutes(health));
   app.route('/v1/rollouts', lostRoutes(lost));

@@ -7,6 +7,7 @@ import type { Database } from '../db/database.ts';
 import type { BreachReport } from '../rollouts/breach.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
+import { reportersOfMany, type ReporterRow } from '../reporters/store.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
 import { effectiveShares } from '../rollouts/effective.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
@@ -20,6 +21,16 @@ import { cohortFigures, healthSummary, healthView } from './view.ts';
 
 /** Charts cover the guard window, at most 30 minutes. */
 const MAX_CHART_SECONDS = 1_800;
+
+/** How long a status on the board stands for its rollout's version: about four controller passes. */
+export const BOARD_TTL_MS = 1_000;
+
+/** A rollout's status as the list, the dashboard list and /metrics show it, and when it was measured. */
+export interface BoardEntry {
+  version: number;
+  at: number;
+  health: Health;
+}
 
 export function createHealthService(deps: { database: Database; clock: Clock; rollouts: RolloutService }) {
   const { database, clock, rollouts } = deps;
@@ -40,6 +51,80 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       reportersGone: reporters.degradedReason,
     });
     return { measured, reporters, status };
+  }
+
+  /**
+   * The statuses of many rollouts from grouped reads: their reporters and lost counts in one read
+   * each, their figures as the controller's pass measures them (measure-many.ts). The same status
+   * as `judged` gives one rollout at a time (a test holds them equal).
+   */
+  async function judgeMany(aggregates: RolloutAggregate[], now: number): Promise<Map<number, Health>> {
+    const result = new Map<number, Health>();
+    // A draft or a reverted rollout's status is its state: nothing to measure.
+    const measuredOnes = aggregates.filter(({ rollout }) => rollout.state !== 'draft' && rollout.state !== 'reverted');
+    const byId = new Map(measuredOnes.map((a) => [a.rollout.id, a.rollout]));
+    for (const aggregate of aggregates) {
+      if (byId.has(aggregate.rollout.id)) continue;
+      result.set(aggregate.rollout.id, healthStatus({ rollout: aggregate.rollout, cohorts: aggregate.cohorts, measured: [], watch: 'none', replayPending: 0, reportersGone: null }).health);
+    }
+    if (measuredOnes.length === 0) return result;
+    const ids = measuredOnes.map((a) => a.rollout.id);
+    const widest = Math.max(...measuredOnes.map((a) => a.rollout.guards.windowSeconds));
+    const [rows, pending] = await Promise.all([reportersOfMany(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
+    const within = new Map<number, ReporterRow[]>();
+    for (const { rollout } of measuredOnes) within.set(rollout.id, []);
+    for (const row of rows) {
+      const rollout = byId.get(row.rolloutId)!;
+      if (row.lastEventAt >= now - rollout.guards.windowSeconds * 1000) within.get(row.rolloutId)!.push(row);
+    }
+    const horizons = new Map(ids.map((id) => [id, horizonOf(within.get(id)!, now)]));
+    const measured = await measureMany(db, measuredOnes, { now, horizons });
+    for (const { rollout, cohorts } of measuredOnes) {
+      const reporters = reportersView(within.get(rollout.id)!, rollout, now);
+      const status = healthStatus({
+        rollout,
+        cohorts,
+        measured: measured.get(rollout.id)!.cohorts,
+        watch: watchOf(rollout, now),
+        replayPending: pending.get(rollout.id) ?? 0,
+        reportersGone: reporters.degradedReason,
+      });
+      result.set(rollout.id, status.health);
+    }
+    return result;
+  }
+
+  /**
+   * The status board: what lists and scrapes read. Statuses asked for in one turn of the event loop
+   * are judged together (judgeMany), and each stands for its rollout's version for BOARD_TTL_MS, so
+   * a list of 200 rollouts or a scrape of 1,000 costs a few grouped reads, not a measurement each.
+   */
+  const board = new Map<string, BoardEntry>();
+  let asked: { aggregate: RolloutAggregate; resolve(entry: BoardEntry): void; reject(error: unknown): void }[] = [];
+
+  async function judgeAsked(): Promise<void> {
+    const batch = asked;
+    asked = [];
+    const now = clock.now();
+    try {
+      // One rollout asked twice in a turn is judged once.
+      const unique = [...new Map(batch.map((b) => [b.aggregate.rollout.id, b.aggregate])).values()];
+      const judgedNow = await judgeMany(unique, now);
+      const entries = new Map(unique.map((a) => [a.rollout.id, { version: a.rollout.version, at: now, health: judgedNow.get(a.rollout.id)! }]));
+      for (const a of unique) board.set(a.rollout.key, entries.get(a.rollout.id)!);
+      for (const b of batch) b.resolve(entries.get(b.aggregate.rollout.id)!);
+    } catch (error) {
+      for (const b of batch) b.reject(error);
+    }
+  }
+
+  function onBoard(aggregate: RolloutAggregate): Promise<BoardEntry> {
+    const entry = board.get(aggregate.rollout.key);
+    if (entry !== undefined && entry.version === aggregate.rollout.version && clock.now() - entry.at <= BOARD_TTL_MS) return Promise.resolve(entry);
+    return new Promise((resolve, reject) => {
+      if (asked.length === 0) setImmediate(() => void judgeAsked());
+      asked.push({ aggregate, resolve, reject });
+    });
   }
 
   /** The full view: figures, statuses and reporters. */
@@ -75,19 +160,28 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       return healthSummary(measured, status);
     },
 
-    /** The rollout's one status, as the list shows it. */
+    /** The rollout's one status, as the list shows it, from the status board (at most BOARD_TTL_MS old). */
     async status(aggregate: RolloutAggregate): Promise<Health> {
-      return (await judged(aggregate, clock.now())).status.health;
+      return (await onBoard(aggregate)).health;
     },
 
-    /** Every rollout's status and effective live share, for /metrics. */
-    async statuses(): Promise<{ rollout: string; status: HealthStatus; effectiveLive: number }[]> {
-      const out: { rollout: string; status: HealthStatus; effectiveLive: number }[] = [];
+    /** The same, with when it was measured. */
+    board: onBoard,
+
+    /** New figures for these rollouts (a report committed): their next status is judged afresh. */
+    forget(keys: Iterable<string>): void {
+      for (const key of keys) board.delete(key);
+    },
+
+    /** Statuses judged together, fresh (for tests and tools that compare them with `judged`). */
+    judgeMany: (aggregates: RolloutAggregate[], now?: number) => judgeMany(aggregates, now ?? clock.now()),
+
+    /** Every rollout's status (from the board) and effective live share, for /metrics. */
+    async statuses(): Promise<{ rollout: string; status: HealthStatus; effectiveLive: number; at: number }[]> {
+      const out: { rollout: string; status: HealthStatus; effectiveLive: number; at: number }[] = [];
       for (let after: string | undefined, rows; (rows = await rollouts.page({ after, limit: 500 })).length > 0; after = rows.at(-1)!.rollout.key) {
-        for (const row of rows) {
-          const { status } = await judged({ rollout: row.rollout, cohorts: row.cohorts, pins: [] }, clock.now());
-          out.push({ rollout: row.rollout.key, status: status.health.status, effectiveLive: effectiveShares(row.rollout, row.cohorts).effectiveLive });
-        }
+        const entries = await Promise.all(rows.map((row) => onBoard({ rollout: row.rollout, cohorts: row.cohorts, pins: [] })));
+        rows.forEach((row, i) => out.push({ rollout: row.rollout.key, status: entries[i]!.health.status, effectiveLive: effectiveShares(row.rollout, row.cohorts).effectiveLive, at: entries[i]!.at }));
         if (rows.length < 500) break;
       }
       return out;

@@ -96,6 +96,17 @@ export async function openCounts(ex: Executor, rolloutId: number): Promise<Map<s
 }
 
 /** Replay progress over the whole ledger of a rollout. */
+/** Lost messages not yet replayed, per rollout (one count over each rollout's index range). */
+export async function lostPendingMany(ex: Executor, rolloutIds: number[]): Promise<Map<number, number>> {
+  if (rolloutIds.length === 0) return new Map();
+  const rows = await ex
+    .select({ rolloutId: messages.rolloutId, n: sql<number>`count(*)` })
+    .from(messages)
+    .where(and(inArray(messages.rolloutId, rolloutIds), eq(messages.status, 'lost')))
+    .groupBy(messages.rolloutId);
+  return new Map(rows.map((r) => [r.rolloutId, Number(r.n)]));
+}
+
 export async function replayProgress(ex: Executor, rolloutId: number, now: number) {
   // Four counts over index ranges (status; lost by lease), none reading the table: with a million
   // lost rows one sum over the rows themselves took most of a rollout page.

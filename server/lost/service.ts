@@ -22,6 +22,8 @@ const LOST_PER_TICK = 10_000;
 export interface LostEvents {
   /** Messages found lost, after their transaction committed. */
   onLost?(rolloutKey: string, lost: LostMessage[]): void;
+  /** Lost messages of these rollouts were replayed or released. */
+  onReplayed?(rolloutKeys: string[]): void;
 }
 
 export interface ListQuery {
@@ -106,8 +108,9 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
 
     async ack(input: { instanceId: string; items: { rollout: string; messageId: string; ok: boolean; error?: string | undefined }[] }) {
       const now = clock.now();
-      return database.write(async (tx, runner) => {
-        const known = await rolloutsByKey(runner, [...new Set(input.items.map((i) => i.rollout))]);
+      const keys = [...new Set(input.items.map((i) => i.rollout))];
+      const acked = await database.write(async (tx, runner) => {
+        const known = await rolloutsByKey(runner, keys);
         let replayed = 0;
         let released = 0;
         let ignored = 0;
@@ -125,6 +128,8 @@ export function createLostService(deps: { database: Database; clock: Clock; anno
         }
         return { replayed, released, ignored };
       });
+      deps.events?.onReplayed?.(keys);
+      return acked;
     },
   };
 }

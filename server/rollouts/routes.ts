@@ -31,8 +31,15 @@ function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Respon
   return c.json(view, status);
 }
 
-/** `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries, from the rollout as loaded. */
-export function rolloutRoutes(rollouts: RolloutService, healthOf: (aggregate: RolloutAggregate) => Promise<unknown>, statusOf: (aggregate: RolloutAggregate) => Promise<unknown>) {
+/**
+ * `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries, from the rollout as
+ * loaded; `statusOf` the status a list item carries, with when it was measured (the status board).
+ */
+export function rolloutRoutes(
+  rollouts: RolloutService,
+  healthOf: (aggregate: RolloutAggregate) => Promise<unknown>,
+  statusOf: (aggregate: RolloutAggregate) => Promise<{ health: unknown; at: number }>,
+) {
   const app = new Hono<AppEnv>();
 
   app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' } }), jsonBody(createRolloutSchema), async (c) => {
@@ -42,7 +49,12 @@ export function rolloutRoutes(rollouts: RolloutService, healthOf: (aggregate: Ro
   });
 
   app.get('/', describe('List rollouts'), queryOf(listQuerySchema), async (c) =>
-    c.json(await rollouts.list(c.req.valid('query'), async (aggregate) => ({ health: await statusOf(aggregate) }))),
+    c.json(
+      await rollouts.list(c.req.valid('query'), async (aggregate) => {
+        const { health, at } = await statusOf(aggregate);
+        return { health, healthAt: new Date(at).toISOString() };
+      }),
+    ),
   );
 
   app.get('/:key', describe('A rollout with its cohorts, pins and health summary'), async (c) => {
