@@ -94,6 +94,8 @@ export function createController(deps: ControllerDeps) {
       const settled = await health.settleMany(aggregates, now);
       const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
       measured = await health.measureMany(aggregates, { now, horizons, settled });
+      // What lists and /metrics show of these rollouts, from this very measurement.
+      await health.record(aggregates, measured, now);
     } catch (error) {
       if (deps.events?.onError?.(error) !== true) logger.error('controller: measuring rollouts failed', { error: error instanceof Error ? error.message : String(error) });
       return;

@@ -30,6 +30,8 @@ export interface BoardEntry {
   version: number;
   at: number;
   health: Health;
+  /** The share of the key space really on new (reverted cohorts excluded), in percent. */
+  effectiveLive: number;
 }
 
 export function createHealthService(deps: { database: Database; clock: Clock; rollouts: RolloutService }) {
@@ -68,19 +70,31 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       result.set(aggregate.rollout.id, healthStatus({ rollout: aggregate.rollout, cohorts: aggregate.cohorts, measured: [], watch: 'none', replayPending: 0, reportersGone: null }).health);
     }
     if (measuredOnes.length === 0) return result;
-    const ids = measuredOnes.map((a) => a.rollout.id);
-    const widest = Math.max(...measuredOnes.map((a) => a.rollout.guards.windowSeconds));
-    const [rows, pending] = await Promise.all([reportersOfMany(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
-    const within = new Map<number, ReporterRow[]>();
-    for (const { rollout } of measuredOnes) within.set(rollout.id, []);
-    for (const row of rows) {
-      const rollout = byId.get(row.rolloutId)!;
-      if (row.lastEventAt >= now - rollout.guards.windowSeconds * 1000) within.get(row.rolloutId)!.push(row);
-    }
-    const horizons = new Map(ids.map((id) => [id, horizonOf(within.get(id)!, now)]));
+    const { within, pending } = await reportersAndReplays(measuredOnes, now);
+    const horizons = new Map(measuredOnes.map(({ rollout }) => [rollout.id, horizonOf(within.get(rollout.id)!, now)]));
     const measured = await measureMany(db, measuredOnes, { now, horizons });
-    for (const { rollout, cohorts } of measuredOnes) {
-      const reporters = reportersView(within.get(rollout.id)!, rollout, now);
+    for (const [id, health] of statusesOf(measuredOnes, measured, within, pending, now)) result.set(id, health);
+    return result;
+  }
+
+  /** The rollouts' reporters within each one's window, and their lost messages not replayed yet: one read each. */
+  async function reportersAndReplays(aggregates: RolloutAggregate[], now: number) {
+    const byId = new Map(aggregates.map((a) => [a.rollout.id, a.rollout]));
+    const ids = [...byId.keys()];
+    const widest = Math.max(...aggregates.map((a) => a.rollout.guards.windowSeconds));
+    const [rows, pending] = await Promise.all([reportersOfMany(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
+    const within = new Map<number, ReporterRow[]>(ids.map((id) => [id, []]));
+    for (const row of rows) {
+      if (row.lastEventAt >= now - byId.get(row.rolloutId)!.guards.windowSeconds * 1000) within.get(row.rolloutId)!.push(row);
+    }
+    return { within, pending };
+  }
+
+  /** Each measured rollout's status, as `judged` gives it. */
+  function statusesOf(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, within: Map<number, ReporterRow[]>, pending: Map<number, number>, now: number): Map<number, Health> {
+    const result = new Map<number, Health>();
+    for (const { rollout, cohorts } of aggregates) {
+      const reporters = reportersView(within.get(rollout.id) ?? [], rollout, now);
       const status = healthStatus({
         rollout,
         cohorts,
@@ -110,7 +124,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       // One rollout asked twice in a turn is judged once.
       const unique = [...new Map(batch.map((b) => [b.aggregate.rollout.id, b.aggregate])).values()];
       const judgedNow = await judgeMany(unique, now);
-      const entries = new Map(unique.map((a) => [a.rollout.id, { version: a.rollout.version, at: now, health: judgedNow.get(a.rollout.id)! }]));
+      const entries = new Map(unique.map((a) => [a.rollout.id, { version: a.rollout.version, at: now, health: judgedNow.get(a.rollout.id)!, effectiveLive: effectiveShares(a.rollout, a.cohorts).effectiveLive }]));
       for (const a of unique) board.set(a.rollout.key, entries.get(a.rollout.id)!);
       for (const b of batch) b.resolve(entries.get(b.aggregate.rollout.id)!);
     } catch (error) {
@@ -118,9 +132,15 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     }
   }
 
+  /** The board's entry for this version of the rollout, while it is young enough. */
+  function standing(key: string, version: number): BoardEntry | undefined {
+    const entry = board.get(key);
+    return entry !== undefined && entry.version === version && clock.now() - entry.at <= BOARD_TTL_MS ? entry : undefined;
+  }
+
   function onBoard(aggregate: RolloutAggregate): Promise<BoardEntry> {
-    const entry = board.get(aggregate.rollout.key);
-    if (entry !== undefined && entry.version === aggregate.rollout.version && clock.now() - entry.at <= BOARD_TTL_MS) return Promise.resolve(entry);
+    const entry = standing(aggregate.rollout.key, aggregate.rollout.version);
+    if (entry !== undefined) return Promise.resolve(entry);
     return new Promise((resolve, reject) => {
       if (asked.length === 0) setImmediate(() => void judgeAsked());
       asked.push({ aggregate, resolve, reject });
@@ -168,6 +188,18 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     /** The same, with when it was measured. */
     board: onBoard,
 
+    /**
+     * The controller's pass put on the board: the statuses of the rollouts it measured, from its own
+     * measurement (the reporters and pending replays read once more, grouped), so lists and scrapes
+     * of controlled rollouts measure nothing themselves.
+     */
+    async record(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, now: number): Promise<void> {
+      if (aggregates.length === 0) return;
+      const { within, pending } = await reportersAndReplays(aggregates, now);
+      const statuses = statusesOf(aggregates, measured, within, pending, now);
+      for (const { rollout, cohorts } of aggregates) board.set(rollout.key, { version: rollout.version, at: now, health: statuses.get(rollout.id)!, effectiveLive: effectiveShares(rollout, cohorts).effectiveLive });
+    },
+
     /** New figures for these rollouts (a report committed): their next status is judged afresh. */
     forget(keys: Iterable<string>): void {
       for (const key of keys) board.delete(key);
@@ -177,14 +209,25 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     judgeMany: (aggregates: RolloutAggregate[], now?: number) => judgeMany(aggregates, now ?? clock.now()),
 
     /** Every rollout's status (from the board) and effective live share, for /metrics. */
-    async statuses(): Promise<{ rollout: string; status: HealthStatus; effectiveLive: number; at: number }[]> {
-      const out: { rollout: string; status: HealthStatus; effectiveLive: number; at: number }[] = [];
-      for (let after: string | undefined, rows; (rows = await rollouts.page({ after, limit: 500 })).length > 0; after = rows.at(-1)!.rollout.key) {
-        const entries = await Promise.all(rows.map((row) => onBoard({ rollout: row.rollout, cohorts: row.cohorts, pins: [] })));
-        rows.forEach((row, i) => out.push({ rollout: row.rollout.key, status: entries[i]!.health.status, effectiveLive: effectiveShares(row.rollout, row.cohorts).effectiveLive, at: entries[i]!.at }));
-        if (rows.length < 500) break;
+    async statuses() {
+      // Every rollout's head (no cohorts, no guards); only those not standing on the board are loaded and judged.
+      const heads = await rollouts.heads();
+      const found = new Map<string, BoardEntry>();
+      const missing: number[] = [];
+      for (const head of heads) {
+        const entry = standing(head.key, head.version);
+        if (entry === undefined) missing.push(head.id);
+        else found.set(head.key, entry);
       }
-      return out;
+      for (let start = 0; start < missing.length; start += 500) {
+        const aggregates = await rollouts.aggregatesByIds(missing.slice(start, start + 500));
+        const entries = await Promise.all(aggregates.map(onBoard));
+        aggregates.forEach((a, i) => found.set(a.rollout.key, entries[i]!));
+      }
+      return heads.flatMap((row) => {
+        const entry = found.get(row.key);
+        return entry === undefined ? [] : [{ rollout: row.key, status: entry.health.status, effectiveLive: entry.effectiveLive, at: entry.at, row }];
+      });
     },
 
     /** The first breach of a guarded cohort, as the rollouts' rules take it: the guard, its figures and the cohort. */

@@ -11,7 +11,7 @@ import type { ChangeFeed } from '../changes.ts';
 import type { Executor } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
 import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
-import { stepShares } from '../rollouts/model.ts';
+import { stepShares, type Rollout } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
 import { COUNTERS, type Counter as CounterName } from '../../sdk/wire.ts';
@@ -32,9 +32,11 @@ export interface RolloutStatusFigures {
   rollout: string;
   status: HealthStatus;
   effectiveLive: number;
+  /** The rollout as the share gauges need it. */
+  row: Pick<Rollout, 'key' | 'state' | 'plan' | 'step'>;
 }
 
-/** `statuses`: every rollout's health status and effective live share, read at each scrape. */
+/** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
 export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]> }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -90,7 +92,8 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
 
   /** The gauges read from the database, refreshed before each scrape. */
   async function refreshRollouts(): Promise<void> {
-    const rows = await deps.db.select({ key: rollouts.key, state: rollouts.state, plan: rollouts.plan, step: rollouts.step }).from(rollouts);
+    const statuses = deps.statuses === undefined ? null : await deps.statuses();
+    const rows = statuses?.map((s) => s.row) ?? (await deps.db.select({ key: rollouts.key, state: rollouts.state, plan: rollouts.plan, step: rollouts.step }).from(rollouts));
     liveBp.reset();
     shadowBp.reset();
     state.reset();
@@ -101,8 +104,7 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
       shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(shares.shadow ?? 0, shares.live ?? 0) * 100) - live : 0);
       for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
     }
-    if (deps.statuses === undefined) return;
-    const statuses = await deps.statuses();
+    if (statuses === null) return;
     effectiveLiveBp.reset();
     health.reset();
     for (const row of statuses) {

@@ -202,6 +202,16 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.listRollouts(database.db, page);
     },
 
+    /** Every rollout's key, version, state and step, in key order: what a scrape reads before the status board. */
+    heads() {
+      return store.rolloutHeads(database.db);
+    },
+
+    /** These rollouts with their cohorts (no pins). */
+    aggregatesByIds(ids: number[]) {
+      return store.aggregatesByIds(database.db, ids);
+    },
+
     /** `decorate` adds what other domains show of each rollout (its health). */
     async list<T extends object>(page: { after?: string | undefined; limit: number }, decorate: (aggregate: RolloutAggregate) => Promise<T>) {
       const rows = await store.listRollouts(database.db, page);

@@ -3,7 +3,7 @@
  * write names its rows. Others read them too: ingestion and replay resolve
  * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts.
  */
-import { and, asc, eq, getTableColumns, gt, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Path } from '../../sdk/snapshot.ts';
 import type { Executor } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
@@ -55,19 +55,47 @@ export async function listRollouts(
     .limit(page.limit);
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const [cohortRows, pinCounts] = await Promise.all([
-    ex.select().from(cohorts).where(inArray(cohorts.rolloutId, ids)).orderBy(asc(cohorts.id)),
+  const [byRollout, pinCounts] = await Promise.all([
+    cohortsOf(ex, sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`),
     ex
       .select({ rolloutId: pins.rolloutId, count: sql<number>`count(*)` })
       .from(pins)
       .where(inArray(pins.rolloutId, ids))
       .groupBy(pins.rolloutId),
   ]);
-  return rows.map((rollout) => ({
-    rollout,
-    cohorts: cohortRows.filter((c) => c.rolloutId === rollout.id).map(toCohort),
-    pinCount: pinCounts.find((p) => p.rolloutId === rollout.id)?.count ?? 0,
-  }));
+  const pinCountOf = new Map(pinCounts.map((p) => [p.rolloutId, Number(p.count)]));
+  return rows.map((rollout) => ({ rollout, cohorts: byRollout.get(rollout.id) ?? [], pinCount: pinCountOf.get(rollout.id) ?? 0 }));
+}
+
+/** What a scrape needs of every rollout, in key order: no cohorts, no guards. */
+export function rolloutHeads(ex: Executor) {
+  return ex.select({ id: rollouts.id, key: rollouts.key, version: rollouts.version, state: rollouts.state, plan: rollouts.plan, step: rollouts.step }).from(rollouts).orderBy(asc(rollouts.key));
+}
+
+/** The rollouts with these ids, with their cohorts (pins left out), in key order. */
+export async function aggregatesByIds(ex: Executor, ids: number[]): Promise<RolloutAggregate[]> {
+  if (ids.length === 0) return [];
+  const [rows, byRollout] = await Promise.all([
+    ex.select().from(rollouts).where(inArray(rollouts.id, ids)).orderBy(asc(rollouts.key)),
+    cohortsOf(ex, sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`),
+  ]);
+  return rows.map((rollout) => ({ rollout, cohorts: byRollout.get(rollout.id) ?? [], pins: [] }));
+}
+
+/**
+ * The cohorts of the rollouts `ids` selects, in id order, by rollout. They come as one JSON array per
+ * rollout: the client builds an object per cell it returns, which for ten thousand cohorts cost a
+ * controller pass some 400 ms; one text per rollout is parsed natively.
+ */
+async function cohortsOf(ex: Executor, ids: SQL): Promise<Map<number, Cohort[]>> {
+  const rows = await ex.all<{ rolloutId: number; cohorts: string }>(sql`
+    SELECT rollout_id AS rolloutId, json_group_array(json_array(${sql.raw(COHORT_FIELDS.map(([, column]) => column).join(', '))})) AS cohorts
+    FROM (SELECT * FROM ${cohorts} WHERE ${cohorts.rolloutId} IN ${ids} ORDER BY ${cohorts.id}) GROUP BY rollout_id`);
+  const byRollout = new Map<number, Cohort[]>();
+  for (const row of rows) {
+    byRollout.set(Number(row.rolloutId), (JSON.parse(row.cohorts) as unknown[][]).map((values) => Object.fromEntries(COHORT_FIELDS.map(([field], k) => [field, values[k]])) as unknown as Cohort));
+  }
+  return byRollout;
 }
 
 /**
@@ -82,13 +110,10 @@ export async function loadAllAggregates(ex: Executor): Promise<RolloutAggregate[
     ex.select().from(cohorts).orderBy(asc(cohorts.id)),
     ex.select().from(pins).orderBy(asc(pins.partnerId)),
   ]);
-  return rolloutRows.map((rollout) => ({
-    rollout,
-    cohorts: cohortRows.filter((c) => c.rolloutId === rollout.id).map(toCohort),
-    pins: pinRows
-      .filter((p) => p.rolloutId === rollout.id)
-      .map(({ partnerId, path, createdAt, createdBy }): Pin => ({ partnerId, path, createdAt, createdBy })),
-  }));
+  const byRollout = new Map<number, RolloutAggregate>(rolloutRows.map((rollout) => [rollout.id, { rollout, cohorts: [], pins: [] }]));
+  for (const row of cohortRows) byRollout.get(row.rolloutId)?.cohorts.push(toCohort(row));
+  for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
+  return [...byRollout.values()];
 }
 
 export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): Promise<Rollout> {
@@ -171,19 +196,8 @@ export async function loadControlled(ex: Executor, now: number, defaultWatchSeco
   const rows = await ex.select().from(rollouts).where(watched).orderBy(asc(rollouts.key));
   if (rows.length === 0) return [];
   const ids = sql`(SELECT ${rollouts.id} FROM ${rollouts} WHERE ${watched})`;
-  // Cohorts come as one JSON array per rollout: the client builds an object per cell it returns, which for
-  // ten thousand cohorts cost a controller pass some 400 ms; one text per rollout is parsed natively.
-  const [cohortRows, pinRows] = await Promise.all([
-    ex.all<{ rolloutId: number; cohorts: string }>(sql`
-      SELECT rollout_id AS rolloutId, json_group_array(json_array(${sql.raw(COHORT_FIELDS.map(([, column]) => column).join(', '))})) AS cohorts
-      FROM (SELECT * FROM ${cohorts} WHERE ${cohorts.rolloutId} IN ${ids} ORDER BY ${cohorts.id}) GROUP BY rollout_id`),
-    ex.select().from(pins).where(sql`${pins.rolloutId} IN ${ids}`).orderBy(asc(pins.partnerId)),
-  ]);
-  const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: [], pins: [] }]));
-  for (const row of cohortRows) {
-    const list = byRollout.get(Number(row.rolloutId))?.cohorts;
-    for (const values of JSON.parse(row.cohorts) as unknown[][]) list?.push(Object.fromEntries(COHORT_FIELDS.map(([field], k) => [field, values[k]])) as unknown as Cohort);
-  }
+  const [cohortsBy, pinRows] = await Promise.all([cohortsOf(ex, ids), ex.select().from(pins).where(sql`${pins.rolloutId} IN ${ids}`).orderBy(asc(pins.partnerId))]);
+  const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: cohortsBy.get(rollout.id) ?? [], pins: [] }]));
   for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
   return [...byRollout.values()];
 }

@@ -20,7 +20,7 @@ const WINDOW_S = 600;
 export async function measureTick(options: { dbUrl: string; rollouts: number; ticks: number; label: string }) {
   const database = await openDatabase({ url: options.dbUrl });
   const rollcall = createApp({ database, clock: systemClock, logger: silentLogger });
-  const { rollouts: service, controller } = rollcall.services;
+  const { rollouts: service, controller, metrics, health } = rollcall.services;
   const run = (sql: string, args: InValue[] = []) => database.client.execute({ sql, args });
   try {
     progress(`tick (${options.label}): ${options.rollouts} rollouts × ${COHORTS} cohorts, counts every second of a ${WINDOW_S} s window`);
@@ -56,11 +56,26 @@ export async function measureTick(options: { dbUrl: string; rollouts: number; ti
       await controller.tick();
       times.push(performance.now() - started);
     }
+    // A /metrics scrape as it meets the status board: just after a controller pass put every rollout on it;
+    // and cold, every rollout judged afresh (the board emptied first, as when reports for all of them just came in).
+    const keys = (await run("SELECT key FROM rollouts WHERE key LIKE 'tick-%'")).rows.map((r) => String(r.key));
+    const scrapes: number[] = [];
+    const coldScrapes: number[] = [];
+    for (let i = 0; i < Math.max(3, Math.min(options.ticks, 11)); i++) {
+      await controller.tick();
+      let started = performance.now();
+      await metrics.render();
+      scrapes.push(performance.now() - started);
+      health.forget(keys);
+      started = performance.now();
+      await metrics.render();
+      coldScrapes.push(performance.now() - started);
+    }
     // What a pass sums: the count rows inside every cohort's window.
     const summed = Number((await run(`SELECT count(*) AS n FROM cohort_counts WHERE bucket >= ?`, [Math.floor(Date.now() / 1000) - WINDOW_S])).rows[0]!.n);
     const reverted = Number((await run("SELECT count(*) AS n FROM rollouts WHERE key LIKE 'tick-%' AND state != 'running'")).rows[0]!.n);
     if (reverted > 0) throw new Error(`the tick bench expects healthy rollouts, but ${reverted} changed state`);
-    return { tick_p99_ms: percentile(times, 99), tick_p50_ms: median(times), ticks: times.length, rollouts: ids.length, rows_summed: summed };
+    return { tick_p99_ms: percentile(times, 99), tick_p50_ms: median(times), ticks: times.length, rollouts: ids.length, rows_summed: summed, metrics_scrape_ms: median(scrapes), metrics_scrape_p99_ms: percentile(scrapes, 99), metrics_scrape_cold_ms: median(coldScrapes), scrapes: scrapes.length };
   } finally {
     await rollcall.close();
     database.close();

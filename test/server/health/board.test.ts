@@ -80,6 +80,21 @@ describe('the status board', () => {
     expect(scrape).toBeLessThanOrEqual(few);
   });
 
+  it('takes the controller pass’s measurement: a scrape after a pass judges nothing itself', async () => {
+    await many(5, 'few');
+    t.clock.advance(BOARD_TTL_MS + 1);
+    const cold = await statementsDuring(() => t.call('GET', '/metrics'));
+    t.clock.advance(BOARD_TTL_MS + 1);
+    await t.rollcall.services.controller.tick();
+    const afterPass = await statementsDuring(() => t.call('GET', '/metrics'));
+    expect(afterPass).toBeLessThan(cold);
+    await many(25, 'more');
+    t.clock.advance(BOARD_TTL_MS + 1);
+    await t.rollcall.services.controller.tick();
+    // Drafts and reverted rollouts need no measurement either: as many statements for 30 rollouts as for 5.
+    expect(await statementsDuring(() => t.call('GET', '/metrics'))).toBe(afterPass);
+  });
+
   it('judges afresh after new reports, a new version or its age, never later', async () => {
     await many(1, 'one');
     const status = async () => (await list())[0]!.health;
