@@ -1,8 +1,9 @@
 /**
  * `npm run soak`: 100 SDKs send 50,000 messages a second for ten minutes to
  * one server on an embedded database (started as `npm start` starts it).
- * Every 10 s it prints the rate, the report round-trip percentiles and the
- * server's RSS; at the end a chart of RSS over time and the reconciliation:
+ * Every 10 s it prints the rate sent and the rate the server committed (an
+ * interval under 80 % of the rate sent is counted as a stall), the report
+ * round-trip percentiles and the server's RSS; at the end a chart of RSS over time and the reconciliation:
  * every message received and processed exactly once, none lost.
  * `--minutes`, `--seconds`, `--rate`, `--sdks` change the load; exit 1 when
  * the reconciliation does not hold.
@@ -106,6 +107,9 @@ async function main(): Promise<void> {
   }, TICK_MS);
 
   const rss: number[] = [];
+  // What the server committed per interval, beside what was sent: an interval under 80 % of the offered rate is a stall.
+  let lastCommitted = 0;
+  const slow: number[] = [];
   const sizes: { s: number; sent: number; dbMb: number; walMb: number; ledgerRows: number; countRows: number; rssMb: number }[] = [];
   const started = performance.now();
   let lastSent = 0;
@@ -118,16 +122,23 @@ async function main(): Promise<void> {
     }
     const window = latencies.splice(0);
     const line = window.length === 0 ? 'no reports' : `reports p50 ${percentile(window, 50).toFixed(1)} ms, p99 ${percentile(window, 99).toFixed(1)} ms, max ${Math.max(...window).toFixed(1)} ms`;
-    const rows = (await reader.execute('SELECT (SELECT count(*) FROM messages) ledger, (SELECT count(*) FROM cohort_counts) counts')).rows[0]!;
+    const rows = (await reader.execute('SELECT (SELECT count(*) FROM messages) ledger, (SELECT count(*) FROM cohort_counts) counts, (SELECT coalesce(sum(received), 0) FROM cohort_counts) committed')).rows[0]!;
+    const committed = Number(rows.committed);
+    const committedRate = Math.round((committed - lastCommitted) / every);
+    const sentRate = Math.round((sent.received - lastSent) / every);
+    lastCommitted = committed;
+    if (elapsed > every && committedRate < 0.8 * sentRate) slow.push(elapsed);
     const size = { s: elapsed, sent: sent.received, dbMb: fileMb(dbPath), walMb: fileMb(`${dbPath}-wal`), ledgerRows: Number(rows.ledger), countRows: Number(rows.counts), rssMb: rss[rss.length - 1]! };
     sizes.push(size);
     console.log(
-      `  ${String(elapsed).padStart(4)} s  ${Math.round((sent.received - lastSent) / every).toLocaleString().padStart(7)} msg/s  RSS ${size.rssMb.toFixed(0)} MB  db ${size.dbMb.toFixed(0)} MB + WAL ${size.walMb.toFixed(0)} MB, ${size.ledgerRows.toLocaleString()} ledger rows  ${line}`,
+      `  ${String(elapsed).padStart(4)} s  ${sentRate.toLocaleString().padStart(7)} msg/s, committed ${committedRate.toLocaleString().padStart(7)} msg/s  RSS ${size.rssMb.toFixed(0)} MB  db ${size.dbMb.toFixed(0)} MB + WAL ${size.walMb.toFixed(0)} MB, ${size.ledgerRows.toLocaleString()} ledger rows  ${line}`,
     );
     lastSent = sent.received;
   }
   if (seconds % every !== 0) await sleep((seconds % every) * 1000);
   clearInterval(traffic);
+  // The first interval is left out: the SDKs' first reports land in the next one.
+  console.log(`${slow.length} of ${sizes.length - 1} intervals after the first committed under 80 % of the rate sent${slow.length === 0 ? '' : ` (at ${slow.join(', ')} s)`}`);
   if (skipped > 0) console.log(`the generator fell behind: ${skipped.toLocaleString()} messages not sent (the machine could not generate ${rate.toLocaleString()}/s)`);
 
   // Everything still buffered goes out; then reconcile against the database file.
