@@ -64,6 +64,12 @@ const configSchema = z.object({
     .transform(Number)
     .pipe(z.number().min(60, 'must be a whole number of seconds from 60 to 604800').max(604_800, 'must be a whole number of seconds from 60 to 604800'))
     .default(3600),
+  ROLLCALL_RETENTION_INTERVAL_SECONDS: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number of seconds from 1 to 3600')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be a whole number of seconds from 1 to 3600').max(3_600, 'must be a whole number of seconds from 1 to 3600'))
+    .default(60),
   ROLLCALL_INGEST_GROUP_MAX: z
     .string()
     .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 256')
@@ -87,6 +93,8 @@ export interface Config {
   settledRetentionSeconds: number;
   /** Report batches committed together at most (1: each alone). */
   ingestGroupMax: number;
+  /** How often retention sweeps. */
+  retentionIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -124,5 +132,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metricsPublic: c.ROLLCALL_METRICS_PUBLIC === '1',
     settledRetentionSeconds: c.ROLLCALL_SETTLED_RETENTION_SECONDS,
     ingestGroupMax: c.ROLLCALL_INGEST_GROUP_MAX,
+    retentionIntervalSeconds: c.ROLLCALL_RETENTION_INTERVAL_SECONDS,
   };
 }

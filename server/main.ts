@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const config = readConfig();
   const database = await openDatabase({ url: config.dbUrl, authToken: config.dbAuthToken });
   const rollcall = createApp({ database, clock: systemClock, logger, metricsPublic: config.metricsPublic, callbacks: { allow: config.callbackAllow, concurrency: config.callbackConcurrency },
-    retention: { settledMs: config.settledRetentionSeconds * 1000 },
+    retention: { settledMs: config.settledRetentionSeconds * 1000, intervalMs: config.retentionIntervalSeconds * 1000 },
     ingestGroupMax: config.ingestGroupMax,
   });
 

@@ -14,6 +14,7 @@ describe('configuration from the environment', () => {
       metricsPublic: false,
       settledRetentionSeconds: 3600,
       ingestGroupMax: 64,
+      retentionIntervalSeconds: 60,
     });
   });
 
@@ -28,9 +29,10 @@ describe('configuration from the environment', () => {
       ROLLCALL_CALLBACK_CONCURRENCY: '0',
       ROLLCALL_SETTLED_RETENTION_SECONDS: '300',
       ROLLCALL_INGEST_GROUP_MAX: '1',
+      ROLLCALL_RETENTION_INTERVAL_SECONDS: '5',
       UNRELATED: 'ignored',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0, settledRetentionSeconds: 300, ingestGroupMax: 1 });
+    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', dbUrl: 'libsql://rollcall.example.turso.io', dbAuthToken: 'token', callbackConcurrency: 0, settledRetentionSeconds: 300, ingestGroupMax: 1, retentionIntervalSeconds: 5 });
     expect(config.callbackAllow).toEqual([
       { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
       { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
@@ -51,6 +53,7 @@ describe('configuration from the environment', () => {
     ['ROLLCALL_METRICS_PUBLIC', 'yes', /ROLLCALL_METRICS_PUBLIC: must be 0 or 1/],
     ['ROLLCALL_SETTLED_RETENTION_SECONDS', '59', /ROLLCALL_SETTLED_RETENTION_SECONDS: must be a whole number of seconds from 60/],
     ['ROLLCALL_SETTLED_RETENTION_SECONDS', 'an hour', /ROLLCALL_SETTLED_RETENTION_SECONDS: must be a whole number of seconds/],
+    ['ROLLCALL_RETENTION_INTERVAL_SECONDS', '0', /ROLLCALL_RETENTION_INTERVAL_SECONDS: must be a whole number of seconds from 1 to 3600/],
     ['ROLLCALL_INGEST_GROUP_MAX', '0', /ROLLCALL_INGEST_GROUP_MAX: must be a whole number from 1 to 256/],
     ['ROLLCALL_INGEST_GROUP_MAX', '257', /ROLLCALL_INGEST_GROUP_MAX: must be a whole number from 1 to 256/],
     ['ROLLCALL_CALLBACK_CONCURRENCY', 'many', /ROLLCALL_CALLBACK_CONCURRENCY: must be a whole number/],

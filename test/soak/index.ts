@@ -12,7 +12,9 @@
  * every 10 s, charts them and writes them to `test-results/soak/size.csv` and
  * `.json` (`--out DIR`): under retention the size must level off, not grow.
  * The server keeps settled ids `--settled-minutes` (5; the product's default
- * is 60) so that a 30-minute run reaches the steady state.
+ * is 60) so that a 30-minute run reaches the steady state; `--retention-seconds`
+ * sweeps more often than once a minute (the miniature in `npm test` forces
+ * retention to run while it sends).
  */
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ const seconds = process.argv.includes('--seconds') ? arg('seconds', 600) : arg('
 const rate = arg('rate', 50_000);
 const sdks = arg('sdks', 100);
 const settledMinutes = arg('settled-minutes', 5);
+const retentionSeconds = arg('retention-seconds', 60);
 const outDir = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1]! : 'test-results/soak';
 const ADMIN = 'soak-admin-key-0123456789abcdefghijklmnopq';
 const TICK_MS = 20;
@@ -63,7 +66,12 @@ function chart(values: number[], height = 8, width = 60): string {
 async function main(): Promise<void> {
   const { url: dbUrl, dir } = tempDatabaseUrl();
   const dbPath = dbUrl.slice('file:'.length);
-  const server = await startServer({ ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN, ROLLCALL_SETTLED_RETENTION_SECONDS: String(Math.round(settledMinutes * 60)) });
+  const server = await startServer({
+    ROLLCALL_DB_URL: dbUrl,
+    ROLLCALL_ADMIN_KEY: ADMIN,
+    ROLLCALL_SETTLED_RETENTION_SECONDS: String(Math.round(settledMinutes * 60)),
+    ROLLCALL_RETENTION_INTERVAL_SECONDS: String(retentionSeconds),
+  });
   const reader = createDb({ url: dbUrl });
   const api = async (method: string, path: string, body?: unknown) =>
     (await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
@@ -107,6 +115,7 @@ async function main(): Promise<void> {
   }, TICK_MS);
 
   const rss: number[] = [];
+  let slowest = 0;
   // What the server committed per interval, beside what was sent: an interval under 80 % of the offered rate is a stall.
   let lastCommitted = 0;
   const slow: number[] = [];
@@ -121,6 +130,7 @@ async function main(): Promise<void> {
       rss.push(rssMb(server.child.pid!));
     }
     const window = latencies.splice(0);
+    slowest = Math.max(slowest, ...window);
     const line = window.length === 0 ? 'no reports' : `reports p50 ${percentile(window, 50).toFixed(1)} ms, p99 ${percentile(window, 99).toFixed(1)} ms, max ${Math.max(...window).toFixed(1)} ms`;
     const rows = (await reader.execute('SELECT (SELECT count(*) FROM messages) ledger, (SELECT count(*) FROM cohort_counts) counts, (SELECT coalesce(sum(received), 0) FROM cohort_counts) committed')).rows[0]!;
     const committed = Number(rows.committed);
@@ -137,6 +147,8 @@ async function main(): Promise<void> {
   }
   if (seconds % every !== 0) await sleep((seconds % every) * 1000);
   clearInterval(traffic);
+  const peakLedger = Math.max(...sizes.map((z) => z.ledgerRows));
+  console.log(`ledger rows: peak ${peakLedger.toLocaleString()}, at the end ${sizes.at(-1)!.ledgerRows.toLocaleString()} (settled ids kept ${settledMinutes} min, retention every ${retentionSeconds} s); slowest report round trip ${slowest.toFixed(0)} ms`);
   // The first interval is left out: the SDKs' first reports land in the next one.
   console.log(`${slow.length} of ${sizes.length - 1} intervals after the first committed under 80 % of the rate sent${slow.length === 0 ? '' : ` (at ${slow.join(', ')} s)`}`);
   if (skipped > 0) console.log(`the generator fell behind: ${skipped.toLocaleString()} messages not sent (the machine could not generate ${rate.toLocaleString()}/s)`);
