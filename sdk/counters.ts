@@ -9,7 +9,7 @@ import { COUNTERS, zeroCounts, type CountRow, type Counts, type DropReason } fro
 import { MORE_PATHS } from './compare.ts';
 
 /** Distinct field sets kept per cell and window; further ones are counted under `(more)`, never withdrawn. */
-const MAX_FIELD_SETS = 64;
+export const MAX_FIELD_SETS = 64;
 
 export interface Cell extends Counts {
   readonly rollout: string;

@@ -5,11 +5,11 @@
  * per-field counts. What the sender's queue does while the server is away.
  */
 import { MORE_PATHS } from './compare.ts';
+// Field sets kept per merged row as per cell within a window; more are counted under `(more)`.
+import { MAX_FIELD_SETS } from './counters.ts';
 import { SLOTS, sparse } from './latency.ts';
 import { COUNTERS, type CountRow, type FieldSet, type NoiseReport } from './wire.ts';
 
-/** Field sets kept per merged row; more are counted under `(more)`, as a cell does within a window. */
-const MAX_FIELD_SETS = 64;
 
 function addHistogram(a: number[] | undefined, b: number[] | undefined): number[] | undefined {
   if (a === undefined || b === undefined) return a ?? b;

@@ -44,6 +44,17 @@ const cidrList = z.string().transform((text, ctx) => {
   return cidrs;
 });
 
+/** A whole number from `min` to `max` (`unit`, e.g. " of seconds", in the message), as an environment string. */
+function wholeNumber(min: number, max: number, fallback: number, unit = '') {
+  const message = `must be a whole number${unit} from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(new RegExp(`^\\d{1,${String(max).length}}$`), message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message))
+    .default(fallback);
+}
+
 const configSchema = z.object({
   PORT: port.default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -51,31 +62,11 @@ const configSchema = z.object({
   ROLLCALL_DB_AUTH_TOKEN: z.string().optional(),
   ROLLCALL_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').max(512, 'must be at most 512 characters').optional(),
   ROLLCALL_CALLBACK_ALLOW: cidrList.default([]),
-  ROLLCALL_CALLBACK_CONCURRENCY: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be a whole number from 0 to 64')
-    .transform(Number)
-    .pipe(z.number().max(64, 'must be a whole number from 0 to 64'))
-    .default(4),
+  ROLLCALL_CALLBACK_CONCURRENCY: wholeNumber(0, 64, 4),
   ROLLCALL_METRICS_PUBLIC: z.enum(['0', '1'], 'must be 0 or 1').default('0'),
-  ROLLCALL_SETTLED_RETENTION_SECONDS: z
-    .string()
-    .regex(/^\d{1,7}$/, 'must be a whole number of seconds from 60 to 604800')
-    .transform(Number)
-    .pipe(z.number().min(60, 'must be a whole number of seconds from 60 to 604800').max(604_800, 'must be a whole number of seconds from 60 to 604800'))
-    .default(3600),
-  ROLLCALL_RETENTION_INTERVAL_SECONDS: z
-    .string()
-    .regex(/^\d{1,4}$/, 'must be a whole number of seconds from 1 to 3600')
-    .transform(Number)
-    .pipe(z.number().min(1, 'must be a whole number of seconds from 1 to 3600').max(3_600, 'must be a whole number of seconds from 1 to 3600'))
-    .default(60),
-  ROLLCALL_INGEST_GROUP_MAX: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 256')
-    .transform(Number)
-    .pipe(z.number().min(1, 'must be a whole number from 1 to 256').max(256, 'must be a whole number from 1 to 256'))
-    .default(64),
+  ROLLCALL_SETTLED_RETENTION_SECONDS: wholeNumber(60, 604_800, 3600, ' of seconds'),
+  ROLLCALL_RETENTION_INTERVAL_SECONDS: wholeNumber(1, 3_600, 60, ' of seconds'),
+  ROLLCALL_INGEST_GROUP_MAX: wholeNumber(1, 256, 64),
 });
 
 export interface Config {

@@ -153,3 +153,20 @@ export async function sendTraffic(t: TestApp, rollout: string, cohort: string, t
     messages,
   });
 }
+
+/** Statements the app's database client runs while `fn` does (drizzle's reads go through `execute`). */
+export async function statementsDuring(t: TestApp, fn: () => Promise<unknown>): Promise<number> {
+  const client = t.database.client;
+  const execute = client.execute.bind(client);
+  let n = 0;
+  client.execute = ((statement: Parameters<typeof execute>[0]) => {
+    n++;
+    return execute(statement);
+  }) as typeof client.execute;
+  try {
+    await fn();
+  } finally {
+    client.execute = execute as typeof client.execute;
+  }
+  return n;
+}

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { measureRollout } from '../../../server/health/measure.ts';
-import { createRollout, createTestApp, sendReport, sendTraffic, type TestApp } from '../../helpers/test-app.ts';
+import { createRollout, createTestApp, statementsDuring, sendReport, sendTraffic, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -9,23 +9,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await t.close();
 });
-
-/** Statements the database client runs while `fn` does (drizzle's reads go through `execute`). */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<number> {
-  const client = t.database.client;
-  const execute = client.execute.bind(client);
-  let n = 0;
-  client.execute = ((statement: Parameters<typeof execute>[0]) => {
-    n++;
-    return execute(statement);
-  }) as typeof client.execute;
-  try {
-    await fn();
-  } finally {
-    client.execute = execute as typeof client.execute;
-  }
-  return n;
-}
 
 async function running(key: string, extra: Record<string, unknown> = {}) {
   await createRollout(t, key, { plan: [{ live: 20, shadow: 40 }, { live: 50 }], guards: { graceSeconds: 1, minSample: 10_000 }, ...extra });
@@ -82,13 +65,13 @@ describe('the controller pass over many rollouts', () => {
     await sendTraffic(t, 'a', 'c1', 10, 0);
     const { controller } = t.rollcall.services;
     await controller.tick();
-    const one = await statementsDuring(() => controller.tick());
+    const one = await statementsDuring(t, () => controller.tick());
     for (const key of ['b', 'c', 'd', 'e', 'f']) {
       await running(key);
       await sendTraffic(t, key, 'c1', 10, 0);
     }
     await controller.tick();
-    const six = await statementsDuring(() => controller.tick());
+    const six = await statementsDuring(t, () => controller.tick());
     expect(one).toBeGreaterThan(0);
     expect(six).toBe(one);
   });

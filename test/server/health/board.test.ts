@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BOARD_TTL_MS } from '../../../server/health/service.ts';
-import { createRollout, createTestApp, sendReport, sendTraffic, type TestApp } from '../../helpers/test-app.ts';
+import { createRollout, createTestApp, statementsDuring, sendReport, sendTraffic, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -15,23 +15,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await t.close();
 });
-
-/** Statements the database client runs while `fn` does (drizzle's reads go through `execute`). */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<number> {
-  const client = t.database.client;
-  const execute = client.execute.bind(client);
-  let n = 0;
-  client.execute = ((statement: Parameters<typeof execute>[0]) => {
-    n++;
-    return execute(statement);
-  }) as typeof client.execute;
-  try {
-    await fn();
-  } finally {
-    client.execute = execute as typeof client.execute;
-  }
-  return n;
-}
 
 /** `count` rollouts in every state a list shows: running with traffic and losses, paused, completed, reverted, drafts. */
 async function many(count: number, prefix: string) {
@@ -68,31 +51,31 @@ describe('the status board', () => {
   it('judges a list in grouped reads: as many statements for 30 rollouts as for 5, none again within its age', async () => {
     await many(5, 'few');
     t.clock.advance(BOARD_TTL_MS + 1);
-    const few = await statementsDuring(list);
+    const few = await statementsDuring(t, list);
     await many(25, 'more');
     t.clock.advance(BOARD_TTL_MS + 1);
-    const all = await statementsDuring(list);
+    const all = await statementsDuring(t, list);
     expect(all).toBe(few);
     // Within its age, a scrape or a second list reads the rollouts and nothing more.
-    const again = await statementsDuring(list);
+    const again = await statementsDuring(t, list);
     expect(again).toBeLessThan(few);
-    const scrape = await statementsDuring(() => t.call('GET', '/metrics'));
+    const scrape = await statementsDuring(t, () => t.call('GET', '/metrics'));
     expect(scrape).toBeLessThanOrEqual(few);
   });
 
   it('takes the controller pass’s measurement: a scrape after a pass judges nothing itself', async () => {
     await many(5, 'few');
     t.clock.advance(BOARD_TTL_MS + 1);
-    const cold = await statementsDuring(() => t.call('GET', '/metrics'));
+    const cold = await statementsDuring(t, () => t.call('GET', '/metrics'));
     t.clock.advance(BOARD_TTL_MS + 1);
     await t.rollcall.services.controller.tick();
-    const afterPass = await statementsDuring(() => t.call('GET', '/metrics'));
+    const afterPass = await statementsDuring(t, () => t.call('GET', '/metrics'));
     expect(afterPass).toBeLessThan(cold);
     await many(25, 'more');
     t.clock.advance(BOARD_TTL_MS + 1);
     await t.rollcall.services.controller.tick();
     // Drafts and reverted rollouts need no measurement either: as many statements for 30 rollouts as for 5.
-    expect(await statementsDuring(() => t.call('GET', '/metrics'))).toBe(afterPass);
+    expect(await statementsDuring(t, () => t.call('GET', '/metrics'))).toBe(afterPass);
   });
 
   it('judges afresh after new reports, a new version or its age, never later', async () => {

@@ -5,7 +5,7 @@
  * with SQLite's own SQLITE_FULL error, and says so.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { createClient, type RollcallClient } from '../../../sdk/index.ts';
 import type { Database } from '../../../server/db/database.ts';
 import type { Logger } from '../../../server/logger.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
+import { fillDisk, mountSmallDisk } from '../../helpers/small-disk.ts';
 
 const lines: { level: string; message: string }[] = [];
 const logger: Logger = {
@@ -29,34 +30,6 @@ let injectedFull = false;
 let live: LiveServer;
 let rc: RollcallClient;
 const errors: { status?: number; message: string }[] = [];
-
-function mountSmallDisk(): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes until the filesystem refuses another byte. */
-function fillDisk(): void {
-  const fd = openSync(filler, 'w');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512, 1]) {
-      const chunk = Buffer.alloc(size, 1);
-      for (;;) {
-        try {
-          writeSync(fd, chunk);
-        } catch {
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function failingWhenFull(database: Database): Database {
   const full = () => new LibsqlError('SQLITE_FULL: database or disk is full', 'SQLITE_FULL');
@@ -78,7 +51,7 @@ async function counts(): Promise<Record<string, any>> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rollcall-disk-'));
   filler = join(dir, 'filler');
-  mounted = mountSmallDisk();
+  mounted = mountSmallDisk(dir, '24m');
   if (!mounted) console.warn('disk-full test: cannot mount a tmpfs here (not root?); SQLITE_FULL is injected at the storage layer instead');
   live = await startLiveServer({
     databaseUrl: `file:${join(dir, 'rollcall.db')}`,
@@ -110,7 +83,7 @@ describe('a full disk', () => {
   const sent: { partnerId: string; messageId: string }[] = [];
 
   it('answers 503 storage_unavailable with Retry-After, logs it once, and the SDK keeps what it could not send', async () => {
-    if (mounted) fillDisk();
+    if (mounted) fillDisk(filler);
     else injectedFull = true;
 
     // Messages received and not yet processed travel by id: the ledger must grow, and cannot.

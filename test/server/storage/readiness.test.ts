@@ -15,6 +15,7 @@ import { LibsqlError, type InStatement, type InValue } from '@libsql/client';
 import type { Database } from '../../../server/db/database.ts';
 import type { Logger } from '../../../server/logger.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
+import { fillDisk, mountSmallDisk } from '../../helpers/small-disk.ts';
 
 const lines: string[] = [];
 const logger: Logger = { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
@@ -24,36 +25,13 @@ let mounted = false;
 let roomBytes = Number.POSITIVE_INFINITY;
 let live: LiveServer;
 
-function mountSmallDisk(): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Fills the filesystem, then frees `room` bytes: small writes fit, a report batch does not. */
 function fillLeaving(room: number): void {
   const reserve = join(dir, 'reserve');
   const fd = openSync(reserve, 'w');
   writeSync(fd, Buffer.alloc(room, 1));
   closeSync(fd);
-  const filler = openSync(join(dir, 'filler'), 'w');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512, 1]) {
-      const chunk = Buffer.alloc(size, 1);
-      for (;;) {
-        try {
-          writeSync(filler, chunk);
-        } catch {
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(filler);
-  }
+  fillDisk(join(dir, 'filler'));
   unlinkSync(reserve);
 }
 
@@ -95,7 +73,7 @@ const post = (body: string) => fetch(`${live.url}/v1/sdk/reports`, { method: 'PO
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rollcall-ready-'));
-  mounted = mountSmallDisk();
+  mounted = mountSmallDisk(dir, '12m');
   if (!mounted) console.warn('readiness test: cannot mount a tmpfs here (not root?); writes over 64 kB fail with an injected SQLITE_FULL instead');
   live = await startLiveServer({ databaseUrl: `file:${join(dir, 'rollcall.db')}`, deps: { logger }, ...(mounted ? {} : { wrapDatabase: smallWritesOnly }) });
   await live.api('POST', '/v1/rollouts', { key: 'ready', plan: [{ live: 100 }] });
