@@ -123,7 +123,7 @@ export function createApp(deps: AppDeps) {
         metrics.countReports(tallies);
         health.forget(new Set(tallies.map((t) => t.rollout)));
       },
-      onBatch: metrics.observeIngest,
+      onBatch: (seconds) => metrics.observeIngest(seconds, retention.sweeping),
       onGroup: metrics.observeGroup,
     } });
   const announcer = createLostAnnouncer({ announce: enqueueEvent, intervalMs: deps.callbacks?.lostIntervalMs });
@@ -141,7 +141,7 @@ export function createApp(deps: AppDeps) {
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
-  const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune });
+  const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, onSweep: metrics.observeSweep });
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => renderError(error, c, logger, storage));

@@ -13,6 +13,7 @@ import { rollouts } from '../db/schema.ts';
 import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
 import { stepShares, type Rollout } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
+import type { SweepReport } from '../reports/retention.ts';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
 import { COUNTERS, type Counter as CounterName } from '../../sdk/wire.ts';
 
@@ -59,6 +60,18 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [registry],
   });
+  const ingestMax = new Gauge({
+    name: 'rollcall_ingest_batch_max_seconds',
+    help: 'The longest a report batch has waited from arrival to commit since this server started, apart while retention swept (housekeeping must not stall ingest)',
+    labelNames: ['during'] as const,
+    registers: [registry],
+  });
+  const longest = { retention: 0, otherwise: 0 };
+  for (const during of ['retention', 'otherwise'] as const) ingestMax.set({ during }, 0);
+  const sweepSeconds = new Histogram({ name: 'rollcall_retention_sweep_seconds', help: 'Seconds one retention sweep took, pauses between its statements included', buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120, 300], registers: [registry] });
+  const sweepStatementMax = new Gauge({ name: 'rollcall_retention_statement_max_seconds', help: 'The longest one retention statement has held the write lock since this server started', registers: [registry] });
+  let longestStatement = 0;
+  const sweptRows = new Counter({ name: 'rollcall_retention_rows_total', help: 'Rows retention removed (or rolled up), by rule', labelNames: ['rule'] as const, registers: [registry] });
   const tickSeconds = new Histogram({ name: 'rollcall_controller_tick_seconds', help: 'Seconds one controller pass over every rollout took', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
   const liveBp = new Gauge({ name: 'rollcall_rollout_live_basis_points', help: 'Live share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
   const shadowBp = new Gauge({ name: 'rollcall_rollout_shadow_basis_points', help: 'Shadow share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
@@ -123,7 +136,17 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     countLost(rollout: string, messages: { cohort: string }[]): void {
       for (const m of messages) lost.inc({ rollout, cohort: cohortLabel(rollout, m.cohort) });
     },
-    observeIngest: (seconds: number) => ingestSeconds.observe(seconds),
+    /** A report batch committed `seconds` after it arrived; `duringRetention` when a sweep was under way. */
+    observeIngest(seconds: number, duringRetention = false): void {
+      ingestSeconds.observe(seconds);
+      const during = duringRetention ? 'retention' : 'otherwise';
+      if (seconds > longest[during]) ingestMax.set({ during }, (longest[during] = seconds));
+    },
+    observeSweep(sweep: SweepReport): void {
+      if (sweep.kind === 'sweep') sweepSeconds.observe(sweep.ms / 1000);
+      if (sweep.longestStatementMs > longestStatement) sweepStatementMax.set((longestStatement = sweep.longestStatementMs) / 1000);
+      for (const [rule, rows] of Object.entries(sweep.removed)) if (rows > 0) sweptRows.inc({ rule }, rows);
+    },
     observeGroup: (batches: number) => groupBatches.observe(batches),
     observeTick: (ms: number) => tickSeconds.observe(ms / 1000),
     countCallbackAttempt: (outcome: string) => callbackAttempts.inc({ outcome }),

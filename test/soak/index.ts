@@ -153,6 +153,15 @@ async function main(): Promise<void> {
   console.log(`${slow.length} of ${sizes.length - 1} intervals after the first committed under 80 % of the rate sent${slow.length === 0 ? '' : ` (at ${slow.join(', ')} s)`}`);
   if (skipped > 0) console.log(`the generator fell behind: ${skipped.toLocaleString()} messages not sent (the machine could not generate ${rate.toLocaleString()}/s)`);
 
+  // Housekeeping must not stall ingest: the server's own figures for report commits while retention swept.
+  const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+  const metric = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} ([\\d.e+-]+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const sweeps = metric('rollcall_retention_sweep_seconds_count');
+  console.log(
+    `server: longest report commit (arrival to commit) while retention swept ${(metric('rollcall_ingest_batch_max_seconds{during="retention"}') * 1000).toFixed(0)} ms, otherwise ${(metric('rollcall_ingest_batch_max_seconds{during="otherwise"}') * 1000).toFixed(0)} ms; ` +
+      `${sweeps} sweeps, ${metric('rollcall_retention_rows_total{rule="settled"}').toLocaleString()} settled ids removed, longest retention statement ${(metric('rollcall_retention_statement_max_seconds') * 1000).toFixed(0)} ms`,
+  );
+
   // Everything still buffered goes out; then reconcile against the database file.
   const deadline = performance.now() + 60_000;
   while (clients.some((c) => c.status.buffered > 0) && performance.now() < deadline) {

@@ -17,6 +17,8 @@ describe('npm run soak, in miniature', () => {
     // What the server committed is printed beside what was sent, per interval.
     expect(run.stdout).toMatch(/msg\/s, committed +[\d,]+ msg\/s/);
     expect(run.stdout).toMatch(/\d+ of \d+ intervals after the first committed under 80 % of the rate sent/);
+    // The server's own figure for report commits made while housekeeping deleted, and housekeeping did delete.
+    expect(run.stdout).toMatch(/server: longest report commit \(arrival to commit\) while retention swept \d+ ms, otherwise \d+ ms; \d+ sweeps, [1-9][\d,]* settled ids removed, longest retention statement \d+ ms/);
     const reconciled = /reconciliation: sent ([\d,]+) received \/ \1 processed; counted \1 \/ \1; dropped 0; open or lost ids 0/.exec(run.stdout);
     expect(reconciled, run.stdout).not.toBeNull();
     // Retention ran while reports flowed: one message in ten travels by id, and the ledger kept far fewer
