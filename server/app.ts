@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { auditRoutes } from './audit/routes.ts';
 import { createAddressPolicy } from './callbacks/address-policy.ts';
-import { announceChange, enqueueEvent } from './callbacks/outbox.ts';
+import { announceChange, announceStatements, enqueueEvent } from './callbacks/outbox.ts';
 import { callbackRoutes, deliveryRoutes } from './callbacks/routes.ts';
 import { createSender, type Resolver, type Sender } from './callbacks/sender.ts';
 import { createCallbackService } from './callbacks/service.ts';
@@ -62,6 +62,8 @@ export interface AppDeps {
   ingestCommit?: CommitMode;
   /** Report batches committed together at most (64). */
   ingestGroupMax?: number;
+  /** How the controller's breach decisions are committed, as for reports; chosen from the URL. */
+  breachCommit?: 'transaction' | 'batch';
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
   /** Failed authentications allowed per client address and window (30 a minute). */
   authFailures?: FailureLimitOptions;
@@ -114,7 +116,7 @@ export function createApp(deps: AppDeps) {
     onError: storage.handles('callbacks'),
   });
   const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
-  const rollouts = createRolloutService({ database, clock, changes, announce: announceChange });
+  const rollouts = createRolloutService({ database, clock, changes, announce: announceChange, announceStatements: (list) => announceStatements(database.db, list), breachCommit: deps.breachCommit });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
   const ingester = createIngester({ database, clock, logger, commit: deps.ingestCommit, groupMax: deps.ingestGroupMax,

@@ -17,7 +17,12 @@ export interface AuditEntry {
 export type AuditRow = typeof auditLog.$inferSelect;
 
 export async function appendAudit(ex: Executor, entry: AuditEntry): Promise<void> {
-  await ex.insert(auditLog).values({
+  await auditInsert(ex, entry);
+}
+
+/** Appending one entry, as a statement not yet run (for a batch). */
+export function auditInsert(ex: Executor, entry: AuditEntry) {
+  return ex.insert(auditLog).values({
     at: entry.at,
     actor: entry.actor,
     action: entry.action,

@@ -20,7 +20,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client, type InStatement, type InValue } from '@libsql/client';
+import { createClient, type Client, type InStatement, type InValue, type ResultSet } from '@libsql/client';
 import Libsql from 'libsql';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
@@ -36,6 +36,12 @@ export interface SqlRunner {
   execute(statement: { sql: string; args: InValue[] }): Promise<{ rows: Record<string, unknown>[]; rowsAffected: number }>;
   /** Several statements in order, in one round trip where the database is remote. */
   batch?(statements: { sql: string; args: InValue[] }[]): Promise<void>;
+  /**
+   * The statements go over the network (a libsql server), where every bound
+   * value is encoded and decoded on its own: stores then send many rows as
+   * one JSON parameter read through `json_each` (see reports/store.ts).
+   */
+  rowsAsJson?: boolean;
 }
 
 /**
@@ -47,6 +53,7 @@ export interface SqlRunner {
 export function deferredWrites(runner: SqlRunner): SqlRunner & { flush(): Promise<void> } {
   let queue: { sql: string; args: InValue[] }[] = [];
   return {
+    ...(runner.rowsAsJson === true ? { rowsAsJson: true } : {}),
     async execute(statement) {
       queue.push(statement);
       return { rows: [], rowsAffected: 0 };
@@ -82,9 +89,11 @@ export interface Database {
   /**
    * Plain statements sent together and run as one write transaction, in the
    * same queue: one round trip to a libsql server, which holds its write lock
-   * only while it runs them (see reports/ingester.ts).
+   * only while it runs them (see reports/ingester.ts). Each statement runs
+   * only if the one before it succeeded; one that fails rolls back them all
+   * (db/batch-guard.ts). Returns each statement's result.
    */
-  writeBatch(statements: InStatement[]): Promise<void>;
+  writeBatch(statements: InStatement[]): Promise<ResultSet[]>;
   close(): void;
 }
 
@@ -191,10 +200,8 @@ function createDatabase(db: Db, client: Client, url: string, filePath: string | 
     writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
       return queued(() => (statements === null ? clientSqlTransaction(client, fn) : statements.transaction(fn)));
     },
-    writeBatch(batch: InStatement[]): Promise<void> {
-      return queued(async () => {
-        if (batch.length > 0) await client.batch(batch, 'write');
-      });
+    writeBatch(batch: InStatement[]): Promise<ResultSet[]> {
+      return queued(async () => (batch.length > 0 ? client.batch(batch, 'write') : []));
     },
     close() {
       statements?.close();

@@ -41,6 +41,33 @@ export async function recordHeard(runner: SqlRunner, heard: Heard, now: number):
   }
 }
 
+/**
+ * `recordHeard` for every instance of a group; on a libsql server
+ * (`rowsAsJson`) as two statements whatever their number, the instances
+ * sent as one JSON parameter.
+ */
+export async function recordHeardAll(runner: SqlRunner, heard: Heard[], now: number): Promise<void> {
+  if (runner.rowsAsJson !== true) {
+    for (const reporter of heard) await recordHeard(runner, reporter, now);
+    return;
+  }
+  if (heard.length === 0) return;
+  const leftAt = (h: Heard) => (h.final ? now : null);
+  await runner.execute({
+    sql: `UPDATE reporters SET watermark = max(reporters.watermark, h.value->>1), last_seen = ?, left_at = h.value->>2, gone_at = NULL
+          FROM json_each(?) AS h WHERE reporters.instance_id = h.value->>0`,
+    args: [now, JSON.stringify(heard.map((h) => [h.instanceId, h.watermark, leftAt(h)]))],
+  });
+  const named = heard.flatMap((h) => [...h.rolloutIds].map((rolloutId) => [rolloutId, h.instanceId, h.watermark, leftAt(h)]));
+  if (named.length === 0) return;
+  await runner.execute({
+    sql: `INSERT INTO reporters (rollout_id, instance_id, watermark, last_seen, last_event_at, left_at, gone_at)
+          SELECT value->>0, value->>1, value->>2, ?, ?, value->>3, NULL FROM json_each(?) WHERE true
+          ON CONFLICT (rollout_id, instance_id) DO UPDATE SET last_event_at = excluded.last_event_at`,
+    args: [now, now, JSON.stringify(named)],
+  });
+}
+
 /** Reporters of the rollout with an event since `since` that have not left: live ones, and those declared gone. */
 export async function reportersOf(ex: Executor, rolloutId: number, since: number): Promise<ReporterRow[]> {
   return ex

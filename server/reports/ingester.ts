@@ -10,7 +10,7 @@ import { deferredWrites, filePathOf, type Database, type SqlRunner } from '../db
 import { rolloutsByKey, type RolloutRef } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
 import type { Counts, ReportAck } from '../../sdk/wire.ts';
-import { recordHeard } from '../reporters/store.ts';
+import { recordHeardAll } from '../reporters/store.ts';
 import { storageFault } from '../storage/faults.ts';
 import { keysOf, planIngest, type IngestPlan, type Submission } from './ingest-plan.ts';
 import * as store from './store.ts';
@@ -67,7 +67,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     for (const [rolloutId, rows] of plan.settled) await store.settleMessages(runner, rows, graceById.get(rolloutId)! * 1000);
     await store.addFieldSets(runner, plan.fieldSets);
     await store.addNoise(runner, plan.noise, now);
-    for (const reporter of plan.heard) await recordHeard(runner, reporter, now);
+    await recordHeardAll(runner, plan.heard, now);
   }
 
   /** The sums already made per rollout, cohort, path and second are what the metrics count. */
@@ -98,7 +98,11 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const fresh = new Set(claims.map((c) => c.batchId).filter((id) => !seen.has(id)));
     const plan = planIngest(submissions, known, fresh, now);
     // Nothing here is read back: every statement is queued, then sent as one batch.
-    const writes = deferredWrites({ execute: () => Promise.reject(new Error('a batched commit reads nothing')), batch: (statements) => database.writeBatch(statements) });
+    const writes = deferredWrites({
+      execute: () => Promise.reject(new Error('a batched commit reads nothing')),
+      batch: async (statements) => void (await database.writeBatch(statements)),
+      rowsAsJson: true,
+    });
     const firstClaim = new Map(claims.filter((c) => fresh.has(c.batchId)).map((c) => [c.batchId, c]));
     await store.insertClaims(writes, [...firstClaim.values()], now);
     await writePlan(writes, plan, known, now);

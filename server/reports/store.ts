@@ -10,51 +10,13 @@ import { COUNTERS } from '../../sdk/wire.ts';
 import type { SqlRunner } from '../db/database.ts';
 import type { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
 import { NOISE_MIN_DIFFERING } from '../health/noise.ts';
+import { rowsSql, upsertChunks } from './rows-sql.ts';
 
 export type CountDelta = typeof cohortCounts.$inferInsert;
 export type LatencyDelta = typeof latencyCounts.$inferInsert;
 export type DroppedDelta = typeof droppedEvents.$inferInsert;
 export type MessageRow = typeof messages.$inferInsert;
 export type SampleRow = typeof mismatchSamples.$inferInsert;
-
-/** SQLite binds at most 32766 parameters per statement; stay well below. */
-const CHUNK = 128;
-
-/**
- * Rows in chunks of 128, the rest in powers of two (64, 32, … 1): each
- * multi-row statement then has at most eight sizes, so the ingest
- * connection's prepared statements stay cached instead of being made anew
- * for every row count (and left to the garbage collector).
- */
-function chunks<T>(rows: T[]): T[][] {
-  const out: T[][] = [];
-  let i = 0;
-  for (; i + CHUNK <= rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
-  for (let size = CHUNK / 2; size >= 1; size /= 2) {
-    if (rows.length - i >= size) {
-      out.push(rows.slice(i, i + size));
-      i += size;
-    }
-  }
-  return out;
-}
-
-/** A multi-row statement whose SQL text for n rows is built once and kept. */
-function valuesSql(head: string, columns: number, tail: string) {
-  const cache = new Map<number, string>();
-  const row = `(${Array(columns).fill('?').join(', ')})`;
-  return (rows: number) => {
-    let text = cache.get(rows);
-    if (text === undefined) cache.set(rows, (text = `${head} VALUES ${Array(rows).fill(row).join(', ')} ${tail}`));
-    return text;
-  };
-}
-
-async function upsertChunks<T>(runner: SqlRunner, rows: T[], statement: (n: number) => string, values: (row: T) => InValue[], trailing: InValue[] = []): Promise<void> {
-  for (const chunk of chunks(rows)) {
-    await runner.execute({ sql: statement(chunk.length), args: [...chunk.flatMap(values), ...trailing] });
-  }
-}
 
 /** Records the batch ids in one statement per 200; returns those that were new (the others are retries). */
 export async function claimBatches(runner: SqlRunner, claims: { batchId: string; instanceId: string }[], at: number): Promise<Set<string>> {
@@ -83,6 +45,10 @@ export async function seenBatches(runner: SqlRunner, batchIds: string[]): Promis
 
 /** Claims batch ids known to be new; a claim made meanwhile by another server fails the statement (and its commit). */
 export async function insertClaims(runner: SqlRunner, claims: { batchId: string; instanceId: string }[], at: number): Promise<void> {
+  if (runner.rowsAsJson === true) {
+    await upsertChunks(runner, claims, insertClaimsSql, (c) => [c.batchId, c.instanceId, at]);
+    return;
+  }
   for (let start = 0; start < claims.length; start += 200) {
     const chunk = claims.slice(start, start + 200);
     await runner.execute({
@@ -91,6 +57,8 @@ export async function insertClaims(runner: SqlRunner, claims: { batchId: string;
     });
   }
 }
+
+const insertClaimsSql = rowsSql('INSERT INTO report_batches (batch_id, instance_id, received_at)', 3, '');
 
 const COUNTER_LIST = COUNTERS.join(', ');
 
@@ -101,7 +69,7 @@ export const ADD_TO_COUNTS = `ON CONFLICT (rollout_id, cohort, path, bucket) DO 
 export const COUNT_COLUMNS = `rollout_id, cohort, path, bucket, ${COUNTER_LIST}`;
 export const COUNT_SUMS = COUNTERS.map((c) => `sum(${c})`).join(', ');
 
-const addCountsSql = valuesSql(`INSERT INTO cohort_counts (${COUNT_COLUMNS})`, 4 + COUNTERS.length, ADD_TO_COUNTS);
+const addCountsSql = rowsSql(`INSERT INTO cohort_counts (${COUNT_COLUMNS})`, 4 + COUNTERS.length, ADD_TO_COUNTS);
 
 export async function addCounts(runner: SqlRunner, rows: CountDelta[]): Promise<void> {
   await upsertChunks(runner, rows, addCountsSql, (r) => {
@@ -111,7 +79,7 @@ export async function addCounts(runner: SqlRunner, rows: CountDelta[]): Promise<
   });
 }
 
-const addLatencySql = valuesSql(
+const addLatencySql = rowsSql(
   'INSERT INTO latency_counts (rollout_id, cohort, path, role, bucket, slot, count)',
   7,
   'ON CONFLICT (rollout_id, cohort, path, role, bucket, slot) DO UPDATE SET count = count + excluded.count',
@@ -121,7 +89,7 @@ export async function addLatency(runner: SqlRunner, rows: LatencyDelta[]): Promi
   await upsertChunks(runner, rows, addLatencySql, (r) => [r.rolloutId, r.cohort, r.path, r.role, r.bucket, r.slot, r.count]);
 }
 
-const addDroppedSql = valuesSql(
+const addDroppedSql = rowsSql(
   'INSERT INTO dropped_events (rollout_id, cohort, path, reason, bucket, count)',
   6,
   'ON CONFLICT (rollout_id, cohort, reason, path, bucket) DO UPDATE SET count = count + excluded.count',
@@ -135,7 +103,7 @@ const messageColumns = 'INSERT INTO messages (rollout_id, message_id, partner_id
 const messageValues = (r: MessageRow): InValue[] => [r.rolloutId, r.messageId, r.partnerId, r.cohort, r.path, r.status, r.receivedAt ?? null, r.settledAt ?? null, r.error ?? null];
 
 /** Messages seen open: a row that already settled (another process was quicker) keeps its status. */
-const openMessagesSql = valuesSql(messageColumns, 9, 'ON CONFLICT (rollout_id, message_id) DO UPDATE SET received_at = coalesce(received_at, excluded.received_at)');
+const openMessagesSql = rowsSql(messageColumns, 9, 'ON CONFLICT (rollout_id, message_id) DO UPDATE SET received_at = coalesce(received_at, excluded.received_at)');
 
 export async function openMessages(runner: SqlRunner, rows: MessageRow[]): Promise<void> {
   await upsertChunks(runner, rows, openMessagesSql, messageValues);
@@ -148,7 +116,7 @@ export async function openMessages(runner: SqlRunner, rows: MessageRow[]): Promi
  * replayed row stays replayed. A report that merely arrives late, held up
  * while the controller waited for its reporter's watermark, is not late.
  */
-const settleMessagesSql = valuesSql(
+const settleMessagesSql = rowsSql(
   messageColumns,
   9,
   `ON CONFLICT (rollout_id, message_id) DO UPDATE SET
@@ -172,7 +140,7 @@ export async function samplesInMinute(runner: SqlRunner, rolloutId: number, coho
   return Number(rows[0]?.n ?? 0);
 }
 
-const insertSamplesSql = valuesSql(
+const insertSamplesSql = rowsSql(
   'INSERT INTO mismatch_samples (rollout_id, cohort, minute, at, message_id, partner_id, authoritative, kind, diffs, instance_id)',
   10,
   '',
@@ -195,7 +163,7 @@ export async function insertSamplesCapped(runner: SqlRunner, rows: SampleRow[], 
 
 export type FieldSetRow = typeof mismatchFieldSets.$inferInsert;
 
-const addFieldSetsSql = valuesSql(
+const addFieldSetsSql = rowsSql(
   'INSERT INTO mismatch_field_sets (rollout_id, cohort, path, bucket, fields, count)',
   6,
   'ON CONFLICT (rollout_id, cohort, path, bucket, fields) DO UPDATE SET count = count + excluded.count',
@@ -213,7 +181,7 @@ export interface NoiseDelta {
   differing: Map<string, number>;
 }
 
-const addNoiseSql = valuesSql(
+const addNoiseSql = rowsSql(
   'INSERT INTO learned_noise (rollout_id, path, first_seen_at, differing)',
   4,
   'ON CONFLICT (rollout_id, path) DO UPDATE SET differing = differing + excluded.differing',

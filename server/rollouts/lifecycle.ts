@@ -16,7 +16,7 @@
 import { basisPoints } from '../../sdk/assignment.ts';
 import type { RolloutState } from '../../sdk/snapshot.ts';
 import { conflict, notFound } from '../errors.ts';
-import type { Cohort, RolloutAggregate } from './model.ts';
+import type { Cohort, Rollout, RolloutAggregate } from './model.ts';
 
 export type LifecycleCommand =
   | { action: 'start' }
@@ -174,4 +174,18 @@ export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): 
       return { ...base(aggregate), event: 'rollout.completed', state: 'completed' };
     }
   }
+}
+
+/** The rollout's columns a decision sets (besides its version): the same whether it is written in a transaction or a batch. */
+export function decisionChanges(decision: LifecycleDecision, reason: string | null, now: number): Partial<Omit<Rollout, 'id' | 'key' | 'version' | 'createdAt'>> {
+  return {
+    state: decision.state,
+    // The reason of the latest lifecycle act (an advance without one clears the start's), as the page shows it.
+    stateReason: reason,
+    step: decision.step,
+    updatedAt: now,
+    ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
+    ...(decision.remeasure ? { measuredSince: now } : {}),
+    ...(decision.state === 'completed' ? { completedAt: now, watchBreachedAt: null } : {}),
+  };
 }

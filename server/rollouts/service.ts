@@ -7,10 +7,11 @@ import type { Path } from '../../sdk/snapshot.ts';
 import { appendAudit } from '../audit/store.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
-import type { Database, Transaction } from '../db/database.ts';
+import { filePathOf, type Database, type Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
-import { decide, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
+import { decideBreachInBatch, type AnnounceStatements } from './breach-batch.ts';
+import { decide, decisionChanges, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
 import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate } from './model.ts';
 import { storedRules } from './compare-rules.ts';
 import { checkPlanChange } from './plan-change.ts';
@@ -27,6 +28,13 @@ export interface RolloutServiceDeps {
   changes: ChangeFeed;
   /** Hears of every decision in its transaction (the callbacks' outbox keeps the ones it announces). */
   announce?: AnnounceChange;
+  /** The same for a decision sent as one batch (see breach-batch.ts). */
+  announceStatements?: AnnounceStatements;
+  /**
+   * How the controller's breach decisions are committed: `batch` (the default
+   * on a libsql server) or `transaction` (the default on the embedded file).
+   */
+  breachCommit?: 'transaction' | 'batch';
 }
 
 /** A decision as it is announced: the rollout after it, and who decided what about which cohort. */
@@ -79,6 +87,7 @@ const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollou
 
 export function createRolloutService(deps: RolloutServiceDeps) {
   const { database, clock, changes, announce } = deps;
+  const breachCommit = deps.breachCommit ?? (filePathOf(database.url) === null ? 'batch' : 'transaction');
 
   async function load(tx: Transaction, key: string): Promise<RolloutAggregate> {
     const aggregate = await store.loadAggregate(tx, key);
@@ -127,16 +136,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
 
   /** Applies a lifecycle decision inside a transaction: the rollout (compare-and-set), its cohorts. */
   async function applyDecision(tx: Transaction, rollout: Rollout, decision: LifecycleDecision, request: ChangeRequest, now: number): Promise<void> {
-    await store.updateRollout(tx, rollout.id, rollout.version, {
-      state: decision.state,
-      // The reason of the latest lifecycle act (an advance without one clears the start's), as the page shows it.
-      stateReason: request.reason ?? null,
-      step: decision.step,
-      updatedAt: now,
-      ...(decision.enteredStep ? { stepEnteredAt: now } : {}),
-      ...(decision.remeasure ? { measuredSince: now } : {}),
-      ...(decision.state === 'completed' ? { completedAt: now, watchBreachedAt: null } : {}),
-    });
+    await store.updateRollout(tx, rollout.id, rollout.version, decisionChanges(decision, request.reason ?? null, now));
     if (decision.newCohort !== null) await store.insertCohort(tx, rollout.id, decision.newCohort, now);
     for (const name of decision.revert) {
       await store.revertCohort(tx, rollout.id, name, { at: now, kind: decision.revertKind, by: request.actor, reason: request.reason ?? null });
@@ -257,6 +257,12 @@ export function createRolloutService(deps: RolloutServiceDeps) {
      * Returns null when the breach was already acted on.
      */
     async applyBreach(key: string, expectedVersion: number, breach: BreachReport): Promise<RolloutView | null> {
+      if (breachCommit === 'batch') {
+        const done = await decideBreachInBatch({ database, announce: deps.announceStatements }, key, expectedVersion, breach, clock.now());
+        if (done === null) return null;
+        changes.publish({ rolloutKey: key, version: done.after.rollout.version, event: done.event, actor: 'controller' });
+        return rolloutView(done.after);
+      }
       let acted = false;
       const view = await mutate(key, { actor: 'controller', ifMatch: expectedVersion, reason: breach.reason }, async (aggregate, tx, now) => {
         const command = breachCommand(aggregate, breach);

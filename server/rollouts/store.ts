@@ -131,26 +131,33 @@ export async function updateRollout(
   expectedVersion: number,
   changes: Partial<Omit<Rollout, 'id' | 'key' | 'version' | 'createdAt'>>,
 ): Promise<void> {
-  const result = await ex
-    .update(rollouts)
-    .set({ ...changes, version: expectedVersion + 1 })
-    .where(and(eq(rollouts.id, id), eq(rollouts.version, expectedVersion)));
+  const result = await rolloutUpdate(ex, id, expectedVersion, changes);
   if (result.rowsAffected !== 1) {
     throw new VersionConflict(`the rollout changed while this request ran (it is no longer at version ${expectedVersion}); read it again`);
   }
+}
+
+/** The compare-and-set as a statement not yet run (a batch checks that it changed one row). */
+export function rolloutUpdate(ex: Executor, id: number, expectedVersion: number, changes: Partial<Omit<Rollout, 'id' | 'key' | 'version' | 'createdAt'>>) {
+  return ex
+    .update(rollouts)
+    .set({ ...changes, version: expectedVersion + 1 })
+    .where(and(eq(rollouts.id, id), eq(rollouts.version, expectedVersion)));
 }
 
 export async function insertCohort(ex: Executor, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
   await ex.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now, activeSince: now });
 }
 
-export async function revertCohort(
-  ex: Executor,
-  rolloutId: number,
-  name: string,
-  revert: { at: number; kind: 'manual' | 'breach'; by: string; reason: string | null },
-): Promise<void> {
-  await ex
+export type CohortRevert = { at: number; kind: 'manual' | 'breach'; by: string; reason: string | null };
+
+export async function revertCohort(ex: Executor, rolloutId: number, name: string, revert: CohortRevert): Promise<void> {
+  await cohortRevert(ex, rolloutId, name, revert);
+}
+
+/** Reverting one active cohort, as a statement not yet run. */
+export function cohortRevert(ex: Executor, rolloutId: number, name: string, revert: CohortRevert) {
+  return ex
     .update(cohorts)
     .set({ status: 'reverted', revertedAt: revert.at, revertKind: revert.kind, revertedBy: revert.by, revertReason: revert.reason })
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'active')));

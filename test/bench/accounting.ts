@@ -11,6 +11,7 @@ import { createClient as createDbClient } from '@libsql/client';
 import { createClient, positionOf, type RollcallClient } from '@rollcall/sdk';
 import { ROOT, startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
+import { cpuOf } from './cpu.ts';
 import { median, percentile, progress } from './stats.ts';
 
 const ADMIN = 'bench-admin-key-0123456789abcdefghijklmnop';
@@ -25,6 +26,8 @@ export interface Deployment {
   servers?: number;
   /** More of the servers' environment (ROLLCALL_INGEST_GROUP_MAX, say). */
   env?: Record<string, string>;
+  /** Processes whose CPU counts with the servers' (the sqld they share). */
+  cpuPids?: number[];
 }
 
 interface Harness {
@@ -108,6 +111,10 @@ export async function measureIngest(options: { clients: number; seconds: number;
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, ...h.servers.map((s) => rssMb(s.child.pid!)))), 100);
   let byId = 0;
+  // CPU of the servers (and the database server, when there is one) over the rounds' traffic and drain.
+  const pids = [...h.servers.map((s) => s.child.pid!), ...(options.cpuPids ?? [])];
+  let cpu = 0;
+  let counted = 0;
   for (let round = 0; round < options.rounds; round++) {
     progress(`ingest round ${round + 1}/${options.rounds}: ${options.clients} SDKs over ${h.servers.length} server(s) for ${options.seconds} s`);
     const clients: RollcallClient[] = Array.from({ length: options.clients }, (_, k) =>
@@ -116,6 +123,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
     await Promise.all(clients.map((c) => c.ready()));
     const before = await committed();
     const commitsBefore = await commits();
+    const cpuBefore = cpuOf(pids);
     const started = performance.now();
     const stopAt = started + options.seconds * 1000;
     let sent = 0;
@@ -147,6 +155,8 @@ export async function measureIngest(options: { clients: number; seconds: number;
     }
     const elapsed = (performance.now() - started) / 1000;
     const got = (await committed()) - before;
+    cpu += cpuOf(pids) - cpuBefore;
+    counted += got;
     if (got !== sent) progress(`  committed ${got} of ${sent} messages in ${elapsed.toFixed(1)} s`);
     rates.push(got / elapsed);
     commitRates.push(((await commits()) - commitsBefore) / elapsed);
@@ -160,7 +170,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
   await h.close(() => {
     if (h.dbUrl.startsWith('file:')) dbBytes = fileBytes(h.dbUrl.slice('file:'.length));
   });
-  return { ingest_msgs_per_s: median(rates), commits_per_s: median(commitRates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
+  return { ingest_msgs_per_s: median(rates), msgs_per_cpu_s: counted / cpu, cpu_s: cpu, commits_per_s: median(commitRates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
 }
 
 /**

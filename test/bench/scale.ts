@@ -6,6 +6,8 @@
  * rollouts (embedded and sqld); the rollout page and /health over a ledger
  * of 10 million rows with a bad mix; bytes on disk per million messages.
  * `--quick` runs a small version of each (by `npm test`, so it never rots).
+ * `ROLLCALL_SCALE_ONLY=ingest,revert` (any of ingest, revert, tick, ledger)
+ * measures only those parts, while iterating; a full run measures them all.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -18,6 +20,8 @@ import { measureTick } from './tick.ts';
 
 interface Row {
   figure: string;
+  /** The figure's name in the JSON output, when the table's differs. */
+  key?: string;
   value: number;
   unit: string;
   target: string;
@@ -25,11 +29,11 @@ interface Row {
   context: string;
 }
 
-/** Runs `fn` against a fresh sqld, stopped afterwards whatever happens. */
-async function onSqld<T>(fn: (url: string) => Promise<T>): Promise<T> {
+/** Runs `fn` against a fresh sqld (its url and process id), stopped afterwards whatever happens. */
+async function onSqld<T>(fn: (url: string, pid: number) => Promise<T>): Promise<T> {
   const sqld = await startSqld();
   try {
-    return await fn(sqld.url);
+    return await fn(sqld.url, sqld.child.pid!);
   } finally {
     await sqld.stop();
   }
@@ -57,44 +61,49 @@ export async function runScale(quick: boolean): Promise<void> {
   const sqldIngestRun = { ...ingestRun, seconds: quick ? 1 : 10, rounds: 1, drainSeconds: quick ? 2 : 10 };
   // Each figure is printed as it is measured, so a long run that is stopped still says something.
   const logged = <T>(name: string, value: T): T => (progress(`${name}: ${JSON.stringify(value)}`), value);
-  const embedded = logged('ingest embedded', await measureIngest(ingestRun));
-  const sqld1 = logged('ingest sqld 1', await onSqld((dbUrl) => measureIngest({ ...sqldIngestRun, dbUrl, servers: 1 })));
-  const sqld3 = logged('ingest sqld 3', await onSqld((dbUrl) => measureIngest({ ...sqldIngestRun, dbUrl, servers: 3 })));
-  const revertEmbedded = logged('revert embedded', await measureRevert(revertRun));
-  const revertSqld = logged('revert sqld 3', await onSqld((dbUrl) => measureRevert({ ...revertRun, dbUrl, servers: 3 })));
-  const tickEmbedded = logged('tick embedded', await onFile((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'embedded' })));
-  const tickSqld = logged('tick sqld', await onSqld((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'sqld' })));
-  const ledger = logged('ledger', await measureDashboard({ ...ledgerRun, mix: 'bad' }));
-  const bytesPerMillion = embedded.db_bytes === null ? 0 : (embedded.db_bytes / embedded.messages) * 1_000_000;
-
-  const figures = {
-    ingest_embedded_msgs_per_s: Math.round(embedded.ingest_msgs_per_s),
-    ingest_sqld_1_msgs_per_s: Math.round(sqld1.ingest_msgs_per_s),
-    ingest_sqld_3_msgs_per_s: Math.round(sqld3.ingest_msgs_per_s),
-    revert_embedded_p99_ms: Math.round(revertEmbedded.revert_p99_ms),
-    revert_sqld_p99_ms: Math.round(revertSqld.revert_p99_ms),
-    tick_embedded_p99_ms: round(tickEmbedded.tick_p99_ms),
-    tick_sqld_p99_ms: round(tickSqld.tick_p99_ms),
-    metrics_scrape_ms: round(tickEmbedded.metrics_scrape_ms),
-    metrics_scrape_sqld_ms: round(tickSqld.metrics_scrape_ms),
-    ledger_page_ms: round(ledger.dashboard_ms),
-    ledger_health_ms: round(ledger.health_ms),
-    db_bytes_per_million_msgs: Math.round(bytesPerMillion),
+  const only = process.env.ROLLCALL_SCALE_ONLY?.split(',').map((part) => part.trim());
+  const wanted = (part: 'ingest' | 'revert' | 'tick' | 'ledger') => only === undefined || only.includes(part);
+  const figures: Record<string, number> = {};
+  const rows: Row[] = [];
+  const add = (row: Row) => {
+    figures[row.key ?? row.figure] = row.value;
+    rows.push(row);
   };
-  const spread = `${ingestRun.clients} SDKs, 1 in 10 settled by another SDK (by id)`;
-  const rows: Row[] = [
-    { figure: 'ingest_embedded_msgs_per_s', value: figures.ingest_embedded_msgs_per_s, unit: 'msg/s', target: '≥ 100000', met: figures.ingest_embedded_msgs_per_s >= 100_000, context: `1 server, embedded file; ${spread}; peak RSS ${round(embedded.server_rss_mb)} MB` },
-    { figure: 'ingest_sqld_msgs_per_s (1)', value: figures.ingest_sqld_1_msgs_per_s, unit: 'msg/s', target: '—', met: null, context: `1 server on sqld: committed over ${sqldIngestRun.seconds} s of traffic + ≤ ${sqldIngestRun.drainSeconds} s of drain; peak RSS ${round(sqld1.server_rss_mb)} MB` },
-    { figure: 'ingest_sqld_msgs_per_s (3)', value: figures.ingest_sqld_3_msgs_per_s, unit: 'msg/s', target: '≥ 100000', met: figures.ingest_sqld_3_msgs_per_s >= 100_000, context: `3 servers on one sqld, SDKs spread over them; peak RSS ${round(sqld3.server_rss_mb)} MB` },
-    { figure: 'revert_embedded_p99_ms', value: figures.revert_embedded_p99_ms, unit: 'ms', target: '≤ 2000', met: figures.revert_embedded_p99_ms <= 2000, context: `${revertRun.clients} SDKs on 1 server, embedded; p50 ${Math.round(revertEmbedded.revert_p50_ms)} ms over ${revertEmbedded.samples}; decided (audit) after ${revertEmbedded.decided_p50_ms} ms (median), ${revertEmbedded.decided_max_ms} ms at most` },
-    { figure: 'revert_sqld_p99_ms', value: figures.revert_sqld_p99_ms, unit: 'ms', target: '≤ 1000', met: figures.revert_sqld_p99_ms <= 1000, context: `${revertRun.clients} SDKs over 3 servers on one sqld; p50 ${Math.round(revertSqld.revert_p50_ms)} ms over ${revertSqld.samples}; decided (audit) after ${revertSqld.decided_p50_ms} ms (median), ${revertSqld.decided_max_ms} ms at most` },
-    { figure: 'tick_ms (embedded)', value: figures.tick_embedded_p99_ms, unit: 'ms', target: '≤ 100', met: figures.tick_embedded_p99_ms <= 100, context: `p99 of ${tickEmbedded.ticks} passes over ${tickEmbedded.rollouts} running rollouts × 10 cohorts, ${tickEmbedded.rows_summed.toLocaleString()} count rows in their windows; p50 ${round(tickEmbedded.tick_p50_ms)} ms` },
-    { figure: 'tick_ms (sqld)', value: figures.tick_sqld_p99_ms, unit: 'ms', target: '≤ 100', met: figures.tick_sqld_p99_ms <= 100, context: `the same on sqld; p50 ${round(tickSqld.tick_p50_ms)} ms` },
-    { figure: 'metrics_scrape_ms', value: figures.metrics_scrape_ms, unit: 'ms', target: '≤ 100', met: figures.metrics_scrape_ms <= 100, context: `a /metrics scrape over ${tickEmbedded.rollouts} running rollouts after a controller pass put them on the status board, median of ${tickEmbedded.scrapes}, p99 ${round(tickEmbedded.metrics_scrape_p99_ms)} ms; on sqld ${figures.metrics_scrape_sqld_ms} ms; cold (every rollout judged afresh) ${round(tickEmbedded.metrics_scrape_cold_ms)} ms` },
-    { figure: 'ledger_page_ms', value: figures.ledger_page_ms, unit: 'ms', target: '≤ 100', met: figures.ledger_page_ms <= 100, context: `rollout page, ${ledger.rows.toLocaleString()} ledger rows in the window, 25% lost/replayed/late; median of ${ledger.samples}, p95 ${round(ledger.dashboard_p95_ms)} ms` },
-    { figure: 'ledger_health_ms', value: figures.ledger_health_ms, unit: 'ms', target: '≤ 100', met: figures.ledger_health_ms <= 100, context: `GET /v1/rollouts/:key/health on the same ledger; p95 ${round(ledger.health_p95_ms)} ms` },
-    { figure: 'db_bytes_per_million_msgs', value: figures.db_bytes_per_million_msgs, unit: 'B', target: '—', met: null, context: `embedded file + WAL after ${embedded.messages.toLocaleString()} messages of the ingest run (1 in 10 kept by id until retention)` },
-  ];
+
+  if (wanted('ingest')) {
+    const embedded = logged('ingest embedded', await measureIngest(ingestRun));
+    // CPU per message counts every process that does the work: the servers, and sqld beside them.
+    const sqld1 = logged('ingest sqld 1', await onSqld((dbUrl, pid) => measureIngest({ ...sqldIngestRun, dbUrl, servers: 1, cpuPids: [pid] })));
+    const sqld3 = logged('ingest sqld 3', await onSqld((dbUrl, pid) => measureIngest({ ...sqldIngestRun, dbUrl, servers: 3, cpuPids: [pid] })));
+    const spread = `${ingestRun.clients} SDKs, 1 in 10 settled by another SDK (by id)`;
+    const perCpu = (run: { msgs_per_cpu_s: number; cpu_s: number }) => `${Math.round(run.msgs_per_cpu_s).toLocaleString()} msg per CPU-s (${round(run.cpu_s)} CPU-s)`;
+    const ratio = round(sqld3.msgs_per_cpu_s / embedded.msgs_per_cpu_s, 2);
+    add({ figure: 'ingest_embedded_msgs_per_s', value: Math.round(embedded.ingest_msgs_per_s), unit: 'msg/s', target: '≥ 100000', met: embedded.ingest_msgs_per_s >= 100_000, context: `1 server, embedded file; ${spread}; peak RSS ${round(embedded.server_rss_mb)} MB; ${perCpu(embedded)}` });
+    add({ figure: 'ingest_sqld_msgs_per_s (1)', key: 'ingest_sqld_1_msgs_per_s', value: Math.round(sqld1.ingest_msgs_per_s), unit: 'msg/s', target: '—', met: null, context: `1 server on sqld: committed over ${sqldIngestRun.seconds} s of traffic + ≤ ${sqldIngestRun.drainSeconds} s of drain; peak RSS ${round(sqld1.server_rss_mb)} MB; ${perCpu(sqld1)} with sqld's` });
+    add({ figure: 'ingest_sqld_msgs_per_s (3)', key: 'ingest_sqld_3_msgs_per_s', value: Math.round(sqld3.ingest_msgs_per_s), unit: 'msg/s', target: '≥ 100000', met: sqld3.ingest_msgs_per_s >= 100_000, context: `3 servers on one sqld, SDKs spread over them; peak RSS ${round(sqld3.server_rss_mb)} MB; ${perCpu(sqld3)} with sqld's` });
+    add({ figure: 'ingest_sqld_cpu_ratio', value: ratio, unit: '×', target: '≥ 0.5', met: ratio >= 0.5, context: `msg per CPU-s, 3 servers + sqld over 1 server on the file, this run; with 1 server on sqld ${round(sqld1.msgs_per_cpu_s / embedded.msgs_per_cpu_s, 2)}` });
+    const bytesPerMillion = embedded.db_bytes === null ? 0 : (embedded.db_bytes / embedded.messages) * 1_000_000;
+    add({ figure: 'db_bytes_per_million_msgs', value: Math.round(bytesPerMillion), unit: 'B', target: '—', met: null, context: `embedded file + WAL after ${embedded.messages.toLocaleString()} messages of the ingest run (1 in 10 kept by id until retention)` });
+  }
+  if (wanted('revert')) {
+    const revertEmbedded = logged('revert embedded', await measureRevert(revertRun));
+    const revertSqld = logged('revert sqld 3', await onSqld((dbUrl) => measureRevert({ ...revertRun, dbUrl, servers: 3 })));
+    add({ figure: 'revert_embedded_p99_ms', value: Math.round(revertEmbedded.revert_p99_ms), unit: 'ms', target: '≤ 2000', met: revertEmbedded.revert_p99_ms <= 2000, context: `${revertRun.clients} SDKs on 1 server, embedded; p50 ${Math.round(revertEmbedded.revert_p50_ms)} ms over ${revertEmbedded.samples}; decided (audit) after ${revertEmbedded.decided_p50_ms} ms (median), ${revertEmbedded.decided_max_ms} ms at most` });
+    add({ figure: 'revert_sqld_p99_ms', value: Math.round(revertSqld.revert_p99_ms), unit: 'ms', target: '≤ 1000', met: revertSqld.revert_p99_ms <= 1000, context: `${revertRun.clients} SDKs over 3 servers on one sqld; p50 ${Math.round(revertSqld.revert_p50_ms)} ms over ${revertSqld.samples}; decided (audit) after ${revertSqld.decided_p50_ms} ms (median), ${revertSqld.decided_max_ms} ms at most` });
+  }
+  if (wanted('tick')) {
+    const tickEmbedded = logged('tick embedded', await onFile((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'embedded' })));
+    const tickSqld = logged('tick sqld', await onSqld((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'sqld' })));
+    add({ figure: 'tick_ms (embedded)', key: 'tick_embedded_p99_ms', value: round(tickEmbedded.tick_p99_ms), unit: 'ms', target: '≤ 100', met: tickEmbedded.tick_p99_ms <= 100, context: `p99 of ${tickEmbedded.ticks} passes over ${tickEmbedded.rollouts} running rollouts × 10 cohorts, ${tickEmbedded.rows_summed.toLocaleString()} count rows in their windows; p50 ${round(tickEmbedded.tick_p50_ms)} ms` });
+    add({ figure: 'tick_ms (sqld)', key: 'tick_sqld_p99_ms', value: round(tickSqld.tick_p99_ms), unit: 'ms', target: '≤ 100', met: tickSqld.tick_p99_ms <= 100, context: `the same on sqld; p50 ${round(tickSqld.tick_p50_ms)} ms` });
+    figures.metrics_scrape_sqld_ms = round(tickSqld.metrics_scrape_ms);
+    add({ figure: 'metrics_scrape_ms', value: round(tickEmbedded.metrics_scrape_ms), unit: 'ms', target: '≤ 100', met: tickEmbedded.metrics_scrape_ms <= 100, context: `a /metrics scrape over ${tickEmbedded.rollouts} running rollouts after a controller pass put them on the status board, median of ${tickEmbedded.scrapes}, p99 ${round(tickEmbedded.metrics_scrape_p99_ms)} ms; on sqld ${figures.metrics_scrape_sqld_ms} ms; cold (every rollout judged afresh) ${round(tickEmbedded.metrics_scrape_cold_ms)} ms` });
+  }
+  if (wanted('ledger')) {
+    const ledger = logged('ledger', await measureDashboard({ ...ledgerRun, mix: 'bad' }));
+    add({ figure: 'ledger_page_ms', value: round(ledger.dashboard_ms), unit: 'ms', target: '≤ 100', met: ledger.dashboard_ms <= 100, context: `rollout page, ${ledger.rows.toLocaleString()} ledger rows in the window, 25% lost/replayed/late; median of ${ledger.samples}, p95 ${round(ledger.dashboard_p95_ms)} ms` });
+    add({ figure: 'ledger_health_ms', value: round(ledger.health_ms), unit: 'ms', target: '≤ 100', met: ledger.health_ms <= 100, context: `GET /v1/rollouts/:key/health on the same ledger; p95 ${round(ledger.health_p95_ms)} ms` });
+  }
 
   const pad = (text: string, width: number) => text.padEnd(width);
   console.log(`\n${pad('figure', 30)}${pad('measured', 16)}${pad('target', 12)}${pad('met', 6)}context`);
@@ -103,7 +112,7 @@ export async function runScale(quick: boolean): Promise<void> {
 
   const out = process.env.ROLLCALL_BENCH_OUT;
   if (out) {
-    writeFileSync(out, `${JSON.stringify({ ...figures, mode: quick ? 'quick-scale' : 'scale', measuredAt: new Date().toISOString(), cores: cpus().length, node: process.version }, null, 2)}\n`);
+    writeFileSync(out, `${JSON.stringify({ ...figures, mode: quick ? 'quick-scale' : 'scale', ...(only === undefined ? {} : { only }), measuredAt: new Date().toISOString(), cores: cpus().length, node: process.version }, null, 2)}\n`);
     progress(`figures written to ${out}`);
   }
 }
