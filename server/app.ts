@@ -115,7 +115,7 @@ export function createApp(deps: AppDeps) {
     onAttempt: metrics.countCallbackAttempt,
     onError: storage.handles('callbacks'),
   });
-  const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
+  const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake, resolve: deps.callbacks?.resolve });
   const rollouts = createRolloutService({ database, clock, changes, announce: announceChange, announceStatements: (list) => announceStatements(database.db, list), breachCommit: deps.breachCommit });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
