@@ -102,7 +102,7 @@ export function createApp(deps: AppDeps) {
   // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
   const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, watchMs, onError: storage.handles('stream') });
-  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses() });
+  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses(), storageAvailable: () => storage.outage?.work !== true });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,
@@ -139,7 +139,7 @@ export function createApp(deps: AppDeps) {
       health.forget(keys);
     },
   };
-  const reporters = createReporterWatch({ database, announce: enqueueEvent });
+  const reporters = createReporterWatch({ database, announce: enqueueEvent, onGone: metrics.countReporterGone });
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
