@@ -3,6 +3,7 @@
  * its own file; this one builds the program and turns every failure into an
  * exit code (see errors.ts) and one message — or, with --json, one JSON body.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerApply } from './apply-command.ts';
 import { DEFAULT_URL } from './context.ts';
@@ -25,12 +26,19 @@ Exit codes:
 Configuration: --url or ROLLCALL_URL (default ${DEFAULT_URL}); --key or ROLLCALL_KEY
 (prefer the variable: other users of the machine can see a command line).`;
 
+/** The package's version, from package.json two levels up (server/cli/) or three (its build, dist/server/cli/). */
+function version(): string {
+  const file = ['../../package.json', '../../../package.json'].map((p) => new URL(p, import.meta.url)).find((url) => existsSync(url));
+  return file === undefined ? 'unknown' : (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('rollcall')
     .description('Rollcall from a terminal or a pipeline: rollouts as code, status, lifecycle, operations.')
     .addOption(new Option('--url <url>', 'the Rollcall server').env('ROLLCALL_URL').default(DEFAULT_URL))
     .addOption(new Option('--key <key>', 'an admin key (or a read key, for reading)').env('ROLLCALL_KEY'))
     .option('--json', "print the server's JSON instead of tables")
+    .version(version(), '-V, --version', 'print the version of rollcall')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_HELP);

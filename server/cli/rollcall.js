@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-// The `rollcall` command line: the root package's `bin`. The CLI is TypeScript like the rest of the
-// server, so this entry registers tsx's loader (a runtime dependency) and hands over to main.ts.
-import { register } from 'tsx/esm/api';
+// The `rollcall` command line: the root package's `bin`. `npm run build` (run by `npm start` and
+// `npm test`) compiles the server and this command line to dist/; that JavaScript starts at once.
+// A checkout that was never built (for example installed with --ignore-scripts) runs the TypeScript
+// through tsx's loader (a runtime dependency) instead: the same program, slower to start.
+import { existsSync } from 'node:fs';
 
 // `--key` may be on the command line; the process title (what `ps` shows) must not carry it.
 process.title = 'rollcall';
-register();
-await import('./main.ts');
+const built = new URL('../../dist/server/cli/main.js', import.meta.url);
+if (existsSync(built)) {
+  await import(built.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./main.ts');
+}

@@ -48,6 +48,8 @@ function evidenceLines(c: HealthCohort): string[] {
 interface View {
   json: unknown;
   text: string;
+  /** What `--watch` off a terminal prints again for: each rollout's state, step and health status, not its counts. */
+  changes: string;
 }
 
 const stepText = (r: RolloutDetail) => (r.step === null ? '—' : `${r.step + 1} of ${r.plan.length}`);
@@ -66,7 +68,8 @@ async function allView(client: ApiClient, out: Output): Promise<View> {
     return [r.key, r.state, stepText(r), live, percent(r.shadow), { text: verdict.status, style: VERDICT_STYLE[verdict.status] }, r.version, verdict.reason];
   });
   const text = rows.length === 0 ? 'No rollouts yet: rollcall apply -f rollouts.yaml creates them.' : out.table(['ROLLOUT', 'STATE', 'STEP', 'LIVE', 'SHADOW', 'HEALTH', 'VERSION', 'WHY'], rows);
-  return { json: { items: details.map((r) => ({ ...r, verdict: verdictOf(r) })) }, text };
+  const changes = details.map((r) => `${r.key} ${r.state} ${r.step} ${verdictOf(r).status}`).join('\n');
+  return { json: { items: details.map((r) => ({ ...r, verdict: verdictOf(r) })) }, text, changes };
 }
 
 function rateCell(value: number | null, threshold: number | undefined, breached: boolean): Cell {
@@ -115,7 +118,7 @@ async function oneView(client: ApiClient, out: Output, key: string): Promise<Vie
     'Last decisions:',
     decisions.length === 0 ? '  none' : out.table(['AT', 'ACTOR', 'ACTION', 'SUBJECT', 'REASON'], decisions),
   ].join('\n');
-  return { json: { rollout, verdict, health, audit }, text };
+  return { json: { rollout, verdict, health, audit }, text, changes: `${rollout.state} ${rollout.step} ${verdict.status}` };
 }
 
 async function watch(ctx: Context, render: () => Promise<View>): Promise<never> {
@@ -126,17 +129,17 @@ async function watch(ctx: Context, render: () => Promise<View>): Promise<never> 
       view = await render();
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
-      view = { json: error.body, text: `rollcall: ${error.message} (retrying)` };
+      view = { json: error.body, text: `rollcall: ${error.message} (retrying)`, changes: `error ${error.message}` };
     }
     if (ctx.out.isTerminal && !ctx.out.json) {
       // Home and clear, then the view: one redraw a second, whether it changed or not.
       process.stdout.write(`\x1b[H\x1b[2J${view.text}\n\n${ctx.out.paint('dim', `${new Date().toISOString()} · every ${WATCH_INTERVAL_MS / 1000} s · Ctrl-C to stop`)}\n`);
-    } else if (view.text !== last) {
-      // Judged on the text, which leaves out what changes every second (the health window).
+    } else if (view.changes !== last) {
+      // A log or a pipe hears of a change of state, step or health, not of every count that moved.
       if (ctx.out.json) process.stdout.write(`${JSON.stringify(view.json)}\n`);
       else process.stdout.write(`${last === undefined ? '' : '\n'}# ${new Date().toISOString()}\n${view.text}\n`);
     }
-    last = view.text;
+    last = view.changes;
     await new Promise((resolve) => setTimeout(resolve, WATCH_INTERVAL_MS));
   }
 }
@@ -146,7 +149,7 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('all rollouts, or one rollout: cohorts, figures, rates against the guards, last decisions')
     .argument('[key]', 'a rollout key', rolloutKeyArgument)
-    .option('-w, --watch', 'redraw every second (on a terminal), or print each change (elsewhere; with --json, one line per change)')
+    .option('-w, --watch', 'redraw every second (on a terminal), or print the view again when a state, step or health status changes (elsewhere; with --json, one line per change)')
     .action(
       withContext(async (ctx, key: string | undefined, options: { watch?: boolean }) => {
         const render = () => (key === undefined ? allView(ctx.client, ctx.out) : oneView(ctx.client, ctx.out, key));

@@ -17,8 +17,8 @@
  * - At most 4 pooled connections: one writer and a few readers is all this
  *   process can use, and each connection keeps its own page cache.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client, type InStatement, type InValue, type ResultSet } from '@libsql/client';
 import Libsql from 'libsql';
@@ -97,7 +97,10 @@ export interface Database {
   close(): void;
 }
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
+/** The repository's `migrations/`, from this module's source (server/db/) or its build (dist/server/db/). */
+export const MIGRATIONS_FOLDER = [new URL('../../migrations', import.meta.url), new URL('../../../migrations', import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((path) => existsSync(join(path, 'meta', '_journal.json')))!;
 
 /** The filesystem path of a `file:` URL, or null for a remote database. */
 export function filePathOf(url: string): string | null {

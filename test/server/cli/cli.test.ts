@@ -301,13 +301,20 @@ describe('status and output', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect(paused).toMatchObject({ key: 'cli-hooks', state: 'paused' });
   });
 
-  it('--watch off a terminal prints a view again only when it changed', async () => {
+  it('--watch off a terminal prints a view again only when state, step or health changed, not counts', async () => {
     const child = spawnCli(['status', 'cli-queue', '--watch'], { env: { ROLLCALL_URL: live.url, ROLLCALL_KEY: live.adminKey } });
     let out = '';
     child.stdout!.on('data', (chunk) => (out += chunk));
     try {
       await waitFor(() => out.includes('Last decisions:'), 60_000, 'the first view');
-      // Three more refreshes with nothing changed print nothing.
+      // Three more refreshes print nothing, though counts moved meanwhile.
+      const now = Date.now();
+      const batch = {
+        batchId: `watch-${now}`, sdk: { name: 'test', version: '0', instanceId: 'watch' }, sentAt: now, messages: [], mismatches: [], noise: [],
+        counts: [{ rollout: 'cli-queue', cohort: 'baseline', path: 'old', second: Math.floor(now / 1000), received: 3, processed: 3, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 }],
+      };
+      const posted = await fetch(`${live.url}/v1/sdk/reports`, { method: 'POST', headers: { authorization: `Bearer ${live.sdkKey}`, 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+      expect(posted.status, await posted.text()).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(out.match(/^# /gm)).toHaveLength(1);
       expect((await api('POST', '/v1/rollouts/cli-queue/advance', { reason: 'next' })).status).toBe(200);
