@@ -21,6 +21,13 @@ export const CALLBACK_EVENTS = [
 
 export type CallbackEvent = (typeof CALLBACK_EVENTS)[number];
 
+/**
+ * Sent only when asked (`POST /v1/callbacks/:id/test`, `rollcall callbacks test`), to that one
+ * subscription whatever its event filter, signed like every event: a receiver can check its
+ * verification and routing before a real revert depends on it. It announces no decision.
+ */
+export const TEST_EVENT = 'callback.test';
+
 const ANNOUNCED = new Set<string>(CALLBACK_EVENTS);
 
 export function isCallbackEvent(event: string): event is CallbackEvent {

@@ -22,6 +22,7 @@ export function callbackRoutes(callbacks: CallbackService) {
   app.post('/:id/disable', describe('Disable a subscription'), callbackId, jsonBody(reasonSchema), async (c) => c.json(await callbacks.disable(c.req.valid('param').id, actor(c), c.req.valid('json')?.reason)));
   app.post('/:id/rotate-secret', describe('A new secret; the old one signs for 24 h more'), callbackId, jsonBody(z.strictObject({}).optional()), async (c) => c.json(await callbacks.rotateSecret(c.req.valid('param').id, actor(c))));
   app.get('/:id/deliveries', describe('The delivery log with every attempt'), callbackId, queryOf(listDeliveriesQuery), async (c) => c.json(await callbacks.deliveries(c.req.valid('param').id, c.req.valid('query'))));
+  app.post('/:id/test', describe({ summary: 'Send a signed callback.test event to this subscription now (one attempt)', success: { status: 202, description: 'the delivery queued' } }), callbackId, jsonBody(z.strictObject({}).optional()), async (c) => c.json(await callbacks.sendTest(c.req.valid('param').id, actor(c)), 202));
   app.post('/:id/recover', describe('Redeliver everything that failed since a time, oldest first, once each'), callbackId, jsonBody(recoverSchema), async (c) => c.json(await callbacks.recover(c.req.valid('param').id, c.req.valid('json').since, actor(c))));
 
   return app;

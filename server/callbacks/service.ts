@@ -10,6 +10,7 @@ import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { hostOf, type AddressPolicy } from './address-policy.ts';
 import { systemResolver, type Resolver } from './sender.ts';
+import { TEST_EVENT } from './events.ts';
 import { newId } from './outbox.ts';
 import type { CreateCallbackInput } from './schemas.ts';
 import { generateSecret } from './signing.ts';
@@ -155,6 +156,28 @@ export function createCallbackService(deps: CallbackServiceDeps) {
      * succeeded) gets one attempt now with the same `webhook-id`; a pending
      * one has its next attempt brought forward.
      */
+    /** Queues a `callback.test` event to this subscription alone, one attempt, now. */
+    async sendTest(id: string, actor: string) {
+      const now = clock.now();
+      const sent = await database.write(async (tx) => {
+        const callback = await load(tx, id);
+        if (callback.status !== 'enabled') throw conflict('callback_not_enabled', `the subscription is ${callback.status}; enable it first`);
+        const message = newId('msg');
+        const delivery = newId('dlv');
+        const data = { callback: id, rollout: callback.rolloutKey, reason: 'a test event, sent on request: nothing changed', actor };
+        const body = JSON.stringify({ type: TEST_EVENT, timestamp: iso(now), data });
+        await store.insertTestEvent(
+          tx,
+          { id: message, type: TEST_EVENT, rolloutKey: callback.rolloutKey ?? '', body, createdAt: now },
+          { id: delivery, messageId: message, callbackId: id, status: 'pending', mode: 'once', nextAttemptAt: now, createdAt: now },
+        );
+        await audit(tx, callback, 'callback.tested', actor, now, { after: { delivery, message } });
+        return { message, delivery, status: 'pending' as const };
+      });
+      deps.wake?.();
+      return sent;
+    },
+
     async retry(deliveryId: string, actor: string) {
       const now = clock.now();
       const view = await database.write(async (tx) => {

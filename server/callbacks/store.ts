@@ -47,6 +47,12 @@ export async function cancelPendingOfCallback(tx: Transaction, callbackId: strin
   return result.rowsAffected;
 }
 
+/** A test event for one subscription: its outbox message and a single delivery of one attempt. */
+export async function insertTestEvent(tx: Transaction, message: typeof callbackMessages.$inferInsert, delivery: typeof callbackDeliveries.$inferInsert): Promise<void> {
+  await tx.insert(callbackMessages).values(message);
+  await tx.insert(callbackDeliveries).values(delivery);
+}
+
 export async function findDelivery(ex: Executor, id: string): Promise<DeliveryRow | undefined> {
   return (await ex.select().from(callbackDeliveries).where(eq(callbackDeliveries.id, id)))[0];
 }

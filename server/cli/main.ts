@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerApply } from './apply-command.ts';
+import { registerCallbacks } from './callbacks.ts';
 import { DEFAULT_URL } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
 import { registerLifecycle } from './lifecycle.ts';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerWait(program);
   registerKeys(program);
   registerOperations(program);
+  registerCallbacks(program);
   registerServe(program);
   return program;
 }

@@ -66,3 +66,12 @@ export const rate = (value: number | null | undefined) =>
   value === null || value === undefined ? '—' : `${(value * 100).toFixed(Math.abs(value) < 0.01 ? 3 : 1)}%`;
 /** An ISO time as `YYYY-MM-DD HH:MM:SS` (UTC), compact enough for a table. */
 export const time = (iso: string | null | undefined) => (iso === null || iso === undefined ? '—' : iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
+
+/** A page of a list endpoint. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** How to ask for the next page, when there is one. */
+export const more = (page: Page<unknown>, option: string) => (page.nextCursor === null ? '' : `\n\nMore: add ${option} ${page.nextCursor}`);

@@ -31,6 +31,9 @@ export async function produceCallbackEvents(): Promise<SentEvent[]> {
     };
     const tick = () => t.rollcall.services.controller.tick();
 
+    // On request: the signed test event (rollcall callbacks test).
+    await post(`/v1/callbacks/${subscribed.body.id}/test`);
+
     // By hand: the whole lifecycle, a cohort reverted, then the kill switch after completion.
     await createRollout(t, 'psa-webhooks-v2');
     await post('/v1/rollouts/psa-webhooks-v2/start', { reason: 'shadow first' });

@@ -6,7 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CALLBACK_EVENTS } from '../../server/callbacks/events.ts';
+import { CALLBACK_EVENTS, TEST_EVENT } from '../../server/callbacks/events.ts';
+
+/** Every type a receiver may get: the announced events and the test event sent on request. */
+const EVENT_TYPES: readonly string[] = [...CALLBACK_EVENTS, TEST_EVENT];
 import { produceCallbackEvents, type SentEvent } from './callback-events.ts';
 
 const DOC = new URL('../../docs/callbacks.md', import.meta.url);
@@ -26,7 +29,7 @@ function documentedBodies(): SentEvent[] {
   const bodies: SentEvent[] = [];
   for (const [, block] of text.matchAll(/```json\n([\s\S]*?)\n```/g)) {
     const parsed = JSON.parse(block!) as SentEvent;
-    if ((CALLBACK_EVENTS as readonly string[]).includes(parsed.type)) bodies.push(parsed);
+    if (EVENT_TYPES.includes(parsed.type)) bodies.push(parsed);
   }
   return bodies;
 }
@@ -35,7 +38,7 @@ describe('docs/callbacks.md', () => {
   it('shows every event the server sends with exactly the fields it sends', async () => {
     const sent = await produceCallbackEvents();
     const documented = documentedBodies();
-    for (const type of CALLBACK_EVENTS) {
+    for (const type of EVENT_TYPES) {
       expect(sent.map((e) => e.type), `the scenario never produced ${type}`).toContain(type);
       expect(documented.map((e) => e.type), `docs/callbacks.md has no body for ${type}`).toContain(type);
     }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../server/config.ts';
+import { Webhook } from 'standardwebhooks';
 import { startReceiver } from '../../helpers/receiver.ts';
 import { dumpTables } from '../../helpers/test-app.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
@@ -392,6 +393,32 @@ describe('operations', { timeout: SUBPROCESS_BUDGET_MS }, () => {
       expect(receiver.received[1]!.headers['webhook-id']).toBe(receiver.received[0]!.headers['webhook-id']);
       const table = await cli(['callbacks', 'deliveries', sub.body.id]);
       expect(table.stdout).toMatch(new RegExp(`${delivery.id} +rollout\\.started +cli-cb`));
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('creates a subscription (secret shown once), sends it a signed test event, and deletes it', async () => {
+    const receiver = await startReceiver({ status: 204 });
+    try {
+      const created = await cli(['callbacks', 'create', receiver.url, '--rollout', 'cli-cb', '--events', 'cohort.reverted', '--description', 'pager']);
+      expect(created.code, created.stderr).toBe(0);
+      const id = /^subscribed (cb_\w+) to /.exec(created.stdout)![1]!;
+      const secret = /^secret: (whsec_\S+)$/m.exec(created.stdout)![1]!;
+      const tested = await cli(['callbacks', 'test', id]);
+      expect(tested.code, tested.stderr).toBe(0);
+      expect(tested.stdout).toMatch(/^delivered: the receiver answered 204 in \d+ ms/);
+      // Sent whatever the subscription's event filter, and signed like every event.
+      const request = receiver.received.at(-1)!;
+      const event = new Webhook(secret).verify(request.body, request.headers as Record<string, string>) as { type: string; data: { callback: string } };
+      expect(event).toMatchObject({ type: 'callback.test', data: { callback: id } });
+      const refused = await cli(['callbacks', 'create', 'http://169.254.169.254/latest']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('callbacks never reach');
+      const deleted = await cli(['callbacks', 'delete', id]);
+      expect(deleted.stdout).toContain(`${id} deleted`);
+      expect((await cli(['callbacks', 'list', '--status', 'deleted'])).stdout).toContain(id);
+      expect((await cli(['callbacks', 'test', id])).code).toBe(1);
     } finally {
       await receiver.close();
     }
