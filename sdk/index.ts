@@ -1,5 +1,5 @@
 /**
- * Rollcall's SDK: the only entry point. See README "SDK".
+ * Rollcall's SDK: the only entry point. See docs/sdk.md and sdk/README.md.
  *
  *   const rc = createClient({ url, sdkKey })
  *   await rc.ready()

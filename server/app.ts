@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps) {
   // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
   const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, watchMs, onError: storage.handles('stream') });
-  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses() });
+  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses(), storageAvailable: () => storage.outage?.work !== true });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,
@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps) {
     onAttempt: metrics.countCallbackAttempt,
     onError: storage.handles('callbacks'),
   });
-  const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake });
+  const callbacks = createCallbackService({ database, clock, policy, wake: worker.wake, resolve: deps.callbacks?.resolve });
   const rollouts = createRolloutService({ database, clock, changes, announce: announceChange, announceStatements: (list) => announceStatements(database.db, list), breachCommit: deps.breachCommit });
   // Decisions made here wake the worker at once; other servers' decisions are found by its poll.
   changes.subscribe(() => worker.wake());
@@ -145,7 +145,7 @@ export function createApp(deps: AppDeps) {
       health.forget(keys);
     },
   };
-  const reporters = createReporterWatch({ database, announce: enqueueEvent });
+  const reporters = createReporterWatch({ database, announce: enqueueEvent, onGone: metrics.countReporterGone });
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });

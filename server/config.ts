@@ -55,7 +55,7 @@ function wholeNumber(min: number, max: number, fallback: number, unit = '') {
     .default(fallback);
 }
 
-const configSchema = z.object({
+export const configSchema = z.object({
   PORT: port.default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
   ROLLCALL_DB_URL: dbUrl.default('file:./data/rollcall.db'),

@@ -1,5 +1,5 @@
 """Rollcall for Python, standard library only: the wire protocol in a second language. README.md beside
-this file shows its use and says what it covers; the repository's README ("Reports on the wire") the protocol.
+this file shows its use and says what it covers; the repository's docs/protocol.md the protocol.
 """
 import gzip, hashlib, json, logging, random, threading, time, uuid  # noqa: E401
 import urllib.error, urllib.request  # noqa: E401

@@ -91,6 +91,23 @@ export interface paths {
         patch: operations["patchV1RolloutsKey"];
         trace?: never;
     };
+    "/v1/rollouts/{key}/advance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lifecycle: advance (a paused rollout only with force: it stays paused) */
+        post: operations["postV1RolloutsKeyAdvance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/rollouts/{key}/start": {
         parameters: {
             query?: never;
@@ -102,23 +119,6 @@ export interface paths {
         put?: never;
         /** Lifecycle: start */
         post: operations["postV1RolloutsKeyStart"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/rollouts/{key}/advance": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Lifecycle: advance */
-        post: operations["postV1RolloutsKeyAdvance"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1912,7 +1912,7 @@ export interface operations {
             503: components["responses"]["StorageUnavailable"];
         };
     };
-    postV1RolloutsKeyStart: {
+    postV1RolloutsKeyAdvance: {
         parameters: {
             query?: never;
             header?: never;
@@ -1925,6 +1925,7 @@ export interface operations {
             content: {
                 "application/json": {
                     reason?: string;
+                    force?: boolean;
                 };
             };
         };
@@ -1949,7 +1950,7 @@ export interface operations {
             503: components["responses"]["StorageUnavailable"];
         };
     };
-    postV1RolloutsKeyAdvance: {
+    postV1RolloutsKeyStart: {
         parameters: {
             query?: never;
             header?: never;

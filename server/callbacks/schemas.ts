@@ -1,9 +1,7 @@
 /** Request bodies and queries of the callbacks API. */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { intQuery, limitQuery } from '../http/validate.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
-import { hostOf } from './address-policy.ts';
 import { CALLBACK_EVENTS } from './events.ts';
 
 export const MAX_URL_LENGTH = 2048;
@@ -26,12 +24,6 @@ export const callbackUrl = z
     if (url.hostname === '') ctx.addIssue({ code: 'custom', message: 'must name a host' });
     if (url.hash !== '') ctx.addIssue({ code: 'custom', message: 'must not have a #fragment' });
   });
-
-/** The host of a URL when it is an IP literal (checked at once, not only at delivery). */
-export function literalAddress(url: string): string | null {
-  const host = hostOf(new URL(url));
-  return isIP(host) === 0 ? null : host;
-}
 
 export const createCallbackSchema = z.strictObject({
   url: callbackUrl,

@@ -3,13 +3,15 @@
  * transaction with its audit entry. A secret is returned when it is made
  * (create, rotate) and never again.
  */
+import { isIP } from 'node:net';
 import { appendAudit } from '../audit/store.ts';
 import { iso, type Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
-import type { AddressPolicy } from './address-policy.ts';
+import { hostOf, type AddressPolicy } from './address-policy.ts';
+import { systemResolver, type Resolver } from './sender.ts';
 import { newId } from './outbox.ts';
-import { literalAddress, type CreateCallbackInput } from './schemas.ts';
+import type { CreateCallbackInput } from './schemas.ts';
 import { generateSecret } from './signing.ts';
 import * as store from './store.ts';
 import { callbackView, deliveryView } from './view.ts';
@@ -25,10 +27,35 @@ export interface CallbackServiceDeps {
   policy: AddressPolicy;
   /** Called after a commit that queued deliveries, so the worker sends them at once. */
   wake?: () => void;
+  /** Resolves a URL's host at creation, as the sender does at every attempt. */
+  resolve?: Resolver;
 }
+
+/** How long creation waits for the host to resolve before accepting the URL as it is. */
+const RESOLVE_MS = 2_000;
 
 export function createCallbackService(deps: CallbackServiceDeps) {
   const { database, clock, policy } = deps;
+  const resolve = deps.resolve ?? systemResolver;
+
+  /**
+   * Refuses, when it is created, a URL every delivery would be refused: an address the policy refuses, or
+   * a name that resolves only to such addresses (`localhost` without ROLLCALL_CALLBACK_ALLOW). A name that
+   * does not resolve now is accepted: it may resolve later, and each attempt's log says what it met.
+   */
+  async function refuseUnreachable(url: string): Promise<void> {
+    const host = hostOf(new URL(url));
+    const literal = isIP(host) !== 0;
+    const timeout = new Promise<null>((done) => setTimeout(done, RESOLVE_MS, null).unref());
+    const candidates = literal ? [{ address: host }] : await Promise.race([resolve(host).catch(() => null), timeout]);
+    if (candidates === null || candidates.length === 0) return;
+    const verdicts = candidates.map((c) => policy.check(c.address));
+    const refused = verdicts.find((v) => !v.allowed);
+    if (refused === undefined || verdicts.some((v) => v.allowed)) return;
+    const reason = refused.allowed ? '' : refused.reason;
+    const hint = /ROLLCALL_CALLBACK_ALLOW/.test(reason) ? ' (a receiver on this machine or your network needs its range in ROLLCALL_CALLBACK_ALLOW, for example 127.0.0.0/8)' : '';
+    throw badRequest('callback_address_refused', `${literal ? '' : `${host} resolves only to addresses callbacks may not reach: `}${reason}${hint}`);
+  }
 
   async function load(tx: Transaction, id: string): Promise<store.CallbackRow> {
     const row = await store.findCallback(tx, id);
@@ -56,11 +83,7 @@ export function createCallbackService(deps: CallbackServiceDeps) {
 
   return {
     async create(input: CreateCallbackInput, actor: string) {
-      const literal = literalAddress(input.url);
-      if (literal !== null) {
-        const verdict = policy.check(literal);
-        if (!verdict.allowed) throw badRequest('callback_address_refused', verdict.reason);
-      }
+      await refuseUnreachable(input.url);
       const now = clock.now();
       const row: store.CallbackRow = {
         id: newId('cb'),

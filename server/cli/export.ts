@@ -3,6 +3,7 @@
  * team can start from what it has. Lifecycle (state, step, version) is not
  * part of the file; each rollout carries it as a comment.
  */
+import { stepLabel } from '../rollouts/model.ts';
 import { Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { listAll, type ApiClient } from './client.ts';
 import type { RemoteRollout } from './apply.ts';
@@ -22,7 +23,7 @@ export function fileEntry(rollout: RemoteRollout) {
 }
 
 const lifecycleOf = (r: RemoteRollout) =>
-  ` ${r.state}${r.step === null ? '' : `, step ${r.step} of steps 0–${r.plan.length - 1}`}, version ${r.version} (lifecycle is not part of the file)`;
+  ` ${r.state}${r.step === null ? '' : `, ${stepLabel(r.step, r.plan.length)}`}, version ${r.version} (lifecycle is not part of the file)`;
 
 export async function exportRollouts(client: ApiClient, keys: string[], format: 'yaml' | 'json'): Promise<string> {
   const rollouts =

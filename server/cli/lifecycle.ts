@@ -4,6 +4,7 @@
  * the one `--if-version` names), so two operators never overwrite each
  * other; a conflict lists who changed what since.
  */
+import { stepLabel } from '../rollouts/model.ts';
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { ApiError } from './client.ts';
@@ -20,6 +21,7 @@ interface ActionOptions {
   ifVersion?: number;
   cohort?: string | string[];
   yes?: boolean;
+  force?: boolean;
 }
 
 interface AuditEntry {
@@ -68,9 +70,11 @@ async function act(ctx: Context, action: Action, key: string, options: ActionOpt
       ? { reason: options.reason, cohorts: options.cohort as string[] | undefined }
       : action === 'revert'
         ? { reason: options.reason, cohort: options.cohort as string | undefined }
-        : options.reason === undefined
-          ? undefined
-          : { reason: options.reason };
+        : action === 'advance' && options.force === true
+          ? { reason: options.reason, force: true }
+          : options.reason === undefined
+            ? undefined
+            : { reason: options.reason };
   let after: RolloutDetail;
   try {
     after = await ctx.client.request<RolloutDetail>('POST', `/v1/rollouts/${key}/${action}`, { body, ifMatch: version });
@@ -82,9 +86,11 @@ async function act(ctx: Context, action: Action, key: string, options: ActionOpt
     throw new CliError(EXIT.refused, message, { error: { ...(error.body as { error: object }).error, changesSince: since } });
   }
   ctx.out.result(after, () => {
-    const step = after.step === null ? '' : `, step ${after.step}/${after.plan.length - 1}`;
+    const step = after.step === null ? '' : `, ${stepLabel(after.step, after.plan.length)}`;
     const what = action === 'revert' && typeof options.cohort === 'string' ? `${key} cohort ${options.cohort}` : key;
-    return `${what} ${DONE[action]}: ${after.state}${step}, live ${percent(after.live)}, shadow ${percent(after.shadow)}, version ${after.version}`;
+    // Said, not left to be inferred: a paused rollout advanced by hand is still paused.
+    const still = action === 'advance' && after.state === 'paused' ? '\nstill paused: nothing advances by itself, and reverted cohorts stay on old, until resume' : '';
+    return `${what} ${DONE[action]}: ${after.state}${step}, live ${percent(after.live)}, shadow ${percent(after.shadow)}, version ${after.version}${still}`;
   });
 }
 
@@ -98,7 +104,10 @@ export function registerLifecycle(program: Command): void {
   const run = (action: Action) => withContext((ctx, key: string, options: ActionOptions) => act(ctx, action, key, options));
 
   define('start', 'take a draft into its first step').option('--reason <text>', 'why, for the audit log').action(run('start'));
-  define('advance', 'enter the next step').option('--reason <text>', 'why, for the audit log').action(run('advance'));
+  define('advance', 'enter the next step (a paused rollout only with --force: it stays paused)')
+    .option('--reason <text>', 'why, for the audit log')
+    .option('--force', 'advance a paused rollout anyway; it stays paused and reverted cohorts stay on old')
+    .action(run('advance'));
   define('pause', 'stop automatic advancing; routing stays').option('--reason <text>', 'why, for the audit log').action(run('pause'));
   define('resume', 'resume; brings back cohorts reverted by a breach, and those named')
     .option('--reason <text>', 'why, for the audit log')

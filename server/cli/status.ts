@@ -50,7 +50,7 @@ interface View {
   text: string;
 }
 
-const stepText = (r: RolloutDetail) => (r.step === null ? '—' : `${r.step}/${r.plan.length - 1}`);
+const stepText = (r: RolloutDetail) => (r.step === null ? '—' : `${r.step + 1} of ${r.plan.length}`);
 
 async function allView(client: ApiClient, out: Output): Promise<View> {
   // The list carries each rollout's status; the item adds its cohorts' figures for --json.

@@ -5,6 +5,7 @@
  * runs out (exit 4), the way `kubectl rollout status` gates a deploy.
  * A server that stops answering for a while is waited for, within the timeout.
  */
+import { stepLabel } from '../rollouts/model.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { withContext, type Context } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -15,9 +16,10 @@ type Target = { kind: 'healthy' } | { kind: 'completed' } | { kind: 'step'; step
 
 export function parseTarget(value: string): Target {
   if (value === 'healthy' || value === 'completed') return { kind: value };
-  const match = /^step=(\d{1,3})$/.exec(value);
+  // Steps count from 1, as `status` prints them (step 1 is the plan's first).
+  const match = /^step=([1-9]\d{0,2})$/.exec(value);
   if (match !== null) return { kind: 'step', step: Number(match[1]) };
-  throw new InvalidArgumentError('healthy, completed or step=N');
+  throw new InvalidArgumentError('healthy, completed or step=N (N from 1, as status prints it)');
 }
 
 /** Reached, failed (with why), or neither yet. */
@@ -30,7 +32,7 @@ export function judge(rollout: RolloutDetail, target: Target): { outcome: 'reach
     target.kind === 'completed'
       ? rollout.state === 'completed'
       : target.kind === 'step'
-        ? rollout.state === 'completed' || (rollout.step !== null && rollout.step >= target.step && (rollout.state === 'running' || rollout.state === 'paused'))
+        ? rollout.state === 'completed' || (rollout.step !== null && rollout.step + 1 >= target.step && (rollout.state === 'running' || rollout.state === 'paused'))
         : verdict.status === 'healthy' || verdict.status === 'completed';
   return { outcome: reached ? 'reached' : 'waiting', verdict };
 }
@@ -47,7 +49,7 @@ async function wait(ctx: Context, key: string, options: { until: Target; timeout
       rollout = await ctx.client.request<RolloutDetail>('GET', `/v1/rollouts/${key}`);
       lastError = undefined;
       const { outcome, verdict } = judge(rollout, options.until);
-      const line = `${key}: ${rollout.state}, step ${rollout.step ?? '—'}, ${verdict.status} (${verdict.reason})`;
+      const line = `${key}: ${rollout.state}, ${stepLabel(rollout.step, rollout.plan.length)}, ${verdict.status} (${verdict.reason})`;
       if (line !== lastLine && !ctx.out.json) ctx.out.note(line);
       lastLine = line;
       if (outcome === 'reached') {
@@ -80,7 +82,7 @@ export function registerWait(program: Command): void {
     .command('wait')
     .description('block until a rollout is healthy, reaches a step, or completes; fail if it is reverted instead')
     .argument('<key>', 'the rollout', rolloutKeyArgument)
-    .requiredOption('--until <target>', 'healthy | step=N | completed', parseTarget)
+    .requiredOption('--until <target>', 'healthy | step=N (from 1, as status prints it) | completed', parseTarget)
     .addOption(new Option('--timeout <duration>', 'give up after this long (90s, 10m, 1h)').argParser(duration).default(600_000, '10m'))
     .addOption(new Option('--interval <duration>', 'how often to look').argParser(duration).default(1000, '1s'))
     .action(withContext((ctx, key: string, options: { until: Target; timeout: number; interval: number }) => wait(ctx, key, options)));

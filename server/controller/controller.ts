@@ -12,7 +12,8 @@ import type { HealthService } from '../health/service.ts';
 import type { CohortHealth, RolloutHealth } from '../health/measure.ts';
 import type { Logger } from '../logger.ts';
 import type { LostService } from '../lost/service.ts';
-import type { RolloutAggregate } from '../rollouts/model.ts';
+import { breachOutcome } from '../rollouts/breach.ts';
+import { stepLabel, type RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 
 export interface ControllerEvents {
@@ -67,13 +68,15 @@ export function createController(deps: ControllerDeps) {
     const key = rollout.key;
     const breach = health.breachOf(measured);
     if (breach !== null) {
+      // Said before applying, from the rollout as measured: the same pure rule decides what applyBreach does.
+      const outcome = breachOutcome(aggregate, breach);
       const done = await rollouts.applyBreach(key, rollout.version, breach);
-      if (done !== null) logger.warn(`${key}: ${breach.guard} guard breached in ${breach.cohort}, ${rollout.onBreach} applied`, { version: done.version });
+      if (done !== null) logger.warn(`${key}: ${breach.guard} guard breached in ${breach.cohort}: ${outcome}`, { version: done.version });
       return;
     }
     if (rollout.autoAdvance && rollout.state === 'running' && advanceBlocker(aggregate, measured, now) === null) {
       const next = rollout.plan[(rollout.step ?? -1) + 1]!;
-      await rollouts.transition(key, { action: 'advance' }, { actor: 'controller', ifMatch: rollout.version, reason: `auto-advance: step ${rollout.step} baked and healthy; next live ${next.live}%` });
+      await rollouts.transition(key, { action: 'advance' }, { actor: 'controller', ifMatch: rollout.version, reason: `auto-advance: ${stepLabel(rollout.step, rollout.plan.length)} baked and healthy; next live ${next.live}%` });
     }
   }
 

@@ -10,7 +10,7 @@ import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
 import type { Executor } from '../db/database.ts';
 import { breachesOf, ratesOf, verdictsOf, type Breach, type Figures, type GuardName, type Rates, type Verdict } from './guards.ts';
-import { stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';
+import { hasShadowBand, stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';
 import * as store from './store.ts';
 import type { LatencyRow } from './store.ts';
 import { withdrawNoise, type NoiseOutcome } from './withdraw.ts';
@@ -260,6 +260,9 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
     };
   });
 
+  // The shadow cohort is shown while there is a shadow band, or while it has something to say (pins, a breach):
+  // a live step that sends nobody down both paths has no shadow row.
+  const shown = cohorts.filter((c) => c.kind !== 'shadow' || hasShadowBand(rollout) || c.received > 0 || c.compared > 0 || c.breaches.length > 0);
   return {
     rollout: rollout.key,
     version: rollout.version,
@@ -268,14 +271,14 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
     from: window.from,
     epoch: window.epoch,
     dueMs: window.dueMs,
-    cohorts,
+    cohorts: shown,
     latency: {
       // The old path runs as the authoritative call for old and shadow partners, and as the candidate for verified ones.
       old: percentiles(histogram((row) => (row.role === 'authoritative' && row.path !== 'new') || (row.role === 'candidate' && row.path === 'new'))),
       new: percentiles(histogram((row) => (row.role === 'authoritative' && row.path === 'new') || (row.role === 'candidate' && row.path === 'shadow'))),
     },
     replay,
-    breach: cohorts.flatMap((c) => c.breaches)[0] ?? null,
+    breach: shown.flatMap((c) => c.breaches)[0] ?? null,
     learningNoise: noise.learning,
   };
 }

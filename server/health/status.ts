@@ -6,7 +6,7 @@
  * on now, a revert is a decision already taken, degraded means the figures
  * cannot be fully trusted, idle that there are too few of them to judge.
  */
-import type { Cohort, Rollout } from '../rollouts/model.ts';
+import { hasShadowBand, type Cohort, type Rollout } from '../rollouts/model.ts';
 import type { CohortHealth } from './measure.ts';
 import { fmt, pct, type Verdict } from './guards.ts';
 
@@ -80,8 +80,7 @@ function counts(c: CohortHealth, input: StatusInput): boolean {
   if (c.kind === 'band') return true;
   if (c.kind === 'completed') return input.watch === 'completed';
   if (c.kind !== 'shadow' || input.watch !== 'steps') return false;
-  const step = input.rollout.plan[input.rollout.step ?? -1];
-  return step?.shadow !== undefined && step.shadow > step.live;
+  return hasShadowBand(input.rollout);
 }
 
 function worst(list: Health[]): Health | undefined {

@@ -38,7 +38,7 @@ export interface RolloutStatusFigures {
 }
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
-export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]> }) {
+export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -86,6 +86,16 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
       this.set(deps.streams());
     },
   });
+
+  new Gauge({
+    name: 'rollcall_storage_available',
+    help: '1 while this server can commit its work (report batches, decisions), 0 during a storage outage (what /readyz says)',
+    registers: [registry],
+    collect() {
+      this.set(deps.storageAvailable?.() === false ? 0 : 1);
+    },
+  });
+  const reportersGone = new Counter({ name: 'rollcall_reporters_gone_total', help: 'SDK instances this server declared gone (silent past reporterTimeoutSeconds): their messages are judged without them', labelNames: ['rollout'] as const, registers: [registry] });
 
   const cohortLabels = new Map<string, Set<string>>();
   function cohortLabel(rollout: string, cohort: string): string {
@@ -150,6 +160,7 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     observeGroup: (batches: number) => groupBatches.observe(batches),
     observeTick: (ms: number) => tickSeconds.observe(ms / 1000),
     countCallbackAttempt: (outcome: string) => callbackAttempts.inc({ outcome }),
+    countReporterGone: (rollout: string) => reportersGone.inc({ rollout }),
     countStorageError: (operation: string, fault: string) => storageErrors.inc({ operation, fault }),
     /** The registry's text. While storage fails the rollout gauges keep their last values and the rest (storage errors among them) is still served. */
     async render(onRefreshError?: (error: unknown) => void): Promise<{ contentType: string; body: string }> {

@@ -45,7 +45,8 @@ export function reportersWithin(ex: Executor, rollout: Rollout, now: number): Pr
   return reportersOf(ex, rollout.id, now - rollout.guards.windowSeconds * 1000);
 }
 
-export function createReporterWatch(deps: { database: Database; announce?: Announce }) {
+/** `onGone`: after the commit that declared a reporter gone (the metrics count it). */
+export function createReporterWatch(deps: { database: Database; announce?: Announce; onGone?: (rolloutKey: string) => void }) {
   const { database } = deps;
 
   /** Declares one silent reporter gone; only the server whose compare-and-set wins audits and announces it. */
@@ -66,8 +67,8 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
     const silentSince = now - reporterTimeoutOf(rollout.guards) * 1000;
     for (const row of rows) {
       if (row.goneAt !== null || row.lastSeen >= silentSince) continue;
-      // Another server may have declared it first: gone either way.
-      await declare(rollout, row, silentSince, now);
+      // Another server may have declared it first: gone either way, counted by the one that declared it.
+      if (await declare(rollout, row, silentSince, now)) deps.onGone?.(rollout.key);
       row.goneAt = now;
     }
     return horizonOf(rows, now);

@@ -33,3 +33,13 @@ export function breachCommand(aggregate: RolloutAggregate, breach: BreachReport)
   return state === 'running' ? { action: 'pause' } : null;
 }
 
+
+/** What applying a breach does, in words for the log line: exactly what `breachCommand` changes. */
+export function breachOutcome(aggregate: RolloutAggregate, breach: BreachReport): string | null {
+  const command = breachCommand(aggregate, breach);
+  if (command === null) return null;
+  if (command === 'announce') return `announced only: the rollout is completed and onBreach is ${aggregate.rollout.onBreach}, so every partner stays on new`;
+  if (command.action === 'revert') return command.cohort === undefined ? 'every cohort reverted to old (rollout reverted)' : `cohort ${command.cohort} reverted to old, rollout paused`;
+  if (breach.kind === 'shadow') return 'rollout paused, nothing reverted (a shadow breach has no cohort on new)';
+  return 'rollout paused, nothing reverted (onBreach: pause)';
+}

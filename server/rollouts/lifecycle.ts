@@ -3,7 +3,8 @@
  * cohorts and returns what should change, or throws a 409 naming why not.
  *
  *   start     draft            → running, first step
- *   advance   running | paused → same state, next step (past the last: use complete)
+ *   advance   running | paused → same state, next step (past the last: use complete);
+ *             from paused only with `force`: it stays paused and reverted cohorts stay reverted
  *   pause     running          → paused
  *   resume    paused | reverted→ running; re-activates cohorts a breach reverted,
  *                                and any cohorts named in the request
@@ -16,11 +17,11 @@
 import { basisPoints } from '../../sdk/assignment.ts';
 import type { RolloutState } from '../../sdk/snapshot.ts';
 import { conflict, notFound } from '../errors.ts';
-import type { Cohort, Rollout, RolloutAggregate } from './model.ts';
+import { stepLabel, type Cohort, type Rollout, type RolloutAggregate } from './model.ts';
 
 export type LifecycleCommand =
   | { action: 'start' }
-  | { action: 'advance' }
+  | { action: 'advance'; force?: boolean }
   | { action: 'pause' }
   | { action: 'resume'; cohorts?: string[] }
   | { action: 'revert'; cohort?: string; kind: 'manual' | 'breach' }
@@ -90,6 +91,21 @@ function findCohort(aggregate: RolloutAggregate, name: string): Cohort {
   return cohort;
 }
 
+/**
+ * Why advancing a paused rollout needs `force`, saying what it would and would not do: a paused rollout
+ * (a guard breached, or someone pulled a cohort back) advanced by hand stays paused, so nothing advances
+ * by itself, and its reverted cohorts stay on old; `resume` is what brings them back.
+ */
+function pausedAdvance(aggregate: RolloutAggregate, next: number): string {
+  const { key, plan, stateReason } = aggregate.rollout;
+  const reverted = aggregate.cohorts.filter((c) => c.status === 'reverted').map((c) => c.name);
+  const stays = reverted.length === 0 ? '' : `cohort${reverted.length === 1 ? '' : 's'} ${reverted.join(', ')} stay${reverted.length === 1 ? 's' : ''} on old, and `;
+  return (
+    `${key} is paused${stateReason ? ` (${stateReason})` : ''}. advance would enter ${stepLabel(next, plan.length)} (live ${plan[next]!.live}%) ` +
+    `and leave it paused: ${stays}nothing advances by itself until resume. To bring back what a guard reverted, resume; to advance anyway, pass force (rollcall advance --force).`
+  );
+}
+
 export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): LifecycleDecision {
   const { state, plan, step } = aggregate.rollout;
   switch (command.action) {
@@ -109,8 +125,9 @@ export function decide(aggregate: RolloutAggregate, command: LifecycleCommand): 
       allowFrom('advance', state, ['running', 'paused']);
       const next = (step ?? -1) + 1;
       if (next >= plan.length) {
-        throw conflict('no_next_step', `step ${step} is the last step of the plan; use complete to put every partner on new`);
+        throw conflict('no_next_step', `${stepLabel(step, plan.length)} is the last step of the plan; use complete to put every partner on new`);
       }
+      if (state === 'paused' && command.force !== true) throw conflict('advance_needs_force', pausedAdvance(aggregate, next), { state, step: next });
       const newCohort = cohortForStep(aggregate, next);
       return {
         ...base(aggregate),

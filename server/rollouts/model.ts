@@ -110,6 +110,15 @@ export interface RolloutAggregate {
 }
 
 /** The rollout's current step, or undefined for a draft. */
+/**
+ * Where a rollout is, as people are told it: "step 2 of 4" counts from 1 (the plan's second entry), in
+ * the CLI, the dashboard, log lines, reasons and `rollcall wait --until step=N`. The API's `step` field
+ * is the plan's index (0 for the first step), as the wire has always had it.
+ */
+export function stepLabel(step: number | null, planLength: number): string {
+  return step === null ? 'not started' : `step ${step + 1} of ${planLength}`;
+}
+
 export function currentStep(rollout: Pick<Rollout, 'plan' | 'step'>): Step | undefined {
   return rollout.step === null ? undefined : rollout.plan[rollout.step];
 }
@@ -126,6 +135,12 @@ export interface StepShares {
  * all null for a draft). Every caller that shows or routes by a step reads it
  * here; what a completed or reverted rollout means on top is the caller's.
  */
+/** Whether the current step sends some partners down both paths (its `shadow` reaches past its `live`). */
+export function hasShadowBand(rollout: Pick<Rollout, 'plan' | 'step'>): boolean {
+  const step = currentStep(rollout);
+  return step?.shadow !== undefined && step.shadow > step.live;
+}
+
 export function stepShares(rollout: Pick<Rollout, 'plan' | 'step'>): StepShares {
   const step = currentStep(rollout);
   return { live: step?.live ?? null, shadow: step?.shadow ?? null, verify: step?.verify ?? null };

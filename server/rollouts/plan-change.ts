@@ -12,7 +12,7 @@ export function checkPlanChange(rollout: Pick<Rollout, 'state' | 'step' | 'plan'
   const entered = rollout.step ?? -1;
   for (let i = 0; i <= entered; i++) {
     if (canonicalStep(plan[i]) !== canonicalStep(rollout.plan[i])) {
-      throw conflict('plan_step_locked', `steps 0 to ${entered} have been entered and cannot change; step ${i} differs`, { step: i });
+      throw conflict('plan_step_locked', `steps 1 to ${entered + 1} have been entered and cannot change; step ${i + 1} differs`, { step: i });
     }
   }
 }

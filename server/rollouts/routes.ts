@@ -7,6 +7,7 @@ import { ifMatchVersion, versionTag } from '../http/if-match.ts';
 import { jsonBody, limitQuery, paramsOf, queryOf } from '../http/validate.ts';
 import type { LifecycleCommand } from './lifecycle.ts';
 import {
+  advanceBodySchema,
   createRolloutSchema,
   patchRolloutSchema,
   pinBodySchema,
@@ -74,7 +75,13 @@ export function rolloutRoutes(
     return respond(c, await rollouts.patch(c.req.param('key'), patch, request));
   });
 
-  for (const action of ['start', 'advance', 'pause', 'complete'] as const) {
+  app.post('/:key/advance', describe({ summary: 'Lifecycle: advance (a paused rollout only with force: it stays paused)', ...changed }), jsonBody(advanceBodySchema), async (c) => {
+    const body = c.req.valid('json');
+    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body?.reason };
+    return respond(c, await rollouts.transition(c.req.param('key'), { action: 'advance', force: body?.force }, request));
+  });
+
+  for (const action of ['start', 'pause', 'complete'] as const) {
     app.post(`/:key/${action}`, describe({ summary: `Lifecycle: ${action}`, ...changed }), jsonBody(transitionBodySchema), async (c) => {
       const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
       return respond(c, await rollouts.transition(c.req.param('key'), { action }, request));

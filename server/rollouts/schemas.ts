@@ -33,7 +33,7 @@ export const planSchema = z
   .superRefine((steps, ctx) => {
     for (let i = 1; i < steps.length; i++) {
       if (steps[i]!.live < steps[i - 1]!.live) {
-        ctx.addIssue({ code: 'custom', path: [i, 'live'], message: `live never decreases along a plan (step ${i - 1} has ${steps[i - 1]!.live})` });
+        ctx.addIssue({ code: 'custom', path: [i, 'live'], message: `live never decreases along a plan (step ${i} has ${steps[i - 1]!.live})` });
       }
     }
   });
@@ -87,6 +87,8 @@ export const patchRolloutSchema = z
   .refine((patch) => Object.keys(patch).some((field) => field !== 'reason'), 'nothing to change');
 
 export const transitionBodySchema = z.strictObject({ reason: reasonSchema.optional() }).optional();
+/** `force`: advance a paused rollout anyway (it stays paused; reverted cohorts stay reverted). */
+export const advanceBodySchema = z.strictObject({ reason: reasonSchema.optional(), force: z.boolean().optional() }).optional();
 
 export const resumeBodySchema = z
   .strictObject({ reason: reasonSchema.optional(), cohorts: z.array(cohortNameSchema).max(100).optional() })

@@ -150,11 +150,28 @@ describe('kill-switch callbacks', () => {
     expect(disabled).toMatchObject({ actor: 'callbacks', subject: a.id });
   });
 
-  it('never call a metadata or unlisted private address, whatever a hostname resolves to', async () => {
-    const names: Record<string, string> = { 'metadata.internal': '169.254.169.254', 'billing.internal': '10.20.30.40' };
+  it('refuse at creation a hostname that resolves only to addresses callbacks may not reach, naming ROLLCALL_CALLBACK_ALLOW', async () => {
+    const names: Record<string, string> = { 'metadata.internal': '169.254.169.254', 'billing.internal': '10.20.30.40', localhost: '127.0.0.1' };
+    await setup({ allow: [], resolve: async (host) => (names[host] ? [{ address: names[host]!, family: 4 }] : []) });
+    for (const url of ['http://localhost:9999/hooks', 'http://billing.internal/hooks', 'http://127.0.0.1:9999/hooks']) {
+      const refused = await post('/v1/callbacks', { url });
+      expect(refused.status, url).toBe(400);
+      expect(refused.body.error.code).toBe('callback_address_refused');
+      expect(refused.body.error.message).toMatch(/not listed in ROLLCALL_CALLBACK_ALLOW .*for example 127\.0\.0\.0\/8/);
+    }
+    const meta = await post('/v1/callbacks', { url: 'http://metadata.internal/latest/meta-data/iam' });
+    expect(meta.body.error.message).toMatch(/metadata\.internal resolves only to addresses callbacks may not reach: 169\.254\.169\.254 is a link-local, metadata/);
+    // A name that does not resolve now may later: accepted, and every attempt's log says what it met.
+    expect((await post('/v1/callbacks', { url: 'http://not-yet.internal/hooks' })).status).toBe(201);
+  });
+
+  it('never call a metadata or unlisted private address, whatever a hostname resolves to at delivery', async () => {
+    // Public when the subscriptions were made, rebound to refused addresses before the attempt.
+    const names: Record<string, string> = { 'metadata.internal': '93.184.216.34', 'billing.internal': '93.184.216.34' };
     await setup({ resolve: async (host) => (names[host] ? [{ address: names[host]!, family: 4 }] : []) });
     const meta = await subscribe('http://metadata.internal/latest/meta-data/iam', { events: ['cohort.reverted'] });
     const internal = await subscribe('http://billing.internal/hooks', { events: ['cohort.reverted'] });
+    Object.assign(names, { 'metadata.internal': '169.254.169.254', 'billing.internal': '10.20.30.40' });
     await revertC1();
     await drain();
     const [m] = await deliveries(meta.id);

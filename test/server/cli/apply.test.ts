@@ -32,7 +32,7 @@ describe('a rollouts file', () => {
   it('reports every problem at once, each with its line, column and field', () => {
     const text = ['rollouts:', '  - key: a', '    plan:', '      - live: 50', '      - live: 20', '    gaurds: {}', '  - key: a', '    plan: [{ live: 101 }]', '    onBreach: explode', ''].join('\n');
     expect(problemsOf(text)).toEqual([
-      '5:15 a plan[1].live: live never decreases along a plan (step 0 has 50)',
+      '5:15 a plan[1].live: live never decreases along a plan (step 1 has 50)',
       '6:5 a gaurds: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance, compare)',
       '7:10 a key: a is already listed as rollouts[0]',
       '8:20 a plan[0].live: Too big: expected number to be <=100',

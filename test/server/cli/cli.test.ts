@@ -113,7 +113,7 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect(a.code).toBe(2);
     expect(a.stderr).toContain(`${typo}:9:5: cli-hooks gaurds: unknown field`);
     expect(b.code).toBe(2);
-    expect(b.stderr).toContain(`${decreasing}:7:17: cli-hooks plan[2].live: live never decreases along a plan (step 1 has 5)`);
+    expect(b.stderr).toContain(`${decreasing}:7:17: cli-hooks plan[2].live: live never decreases along a plan (step 2 has 5)`);
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(new RegExp(`${indent}:16:\\d+: `));
     expect(await dump()).toEqual(before);
@@ -135,7 +135,7 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     const run = await cli(['apply', '-f', file('refused.yaml', refused)]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('cli-queue salt: the salt places every partner');
-    expect(run.stderr).toContain('cli-queue plan[0]: steps 0 to 0 have been entered');
+    expect(run.stderr).toContain('cli-queue plan[0]: steps 1 to 1 have been entered');
     expect(run.stderr).toContain('nothing from');
     expect(await dump()).toEqual(before);
     expect((await api('GET', '/v1/rollouts/cli-brand-new')).status).toBe(404);
@@ -149,7 +149,7 @@ describe('rollcall apply', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     const [exported, exportedJson] = await Promise.all([cli(['export', '-o', join(dir, 'exported.yaml')]), cli(['--json', 'export', 'cli-hooks'])]);
     expect(exported.code).toBe(0);
     const text = readFileSync(join(dir, 'exported.yaml'), 'utf8');
-    expect(text).toContain('# running, step 0 of steps 0–1');
+    expect(text).toContain('# running, step 1 of 2');
     const before = await dump();
     const run = await cli(['apply', '-f', join(dir, 'exported.yaml')]);
     expect(run.code).toBe(0);
@@ -192,6 +192,24 @@ describe('lifecycle', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     const resumed = await cli(['resume', 'cli-hooks', '--cohort', 'c1', '--reason', 'fixed']);
     expect(resumed.code).toBe(0);
     expect((await api('GET', '/v1/rollouts/cli-hooks')).body).toMatchObject({ state: 'running', cohorts: [{ name: 'c1', status: 'active' }] });
+  });
+
+  it('advances a paused rollout only with --force and says it stays paused; `wait --until step=N` counts as status prints', async () => {
+    expect((await api('POST', '/v1/rollouts/cli-hooks/pause', { reason: 'look first' })).status).toBe(200);
+    const before = await dump();
+    const refused = await cli(['advance', 'cli-hooks', '--reason', 'shadow is clean']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('cli-hooks is paused (look first). advance would enter step 3 of 4 (live 25%) and leave it paused');
+    expect(await dump()).toEqual(before);
+    const forced = await cli(['advance', 'cli-hooks', '--reason', 'shadow is clean', '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('cli-hooks advanced: paused, step 3 of 4, live 25%');
+    expect(forced.stdout).toContain('still paused: nothing advances by itself');
+    const reached = await cli(['wait', 'cli-hooks', '--until', 'step=3', '--timeout', '20s', '--interval', '200ms']);
+    expect(reached.code, reached.stderr).toBe(0);
+    expect(reached.stdout).toContain('cli-hooks reached step 3');
+    expect((await cli(['wait', 'cli-hooks', '--until', 'step=0'])).code).toBe(2);
+    expect((await api('POST', '/v1/rollouts/cli-hooks/resume', { reason: 'carry on' })).status).toBe(200);
   });
 });
 
@@ -256,7 +274,7 @@ describe('status and output', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect(terminal.stdout).toContain('\x1b[31mreverted');
     expect(noColor.stdout).toContain('COHORT');
     expect(noColor.stdout).not.toContain('\x1b');
-    expect(one.stdout).toContain('cli-hooks  running  step 1/3  live 5%');
+    expect(one.stdout).toContain('cli-hooks  running  step 3 of 4  live 25%');
     expect(one.stdout).toMatch(/c1 +active +0–500 +0 +0/);
     expect(one.stdout).toContain('Last decisions:');
     // Comparisons run beside those skipped, and what each guard's test says.

@@ -96,6 +96,10 @@ describe('controller decisions', () => {
     expect(gone).toMatchObject([{ subject: 'worker', actor: 'controller', after: { silentSeconds: 21 } }]);
     const outbox = await t.database.client.execute("SELECT count(*) AS n FROM callback_messages WHERE type = 'reporter.gone'");
     expect(Number(outbox.rows[0]!.n)).toBe(1);
+    // Counted once over both servers, by the one that declared it (the metric RollcallReporterGone reads).
+    const goneCounted = async (app: typeof other) =>
+      Number(/^rollcall_reporters_gone_total\{rollout="r"\} (\d+)$/m.exec(await (await app.app.request('/metrics', { headers: { authorization: `Bearer ${t.keys.admin}` } })).text())?.[1] ?? 0);
+    expect((await goneCounted(t.rollcall)) + (await goneCounted(other))).toBe(1);
   });
 
   it('treats dropped events as divergence', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutState } from '../../../sdk/snapshot.ts';
 import { AppError } from '../../../server/errors.ts';
+import { breachOutcome, type BreachReport } from '../../../server/rollouts/breach.ts';
 import { cohortForStep, decide, type LifecycleCommand } from '../../../server/rollouts/lifecycle.ts';
 import { DEFAULT_GUARDS, type Cohort, type RolloutAggregate, type Step } from '../../../server/rollouts/model.ts';
 
@@ -27,6 +28,7 @@ const cohortsOf = (state: RolloutState) => (state === 'draft' ? [] : [cohort('c1
 const commands: Record<string, LifecycleCommand> = {
   start: { action: 'start' },
   advance: { action: 'advance' },
+  'advance, forced': { action: 'advance', force: true },
   pause: { action: 'pause' },
   resume: { action: 'resume' },
   'revert c1': { action: 'revert', cohort: 'c1', kind: 'manual' },
@@ -36,11 +38,11 @@ const commands: Record<string, LifecycleCommand> = {
 
 // The whole transition table: the resulting state, or null for a 409.
 const table: Record<RolloutState, Record<string, RolloutState | null>> = {
-  draft: { start: 'running', advance: null, pause: null, resume: null, 'revert c1': null, 'revert all': null, complete: null },
-  running: { start: null, advance: 'running', pause: 'paused', resume: null, 'revert c1': 'paused', 'revert all': 'reverted', complete: 'completed' },
-  paused: { start: null, advance: 'paused', pause: null, resume: 'running', 'revert c1': 'paused', 'revert all': 'reverted', complete: 'completed' },
-  reverted: { start: null, advance: null, pause: null, resume: 'running', 'revert c1': null, 'revert all': null, complete: null },
-  completed: { start: null, advance: null, pause: null, resume: null, 'revert c1': null, 'revert all': 'reverted', complete: null },
+  draft: { start: 'running', advance: null, 'advance, forced': null, pause: null, resume: null, 'revert c1': null, 'revert all': null, complete: null },
+  running: { start: null, advance: 'running', 'advance, forced': 'running', pause: 'paused', resume: null, 'revert c1': 'paused', 'revert all': 'reverted', complete: 'completed' },
+  paused: { start: null, advance: null, 'advance, forced': 'paused', pause: null, resume: 'running', 'revert c1': 'paused', 'revert all': 'reverted', complete: 'completed' },
+  reverted: { start: null, advance: null, 'advance, forced': null, pause: null, resume: 'running', 'revert c1': null, 'revert all': null, complete: null },
+  completed: { start: null, advance: null, 'advance, forced': null, pause: null, resume: null, 'revert c1': null, 'revert all': 'reverted', complete: null },
 };
 
 function outcome(state: RolloutState, name: string): RolloutState | AppError {
@@ -93,7 +95,25 @@ describe('steps and cohorts', () => {
   });
 
   it('refuses to advance past the last step and points at complete', () => {
-    expect(() => decide(aggregate('running', 3), { action: 'advance' })).toThrow(/use complete/);
+    expect(() => decide(aggregate('running', 3), { action: 'advance' })).toThrow(/step 4 of 4 is the last step of the plan; use complete/);
+  });
+
+  it('advances a paused rollout only with force, saying what it will and will not do', () => {
+    const agg = aggregate('paused', 1, [cohort('c1', 0, 500, 'reverted'), cohort('c2', 500, 2500)]);
+    agg.rollout.stateReason = 'guard loss breached in c1';
+    let refused: AppError | undefined;
+    try {
+      decide(agg, { action: 'advance' });
+    } catch (error) {
+      refused = error as AppError;
+    }
+    expect(refused).toMatchObject({ status: 409, code: 'advance_needs_force' });
+    expect(refused!.message).toBe(
+      `${agg.rollout.key} is paused (guard loss breached in c1). advance would enter step 3 of 4 (live ${agg.rollout.plan[2]!.live}%) and leave it paused: ` +
+        'cohort c1 stays on old, and nothing advances by itself until resume. To bring back what a guard reverted, resume; to advance anyway, pass force (rollcall advance --force).',
+    );
+    const forced = decide(agg, { action: 'advance', force: true });
+    expect(forced).toMatchObject({ state: 'paused', step: 2, reactivate: [] });
   });
 
   it('reverts only the named cohort and refuses an unknown or already reverted one', () => {
@@ -131,5 +151,22 @@ describe('steps and cohorts', () => {
     expect(() => decide(agg, { action: 'resume' })).toThrow(expect.objectContaining({ status: 409 }));
     expect(() => decide(agg, { action: 'resume', cohorts: ['c3'] })).toThrow(expect.objectContaining({ code: 'cohort_not_reverted' }));
     expect(() => decide(aggregate('draft', null, []), { action: 'resume', cohorts: ['c1'] })).toThrow(expect.objectContaining({ code: 'transition_not_allowed' }));
+  });
+});
+
+describe('a breach, said as what it does', () => {
+  const breach = (kind: BreachReport['kind'], cohortName: string): BreachReport => ({ cohort: cohortName, kind, guard: 'loss', reason: 'r', figures: {} });
+  const under = (onBreach: RolloutAggregate['rollout']['onBreach'], state: RolloutState = 'running') => {
+    const agg = aggregate(state, 1, [cohort('c1', 0, 500)]);
+    agg.rollout.onBreach = onBreach;
+    return agg;
+  };
+  it('names exactly what changes under each onBreach, and nothing when it is already done', () => {
+    expect(breachOutcome(under('revert-cohort'), breach('band', 'c1'))).toBe('cohort c1 reverted to old, rollout paused');
+    expect(breachOutcome(under('revert-cohort'), breach('shadow', 'shadow'))).toBe('rollout paused, nothing reverted (a shadow breach has no cohort on new)');
+    expect(breachOutcome(under('pause'), breach('band', 'c1'))).toBe('rollout paused, nothing reverted (onBreach: pause)');
+    expect(breachOutcome(under('revert-all'), breach('band', 'c1'))).toBe('every cohort reverted to old (rollout reverted)');
+    expect(breachOutcome(under('pause', 'completed'), breach('band', 'c1'))).toMatch(/^announced only/);
+    expect(breachOutcome(under('pause', 'paused'), breach('band', 'c1'))).toBeNull();
   });
 });

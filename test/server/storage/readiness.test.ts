@@ -86,6 +86,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const available = async () =>
+  /^rollcall_storage_available (\d)$/m.exec(await (await fetch(`${live.url}/metrics`, { headers: { authorization: `Bearer ${live.adminKey}` } })).text())?.[1];
+
 describe('readiness on a disk that takes small writes but not a report batch', () => {
   it('answers 503 while report batches fail, though a one-row write still fits', async () => {
     if (mounted) fillLeaving(160 * 1024);
@@ -101,6 +104,8 @@ describe('readiness on a disk that takes small writes but not a report batch', (
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as any).error.code).toBe('storage_unavailable');
     expect((await fetch(`${live.url}/readyz`)).status).toBe(503);
+    // The metric the alert rule RollcallStorageUnavailable reads says the same.
+    expect(await available()).toBe('0');
     console.log(`readiness: ${mounted ? 'a real tmpfs with 160 kB free' : 'injected SQLITE_FULL above 64 kB'}`);
   }, 30_000);
 
@@ -109,6 +114,7 @@ describe('readiness on a disk that takes small writes but not a report batch', (
     else roomBytes = Number.POSITIVE_INFINITY;
     await waitFor(async () => (await fetch(`${live.url}/readyz`)).status === 200, 10_000, 'readiness');
     expect((await post(report('big', 3_000))).status).toBe(200);
+    expect(await available()).toBe('1');
     expect(lines.filter((l) => l.startsWith('storage available again'))).toHaveLength(1);
   }, 30_000);
 });
