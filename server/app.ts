@@ -22,7 +22,9 @@ import { createDashboardReadModel } from './dashboard/read-model.ts';
 import { dashboardRoutes } from './dashboard/routes.tsx';
 import { requireKey, type AppEnv } from './http/auth.ts';
 import { createFailureLimiter, type FailureLimitOptions } from './http/failure-limit.ts';
-import { describe, openApiDocument } from './http/openapi.ts';
+import { describe, openApiDocument, openApiDocumentSchema } from './http/openapi.ts';
+import { livenessSchema } from './http/responses.ts';
+import { healthStatusSchema, healthSummarySchema } from './health/responses.ts';
 import { healthRoutes, mismatchRoutes } from './health/routes.ts';
 import { createHealthService } from './health/service.ts';
 import { renderError, routeNotFound } from './http/errors.ts';
@@ -38,6 +40,7 @@ import { createReporterWatch } from './reporters/watch.ts';
 import { createRetention, type RetentionPolicy } from './reports/retention.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { ofrepRoutes } from './ofrep/routes.ts';
+import { rolloutResponses } from './rollouts/responses.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
@@ -49,6 +52,9 @@ import { readinessRoutes } from './storage/routes.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const API_VERSION = '0.1.0';
+
+/** The list's and the item's schemas, with the status and summary the health domain adds. */
+const rolloutSchemas = rolloutResponses(healthStatusSchema, healthSummarySchema);
 
 export interface AppDeps {
   database: Database;
@@ -158,7 +164,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  app.get('/healthz', describe({ summary: 'Liveness', public: true }), (c) => c.json({ status: 'ok' }));
+  app.get('/healthz', describe({ summary: 'Liveness', public: true, storage: false, response: livenessSchema }), (c) => c.json({ status: 'ok' }));
   app.route('/', readinessRoutes({ database, monitor: storage, clock }));
 
   if (!deps.metricsPublic) app.use('/metrics', requireKey(keys, failures));
@@ -170,7 +176,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use('/v1/*', requireKey(keys, failures));
-  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary, health.board));
+  app.route('/v1/rollouts', rolloutRoutes(rollouts, health.summary, health.board, rolloutSchemas));
   // Mounted in this order because /openapi.json lists paths in the order they were first mounted.
   app.route('/v1/rollouts', healthRoutes(health));
   app.route('/v1/rollouts', lostRoutes(lost));
@@ -188,7 +194,7 @@ export function createApp(deps: AppDeps) {
   let document: ReturnType<typeof openApiDocument> | undefined;
   const describeApi = () =>
     (document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' }));
-  app.get('/openapi.json', describe({ summary: 'This description', public: true }), (c) => c.json(describeApi()));
+  app.get('/openapi.json', describe({ summary: 'This description', public: true, storage: false, response: openApiDocumentSchema }), (c) => c.json(describeApi()));
   app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock, rollouts, health, lost, callbacks }), openApi: describeApi, liveMs: deps.dashboardLiveMs, now: () => clock.now() }));
 
   return {

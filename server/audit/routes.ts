@@ -5,6 +5,7 @@ import type { Database } from '../db/database.ts';
 import type { AppEnv } from '../http/auth.ts';
 import { describe } from '../http/openapi.ts';
 import { intQuery, limitQuery, queryOf } from '../http/validate.ts';
+import { auditPageSchema } from './responses.ts';
 import { listAudit, type AuditRow } from './store.ts';
 
 const auditQuerySchema = z.strictObject({
@@ -29,7 +30,7 @@ export function auditView(row: AuditRow) {
 
 export function auditRoutes(database: Database) {
   const app = new Hono<AppEnv>();
-  app.get('/', describe('The audit log, newest first'), queryOf(auditQuerySchema), async (c) => {
+  app.get('/', describe({ summary: 'The audit log, newest first', response: auditPageSchema }), queryOf(auditQuerySchema), async (c) => {
     const query = c.req.valid('query');
     const rows = await listAudit(database.db, { rolloutKey: query.rollout, before: query.before, limit: query.limit });
     return c.json({

@@ -1,6 +1,12 @@
 /** /docs: the OpenAPI description as a readable page, rendered on the server. */
 const METHOD_CLASS: Record<string, string> = { get: 'ok', post: 'warn', put: 'warn', patch: 'warn', delete: 'bad' };
 
+/** `200 Rollout`, `404 NotFound`: a status and the schema or shared response it names. */
+function answer(status: string, response: any): string {
+  const ref: string | undefined = response.$ref ?? response.content?.['application/json']?.schema?.$ref;
+  return ref === undefined ? status : `${status} ${ref.split('/').pop()}`;
+}
+
 export function DocsPage(props: { document: any }) {
   const { document } = props;
   const byTag = new Map<string, { method: string; path: string; op: any }[]>();
@@ -51,7 +57,7 @@ export function DocsPage(props: { document: any }) {
                   </pre>
                 </div>
               )}
-              <p class="muted">Answers: {Object.keys(op.responses).join(', ')}</p>
+              <p class="muted">Answers: {Object.entries(op.responses).map(([status, response]) => answer(status, response)).join(', ')}</p>
             </details>
           ))}
         </section>

@@ -7,6 +7,7 @@ import { intQuery, limitQuery, queryOf } from '../http/validate.ts';
 import { cohortSchema } from '../reports/schemas.ts';
 import type { DiffEntry } from '../../sdk/wire.ts';
 import { noiseView, rankedFields, splitSample } from './mismatch-view.ts';
+import { mismatchesSchema, rolloutHealthSchema } from './responses.ts';
 import type { HealthService } from './service.ts';
 
 const healthQuerySchema = z.strictObject({ window: intQuery(10, 7 * 86_400).optional() });
@@ -19,7 +20,7 @@ const mismatchQuerySchema = z.strictObject({
 
 export function healthRoutes(health: HealthService) {
   const app = new Hono<AppEnv>();
-  app.get('/:key/health', describe('Health per cohort over a window: counts, rates, breaches, replay progress'), queryOf(healthQuerySchema), async (c) =>
+  app.get('/:key/health', describe({ summary: 'Health per cohort over a window: counts, rates, breaches, replay progress', response: rolloutHealthSchema }), queryOf(healthQuerySchema), async (c) =>
     c.json(await health.health(c.req.param('key'), c.req.valid('query').window)),
   );
   return app;
@@ -27,7 +28,7 @@ export function healthRoutes(health: HealthService) {
 
 export function mismatchRoutes(health: HealthService) {
   const app = new Hono<AppEnv>();
-  app.get('/:key/mismatches', describe('Mismatch samples (real differences apart from noise), fields ranked by how often they differ, and learned noise'), queryOf(mismatchQuerySchema), async (c) => {
+  app.get('/:key/mismatches', describe({ summary: 'Mismatch samples (real differences apart from noise), fields ranked by how often they differ, and learned noise', response: mismatchesSchema }), queryOf(mismatchQuerySchema), async (c) => {
     const query = c.req.valid('query');
     const { samples, evidence, judged, quiet, counts, compared, learning } = await health.mismatches(c.req.param('key'), query);
     return c.json({

@@ -5,6 +5,7 @@ import type { AppEnv } from '../http/auth.ts';
 import { describe } from '../http/openapi.ts';
 import { jsonBody, limitQuery, queryOf } from '../http/validate.ts';
 import { KEY_KINDS } from './key-format.ts';
+import { createdKeySchema, keyListSchema, keyViewSchema, pruneResultSchema } from './responses.ts';
 import { PRUNE_MIN_DAYS, type KeyService } from './service.ts';
 
 const createKeySchema = z.strictObject({
@@ -23,17 +24,17 @@ const listQuerySchema = z.strictObject({ limit: limitQuery, after: z.string().ma
 export function keyRoutes(keys: KeyService) {
   const app = new Hono<AppEnv>();
 
-  app.post('/', describe({ summary: 'Create a key (shown once)', success: { status: 201, description: 'the key' } }), jsonBody(createKeySchema), async (c) => c.json(await keys.create(c.req.valid('json'), c.var.principal.keyId), 201));
+  app.post('/', describe({ summary: 'Create a key (shown once)', success: { status: 201, description: 'the key' }, response: createdKeySchema }), jsonBody(createKeySchema), async (c) => c.json(await keys.create(c.req.valid('json'), c.var.principal.keyId), 201));
 
-  app.get('/', describe('List keys (never the keys themselves)'), queryOf(listQuerySchema), async (c) => c.json(await keys.list(c.req.valid('query'))));
+  app.get('/', describe({ summary: 'List keys (never the keys themselves)', response: keyListSchema }), queryOf(listQuerySchema), async (c) => c.json(await keys.list(c.req.valid('query'))));
 
-  app.post('/prune', describe('Revoke keys unused for a while (a dry run unless apply)'), jsonBody(pruneSchema), async (c) => c.json(await keys.prune(c.req.valid('json'), c.var.principal.keyId)));
+  app.post('/prune', describe({ summary: 'Revoke keys unused for a while (a dry run unless apply)', response: pruneResultSchema }), jsonBody(pruneSchema), async (c) => c.json(await keys.prune(c.req.valid('json'), c.var.principal.keyId)));
 
-  app.post('/:id/revoke', describe('Revoke a key'), jsonBody(reasonBodySchema), async (c) =>
+  app.post('/:id/revoke', describe({ summary: 'Revoke a key', response: keyViewSchema, errors: [409] }), jsonBody(reasonBodySchema), async (c) =>
     c.json(await keys.revoke(c.req.param('id'), c.var.principal.keyId, c.req.valid('json')?.reason)),
   );
 
-  app.post('/:id/restore', describe('Restore a revoked key'), jsonBody(reasonBodySchema), async (c) =>
+  app.post('/:id/restore', describe({ summary: 'Restore a revoked key', response: keyViewSchema, errors: [409] }), jsonBody(reasonBodySchema), async (c) =>
     c.json(await keys.restore(c.req.param('id'), c.var.principal.keyId, c.req.valid('json')?.reason)),
   );
 

@@ -11,9 +11,10 @@ import { describe } from '../http/openapi.ts';
 import { jsonBody, limitQuery, queryOf } from '../http/validate.ts';
 import { cohortSchema } from '../reports/schemas.ts';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
+import { ackedSchema, claimedSchema, LOST_STATUSES, lostPageSchema } from './responses.ts';
 import type { LostService } from './service.ts';
 
-const STATUSES = ['lost', 'replayed', 'late'] as const;
+const STATUSES = LOST_STATUSES;
 
 const lostQuerySchema = z.strictObject({
   status: z.union([z.enum(STATUSES), z.array(z.enum(STATUSES)).max(3)]).optional(),
@@ -51,7 +52,7 @@ function parseCursor(text: string): { receivedAt: number; messageId: string } {
 
 export function lostRoutes(lost: LostService) {
   const app = new Hono<AppEnv>();
-  app.get('/:key/lost', describe('Lost messages by id'), queryOf(lostQuerySchema), async (c) => {
+  app.get('/:key/lost', describe({ summary: 'Lost messages by id', response: lostPageSchema }), queryOf(lostQuerySchema), async (c) => {
     const rolloutId = await lost.rolloutId(c.req.param('key'));
     const query = c.req.valid('query');
     const statuses = query.status === undefined ? STATUSES : Array.isArray(query.status) ? query.status : [query.status];
@@ -77,7 +78,7 @@ export function lostRoutes(lost: LostService) {
 /** The SDK's side: lease lost messages, and say how their replay went. */
 export function replayRoutes(lost: LostService) {
   const app = new Hono<AppEnv>();
-  app.post('/replay/claim', describe('Lease lost messages to replay'), jsonBody(claimSchema), async (c) => c.json(await lost.claim(c.req.valid('json'))));
-  app.post('/replay/ack', describe('Acknowledge replayed messages'), jsonBody(ackSchema), async (c) => c.json(await lost.ack(c.req.valid('json'))));
+  app.post('/replay/claim', describe({ summary: 'Lease lost messages to replay', response: claimedSchema }), jsonBody(claimSchema), async (c) => c.json(await lost.claim(c.req.valid('json'))));
+  app.post('/replay/ack', describe({ summary: 'Acknowledge replayed messages', response: ackedSchema }), jsonBody(ackSchema), async (c) => c.json(await lost.ack(c.req.valid('json'))));
   return app;
 }

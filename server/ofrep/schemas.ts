@@ -1,13 +1,14 @@
 /** What OFREP answers, as zod schemas tied to the evaluation's types; /openapi.json describes the routes with them. */
 import { z } from 'zod';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
-import { toSchema } from '../http/openapi.ts';
+import { errorRef, schemaRef } from '../http/openapi.ts';
+import { named, type Same } from '../http/responses.ts';
 import type { OfrepSuccess } from './evaluate.ts';
 import type { OfrepErrorCode } from './request.ts';
 
 const path = z.enum(['old', 'new', 'shadow']);
 
-export const evaluationSuccessSchema = z.strictObject({
+export const evaluationSuccessSchema = named('OfrepEvaluation', z.strictObject({
   key: z.string().describe('the rollout key'),
   value: path.describe("the partner's path"),
   variant: path,
@@ -18,33 +19,31 @@ export const evaluationSuccessSchema = z.strictObject({
     version: z.number().int(),
     state: z.enum(ROLLOUT_STATES),
   }),
-});
+}));
 
 const errorCodes = ['PARSE_ERROR', 'INVALID_CONTEXT', 'TARGETING_KEY_MISSING'] as const satisfies readonly OfrepErrorCode[];
 
-export const evaluationFailureSchema = z.strictObject({ key: z.string(), errorCode: z.enum(errorCodes), errorDetails: z.string() });
-export const flagNotFoundSchema = z.strictObject({ key: z.string(), errorCode: z.literal('FLAG_NOT_FOUND'), errorDetails: z.string() });
-export const bulkSuccessSchema = z.strictObject({
+export const evaluationFailureSchema = named('OfrepEvaluationFailure', z.strictObject({ key: z.string(), errorCode: z.enum(errorCodes), errorDetails: z.string() }));
+export const flagNotFoundSchema = named('OfrepFlagNotFound', z.strictObject({ key: z.string(), errorCode: z.literal('FLAG_NOT_FOUND'), errorDetails: z.string() }));
+export const bulkSuccessSchema = named('OfrepBulkEvaluation', z.strictObject({
   flags: z.array(evaluationSuccessSchema),
   metadata: z.strictObject({ version: z.number().int().describe('the snapshot version evaluated') }),
-});
-export const bulkFailureSchema = z.strictObject({ errorCode: z.enum(errorCodes), errorDetails: z.string() });
+}));
+export const bulkFailureSchema = named('OfrepBulkFailure', z.strictObject({ errorCode: z.enum(errorCodes), errorDetails: z.string() }));
 
 // A change to the evaluation's shape that the schema does not follow fails to compile here.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const tied: Same<z.output<typeof evaluationSuccessSchema>, OfrepSuccess> = true;
 void tied;
 
-const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: toSchema(schema) } } });
-const rollcallError = { $ref: '#/components/responses/Error' };
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: schemaRef(schema) } } });
 
 /** The responses common to both routes. */
 const common = {
-  '401': rollcallError,
-  '403': rollcallError,
-  '413': rollcallError,
-  '429': { description: 'too many failed keys from this address', headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } },
-  '503': rollcallError,
+  '401': errorRef(401),
+  '403': errorRef(403),
+  '413': errorRef(413),
+  '429': errorRef(429),
+  '503': errorRef(503),
 };
 
 export const singleResponses = {

@@ -7,6 +7,7 @@ import { describe } from '../http/openapi.ts';
 import { issuesOf } from '../http/validate.ts';
 import { readReport, semaphore } from './body.ts';
 import type { Ingester } from './ingester.ts';
+import { reportAckSchema } from './responses.ts';
 import { reportBatchSchema } from './schemas.ts';
 
 const MAX_CLOCK_OFFSET_MS = 86_400_000;
@@ -28,7 +29,7 @@ export function reportRoutes(ingester: Ingester, clock: Clock) {
   // Twice a full group, so that one group can form while another commits.
   const admitted = semaphore(2 * ingester.groupMax);
 
-  app.post('/reports', describe({ summary: 'A batch of accounting reports (JSON, or gzip with Content-Encoding)', body: reportBatchSchema }), async (c) => {
+  app.post('/reports', describe({ summary: 'A batch of accounting reports (JSON, or gzip with Content-Encoding)', body: reportBatchSchema, response: reportAckSchema }), async (c) => {
     const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
     const leave = await admitted.acquire();
     try {

@@ -20,6 +20,7 @@ import {
 import type { RolloutService } from './service.ts';
 import type { RolloutAggregate } from './model.ts';
 import { rolloutView, type RolloutView } from './view.ts';
+import { rolloutViewSchema, type rolloutResponses } from './responses.ts';
 
 const listQuerySchema = z.strictObject({ limit: limitQuery, after: rolloutKeySchema.optional() });
 const pinParamsSchema = z.object({
@@ -34,22 +35,26 @@ function respond(c: Context, view: RolloutView, status: 200 | 201 = 200): Respon
 
 /**
  * `healthOf` gives the per-cohort health summary that GET /v1/rollouts/:key carries, from the rollout as
- * loaded; `statusOf` the status a list item carries, with when it was measured (the status board).
+ * loaded; `statusOf` the status a list item carries, with when it was measured (the status board);
+ * `schemas` the list's and the item's response schemas, with the health domain's parts.
  */
 export function rolloutRoutes(
   rollouts: RolloutService,
   healthOf: (aggregate: RolloutAggregate) => Promise<unknown>,
   statusOf: (aggregate: RolloutAggregate) => Promise<{ health: unknown; at: number }>,
+  schemas: ReturnType<typeof rolloutResponses>,
 ) {
+  // Every change answers the rollout; the rules refuse some (409), and so does an If-Match naming an older version.
+  const changed = { response: rolloutViewSchema, errors: [409] as const };
   const app = new Hono<AppEnv>();
 
-  app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' } }), jsonBody(createRolloutSchema), async (c) => {
+  app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' }, ...changed }), jsonBody(createRolloutSchema), async (c) => {
     const view = await rollouts.create(c.req.valid('json'), { actor: c.var.principal.keyId });
     c.header('Location', `/v1/rollouts/${view.key}`);
     return respond(c, view, 201);
   });
 
-  app.get('/', describe('List rollouts'), queryOf(listQuerySchema), async (c) =>
+  app.get('/', describe({ summary: 'List rollouts', response: schemas.list }), queryOf(listQuerySchema), async (c) =>
     c.json(
       await rollouts.list(c.req.valid('query'), async (aggregate) => {
         const { health, at } = await statusOf(aggregate);
@@ -58,53 +63,53 @@ export function rolloutRoutes(
     ),
   );
 
-  app.get('/:key', describe('A rollout with its cohorts, pins and health summary'), async (c) => {
+  app.get('/:key', describe({ summary: 'A rollout with its cohorts, pins and health summary', response: schemas.item }), async (c) => {
     const aggregate = await rollouts.get(c.req.param('key'));
     c.header('ETag', versionTag(aggregate.rollout.version));
     return c.json({ ...rolloutView(aggregate), health: await healthOf(aggregate) });
   });
 
-  app.patch('/:key', describe('Change description, future steps, guards, onBreach or autoAdvance'), jsonBody(patchRolloutSchema), async (c) => {
+  app.patch('/:key', describe({ summary: 'Change description, future steps, guards, onBreach or autoAdvance', ...changed }), jsonBody(patchRolloutSchema), async (c) => {
     const patch = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: patch.reason };
     return respond(c, await rollouts.patch(c.req.param('key'), patch, request));
   });
 
-  app.post('/:key/advance', describe('Lifecycle: advance (a paused rollout only with force: it stays paused)'), jsonBody(advanceBodySchema), async (c) => {
+  app.post('/:key/advance', describe({ summary: 'Lifecycle: advance (a paused rollout only with force: it stays paused)', ...changed }), jsonBody(advanceBodySchema), async (c) => {
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body?.reason };
     return respond(c, await rollouts.transition(c.req.param('key'), { action: 'advance', force: body?.force }, request));
   });
 
   for (const action of ['start', 'pause', 'complete'] as const) {
-    app.post(`/:key/${action}`, describe(`Lifecycle: ${action}`), jsonBody(transitionBodySchema), async (c) => {
+    app.post(`/:key/${action}`, describe({ summary: `Lifecycle: ${action}`, ...changed }), jsonBody(transitionBodySchema), async (c) => {
       const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
       return respond(c, await rollouts.transition(c.req.param('key'), { action }, request));
     });
   }
 
-  app.post('/:key/resume', describe('Lifecycle: resume (re-activates cohorts reverted by a breach, and those named)'), jsonBody(resumeBodySchema), async (c) => {
+  app.post('/:key/resume', describe({ summary: 'Lifecycle: resume (re-activates cohorts reverted by a breach, and those named)', ...changed }), jsonBody(resumeBodySchema), async (c) => {
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body?.reason };
     const command: LifecycleCommand = { action: 'resume', cohorts: body?.cohorts };
     return respond(c, await rollouts.transition(c.req.param('key'), command, request));
   });
 
-  app.post('/:key/revert', describe('Revert one cohort, or the whole rollout'), jsonBody(revertBodySchema), async (c) => {
+  app.post('/:key/revert', describe({ summary: 'Revert one cohort, or the whole rollout', ...changed }), jsonBody(revertBodySchema), async (c) => {
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body.reason };
     const command: LifecycleCommand = { action: 'revert', cohort: body.cohort, kind: 'manual' };
     return respond(c, await rollouts.transition(c.req.param('key'), command, request));
   });
 
-  app.put('/:key/pins/:partnerId', describe('Pin a partner to a path'), paramsOf(pinParamsSchema), jsonBody(pinBodySchema), async (c) => {
+  app.put('/:key/pins/:partnerId', describe({ summary: 'Pin a partner to a path', ...changed }), paramsOf(pinParamsSchema), jsonBody(pinBodySchema), async (c) => {
     const { key, partnerId } = c.req.valid('param');
     const body = c.req.valid('json');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: body.reason };
     return respond(c, await rollouts.setPin(key, partnerId, body.path, request));
   });
 
-  app.delete('/:key/pins/:partnerId', describe('Remove a pin'), paramsOf(pinParamsSchema), jsonBody(unpinBodySchema), async (c) => {
+  app.delete('/:key/pins/:partnerId', describe({ summary: 'Remove a pin', ...changed }), paramsOf(pinParamsSchema), jsonBody(unpinBodySchema), async (c) => {
     const { key, partnerId } = c.req.valid('param');
     const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: c.req.valid('json')?.reason };
     return respond(c, await rollouts.removePin(key, partnerId, request));

@@ -9,6 +9,7 @@ import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../http/auth.ts';
 import { describe } from '../http/openapi.ts';
 import { queryOf } from '../http/validate.ts';
+import { configSnapshotSchema } from './responses.ts';
 import type { SnapshotSource } from './snapshot.ts';
 import type { StreamHub } from './stream-hub.ts';
 import { createStreamSession } from './stream-session.ts';
@@ -28,7 +29,7 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 export function sdkConfigRoutes(snapshots: SnapshotSource, hub: StreamHub) {
   const app = new Hono<AppEnv>();
 
-  app.get('/config', describe('The snapshot SDKs evaluate (ETag, 304)'), async (c) => {
+  app.get('/config', describe({ summary: 'The snapshot SDKs evaluate (ETag, 304)', response: configSnapshotSchema, notModified: true }), async (c) => {
     const published = await snapshots.current();
     c.header('ETag', published.etag);
     c.header('Cache-Control', 'no-cache');

@@ -10,14 +10,18 @@
  * not ready out of rotation; it comes back by itself once storage does.
  */
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { storageProbe } from '../db/schema.ts';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { describe } from '../http/openapi.ts';
+import { named } from '../http/responses.ts';
 import type { StorageMonitor } from './monitor.ts';
 import { RETRY_AFTER_SECONDS, unavailableBody } from './unavailable.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
+
+const readinessSchema = named('Readiness', z.strictObject({ status: z.literal('ready') }));
 
 /** What readiness writes while work fails: about what a large report batch adds to the ledger. */
 export const WORK_PROBE_BYTES = 1024 * 1024;
@@ -60,7 +64,7 @@ export function readinessRoutes(deps: { database: Database; monitor: StorageMoni
 
   app.get(
     '/readyz',
-    describe({ summary: 'Readiness: 503 while storage fails (disk full, database locked, libsql server unreachable)', public: true, tag: 'service' }),
+    describe({ summary: 'Readiness: 503 while storage fails (disk full, database locked, libsql server unreachable)', public: true, tag: 'service', response: readinessSchema }),
     async (c) => {
       try {
         await probe();

@@ -169,5 +169,8 @@ describe('the dashboard', () => {
     const reply = await page('/docs');
     expect(reply.status).toBe(200);
     for (const route of ['/v1/rollouts/{key}/revert', '/v1/callbacks', '/metrics', '/openapi.json']) expect(reply.text).toContain(route);
+    // What each operation answers, by the schema's name.
+    expect(reply.text).toContain('201 Rollout');
+    expect(reply.text).toContain('503 StorageUnavailable');
   });
 });

@@ -49,6 +49,31 @@ describe('/openapi.json', () => {
     expect(document.paths['/v1/sdk/reports'].post.requestBody.content['application/json'].schema.properties.batchId).toBeDefined();
   });
 
+  it('describes every success body outside the dashboard, and each error status with the one error schema', () => {
+    const operations = Object.entries(document.paths as Record<string, Record<string, any>>).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ name: `${method} ${path}`, op })),
+    );
+    const api = operations.filter(({ op }) => op.tags[0] !== 'dashboard');
+    for (const { name, op } of api) {
+      const [status, success] = Object.entries(op.responses).find(([s]) => s.startsWith('2'))! as [string, any];
+      expect(Object.keys(success.content ?? {}), `${name} ${status}`).toHaveLength(1);
+      const json = success.content['application/json'];
+      if (json !== undefined) expect(document.components.schemas[json.schema.$ref.split('/').pop()], name).toBeDefined();
+      for (const [code, response] of Object.entries(op.responses) as [string, any][]) {
+        if (Number(code) < 400 || response.$ref === undefined) continue;
+        const shared = document.components.responses[response.$ref.split('/').pop()];
+        expect(shared.content['application/json'].schema, `${name} ${code}`).toEqual({ $ref: '#/components/schemas/Error' });
+      }
+    }
+    expect(api.filter(({ op }) => Object.values(op.responses).some((r: any) => r.content?.['application/json'])).length).toBeGreaterThanOrEqual(40);
+    // Statuses follow from what a route takes: a body can be too large or not JSON; a key can be wrong; GETs conflict with nothing.
+    const responses = (method: string, path: string) => Object.keys(document.paths[path][method].responses);
+    expect(responses('post', '/v1/rollouts')).toEqual(['201', '400', '401', '403', '409', '413', '415', '429', '503']);
+    expect(responses('get', '/v1/rollouts/{key}')).toEqual(['200', '401', '403', '404', '429', '503']);
+    expect(responses('get', '/healthz')).toEqual(['200']);
+    expect(responses('get', '/v1/sdk/config')).toEqual(['200', '304', '401', '403', '429', '503']);
+  });
+
   it('marks what needs no key', () => {
     expect(document.paths['/healthz'].get.security).toEqual([]);
     expect(document.paths['/v1/rollouts'].get.security).toBeUndefined();

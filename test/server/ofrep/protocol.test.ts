@@ -130,9 +130,11 @@ describe('OFREP in /openapi.json', () => {
     const doc = (await t.call('GET', '/openapi.json', { key: null })).body;
     const single = doc.paths['/ofrep/v1/evaluate/flags/{key}'].post;
     expect(single.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
-    expect(single.responses['200'].content['application/json'].schema.properties.reason.enum).toEqual(['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED']);
-    expect(single.responses['400'].content['application/json'].schema.properties.errorCode.enum).toContain('TARGETING_KEY_MISSING');
-    expect(single.responses['429'].headers['Retry-After']).toBeDefined();
+    // Schemas and shared responses are named under components; the operations point at them.
+    const named = (ref: { $ref: string }, where: 'schemas' | 'responses') => doc.components[where][ref.$ref.split('/').pop()!];
+    expect(named(single.responses['200'].content['application/json'].schema, 'schemas').properties.reason.enum).toEqual(['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED']);
+    expect(named(single.responses['400'].content['application/json'].schema, 'schemas').properties.errorCode.enum).toContain('TARGETING_KEY_MISSING');
+    expect(named(single.responses['429'], 'responses').headers['Retry-After']).toBeDefined();
     expect(doc.paths['/ofrep/v1/evaluate/flags'].post.responses['304']).toBeDefined();
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
   });
