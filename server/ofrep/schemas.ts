@@ -24,9 +24,23 @@ const errorCodes = ['PARSE_ERROR', 'INVALID_CONTEXT', 'TARGETING_KEY_MISSING'] a
 
 export const evaluationFailureSchema = z.strictObject({ key: z.string(), errorCode: z.enum(errorCodes), errorDetails: z.string() });
 export const flagNotFoundSchema = z.strictObject({ key: z.string(), errorCode: z.literal('FLAG_NOT_FOUND'), errorDetails: z.string() });
+/** ADR-0008's `eventStream`, as Rollcall fills it: one SSE stream, relative to the provider's base URL. */
+export const eventStreamSchema = z.strictObject({
+  type: z.literal('sse'),
+  endpoint: z.strictObject({ requestUri: z.string().describe("the stream's path; the provider adds the origin of its OFREP base URL") }),
+});
+/** The JSON in each event's `data` (ADR-0008's `sseEventData`). */
+export const refetchEventSchema = z.strictObject({
+  type: z.literal('refetchEvaluation'),
+  etag: z.string().describe("the flag configuration's ETag; send it back as ?flagConfigEtag="),
+});
 export const bulkSuccessSchema = z.strictObject({
   flags: z.array(evaluationSuccessSchema),
-  metadata: z.strictObject({ version: z.number().int().describe('the snapshot version evaluated') }),
+  eventStreams: z.array(eventStreamSchema).describe('where to hear of changes instead of polling (OFREP ADR-0008)'),
+  metadata: z.strictObject({
+    version: z.number().int().describe('the snapshot version evaluated'),
+    flagConfigEtag: z.string().describe('the ETag of the flag configuration evaluated, as the event stream sends it'),
+  }),
 });
 export const bulkFailureSchema = z.strictObject({ errorCode: z.enum(errorCodes), errorDetails: z.string() });
 
@@ -38,11 +52,10 @@ void tied;
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: toSchema(schema) } } });
 const rollcallError = { $ref: '#/components/responses/Error' };
 
-/** The responses common to both routes. */
+/** The responses common to every OFREP route. */
 const common = {
   '401': rollcallError,
   '403': rollcallError,
-  '413': rollcallError,
   '429': { description: 'too many failed keys from this address', headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } },
   '503': rollcallError,
 };
@@ -51,6 +64,7 @@ export const singleResponses = {
   '200': json(evaluationSuccessSchema, "the partner's path"),
   '400': json(evaluationFailureSchema, 'PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING'),
   '404': json(flagNotFoundSchema, 'no rollout with this key'),
+  '413': rollcallError,
   ...common,
 };
 
@@ -58,5 +72,15 @@ export const bulkResponses = {
   '200': { ...json(bulkSuccessSchema, 'every rollout for this partner'), headers: { ETag: { description: 'a strong ETag over the body', schema: { type: 'string' } } } },
   '304': { description: 'If-None-Match named the current ETag: nothing changed for this partner' },
   '400': json(bulkFailureSchema, 'PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING'),
+  '413': rollcallError,
+  ...common,
+};
+
+export const eventStreamResponses = {
+  '200': {
+    description:
+      'Server-Sent Events (OFREP ADR-0008): on connect and on every change, `event: message`, `id: <etag>` and `data: {"type":"refetchEvaluation","etag":"<etag>"}`; a comment every 15 s as a heartbeat. Nothing is sent on connect when Last-Event-ID names the current configuration.',
+    content: { 'text/event-stream': { schema: { type: 'string' }, 'x-event-data': toSchema(refetchEventSchema) } },
+  },
   ...common,
 };
