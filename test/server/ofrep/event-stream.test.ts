@@ -6,64 +6,11 @@
  * reverted, here or on another server, and the bulk evaluation asked for with
  * that ETag (`?flagConfigEtag=`) is the reverted one.
  */
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { positionOf } from '../../../sdk/assignment.ts';
+import { openEvents } from '../../helpers/event-source.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
-
-interface EventStream {
-  status: number;
-  headers: Headers;
-  body: unknown;
-  events: EventSourceMessage[];
-  comments: string[];
-  next(timeoutMs?: number): Promise<EventSourceMessage>;
-  /** Resolves when the server ends the stream. */
-  ended: Promise<void>;
-  close(): void;
-}
-
-async function openEvents(url: string, headers: Record<string, string>): Promise<EventStream> {
-  const controller = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
-  const events: EventSourceMessage[] = [];
-  const comments: string[] = [];
-  let taken = 0;
-  let wake = () => {};
-  const parser = createParser({ onEvent: (e) => (events.push(e), wake()), onComment: (c) => (comments.push(c), wake()) });
-  let ended = Promise.resolve();
-  let body: unknown = null;
-  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
-    ended = (async () => {
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
-      } catch {
-        // closed by this side
-      }
-    })();
-  } else body = await res.json();
-  return {
-    status: res.status,
-    headers: res.headers,
-    body,
-    events,
-    comments,
-    async next(timeoutMs = 3_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (taken === events.length) {
-        if (Date.now() > deadline) throw new Error('no event in time');
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 20);
-        });
-      }
-      return events[taken++]!;
-    },
-    ended,
-    close: () => controller.abort(),
-  };
-}
 
 const partner = 'partner-1';
 const refetch = (e: EventSourceMessage) => JSON.parse(e.data) as { type: string; etag: string };
@@ -166,7 +113,7 @@ describe('OFREP event stream (ADR-0008)', () => {
       const before = server.rollcall.services.hub.connected;
       const dropped = await openEvents(`${server.url}/ofrep/v1/event-stream`, { authorization: `Bearer ${server.sdkKey}` });
       const kept = await openEvents(`${server.url}/ofrep/v1/event-stream`, { authorization: `Bearer ${server.sdkKey}` });
-      await waitFor(() => dropped.comments.includes(' heartbeat') || dropped.comments.includes('heartbeat'), 3_000, 'a heartbeat');
+      await waitFor(() => dropped.comments.includes('heartbeat'), 3_000, 'a heartbeat');
       await waitFor(() => server.rollcall.services.hub.connected === before + 2, 3_000, 'two streams');
       dropped.close();
       await waitFor(() => server.rollcall.services.hub.connected === before + 1, 3_000, 'the closed stream let go');
