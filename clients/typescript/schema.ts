@@ -622,6 +622,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ofrep/v1/event-stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OFREP: Server-Sent Events, refetchEvaluation with the configuration's ETag on every change (ADR-0008) */
+        get: operations["getOfrepV1EventStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1470,9 +1487,20 @@ export interface components {
         };
         OfrepBulkEvaluation: {
             flags: components["schemas"]["OfrepEvaluation"][];
+            /** @description where to hear of changes instead of polling (OFREP ADR-0008) */
+            eventStreams: {
+                /** @constant */
+                type: "sse";
+                endpoint: {
+                    /** @description the stream's path; the provider adds the origin of its OFREP base URL */
+                    requestUri: string;
+                };
+            }[];
             metadata: {
                 /** @description the snapshot version evaluated */
                 version: number;
+                /** @description the ETag of the flag configuration evaluated, as the event stream sends it */
+                flagConfigEtag: string;
             };
         };
         OfrepBulkFailure: {
@@ -3199,7 +3227,12 @@ export interface operations {
     };
     postOfrepV1EvaluateFlags: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the etag of the refetchEvaluation event that prompted this request: a server that has not yet seen that configuration reads it before answering */
+                flagConfigEtag?: string;
+                /** @description accepted and ignored: Rollcall sends no lastModified */
+                flagConfigLastModified?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3250,6 +3283,30 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyFailedAttempts"];
+            503: components["responses"]["StorageUnavailable"];
+        };
+    };
+    getOfrepV1EventStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events (OFREP ADR-0008): on connect and on every change, `event: message`, `id: <etag>` and `data: {"type":"refetchEvaluation","etag":"<etag>"}`; a comment every 15 s as a heartbeat. Nothing is sent on connect when Last-Event-ID names the current configuration. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyFailedAttempts"];
             503: components["responses"]["StorageUnavailable"];
         };

@@ -12,6 +12,15 @@ export const evaluationRequestSchema = z.looseObject({
     .describe('the evaluation context; other attributes are accepted and ignored'),
 });
 
+/** The bulk route's query: what a provider sends back after a change event (OFREP ADR-0008). */
+export const bulkQuerySchema = z.looseObject({
+  flagConfigEtag: z
+    .string()
+    .optional()
+    .describe("the etag of the refetchEvaluation event that prompted this request: a server that has not yet seen that configuration reads it before answering"),
+  flagConfigLastModified: z.string().optional().describe('accepted and ignored: Rollcall sends no lastModified'),
+});
+
 export type OfrepErrorCode = 'PARSE_ERROR' | 'INVALID_CONTEXT' | 'TARGETING_KEY_MISSING';
 
 export type ParsedRequest = { ok: true; partnerId: string } | { ok: false; errorCode: OfrepErrorCode; errorDetails: string };

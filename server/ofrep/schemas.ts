@@ -1,7 +1,7 @@
 /** What OFREP answers, as zod schemas tied to the evaluation's types; /openapi.json describes the routes with them. */
 import { z } from 'zod';
 import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
-import { errorRef, schemaRef } from '../http/openapi.ts';
+import { errorRef, schemaRef, toSchema } from '../http/openapi.ts';
 import { named, type Same } from '../http/responses.ts';
 import type { OfrepSuccess } from './evaluate.ts';
 import type { OfrepErrorCode } from './request.ts';
@@ -25,9 +25,23 @@ const errorCodes = ['PARSE_ERROR', 'INVALID_CONTEXT', 'TARGETING_KEY_MISSING'] a
 
 export const evaluationFailureSchema = named('OfrepEvaluationFailure', z.strictObject({ key: z.string(), errorCode: z.enum(errorCodes), errorDetails: z.string() }));
 export const flagNotFoundSchema = named('OfrepFlagNotFound', z.strictObject({ key: z.string(), errorCode: z.literal('FLAG_NOT_FOUND'), errorDetails: z.string() }));
+/** ADR-0008's `eventStream`, as Rollcall fills it: one SSE stream, relative to the provider's base URL. */
+export const eventStreamSchema = z.strictObject({
+  type: z.literal('sse'),
+  endpoint: z.strictObject({ requestUri: z.string().describe("the stream's path; the provider adds the origin of its OFREP base URL") }),
+});
+/** The JSON in each event's `data` (ADR-0008's `sseEventData`). */
+export const refetchEventSchema = z.strictObject({
+  type: z.literal('refetchEvaluation'),
+  etag: z.string().describe("the flag configuration's ETag; send it back as ?flagConfigEtag="),
+});
 export const bulkSuccessSchema = named('OfrepBulkEvaluation', z.strictObject({
   flags: z.array(evaluationSuccessSchema),
-  metadata: z.strictObject({ version: z.number().int().describe('the snapshot version evaluated') }),
+  eventStreams: z.array(eventStreamSchema).describe('where to hear of changes instead of polling (OFREP ADR-0008)'),
+  metadata: z.strictObject({
+    version: z.number().int().describe('the snapshot version evaluated'),
+    flagConfigEtag: z.string().describe('the ETag of the flag configuration evaluated, as the event stream sends it'),
+  }),
 }));
 export const bulkFailureSchema = named('OfrepBulkFailure', z.strictObject({ errorCode: z.enum(errorCodes), errorDetails: z.string() }));
 
@@ -37,11 +51,10 @@ void tied;
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: schemaRef(schema) } } });
 
-/** The responses common to both routes. */
+/** The responses common to every OFREP route (413 only to those that take a body). */
 const common = {
   '401': errorRef(401),
   '403': errorRef(403),
-  '413': errorRef(413),
   '429': errorRef(429),
   '503': errorRef(503),
 };
@@ -50,6 +63,7 @@ export const singleResponses = {
   '200': json(evaluationSuccessSchema, "the partner's path"),
   '400': json(evaluationFailureSchema, 'PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING'),
   '404': json(flagNotFoundSchema, 'no rollout with this key'),
+  '413': errorRef(413),
   ...common,
 };
 
@@ -57,5 +71,15 @@ export const bulkResponses = {
   '200': { ...json(bulkSuccessSchema, 'every rollout for this partner'), headers: { ETag: { description: 'a strong ETag over the body', schema: { type: 'string' } } } },
   '304': { description: 'If-None-Match named the current ETag: nothing changed for this partner' },
   '400': json(bulkFailureSchema, 'PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING'),
+  '413': errorRef(413),
+  ...common,
+};
+
+export const eventStreamResponses = {
+  '200': {
+    description:
+      'Server-Sent Events (OFREP ADR-0008): on connect and on every change, `event: message`, `id: <etag>` and `data: {"type":"refetchEvaluation","etag":"<etag>"}`; a comment every 15 s as a heartbeat. Nothing is sent on connect when Last-Event-ID names the current configuration.',
+    content: { 'text/event-stream': { schema: { type: 'string' }, 'x-event-data': toSchema(refetchEventSchema) } },
+  },
   ...common,
 };

@@ -11,6 +11,8 @@ import type { PublishedSnapshot } from './snapshot.ts';
 export interface SessionOptions {
   /** The client asked for `put`/`patch` events; otherwise every change is a whole `snapshot`. */
   patches: boolean;
+  /** The frame that stands for a whole snapshot, when not the SDK's own (`put` with patches, `snapshot` without): OFREP's event stream sends its notice. */
+  whole?: (published: PublishedSnapshot) => Uint8Array;
   /** Writes one frame; resolves once the stream has taken it. */
   write(bytes: Uint8Array): Promise<unknown>;
   end(): void;
@@ -18,7 +20,7 @@ export interface SessionOptions {
 }
 
 export function createStreamSession(options: SessionOptions) {
-  const whole = options.patches ? putFrame : snapshotFrame;
+  const whole = options.whole ?? (options.patches ? putFrame : snapshotFrame);
   // What the client holds once the outstanding write (if any) is through: the version orders snapshots,
   // the ETag says whether two are the same (a change is judged by content, not by version alone).
   let sentVersion = -1;

@@ -21,8 +21,10 @@ beforeAll(async () => {
   const callback = (await t.call('POST', '/v1/callbacks', { body: { url: 'https://hooks.example.com/a' } })).body;
   ids = { key: 'r', id: callback.id, partnerId: 'p1', action: 'revert' };
   routes = t.rollcall.app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path }));
-  // The SDK stream answers forever by design (its bad input is covered in test/server/stream.test.ts).
-  routes = [...new Map(routes.map((r) => [`${r.method} ${r.path}`, r])).values()].filter((r) => r.path !== '/v1/sdk/stream');
+  // The event streams answer forever by design (their bad input is covered in test/server/stream.test.ts
+  // and test/server/ofrep/event-stream.test.ts).
+  const streams = new Set(['/v1/sdk/stream', '/ofrep/v1/event-stream']);
+  routes = [...new Map(routes.map((r) => [`${r.method} ${r.path}`, r])).values()].filter((r) => !streams.has(r.path));
 });
 afterAll(async () => {
   console.log(`route fuzz: ${requests} generated requests over ${routes.length} routes, ${refused} refused with 4xx`);

@@ -106,6 +106,8 @@ describe('OFREP bulk evaluation', () => {
         expect.objectContaining({ key: 'drafty', value: 'old', reason: 'DISABLED' }),
       ]),
     );
+    expect(first.body.eventStreams).toEqual([{ type: 'sse', endpoint: { requestUri: '/ofrep/v1/event-stream' } }]);
+    expect(first.body.metadata).toEqual({ version: expect.any(Number), flagConfigEtag: (await t.call('GET', '/v1/sdk/config', { key: t.keys.sdk })).headers.get('etag') });
     const etag = first.headers.get('etag')!;
     expect(etag).toMatch(/^"[\w-]+"$/);
     const again = await bulk({ 'if-none-match': etag });
@@ -126,7 +128,7 @@ describe('OFREP bulk evaluation', () => {
 });
 
 describe('OFREP in /openapi.json', () => {
-  it('describes both routes with the protocol response shapes and both key schemes', async () => {
+  it('describes the routes with the protocol response shapes and both key schemes', async () => {
     const doc = (await t.call('GET', '/openapi.json', { key: null })).body;
     const single = doc.paths['/ofrep/v1/evaluate/flags/{key}'].post;
     expect(single.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
@@ -135,7 +137,14 @@ describe('OFREP in /openapi.json', () => {
     expect(named(single.responses['200'].content['application/json'].schema, 'schemas').properties.reason.enum).toEqual(['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED']);
     expect(named(single.responses['400'].content['application/json'].schema, 'schemas').properties.errorCode.enum).toContain('TARGETING_KEY_MISSING');
     expect(named(single.responses['429'], 'responses').headers['Retry-After']).toBeDefined();
-    expect(doc.paths['/ofrep/v1/evaluate/flags'].post.responses['304']).toBeDefined();
+    const bulk = doc.paths['/ofrep/v1/evaluate/flags'].post;
+    expect(bulk.responses['304']).toBeDefined();
+    expect(bulk.parameters.map((p: { name: string; in: string }) => `${p.in} ${p.name}`)).toEqual(['query flagConfigEtag', 'query flagConfigLastModified']);
+    expect(named(bulk.responses['200'].content['application/json'].schema, 'schemas').properties.eventStreams.items.properties.type.const).toBe('sse');
+    const events = doc.paths['/ofrep/v1/event-stream'].get;
+    expect(events.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    expect(Object.keys(events.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(events.responses['401']).toBeDefined();
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
   });
 });
