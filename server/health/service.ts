@@ -19,9 +19,6 @@ import { fieldsOf } from './fields.ts';
 import { rankedFields, splitSample } from './mismatch-view.ts';
 import { cohortFigures, healthSummary, healthView } from './view.ts';
 
-/** Charts cover the guard window, at most 30 minutes. */
-const MAX_CHART_SECONDS = 1_800;
-
 /** How long a status on the board stands for its rollout's version: about four controller passes. */
 export const BOARD_TTL_MS = 1_000;
 
@@ -253,23 +250,21 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       return { samples, ...fields };
     },
 
-    /** What the dashboard's rollout page shows of health: the view, counts over time, the newest samples. */
+    /**
+     * What the dashboard's rollout page shows of health: the view, the window it judged (the charts
+     * draw that window and no other), the fields quiet in it (noise or ignored: what was withdrawn),
+     * the newest samples and the fields ranked over the same window.
+     */
     async page(aggregate: RolloutAggregate, now: number) {
       const { rollout } = aggregate;
-      const health = await full(aggregate, now);
-      // A young rollout's charts span its life (at least a minute), not an empty window before it.
-      const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS, Math.max(60, Math.ceil((now - rollout.createdAt) / 1000)));
-      const stepSeconds = Math.max(1, Math.ceil(spanSeconds / store.CHART_STEPS));
-      const from = now - spanSeconds * 1000;
-      const [series, samples, judged] = await Promise.all([
-        store.countsOverTime(db, rollout.id, health.cohorts.map((c) => c.name), from, stepSeconds),
-        store.listSamples(db, { rolloutId: rollout.id, limit: 8 }),
-        fieldsOf(db, rollout, now - rollout.guards.windowSeconds * 1000),
-      ]);
+      const { measured, reporters, status } = await judged(aggregate, now);
+      const health = { ...healthView(measured, rollout.guards, status), ...reporters };
+      const [samples, judgedFields] = await Promise.all([store.listSamples(db, { rolloutId: rollout.id, limit: 8 }), fieldsOf(db, rollout, measured.from)]);
       // Samples show real differences, noise apart; fields are ranked as the mismatches API ranks them.
-      const shown = samples.map((s) => ({ ...s, ...splitSample(s.kind, s.diffs as DiffEntry[], judged.quiet) }));
-      const fields = { ranked: rankedFields(judged.judged, judged.counts, judged.compared), learning: judged.learning, runs: judged.evidence.runs };
-      return { health, from, series, samples: shown, fields, bucketMs: stepSeconds * 1000 };
+      const shown = samples.map((s) => ({ ...s, ...splitSample(s.kind, s.diffs as DiffEntry[], judgedFields.quiet) }));
+      const fields = { ranked: rankedFields(judgedFields.judged, judgedFields.counts, judgedFields.compared), learning: judgedFields.learning, runs: judgedFields.evidence.runs };
+      const judgedWindow = { from: measured.from, at: measured.at, dueBefore: measured.dueBefore, since: new Map(measured.cohorts.map((c) => [c.name, c.since])) };
+      return { health, window: judgedWindow, quiet: judgedFields.quiet, samples: shown, fields };
     },
   };
 }
