@@ -43,7 +43,7 @@ function CountsChart(props: { c: CohortChartData; from: number; to: number; buck
     { name: `${c.name} failed`, color: '#9a6700', sparse: true, points: of('failed') },
     { name: `${c.name} lost`, color: '#cf222e', sparse: true, points: of('lost') },
   ];
-  return <Chart title={`${c.name} messages`} from={props.from} to={props.to} bucketMs={props.bucketMs} series={series} markers={props.markers} listMarkers={false} size={SMALL} format={(v) => num(Math.round(v))} attrs={{ 'data-cohort': c.name, 'data-chart': 'counts' }} />;
+  return <Chart title={`${c.name} messages`} from={props.from} to={props.to} bucketMs={props.bucketMs} series={series} markers={props.markers} listMarkers={false} size={SMALL} format={(v) => (Number.isInteger(v) ? num(v) : '')} attrs={{ 'data-cohort': c.name, 'data-chart': 'counts' }} />;
 }
 
 function RateChart(props: { c: CohortChartData; row: CohortRow; rate: RateName; health: Health; from: number; to: number; markers: Marker[] }) {

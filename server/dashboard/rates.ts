@@ -49,16 +49,16 @@ function running(buckets: Bucket[]): Bucket[] {
 const ratio = (k: number, n: number) => (n > 0 ? k / n : null);
 const failureOf = (s: Bucket) => ratio(s.failed, s.processed + s.failed);
 
-/** The points of one rate: one where its denominator moved, and the last; `end` caps a bucket's end. */
+/** The points of one rate: one wherever it or its denominator moved, and none before it has one; `end` caps a bucket's end. */
 function pointsOf(sums: Bucket[], end: number, span: Span, value: (s: Bucket, i: number) => number | null, denominator: (s: Bucket, i: number) => number): Point[] {
   const points: Point[] = [];
-  let last = 0;
+  let last: [number, number] | null = null;
   sums.forEach((s, i) => {
     if (i === 0 || s.t > end) return;
     const v = value(s, i);
     const n = denominator(s, i);
-    if (v === null || n === last) return;
-    last = n;
+    if (v === null || (last !== null && last[0] === v && last[1] === n)) return;
+    last = [v, n];
     points.push([Math.min(s.t + span.stepMs, end), v]);
   });
   return points;

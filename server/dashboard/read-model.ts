@@ -19,7 +19,7 @@ import { chartSteps, readBuckets, type Bucket } from './series-read.ts';
 
 const RECENT = 15;
 /** A chart spans the judged window, and at least this (a step entered seconds ago). */
-const MIN_CHART_MS = 60_000;
+const MIN_CHART_MS = 10_000;
 
 type PageHealth = Awaited<ReturnType<HealthService['page']>>;
 

@@ -131,4 +131,22 @@ describe('the rollout charts agree with the cohort table', () => {
     // The baseline has its own counts chart and no rate charts of its own.
     expect(charts.filter((c) => c.attrs['data-cohort'] === 'baseline').map((c) => c.attrs['data-chart'])).toEqual(['counts']);
   });
+
+  it('a cohort reverted by its guard, whose partners go on losing messages on the old path: still the table’s figures', async () => {
+    t = await createTestApp();
+    await t.call('POST', '/v1/rollouts', { body: { key: 'q', plan: [{ live: 1 }, { live: 100 }], guards: { graceSeconds: 2, minSample: 100 } } });
+    await t.call('POST', '/v1/rollouts/q/start');
+    for (let i = 0; i < 4; i++) {
+      const now = t.clock.now();
+      const path = i === 0 ? 'new' : 'old';
+      const messages = Array.from({ length: 4 }, (_, k) => ({ rollout: 'q', messageId: `c1-${i}-${k}`, partnerId: `p${k}`, cohort: 'c1', path, status: 'open' as const, receivedAt: now, at: now }));
+      await sendReport(t, { counts: [counts('q', 'c1', path, { received: 28, processed: 24 })], messages: messages as any });
+      t.clock.advance(3_000);
+      await sendReport(t, {});
+      await t.rollcall.services.controller.tick();
+    }
+    const health = await healthOf('q');
+    expect(health.cohorts.find((c: any) => c.name === 'c1').status).toBe('reverted');
+    expectAgreement(await pageOf('q'), health);
+  });
 });
