@@ -12,6 +12,8 @@ export interface Series {
   dashed?: boolean;
   /** Drawn as a filled step area over each bucket (counts), instead of a line through points (rates). */
   area?: boolean;
+  /** Only its non-zero points, as dots without a line (events such as lost messages). */
+  sparse?: boolean;
   /** [time ms, value] in time order. */
   points: [number, number][];
 }
@@ -22,8 +24,6 @@ export interface Marker {
   text: string;
 }
 
-const W = 640;
-const H = 220;
 const PAD = { left: 52, right: 12, top: 12, bottom: 26 };
 
 function niceMax(value: number): number {
@@ -47,24 +47,35 @@ export interface ChartProps {
   markers?: Marker[];
   format?: (v: number) => string;
   empty?: string;
+  /** The drawing's size in SVG units (small multiples use a narrower one, so their text stays legible). */
+  size?: { width: number; height: number };
+  /** List the markers under the chart (off where a page lists them once for many charts). */
+  listMarkers?: boolean;
+  /** Attributes of the figure, for tests and styles (`data-cohort`, …). */
+  attrs?: Record<string, string>;
 }
 
 export function Chart(props: ChartProps) {
   const format = props.format ?? ((v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : String(Math.round(v * 100) / 100)));
   const bucket = props.bucketMs ?? 0;
-  // Room above a guard's line, so it never sits on the top edge.
-  const max = niceMax(Math.max(0, (props.threshold?.value ?? 0) * 1.2, ...props.series.flatMap((s) => s.points.map(([, v]) => v))));
+  const { width: W, height: H } = props.size ?? { width: 640, height: 220 };
+  const values = props.series.flatMap((s) => s.points.map(([, v]) => v));
+  // Room above a guard's line, so it never sits on the top edge; below zero only for values there (a rate under the baseline's).
+  const max = niceMax(Math.max(0, (props.threshold?.value ?? 0) * 1.2, ...values));
+  const low = Math.min(0, ...values);
+  const min = low < 0 ? -niceMax(-low) : 0;
   const x = (t: number) => PAD.left + (Math.min(Math.max(t, props.from), props.to) - props.from) / Math.max(1, props.to - props.from) * (W - PAD.left - PAD.right);
-  const y = (v: number) => PAD.top + (1 - v / max) * (H - PAD.top - PAD.bottom);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
-  const empty = props.series.every((s) => s.points.every(([, v]) => v === 0));
+  const y = (v: number) => PAD.top + (1 - (v - min) / (max - min)) * (H - PAD.top - PAD.bottom);
+  const ticks = (min < 0 ? [0, 0.5, 1] : [0, 0.25, 0.5, 0.75, 1]).map((f) => min + f * (max - min));
+  // A rate at zero is a figure (drawn); counts of zero are no traffic.
+  const empty = props.series.every((s) => s.points.every(([, v]) => v === 0) && (s.area === true || s.sparse === true || s.points.length === 0));
   const markers = (props.markers ?? []).filter((m) => m.at >= props.from && m.at <= props.to);
   const stepPath = (points: [number, number][]) => {
     const d = points.map(([t, v]) => `M${x(t).toFixed(1)},${y(0)}V${y(v).toFixed(1)}H${x(t + bucket).toFixed(1)}V${y(0)}`).join('');
     return d;
   };
   return (
-    <figure class="chart card" style="margin:0">
+    <figure class="chart card" style="margin:0" {...(props.attrs ?? {})}>
       <figcaption>
         <strong>{props.title}</strong>
         {bucket > 0 && <span class="muted bucket"> · bucket {bucket / 1000} s</span>}
@@ -84,6 +95,7 @@ export function Chart(props: ChartProps) {
         </div>
       </figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={props.title}>
+        {min < 0 && <line x1={PAD.left} x2={W - PAD.right} y1={y(0)} y2={y(0)} stroke="#8c959f" />}
         {ticks.map((v) => (
           <g>
             <line x1={PAD.left} x2={W - PAD.right} y1={y(v)} y2={y(v)} stroke="#e5e7eb" />
@@ -109,16 +121,17 @@ export function Chart(props: ChartProps) {
           </line>
         )}
         {props.series.map((s) => {
-          const shown = s.points.filter(([, v]) => v > 0 || !s.area);
-          if (shown.length === 0) return null;
+          const shown = s.points.filter(([, v]) => v !== 0 || !(s.area || s.sparse));
+          const total = String(s.points.reduce((n, [, v]) => n + v, 0));
+          if (shown.length === 0) return <g data-series={s.name} data-total={total} />;
           if (s.area) {
-            return <path data-series={s.name} d={stepPath(shown)} fill={s.dashed ? 'none' : s.color} fill-opacity="0.25" stroke={s.color} stroke-width="1.5" stroke-dasharray={s.dashed ? '4 3' : undefined} />;
+            return <path data-series={s.name} data-total={total} d={stepPath(shown)} fill={s.dashed ? 'none' : s.color} fill-opacity="0.25" stroke={s.color} stroke-width="1.5" stroke-dasharray={s.dashed ? '4 3' : undefined} />;
           }
           return (
-            <g data-series={s.name}>
-              {shown.length > 1 && <polyline fill="none" stroke={s.color} stroke-width="2" stroke-dasharray={s.dashed ? '5 4' : undefined} points={shown.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ')} />}
+            <g data-series={s.name} data-last={String(shown.at(-1)![1])} data-total={total}>
+              {shown.length > 1 && !s.sparse && <polyline fill="none" stroke={s.color} stroke-width="2" stroke-dasharray={s.dashed ? '5 4' : undefined} points={shown.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ')} />}
               {shown.map(([t, v]) => (
-                <circle class="point" cx={x(t).toFixed(1)} cy={y(v).toFixed(1)} r="4.5" fill={s.color} stroke="#fff" stroke-width="1">
+                <circle class="point" cx={x(t).toFixed(1)} cy={y(v).toFixed(1)} r={W < 500 ? '3.5' : '4.5'} fill={s.color} stroke="#fff" stroke-width="1">
                   <title>{`${s.name} ${format(v)} at ${stamp(t)}`}</title>
                 </circle>
               ))}
@@ -134,7 +147,7 @@ export function Chart(props: ChartProps) {
           </g>
         ))}
       </svg>
-      {markers.length > 0 && (
+      {markers.length > 0 && props.listMarkers !== false && (
         <ul class="markers muted" style="font-size:.8rem;margin:.3rem 0 0;padding-left:1.1rem">
           {markers.map((m) => (
             <li>

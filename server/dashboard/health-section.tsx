@@ -1,11 +1,7 @@
-/** A rollout page's health: the one status, the cohorts against their guards, and the charts with the decisions marked. */
+/** A rollout page's health: the one status and the cohorts against their guards (the charts are in cohort-charts.tsx). */
 import { fmt } from '../health/guards.ts';
-import { Chart, type Marker, type Series } from './chart.tsx';
 import { band, colorOf, HEALTH_CLASS, liveText, num, pct, when } from './format.ts';
 import type { RolloutPageData } from './read-model.ts';
-
-/** The decisions marked on the charts' time axis. */
-const DECISIONS = new Set(['rollout.started', 'rollout.advanced', 'rollout.paused', 'rollout.resumed', 'rollout.completed', 'cohort.reverted', 'rollout.reverted', 'guard.breached']);
 
 export function HealthLine(props: { data: RolloutPageData }) {
   const { health, rollout } = props.data;
@@ -111,36 +107,6 @@ export function Cohorts(props: { data: RolloutPageData }) {
           {health.reporters.gone.map((r) => `; ${r.instanceId} gone since ${r.since}`).join('')} — verdicts wait for the live ones.
         </p>
       )}
-    </div>
-  );
-}
-
-export function Charts(props: { data: RolloutPageData }) {
-  const { series, from, now, bucketMs, audit, health } = props.data;
-  const markers: Marker[] = audit
-    .filter((e) => DECISIONS.has(e.action))
-    .map((e) => ({ at: Date.parse(e.at), action: e.action, text: `${e.subject ? `${e.subject} ` : ''}by ${e.actor}${e.reason ? `: ${e.reason}` : ''}` }))
-    .reverse();
-  const flow: Series[] = series.flatMap((s) => [
-    { name: `${s.cohort} received`, color: colorOf(s.cohort), area: true, points: s.steps.map((p) => [p[0], p[1]] as [number, number]) },
-    { name: `${s.cohort} processed`, color: colorOf(s.cohort), area: true, dashed: true, points: s.steps.map((p) => [p[0], p[2]] as [number, number]) },
-  ]);
-  const mismatch: Series[] = series
-    .filter((s) => s.steps.some((p) => p[4] > 0))
-    .map((s) => ({ name: s.cohort, color: colorOf(s.cohort), points: s.steps.filter((p) => p[4] > 0).map((p) => [p[0], p[5] / p[4]] as [number, number]) }));
-  return (
-    <div class="grid">
-      <Chart title="Received (filled) vs processed (dashed) per cohort" from={from} to={now} bucketMs={bucketMs} series={flow} markers={markers} />
-      <Chart
-        title="Mismatch rate of compared messages"
-        from={from}
-        to={now}
-        series={mismatch}
-        threshold={{ value: health.thresholds.maxMismatchRate, label: 'guard maxMismatchRate' }}
-        markers={markers}
-        format={(v) => pct(v, 1)}
-        empty="no comparisons in this window"
-      />
     </div>
   );
 }

@@ -30,6 +30,7 @@ td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 .bar span { position:absolute; top:0; bottom:0; background:var(--new); }
 .bar span.reverted { background:var(--bad); opacity:.5; }
 .grid { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 430px), 1fr)); gap:1rem; }
+.grid.small { grid-template-columns:repeat(auto-fill, minmax(min(100%, 300px), 1fr)); gap:.6rem; }
 .chart svg { width:100%; height:auto; display:block; }
 .legend { display:flex; flex-wrap:wrap; gap:.2rem .8rem; font-size:.8rem; }
 .legend i { display:inline-block; width:.9rem; height:0; border-top:3px solid; vertical-align:middle; margin-right:.25rem; }

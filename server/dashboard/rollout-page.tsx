@@ -1,5 +1,6 @@
 /** One rollout: its plan, cohorts against their guards, charts, lost messages, diffs, audit and callbacks. */
-import { Charts, Cohorts, HealthLine } from './health-section.tsx';
+import { CohortCharts } from './cohort-charts.tsx';
+import { Cohorts, HealthLine } from './health-section.tsx';
 import { num, stateClass, when } from './format.ts';
 import type { RolloutPageData } from './read-model.ts';
 import { MismatchFields } from './mismatch-fields.tsx';
@@ -151,7 +152,8 @@ export function RolloutLive(props: { data: RolloutPageData }) {
       <StepBar data={data} />
       <h2>Cohorts</h2>
       <Cohorts data={data} />
-      <Charts data={data} />
+      <h2>Over time</h2>
+      <CohortCharts data={data} />
       <h2>Lost messages</h2>
       <Lost data={data} />
       <h2>Differences by field</h2>

@@ -48,6 +48,8 @@ export interface RolloutHealth {
   epoch: number;
   /** A message is due this long after it was received (the rollout's settle time, capped by the grace). */
   dueMs: number;
+  /** Messages received at or before this (ms) are the due ones: the horizon of every live reporter less `dueMs`. */
+  dueBefore: number;
   cohorts: CohortHealth[];
   latency: Record<'old' | 'new', { p50: number | null; p99: number | null }>;
   replay: { lost: number; leased: number; replayed: number; late: number };
@@ -271,6 +273,7 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
     from: window.from,
     epoch: window.epoch,
     dueMs: window.dueMs,
+    dueBefore: window.dueBefore,
     cohorts: shown,
     latency: {
       // The old path runs as the authoritative call for old and shadow partners, and as the candidate for verified ones.

@@ -9,7 +9,6 @@ import type { RolloutService } from '../rollouts/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { reportersOfMany, type ReporterRow } from '../reporters/store.ts';
 import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
-import { effectiveShares } from '../rollouts/effective.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import { measureMany, settleMany, type Settled } from './measure-many.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
@@ -17,22 +16,10 @@ import * as store from './store.ts';
 import type { DiffEntry } from '../../sdk/wire.ts';
 import { fieldsOf } from './fields.ts';
 import { rankedFields, splitSample } from './mismatch-view.ts';
-import { cohortFigures, healthSummary, healthView } from './view.ts';
-
-/** Charts cover the guard window, at most 30 minutes. */
-const MAX_CHART_SECONDS = 1_800;
+import { boardEntry as entryOf, cohortFigures, healthSummary, healthView, type BoardEntry } from './view.ts';
 
 /** How long a status on the board stands for its rollout's version: about four controller passes. */
 export const BOARD_TTL_MS = 1_000;
-
-/** A rollout's status as the list, the dashboard list and /metrics show it, and when it was measured. */
-export interface BoardEntry {
-  version: number;
-  at: number;
-  health: Health;
-  /** The share of the key space really on new (reverted cohorts excluded), in percent. */
-  effectiveLive: number;
-}
 
 export function createHealthService(deps: { database: Database; clock: Clock; rollouts: RolloutService }) {
   const { database, clock, rollouts } = deps;
@@ -61,19 +48,24 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
    * as `judged` gives one rollout at a time (a test holds them equal).
    */
   async function judgeMany(aggregates: RolloutAggregate[], now: number): Promise<Map<number, Health>> {
-    const result = new Map<number, Health>();
+    return new Map([...(await judgeManyMeasured(aggregates, now))].map(([id, judged]) => [id, judged.health]));
+  }
+
+  /** `judgeMany`, with each measured rollout's figures beside its status. */
+  async function judgeManyMeasured(aggregates: RolloutAggregate[], now: number): Promise<Map<number, { health: Health; measured?: RolloutHealth }>> {
+    const result = new Map<number, { health: Health; measured?: RolloutHealth }>();
     // A draft or a reverted rollout's status is its state: nothing to measure.
     const measuredOnes = aggregates.filter(({ rollout }) => rollout.state !== 'draft' && rollout.state !== 'reverted');
     const byId = new Map(measuredOnes.map((a) => [a.rollout.id, a.rollout]));
     for (const aggregate of aggregates) {
       if (byId.has(aggregate.rollout.id)) continue;
-      result.set(aggregate.rollout.id, healthStatus({ rollout: aggregate.rollout, cohorts: aggregate.cohorts, measured: [], watch: 'none', replayPending: 0, reportersGone: null }).health);
+      result.set(aggregate.rollout.id, { health: healthStatus({ rollout: aggregate.rollout, cohorts: aggregate.cohorts, measured: [], watch: 'none', replayPending: 0, reportersGone: null }).health });
     }
     if (measuredOnes.length === 0) return result;
     const { within, pending } = await reportersAndReplays(measuredOnes, now);
     const horizons = new Map(measuredOnes.map(({ rollout }) => [rollout.id, horizonOf(within.get(rollout.id)!, now)]));
     const measured = await measureMany(db, measuredOnes, { now, horizons });
-    for (const [id, health] of statusesOf(measuredOnes, measured, within, pending, now)) result.set(id, health);
+    for (const [id, health] of statusesOf(measuredOnes, measured, within, pending, now)) result.set(id, { health, measured: measured.get(id) });
     return result;
   }
 
@@ -123,8 +115,8 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     try {
       // One rollout asked twice in a turn is judged once.
       const unique = [...new Map(batch.map((b) => [b.aggregate.rollout.id, b.aggregate])).values()];
-      const judgedNow = await judgeMany(unique, now);
-      const entries = new Map(unique.map((a) => [a.rollout.id, { version: a.rollout.version, at: now, health: judgedNow.get(a.rollout.id)!, effectiveLive: effectiveShares(a.rollout, a.cohorts).effectiveLive }]));
+      const judgedNow = await judgeManyMeasured(unique, now);
+      const entries = new Map(unique.map((a) => [a.rollout.id, entryOf(a, now, judgedNow.get(a.rollout.id)!.health, judgedNow.get(a.rollout.id)!.measured)]));
       for (const a of unique) board.set(a.rollout.key, entries.get(a.rollout.id)!);
       for (const b of batch) b.resolve(entries.get(b.aggregate.rollout.id)!);
     } catch (error) {
@@ -197,7 +189,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       if (aggregates.length === 0) return;
       const { within, pending } = await reportersAndReplays(aggregates, now);
       const statuses = statusesOf(aggregates, measured, within, pending, now);
-      for (const { rollout, cohorts } of aggregates) board.set(rollout.key, { version: rollout.version, at: now, health: statuses.get(rollout.id)!, effectiveLive: effectiveShares(rollout, cohorts).effectiveLive });
+      for (const aggregate of aggregates) board.set(aggregate.rollout.key, entryOf(aggregate, now, statuses.get(aggregate.rollout.id)!, measured.get(aggregate.rollout.id)));
     },
 
     /** New figures for these rollouts (a report committed): their next status is judged afresh. */
@@ -226,7 +218,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       }
       return heads.flatMap((row) => {
         const entry = found.get(row.key);
-        return entry === undefined ? [] : [{ rollout: row.key, status: entry.health.status, effectiveLive: entry.effectiveLive, at: entry.at, row }];
+        return entry === undefined ? [] : [{ rollout: row.key, status: entry.health.status, effectiveLive: entry.effectiveLive, at: entry.at, row, cohorts: entry.cohorts, tolerances: entry.tolerances }];
       });
     },
 
@@ -253,23 +245,21 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       return { samples, ...fields };
     },
 
-    /** What the dashboard's rollout page shows of health: the view, counts over time, the newest samples. */
+    /**
+     * What the dashboard's rollout page shows of health: the view, the window it judged (the charts
+     * draw that window and no other), the fields quiet in it (noise or ignored: what was withdrawn),
+     * the newest samples and the fields ranked over the same window.
+     */
     async page(aggregate: RolloutAggregate, now: number) {
       const { rollout } = aggregate;
-      const health = await full(aggregate, now);
-      // A young rollout's charts span its life (at least a minute), not an empty window before it.
-      const spanSeconds = Math.min(rollout.guards.windowSeconds, MAX_CHART_SECONDS, Math.max(60, Math.ceil((now - rollout.createdAt) / 1000)));
-      const stepSeconds = Math.max(1, Math.ceil(spanSeconds / store.CHART_STEPS));
-      const from = now - spanSeconds * 1000;
-      const [series, samples, judged] = await Promise.all([
-        store.countsOverTime(db, rollout.id, health.cohorts.map((c) => c.name), from, stepSeconds),
-        store.listSamples(db, { rolloutId: rollout.id, limit: 8 }),
-        fieldsOf(db, rollout, now - rollout.guards.windowSeconds * 1000),
-      ]);
+      const { measured, reporters, status } = await judged(aggregate, now);
+      const health = { ...healthView(measured, rollout.guards, status), ...reporters };
+      const [samples, judgedFields] = await Promise.all([store.listSamples(db, { rolloutId: rollout.id, limit: 8 }), fieldsOf(db, rollout, measured.from)]);
       // Samples show real differences, noise apart; fields are ranked as the mismatches API ranks them.
-      const shown = samples.map((s) => ({ ...s, ...splitSample(s.kind, s.diffs as DiffEntry[], judged.quiet) }));
-      const fields = { ranked: rankedFields(judged.judged, judged.counts, judged.compared), learning: judged.learning, runs: judged.evidence.runs };
-      return { health, from, series, samples: shown, fields, bucketMs: stepSeconds * 1000 };
+      const shown = samples.map((s) => ({ ...s, ...splitSample(s.kind, s.diffs as DiffEntry[], judgedFields.quiet) }));
+      const fields = { ranked: rankedFields(judgedFields.judged, judgedFields.counts, judgedFields.compared), learning: judgedFields.learning, runs: judgedFields.evidence.runs };
+      const judgedWindow = { from: measured.from, at: measured.at, dueBefore: measured.dueBefore, since: new Map(measured.cohorts.map((c) => [c.name, c.since])) };
+      return { health, window: judgedWindow, quiet: judgedFields.quiet, samples: shown, fields };
     },
   };
 }

@@ -1,7 +1,8 @@
 /** What the API shows of cohort health: times as ISO-8601, thresholds beside the rates. */
 import { COUNTERS, type Counter } from '../../sdk/wire.ts';
 import { iso } from '../clock.ts';
-import type { Guards } from '../rollouts/model.ts';
+import type { Guards, RolloutAggregate } from '../rollouts/model.ts';
+import { effectiveShares } from '../rollouts/effective.ts';
 import type { CohortHealth, RolloutHealth } from './measure.ts';
 import type { Health } from './status.ts';
 
@@ -74,5 +75,46 @@ export function healthSummary(health: RolloutHealth, status: Judged) {
     breached: health.breach !== null,
     cohorts: health.cohorts.map((c) => cohortFigures(c, status)),
     replay: health.replay,
+  };
+}
+
+/** A rollout's status as the list, the dashboard list and /metrics show it, and when it was measured. */
+export interface BoardEntry {
+  version: number;
+  at: number;
+  health: Health;
+  /** The share of the key space really on new (reverted cohorts excluded), in percent. */
+  effectiveLive: number;
+  /** What health judged of each cohort over its window (empty for a rollout not measured), for /metrics. */
+  cohorts: JudgedCohort[];
+  /** The rate guards' tolerances, beside the rates. */
+  tolerances: Record<RateName, number>;
+}
+
+export type RateName = 'loss' | 'failureDelta' | 'mismatch';
+
+/** A cohort's figures as health judged them: mismatches net of withdrawn noise, the rates its table shows. */
+export interface JudgedCohort {
+  name: string;
+  compared: number;
+  mismatched: number;
+  withdrawn: number;
+  rates: Record<RateName, number | null>;
+}
+
+function judgedCohorts(measured: RolloutHealth | undefined): JudgedCohort[] {
+  return (measured?.cohorts ?? []).map((c) => ({ name: c.name, compared: c.compared, mismatched: c.mismatched, withdrawn: c.withdrawn, rates: { loss: c.rates.loss, failureDelta: c.rates.failureDelta, mismatch: c.rates.mismatch } }));
+}
+
+export function boardEntry(aggregate: RolloutAggregate, at: number, health: Health, measured: RolloutHealth | undefined): BoardEntry {
+  const { rollout, cohorts } = aggregate;
+  const { guards } = rollout;
+  return {
+    version: rollout.version,
+    at,
+    health,
+    effectiveLive: effectiveShares(rollout, cohorts).effectiveLive,
+    cohorts: judgedCohorts(measured),
+    tolerances: { loss: guards.maxLossRate, failureDelta: guards.maxFailureRateDelta, mismatch: guards.maxMismatchRate },
   };
 }

@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ChangeFeed } from '../changes.ts';
 import type { Executor } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
+import type { JudgedCohort, RateName } from '../health/view.ts';
 import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
 import { stepShares, type Rollout } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
@@ -25,7 +26,7 @@ const HELP: Partial<Record<CounterName, string>> = {
   processed: 'Messages processed, as reported by SDKs and committed here',
   failed: 'Messages failed, as reported by SDKs and committed here',
   compared: 'Shadow or verify comparisons run',
-  mismatched: 'Comparisons whose outputs differed',
+  mismatched: 'Comparisons whose outputs differed, as SDKs reported them: learned noise included (health withdraws it later); alert on rollcall_cohort_judged_ratio{guard="mismatch"}, not on this',
   dropped: 'Events an SDK dropped (refused reports, a full buffer or send queue): the accounting is incomplete',
 };
 
@@ -35,7 +36,13 @@ export interface RolloutStatusFigures {
   effectiveLive: number;
   /** The rollout as the share gauges need it. */
   row: Pick<Rollout, 'key' | 'state' | 'plan' | 'step'>;
+  /** What health judged of each cohort over its window, and the tolerances (absent: no gauges of them). */
+  cohorts?: JudgedCohort[];
+  tolerances?: Record<RateName, number>;
 }
+
+/** The guards' names for the rates health judges (`failure` is the failure rate over the baseline's). */
+const GUARD_OF: Record<RateName, string> = { loss: 'loss', failureDelta: 'failure', mismatch: 'mismatch' };
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
 export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean }) {
@@ -77,6 +84,12 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
   const shadowBp = new Gauge({ name: 'rollcall_rollout_shadow_basis_points', help: 'Shadow share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
   const effectiveLiveBp = new Gauge({ name: 'rollcall_rollout_effective_live_basis_points', help: 'Share of the key space really on the new path (reverted cohorts excluded), in basis points', labelNames: ['rollout'] as const, registers: [registry] });
   const health = new Gauge({ name: 'rollcall_rollout_health', help: '1 for the health status each rollout has (healthy, breached, reverted, degraded, idle), 0 for the others', labelNames: ['rollout', 'status'] as const, registers: [registry] });
+  // What health judged over its window, so that an alert says what the health API and the dashboard say.
+  const judgedRatio = new Gauge({ name: 'rollcall_cohort_judged_ratio', help: "The rates health judges over the guard window: loss (lost of due), failure (failure rate over the baseline's), mismatch (net of mismatches withdrawn as noise); absent without a denominator", labelNames: ['rollout', 'cohort', 'guard'] as const, registers: [registry] });
+  const toleranceRatio = new Gauge({ name: 'rollcall_guard_tolerance_ratio', help: 'Each rate guard\'s tolerance (maxLossRate, maxFailureRateDelta, maxMismatchRate)', labelNames: ['rollout', 'guard'] as const, registers: [registry] });
+  const judgedCompared = new Gauge({ name: 'rollcall_cohort_judged_compared', help: 'Comparisons in the window health judges', labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
+  const judgedMismatched = new Gauge({ name: 'rollcall_cohort_judged_mismatched', help: 'Mismatches in the window health judges, net of those withdrawn as noise: what the mismatch guard counts', labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
+  const judgedWithdrawn = new Gauge({ name: 'rollcall_cohort_judged_withdrawn', help: 'Mismatches in the window health judges withdrawn because every field they differ in is learned noise or ignored', labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
   const state = new Gauge({ name: 'rollcall_rollout_state', help: '1 for the state each rollout is in, 0 for the others', labelNames: ['rollout', 'state'] as const, registers: [registry] });
   new Gauge({
     name: 'rollcall_sdk_streams',
@@ -133,6 +146,26 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     for (const row of statuses) {
       effectiveLiveBp.set({ rollout: row.rollout }, Math.round(row.effectiveLive * 100));
       for (const s of HEALTH_STATUSES) health.set({ rollout: row.rollout, status: s }, s === row.status ? 1 : 0);
+    }
+    setJudged(statuses);
+  }
+
+  /** The judged gauges: set afresh at each scrape (a cohort past the label cap is left out: its rates do not fold). */
+  function setJudged(statuses: RolloutStatusFigures[]): void {
+    for (const gauge of [judgedRatio, toleranceRatio, judgedCompared, judgedMismatched, judgedWithdrawn]) gauge.reset();
+    for (const row of statuses) {
+      for (const [rate, guard] of Object.entries(GUARD_OF) as [RateName, string][]) if (row.tolerances !== undefined) toleranceRatio.set({ rollout: row.rollout, guard }, row.tolerances[rate]);
+      for (const c of row.cohorts ?? []) {
+        if (cohortLabel(row.rollout, c.name) !== c.name) continue;
+        const labels = { rollout: row.rollout, cohort: c.name };
+        for (const [rate, guard] of Object.entries(GUARD_OF) as [RateName, string][]) {
+          const value = c.rates[rate];
+          if (value !== null) judgedRatio.set({ ...labels, guard }, value);
+        }
+        judgedCompared.set(labels, c.compared);
+        judgedMismatched.set(labels, c.mismatched);
+        judgedWithdrawn.set(labels, c.withdrawn);
+      }
     }
   }
 

@@ -114,29 +114,30 @@ describe('cohort health in Chromium', { timeout: 90_000 }, () => {
     await page.close();
   });
 
-  it('draws a single mismatch point, the guard line, and the decisions on the time axis', async () => {
+  it('draws a single mismatch point, the guard line, and the decisions on the time axis of every chart', async () => {
     await waitFor(async () => (await api('GET', '/v1/rollouts/shadow-once/health')).cohorts.find((c: any) => c.name === 'shadow')?.compared === 1, 10_000, 'the comparison to arrive');
     const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
     await signIn(page, '/rollouts/shadow-once');
-    const chart = page.locator('figure.chart', { hasText: 'Mismatch rate' });
+    const chart = page.locator('figure.chart[data-cohort="shadow"][data-chart="mismatch"]');
     const point = chart.locator('svg circle.point');
     await point.waitFor();
     await page.screenshot({ path: `${SHOTS}/rollout-charts.png`, fullPage: true });
     expect(await point.count()).toBe(1);
     // Drawn, not just present: a dot of a few pixels on the page (a single point made an empty polyline before).
     // Queried and measured in one task: the live refresh may replace the chart between two protocol calls.
-    const width = await page.evaluate(`[...document.querySelectorAll('figure.chart')].find((f) => f.textContent.includes('Mismatch rate'))?.querySelector('circle.point')?.getBoundingClientRect().width ?? 0`);
+    const width = await page.evaluate(`document.querySelector('figure.chart[data-cohort="shadow"][data-chart="mismatch"] circle.point')?.getBoundingClientRect().width ?? 0`);
     expect(width).toBeGreaterThan(4);
     expect(await point.locator('title').textContent()).toMatch(/^shadow 100\.0% at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
     expect(await chart.locator('line.threshold').count()).toBe(1);
     expect(await chart.locator('g.marker[data-action="rollout.started"]').count()).toBe(1);
-    expect(await chart.locator('ul.markers').textContent()).toContain('rollout.started by');
+    expect(await page.locator('#charts ul.markers').textContent()).toContain('rollout.started by');
     expect(await page.locator('figure.chart .bucket').first().textContent()).toMatch(/bucket \d+ s/);
     await page.screenshot({ path: `${SHOTS}/rollout-charts.png`, fullPage: true });
     await page.goto(`${live.url}/rollouts/queue-consumer-v2`);
     await page.locator('#cohorts').waitFor();
     expect(await page.locator('#cohorts tr[data-cohort="c1"]').getAttribute('data-health')).toBe('reverted');
-    expect(await page.locator('figure.chart g.marker[data-action="cohort.reverted"]').count()).toBe(2);
+    // Marked on each of c1's charts: its counts, its loss and its failure rate over the baseline's.
+    expect(await page.locator('figure.chart[data-cohort="c1"] g.marker[data-action="cohort.reverted"]').count()).toBe(3);
     await page.screenshot({ path: `${SHOTS}/rollout-after-revert.png`, fullPage: true });
     await page.close();
   });
