@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { auditRoutes } from './audit/routes.ts';
+import { createAuditService } from './audit/service.ts';
 import { createAddressPolicy } from './callbacks/address-policy.ts';
 import { announceChange, announceStatements, enqueueEvent } from './callbacks/outbox.ts';
 import { callbackRoutes, deliveryRoutes } from './callbacks/routes.ts';
@@ -149,6 +150,7 @@ export function createApp(deps: AppDeps) {
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
+  const audit = createAuditService({ db: database.db });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, onSweep: metrics.observeSweep });
 
   const app = new Hono<AppEnv>();
@@ -182,7 +184,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/rollouts', lostRoutes(lost));
   app.route('/v1/rollouts', mismatchRoutes(health));
   app.route('/v1/keys', keyRoutes(keys));
-  app.route('/v1/audit', auditRoutes(database));
+  app.route('/v1/audit', auditRoutes(audit));
   app.route('/v1/callbacks', callbackRoutes(callbacks));
   app.route('/v1/deliveries', deliveryRoutes(callbacks));
   app.route('/v1/sdk', sdkConfigRoutes(snapshots, hub));
@@ -195,7 +197,7 @@ export function createApp(deps: AppDeps) {
   const describeApi = () =>
     (document ??= openApiDocument(app, { title: 'Rollcall', version: API_VERSION, description: 'Progressive rollouts for risky backend migrations: cohorts, guards, accounting, callbacks.' }));
   app.get('/openapi.json', describe({ summary: 'This description', public: true, storage: false, response: openApiDocumentSchema }), (c) => c.json(describeApi()));
-  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock, rollouts, health, lost, callbacks }), openApi: describeApi, liveMs: deps.dashboardLiveMs, now: () => clock.now() }));
+  app.route('/', dashboardRoutes({ keys, failures, rollouts, read: createDashboardReadModel({ db: database.db, clock, rollouts, health, lost, callbacks, audit }), openApi: describeApi, liveMs: deps.dashboardLiveMs, now: () => clock.now() }));
 
   return {
     app,

@@ -1,7 +1,8 @@
 /** What GET /v1/audit answers, as a zod schema tied to the view at compile time. */
 import { z } from 'zod';
 import { isoTime, named, pageOf, type Same } from '../http/responses.ts';
-import type { auditView } from './routes.ts';
+import type { AuditService } from './service.ts';
+import type { auditView } from './view.ts';
 
 export const auditEntrySchema = named(
   'AuditEntry',
@@ -20,5 +21,5 @@ export const auditEntrySchema = named(
 
 export const auditPageSchema = named('AuditLog', pageOf(auditEntrySchema));
 
-const tied: Same<z.output<typeof auditEntrySchema>, ReturnType<typeof auditView>> = true;
+const tied: [Same<z.output<typeof auditEntrySchema>, ReturnType<typeof auditView>>, Same<z.output<typeof auditPageSchema>, Awaited<ReturnType<AuditService['page']>>>] = [true, true];
 void tied;

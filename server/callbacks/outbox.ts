@@ -9,7 +9,7 @@ import { and, eq, isNull, or } from 'drizzle-orm';
 import type { Db, Transaction } from '../db/database.ts';
 import { callbackDeliveries, callbackMessages, callbacks } from '../db/schema.ts';
 import { randomBase62 } from '../keys/key-format.ts';
-import type { RolloutChange } from '../rollouts/service.ts';
+import type { RolloutChange } from '../rollouts/model.ts';
 import { eventData, isCallbackEvent, messageBody, type CallbackEvent, type CallbackMessage } from './events.ts';
 
 export const newId = (prefix: string) => `${prefix}_${randomBase62(24)}`;

@@ -5,8 +5,7 @@
  * Every query is bounded and runs on an index (the page stays fast with a
  * million ledger rows).
  */
-import { auditView } from '../audit/routes.ts';
-import { listAudit } from '../audit/store.ts';
+import type { AuditService } from '../audit/service.ts';
 import type { CallbackService } from '../callbacks/service.ts';
 import type { Clock } from '../clock.ts';
 import type { Executor } from '../db/database.ts';
@@ -56,10 +55,11 @@ export interface DashboardReadDeps {
   health: HealthService;
   lost: LostService;
   callbacks: CallbackService;
+  audit: AuditService;
 }
 
 export function createDashboardReadModel(deps: DashboardReadDeps) {
-  const { db, clock, rollouts, health, lost, callbacks } = deps;
+  const { db, clock, rollouts, health, lost, callbacks, audit } = deps;
   return {
     async rolloutList() {
       const rows = await rollouts.page({ limit: 200 });
@@ -67,8 +67,8 @@ export function createDashboardReadModel(deps: DashboardReadDeps) {
         rows.map(async (row) => {
           const summary = rolloutSummary(row.rollout, row.cohorts, row.pinCount);
           const aggregate = { rollout: row.rollout, cohorts: row.cohorts, pins: [] };
-          const [status, [last]] = await Promise.all([health.status(aggregate), listAudit(db, { rolloutKey: row.rollout.key, limit: 1 })]);
-          return { summary, health: status, last: last === undefined ? null : auditView(last) };
+          const [status, [last]] = await Promise.all([health.status(aggregate), audit.recent(row.rollout.key, 1)]);
+          return { summary, health: status, last: last ?? null };
         }),
       );
     },
@@ -77,15 +77,15 @@ export function createDashboardReadModel(deps: DashboardReadDeps) {
       const now = clock.now();
       const aggregate = await rollouts.get(key);
       const { rollout } = aggregate;
-      const [page, recentLost, audit, deliveries] = await Promise.all([
+      const [page, recentLost, entries, deliveries] = await Promise.all([
         health.page(aggregate, now),
         lost.recent(rollout.id, RECENT),
-        listAudit(db, { rolloutKey: key, limit: 20 }),
+        audit.recent(key, 20),
         callbacks.recentDeliveries(key, RECENT),
       ]);
       const charts = await chartsOf(db, rollout.id, page);
       const { health: view, samples, fields } = page;
-      return { now, charts, rollout: rolloutView(aggregate), health: view, lost: recentLost, samples, fields, audit: audit.map(auditView), deliveries };
+      return { now, charts, rollout: rolloutView(aggregate), health: view, lost: recentLost, samples, fields, audit: entries, deliveries };
     },
   };
 }

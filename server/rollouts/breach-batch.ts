@@ -19,7 +19,7 @@ import { notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decide, decisionChanges } from './lifecycle.ts';
 import type { Cohort, RolloutAggregate } from './model.ts';
-import type { RolloutChange } from './service.ts';
+import type { RolloutChange } from './model.ts';
 import * as store from './store.ts';
 import { rolloutSummary } from './view.ts';
 

@@ -145,3 +145,14 @@ export function stepShares(rollout: Pick<Rollout, 'plan' | 'step'>): StepShares 
   const step = currentStep(rollout);
   return { live: step?.live ?? null, shadow: step?.shadow ?? null, verify: step?.verify ?? null };
 }
+
+/** A decision as it is announced: the rollout after it, and who decided what about which cohort. */
+export interface RolloutChange {
+  type: string;
+  at: number;
+  rollout: Rollout;
+  cohort: string | null;
+  reason: string | null;
+  actor: string;
+  figures: unknown;
+}

@@ -12,7 +12,7 @@ import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decideBreachInBatch, type AnnounceStatements } from './breach-batch.ts';
 import { decide, decisionChanges, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
-import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate } from './model.ts';
+import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type RolloutChange } from './model.ts';
 import { storedRules } from './compare-rules.ts';
 import { checkPlanChange } from './plan-change.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
@@ -37,16 +37,6 @@ export interface RolloutServiceDeps {
   breachCommit?: 'transaction' | 'batch';
 }
 
-/** A decision as it is announced: the rollout after it, and who decided what about which cohort. */
-export interface RolloutChange {
-  type: string;
-  at: number;
-  rollout: Rollout;
-  cohort: string | null;
-  reason: string | null;
-  actor: string;
-  figures: unknown;
-}
 
 export type AnnounceChange = (tx: Transaction, change: RolloutChange) => Promise<unknown>;
 
