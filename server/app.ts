@@ -151,7 +151,7 @@ export function createApp(deps: AppDeps) {
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
   const audit = createAuditService({ db: database.db });
-  const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, onSweep: metrics.observeSweep });
+  const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, pruneReporters: reporters.prune, onSweep: metrics.observeSweep });
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => renderError(error, c, logger, storage));
@@ -201,7 +201,7 @@ export function createApp(deps: AppDeps) {
 
   return {
     app,
-    services: { keys, rollouts, snapshots, changes, hub, ingester, lost, health, controller, retention, callbacks, worker, metrics, storage },
+    services: { keys, rollouts, snapshots, changes, hub, ingester, lost, health, controller, retention, callbacks, worker, metrics, storage, reporters, audit },
     /** Starts the background work: the controller, SSE heartbeats, the watch for other servers' changes. */
     start(): void {
       hub.start();

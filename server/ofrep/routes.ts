@@ -15,7 +15,7 @@ import type { FailureLimiter } from '../http/failure-limit.ts';
 import { describe } from '../http/openapi.ts';
 import { queryOf } from '../http/validate.ts';
 import type { KeyService } from '../keys/service.ts';
-import { etagMatches } from '../sdk-config/routes.ts';
+import { etagMatches } from '../http/if-match.ts';
 import type { StreamHub } from '../sdk-config/stream-hub.ts';
 import { createStreamSession } from '../sdk-config/stream-session.ts';
 import { requireOfrepKey } from './auth.ts';

@@ -12,7 +12,7 @@ import { appendAudit } from '../audit/store.ts';
 import { iso } from '../clock.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
-import { declareGone, reportersOf, reportersOfMany, type ReporterRow } from './store.ts';
+import { declareGone, deleteStaleReporters, reportersOf, reportersOfMany, type ReporterRow } from './store.ts';
 
 /** Through when every live reporter has reported: never later than `now`. */
 export function horizonOf(rows: ReporterRow[], now: number): number {
@@ -75,6 +75,8 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
   }
 
   return {
+    /** Retention's rule for reporters: deletes at most `limit` silent since before `before`; returns how many. */
+    prune: (before: number, limit: number): Promise<number> => database.write((tx) => deleteStaleReporters(tx, before, limit)),
     /** For each rollout (by id): declares its silent reporters gone, then gives its judging horizon (≤ now). Reporters are read in one query. */
     async horizons(list: Rollout[], now: number): Promise<Map<number, number>> {
       const widest = Math.max(0, ...list.map((r) => r.guards.windowSeconds));

@@ -31,7 +31,6 @@ import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Database, SqlRunner, Transaction } from '../db/database.ts';
 import { auditLog, cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
-import { deleteStaleReporters } from '../reporters/store.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
 import { createPacer, drizzleSlice, sqlSlice, type Slice } from './pacing.ts';
@@ -144,6 +143,8 @@ export interface RetentionDeps {
   policy?: Partial<RetentionPolicy>;
   /** Removes finished callback deliveries before a time, at most `limit` (the callbacks' own rule). */
   pruneCallbacks?(before: number, limit: number): Promise<number>;
+  /** Removes reporters silent since before a time, at most `limit` (the reporters' own rule). */
+  pruneReporters?(before: number, limit: number): Promise<number>;
   /** After every sweep. */
   onSweep?(report: SweepReport): void;
   /** Waits between statements (tests may hand in their own). */
@@ -223,14 +224,13 @@ export function createRetention(deps: RetentionDeps) {
         const olderThan = async (tx: Transaction, table: typeof reportBatches | typeof auditLog, at: typeof reportBatches.receivedAt | typeof auditLog.at, before: number) =>
           (await tx.run(sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${at} < ${before} LIMIT ${policy.limit})`)).rowsAffected;
         removed.batches = await repeat((tx) => olderThan(tx, reportBatches, reportBatches.receivedAt, now - policy.batchesMs));
-        removed.reporters = await repeat((tx) => deleteStaleReporters(tx, now - policy.reportersMs, policy.limit));
-        const prune = deps.pruneCallbacks;
-        const pruneSlice = async (): Promise<Slice> => {
+        // Another domain's rule, in its own transaction: a slice's time includes any wait in the write queue.
+        const theirs = (prune: (before: number, limit: number) => Promise<number>, before: number) => async (): Promise<Slice> => {
           const started = performance.now();
-          // The callbacks' own transaction: its time includes any wait in the write queue.
-          return { removed: await prune!(now - policy.callbacksMs, policy.limit), heldMs: performance.now() - started };
+          return { removed: await prune(before, policy.limit), heldMs: performance.now() - started };
         };
-        removed.callbacks = prune === undefined ? 0 : await pacer.run(pruneSlice, policy.writeShare);
+        if (deps.pruneReporters) removed.reporters = await pacer.run(theirs(deps.pruneReporters, now - policy.reportersMs), policy.writeShare);
+        if (deps.pruneCallbacks) removed.callbacks = await pacer.run(theirs(deps.pruneCallbacks, now - policy.callbacksMs), policy.writeShare);
         removed.audit = await repeat((tx) => olderThan(tx, auditLog, auditLog.at, now - policy.auditMs));
         return removed;
       } finally {

@@ -13,18 +13,10 @@ import { configSnapshotSchema } from './responses.ts';
 import type { SnapshotSource } from './snapshot.ts';
 import type { StreamHub } from './stream-hub.ts';
 import { createStreamSession } from './stream-session.ts';
+import { etagMatches } from '../http/if-match.ts';
 
 /** `?patches=1`: the client applies `patch` events (SDKs after 0.2); without it every change is a whole snapshot, as older SDKs expect. */
 const streamQuerySchema = z.strictObject({ patches: z.enum(['0', '1']).optional() });
-
-/** True when an `If-None-Match` list names `etag` (or is `*`). Weak comparison, as RFC 9110 asks for it. */
-export function etagMatches(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((tag) => {
-    const t = tag.trim();
-    return t === '*' || t === etag || t === `W/${etag}`;
-  });
-}
 
 export function sdkConfigRoutes(snapshots: SnapshotSource, hub: StreamHub) {
   const app = new Hono<AppEnv>();

@@ -116,7 +116,7 @@ describe('retention', () => {
     t.clock.advance(6 * 24 * HOUR);
     await report({ batchId: 'chatty-batch-1', sdk: { name: 't', version: '1', instanceId: 'chatty' }, watermark: t.clock.now(), counts: [], messages: [{ rollout: 'w', messageId: 'c', partnerId: 'p', cohort: 'baseline', path: 'old', status: 'failed', at: t.clock.now() }] });
     t.clock.advance(2 * 24 * HOUR);
-    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger });
+    const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, pruneReporters: t.rollcall.services.reporters.prune });
     expect((await retention.sweep()).reporters).toBe(1);
     expect((await rows('reporters')).map((r) => r.instance_id)).toEqual(['chatty']);
   });
@@ -190,7 +190,7 @@ describe('every table that grows has a bound', () => {
       t.clock.advance(ageMs + 60_000);
       const young = t.clock.now();
       for (let i = 0; i < 3; i++) await t.database.client.execute(seed(young, i, rolloutId));
-      const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, policy: { limit: LIMIT }, pruneCallbacks: t.rollcall.services.callbacks.prune });
+      const retention = createRetention({ database: t.database, clock: t.clock, logger: silentLogger, policy: { limit: LIMIT }, pruneCallbacks: t.rollcall.services.callbacks.prune, pruneReporters: t.rollcall.services.reporters.prune });
       const removed = await retention.sweep();
       expect(removed[removedAs]).toBeGreaterThanOrEqual(OLD);
       // The app's own rows from before the test are older than the age too, and go with them; the young stay.
