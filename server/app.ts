@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps) {
   // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
   const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, watchMs, onError: storage.handles('stream') });
-  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses(), storageAvailable: () => storage.outage?.work !== true });
+  const metrics = createMetrics({ changes, streams: () => hub.connected, statuses: () => health.statuses(), storageAvailable: () => storage.outage?.work !== true });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,

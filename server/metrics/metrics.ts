@@ -8,8 +8,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChangeFeed } from '../changes.ts';
-import type { Executor } from '../db/database.ts';
-import { rollouts } from '../db/schema.ts';
 import type { JudgedCohort, RateName } from '../health/view.ts';
 import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
 import { stepShares, type Rollout } from '../rollouts/model.ts';
@@ -45,7 +43,7 @@ export interface RolloutStatusFigures {
 const GUARD_OF: Record<RateName, string> = { loss: 'loss', failureDelta: 'failure', mismatch: 'mismatch' };
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
-export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean }) {
+export function createMetrics(deps: { changes: ChangeFeed; streams: () => number; statuses: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -128,8 +126,9 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
 
   /** The gauges read from the database, refreshed before each scrape. */
   async function refreshRollouts(): Promise<void> {
-    const statuses = deps.statuses === undefined ? null : await deps.statuses();
-    const rows = statuses?.map((s) => s.row) ?? (await deps.db.select({ key: rollouts.key, state: rollouts.state, plan: rollouts.plan, step: rollouts.step }).from(rollouts));
+    // The status board (health's read model) carries every rollout: the metrics read no table of their own.
+    const statuses = await deps.statuses();
+    const rows = statuses.map((s) => s.row);
     liveBp.reset();
     shadowBp.reset();
     state.reset();
@@ -140,7 +139,6 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
       shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(shares.shadow ?? 0, shares.live ?? 0) * 100) - live : 0);
       for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
     }
-    if (statuses === null) return;
     effectiveLiveBp.reset();
     health.reset();
     for (const row of statuses) {
