@@ -40,21 +40,6 @@ export function splitSeconds(lo: number, hi: number): SecondsSplit {
   return { head: [lo, firstMinute], minutes: [firstMinute, endMinute], tail: [endMinute, hi] };
 }
 
-/**
- * Where a cohort's count sums come from: every counter from `since` (ms) on, and `received` up to
- * `dueBefore` (ms) as due. Seconds [from, firstMinute) from cohort_counts, minutes from there on from
- * count_minutes; the due range ends at `dueEnd` (exclusive): its head is the part below `dueHeadEnd`,
- * its minutes those below `dueMinutesEnd`, and the seconds of its last, partial minute are `dueTail`.
- */
-export function countPieces(since: number, dueBefore: number) {
-  const from = Math.floor(since / 1000);
-  const firstMinute = Math.ceil(from / 60) * 60;
-  const dueEnd = Math.max(from, Math.floor(dueBefore / 1000) + 1);
-  if (dueEnd <= firstMinute) return { from, firstMinute, dueHeadEnd: dueEnd, dueMinutesEnd: firstMinute, dueTail: [0, 0] };
-  const dueMinutesEnd = Math.floor(dueEnd / 60) * 60;
-  return { from, firstMinute, dueHeadEnd: firstMinute, dueMinutesEnd, dueTail: [dueMinutesEnd, dueEnd] };
-}
-
 /** Where a cohort's ledger counts over received ∈ [since, dueBefore] (ms) come from: raw rows at the edges, tallies between. */
 export function ledgerPieces(since: number, dueBefore: number) {
   const first = Math.ceil(since / 1000);
@@ -78,21 +63,20 @@ type Row = Record<string, string | null | number>;
 /** Count sums of many cohorts' windows in one read, in the order asked (undefined: no counts at all). */
 export async function windowSumsMany(ex: Executor, cells: WindowCell[]): Promise<(CountSums | undefined)[]> {
   if (cells.length === 0) return [];
-  const args = cells.map((c) => {
-    const p = countPieces(c.since, c.dueBefore);
-    return [c.rolloutId, c.cohort, c.path, p.from, p.firstMinute, p.dueHeadEnd, p.dueMinutesEnd, p.dueTail[0], p.dueTail[1]];
-  });
-  // Three index ranges per cohort: the head's seconds, the minutes from there on, and the due range's last seconds.
+  // Five values a cell: what it costs to unpack them from JSON is, with a thousand rollouts, a good part of the read.
+  const args = cells.map((c) => [c.rolloutId, c.cohort, c.path, Math.floor(c.since / 1000), Math.max(Math.floor(c.since / 1000), Math.floor(c.dueBefore / 1000) + 1)]);
+  // countPieces, in SQL: lo, the first whole minute m0, the due range's end de and its last whole minute's end dm.
+  // Three index ranges per cohort: seconds [lo, m0), minutes from m0 on, and the due range's seconds past its minutes.
   const rows = await ex.all<Row>(sql`
-    WITH p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS path, value ->> '$[3]' AS lo,
-      value ->> '$[4]' AS m0, value ->> '$[5]' AS dh, value ->> '$[6]' AS dm, value ->> '$[7]' AS t0, value ->> '$[8]' AS t1 FROM json_each(${JSON.stringify(args)}))
+    WITH a AS (SELECT key AS i, value ->> 0 AS rid, value ->> 1 AS cohort, value ->> 2 AS path, value ->> 3 AS lo, value ->> 4 AS de FROM json_each(${JSON.stringify(args)})),
+      p AS MATERIALIZED (SELECT *, (lo + 59) / 60 * 60 AS m0, max((lo + 59) / 60 * 60, de / 60 * 60) AS dm FROM a)
     SELECT p.i AS i,
-      (SELECT json_array(sum(CASE WHEN c.bucket < p.dh THEN c.received ELSE 0 END), ${sql.raw(SUMS)}) FROM cohort_counts AS c
+      (SELECT json_array(sum(CASE WHEN c.bucket < p.de THEN c.received ELSE 0 END), ${sql.raw(SUMS)}) FROM cohort_counts AS c
         WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.lo AND c.bucket < p.m0) AS head,
       (SELECT json_array(sum(CASE WHEN c.bucket < p.dm THEN c.received ELSE 0 END), ${sql.raw(SUMS)}) FROM count_minutes AS c
         WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.m0) AS minutes,
       (SELECT sum(c.received) FROM cohort_counts AS c
-        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.t0 AND c.bucket < p.t1) AS tail
+        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.dm AND c.bucket < p.de) AS tail
     FROM p`);
   const out: (CountSums | undefined)[] = cells.map(() => undefined);
   for (const row of rows) {
@@ -115,8 +99,16 @@ const BY_STATUS = (table: string, n: string) => `json_array(${STATUSES.map((s) =
 
 /** Lost, late and replayed ledger rows received in each cell's [since, dueBefore] (ms), by status, in one read. */
 export async function ledgerCountsMany(ex: Executor, cells: Omit<WindowCell, 'path'>[]): Promise<Partial<Record<LedgerStatus, number>>[]> {
-  if (cells.length === 0) return [];
-  const args = cells.map((c) => {
+  const out: Partial<Record<LedgerStatus, number>>[] = cells.map(() => ({}));
+  if (cells.length === 0) return out;
+  // Only cohorts that ever had a lost, late or replayed message are read further: one small read finds them.
+  const ids = [...new Set(cells.map((c) => c.rolloutId))];
+  const bad = await ex.all<{ rid: number; cohort: string }>(sql`SELECT DISTINCT rollout_id AS rid, cohort FROM ledger_totals WHERE rollout_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+  const badSet = new Set(bad.map((b) => `${b.rid}/${b.cohort}`));
+  const asked = cells.flatMap((c, i) => (badSet.has(`${c.rolloutId}/${c.cohort}`) ? [i] : []));
+  if (asked.length === 0) return out;
+  const args = asked.map((i) => {
+    const c = cells[i]!;
     const { rawHead, seconds, rawTail } = ledgerPieces(c.since, c.dueBefore);
     return [c.rolloutId, c.cohort, ...rawHead, ...seconds.head, ...seconds.minutes, ...seconds.tail, ...rawTail];
   });
@@ -124,14 +116,12 @@ export async function ledgerCountsMany(ex: Executor, cells: Omit<WindowCell, 'pa
     WHERE t.rollout_id = p.rid AND t.cohort = p.cohort AND t.span = ${span} AND t.bucket >= p.${lo} AND t.bucket < p.${hi})`);
   const raw = (lo: string, hiTest: string) => sql.raw(`(SELECT ${BY_STATUS('m', '1')} FROM messages AS m
     WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.${lo} AND m.received_at ${hiTest})`);
-  // Only cohorts that ever had a lost, late or replayed message are read further (one probe of ledger_totals each).
   const rows = await ex.all<Row>(sql`
     WITH p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS r0, value ->> '$[3]' AS r1,
       value ->> '$[4]' AS s0, value ->> '$[5]' AS s1, value ->> '$[6]' AS m0, value ->> '$[7]' AS m1, value ->> '$[8]' AS u0, value ->> '$[9]' AS u1,
       value ->> '$[10]' AS q0, value ->> '$[11]' AS q1 FROM json_each(${JSON.stringify(args)}))
     SELECT p.i AS i, ${raw('r0', '< p.r1')} AS a, ${tallies(1, 's0', 's1')} AS b, ${tallies(60, 'm0', 'm1')} AS c, ${tallies(1, 'u0', 'u1')} AS d, ${raw('q0', '<= p.q1')} AS e
-    FROM p WHERE EXISTS (SELECT 1 FROM ledger_totals AS x WHERE x.rollout_id = p.rid AND x.cohort = p.cohort)`);
-  const out: Partial<Record<LedgerStatus, number>>[] = cells.map(() => ({}));
+    FROM p`);
   for (const row of rows) {
     const counts: Partial<Record<LedgerStatus, number>> = {};
     for (const part of [row.a, row.b, row.c, row.d, row.e]) {
@@ -141,7 +131,7 @@ export async function ledgerCountsMany(ex: Executor, cells: Omit<WindowCell, 'pa
         if (n !== 0) counts[status] = (counts[status] ?? 0) + n;
       });
     }
-    out[Number(row.i)] = counts;
+    out[asked[Number(row.i)]!] = counts;
   }
   return out;
 }

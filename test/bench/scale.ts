@@ -10,7 +10,8 @@
  * the ≤ 2× target: the control loop must cost what is open, not what flowed.
  * `--quick` runs a small version of each (by `npm test`, so it never rots).
  * `ROLLCALL_SCALE_PARTS=tick,ledger` runs only the parts named (ingest,
- * revert, tick, ledger), to iterate on one; a run that skips any writes no JSON.
+ * revert, tick, tick-sqld, ledger), to iterate on one; a run that skips any
+ * writes no JSON.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -57,8 +58,8 @@ export async function runScale(quick: boolean): Promise<void> {
   const revertRun = { clients: quick ? 6 : 100, trials: quick ? 1 : 5 };
   const tickRun = { rollouts: quick ? 10 : 1_000, ticks: quick ? 2 : 20 };
   const ledgerRun = { rows: quick ? 20_000 : 10_000_000, samples: quick ? 2 : 11 };
-  const parts = new Set((process.env.ROLLCALL_SCALE_PARTS ?? 'ingest,revert,tick,ledger').split(','));
-  const skipped = ['ingest', 'revert', 'tick', 'ledger'].filter((part) => !parts.has(part));
+  const parts = new Set((process.env.ROLLCALL_SCALE_PARTS ?? 'ingest,revert,tick,tick-sqld,ledger').split(','));
+  const skipped = ['ingest', 'revert', 'tick', 'tick-sqld', 'ledger'].filter((part) => !parts.has(part));
   /** A part not asked for is not run; its figures read 0 and the table says so. */
   const part = async <T>(name: string, fn: () => Promise<T>, none: T): Promise<T> => (parts.has(name) ? fn() : none);
 
@@ -77,7 +78,7 @@ export async function runScale(quick: boolean): Promise<void> {
   // The curve's small end first: a tenth of the rollouts, then of the ledger.
   const tickSmall = logged('tick embedded (a tenth)', await part('tick', () => onFile((dbUrl) => measureTick({ ...tickRun, rollouts: tickRun.rollouts / 10, dbUrl, label: 'embedded, a tenth' })), noTick));
   const tickEmbedded = logged('tick embedded', await part('tick', () => onFile((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'embedded' })), noTick));
-  const tickSqld = logged('tick sqld', await part('tick', () => onSqld((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'sqld' })), noTick));
+  const tickSqld = logged('tick sqld', await part('tick-sqld', () => onSqld((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'sqld' })), noTick));
   const noLedger = { dashboard_ms: 0, dashboard_p95_ms: 0, health_ms: 0, health_p95_ms: 0, rows: 0, samples: 0, mix: 'bad' as const };
   const ledgerSmall = logged('ledger (a tenth)', await part('ledger', () => measureDashboard({ ...ledgerRun, rows: ledgerRun.rows / 10, mix: 'bad' }), noLedger));
   const ledger = logged('ledger', await part('ledger', () => measureDashboard({ ...ledgerRun, mix: 'bad' }), noLedger));
