@@ -32,10 +32,10 @@ export interface SecondsSplit {
   tail: [number, number];
 }
 
-/** Splits seconds [lo, hi) (hi may be Infinity) into whole minutes and the seconds at either edge. */
+/** Splits seconds [lo, hi) into whole minutes and the seconds at either edge. */
 export function splitSeconds(lo: number, hi: number): SecondsSplit {
   const firstMinute = Math.ceil(lo / 60) * 60;
-  const endMinute = hi === Infinity ? Infinity : Math.floor(hi / 60) * 60;
+  const endMinute = Math.floor(hi / 60) * 60;
   if (firstMinute >= endMinute) return { head: [lo, hi], minutes: [0, 0], tail: [0, 0] };
   return { head: [lo, firstMinute], minutes: [firstMinute, endMinute], tail: [endMinute, hi] };
 }
