@@ -149,6 +149,57 @@ export const cohortCounts = sqliteTable(
   ],
 );
 
+/**
+ * `cohort_counts` summed by minute (bucket: the unix second the minute starts), kept by triggers on
+ * cohort_counts (see the migration `count_rollups`): a window's sums read its whole minutes here and
+ * only the seconds at its edges there, so a controller pass reads a bounded number of rows per cohort.
+ */
+export const countMinutes = sqliteTable(
+  'count_minutes',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    bucket: integer('bucket').notNull(),
+    ...counterColumns(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.bucket] })],
+);
+
+/**
+ * Ledger rows that are lost, late or replayed, by rollout, cohort, status and the second (`span` 1)
+ * and minute (`span` 60) they were received in; kept by triggers on `messages` as rows change status
+ * or are deleted. The guards count a window's bad messages from here, not from the ledger's rows.
+ */
+export const ledgerTallies = sqliteTable(
+  'ledger_tallies',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    span: integer('span').$type<1 | 60>().notNull(),
+    /** Unix second at the start of the second or minute. */
+    bucket: integer('bucket').notNull(),
+    status: text('status').$type<'lost' | 'late' | 'replayed'>().notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.span, t.bucket, t.status] })],
+);
+
+/**
+ * Ledger rows per rollout and cohort that are lost, late or replayed, whenever received (kept by the
+ * same triggers): replay progress without counting rows, and a cohort with none reads no tallies.
+ */
+export const ledgerTotals = sqliteTable(
+  'ledger_totals',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    status: text('status').$type<'lost' | 'late' | 'replayed'>().notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.status] })],
+);
+
 /** Latency histograms per rollout, cohort, path and minute: slot i holds durations up to 2^(i/4) µs. */
 export const latencyCounts = sqliteTable(
   'latency_counts',

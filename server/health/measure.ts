@@ -2,9 +2,9 @@
  * Cohort health: the reconciled figures of every cohort over a window, the
  * rates, and the guards they breach. Band cohorts (`c1`…) are measured on
  * the new path since they last became active; the shadow cohort since the
- * current step (or resume) began; the baseline on the old path. Every query
- * is an index range on (rollout, cohort, path, bucket) or on the ledger's
- * status index: nothing scans whole tables.
+ * current step (or resume) began; the baseline on the old path. Sums and
+ * ledger counts come from the rollups (rollups.ts); every other query is an
+ * index range: nothing scans whole tables.
  */
 import type { Path } from '../../sdk/snapshot.ts';
 import { quantile } from '../../sdk/latency.ts';
@@ -15,6 +15,7 @@ import * as store from './store.ts';
 import type { LatencyRow } from './store.ts';
 import { withdrawNoise, type NoiseOutcome } from './withdraw.ts';
 import { dueMsOf } from './settle.ts';
+import { ledgerCountsMany, windowSumsMany } from './rollups.ts';
 
 export interface CohortHealth extends Figures {
   name: string;
@@ -194,15 +195,9 @@ export async function measureRollout(ex: Executor, aggregate: RolloutAggregate, 
   const latencyRows = await store.latencySums(ex, rollout.id, windowOf(aggregate, options).from);
   const window = windowOf(aggregate, { ...options, dueMs: options.dueMs ?? dueMsOf(rollout.guards, latencyRows) });
   const plans = planCohorts(aggregate, window, new Set(await store.cohortsWithTraffic(ex, rollout.id, window.from)));
-  const figures = await Promise.all(
-    plans.map(async (plan): Promise<Figures> => {
-      const [sums, ledger] = await Promise.all([
-        store.cohortSums(ex, rollout.id, plan.name, plan.since, window.dueBefore),
-        store.ledgerCounts(ex, rollout.id, plan.name, plan.since, window.dueBefore),
-      ]);
-      return figuresOf(plan, sums, ledger);
-    }),
-  );
+  const cells = plans.map((plan) => ({ rolloutId: rollout.id, cohort: plan.name, path: MEASURED_PATH[plan.kind], since: plan.since, dueBefore: window.dueBefore }));
+  const [sums, ledger] = await Promise.all([windowSumsMany(ex, cells), ledgerCountsMany(ex, cells)]);
+  const figures = plans.map((plan, i): Figures => figuresOf(plan, new Map(sums[i] === undefined ? [] : [[MEASURED_PATH[plan.kind], sums[i]!]]), ledger[i] ?? {}));
   await explainDrops(ex, rollout.id, plans, figures);
   const noise = await withdrawNoise(ex, rollout, window.from, plans, figures);
   const extras: Extras = options.guardsOnly

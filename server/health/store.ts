@@ -1,13 +1,14 @@
 /**
  * Health's reads: per-cohort sums of the counts, the ledger by status, open
  * messages, latency histograms, replay progress, mismatch samples and counts
- * over time (noise is read in noise-store.ts). Every query is an index range
- * on (rollout, cohort, path, bucket) or on the ledger's status index.
+ * over time (noise is read in noise-store.ts). Window sums and ledger counts
+ * read the rollups (rollups.ts); every other query is an index range.
  */
-import { and, count, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import { COUNTERS, type Counts, type DropReason } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
-import { cohortCounts, droppedEvents, latencyCounts, messages, mismatchSamples } from '../db/schema.ts';
+import { cohortCounts, droppedEvents, latencyCounts, ledgerTotals, messages, mismatchSamples } from '../db/schema.ts';
+import { ledgerCountsMany, windowSumsMany } from './rollups.ts';
 
 export type SampleView = typeof mismatchSamples.$inferSelect;
 
@@ -24,24 +25,9 @@ export function zeroSums(): CountSums {
 
 /** Sums of one cohort's counts per path since `from` (ms); `dueBefore` (ms) splits off the due messages. */
 export async function cohortSums(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Map<string, CountSums>> {
-  const sums = Object.fromEntries(COUNTERS.map((c) => [c, sql<number>`coalesce(sum(${cohortCounts[c]}), 0)`])) as Record<keyof Counts, SQL<number>>;
-  const rows = await ex
-    .select({
-      path: cohortCounts.path,
-      due: sql<number>`coalesce(sum(CASE WHEN ${cohortCounts.bucket} * 1000 <= ${dueBefore} THEN ${cohortCounts.received} ELSE 0 END), 0)`,
-      ...sums,
-    })
-    .from(cohortCounts)
-    .where(
-      and(
-        eq(cohortCounts.rolloutId, rolloutId),
-        eq(cohortCounts.cohort, cohort),
-        inArray(cohortCounts.path, ['old', 'new', 'shadow']),
-        gte(cohortCounts.bucket, Math.floor(from / 1000)),
-      ),
-    )
-    .groupBy(cohortCounts.path);
-  return new Map(rows.map(({ path, ...sums }) => [path, sums]));
+  const paths = ['old', 'new', 'shadow'];
+  const sums = await windowSumsMany(ex, paths.map((path) => ({ rolloutId, cohort, path, since: from, dueBefore })));
+  return new Map(paths.flatMap((path, i) => (sums[i] === undefined ? [] : [[path, sums[i]!] as const])));
 }
 
 /** Cohorts with any counts since `from`: the pseudo-cohorts that have traffic. */
@@ -53,10 +39,6 @@ export async function cohortsWithTraffic(ex: Executor, rolloutId: number, from: 
   return rows.map((r) => r.cohort);
 }
 
-/**
- * Ledger rows of one cohort received from `from` up to `dueBefore`, by status (lost, late, replayed): only
- * among the messages counted as due, so that lost never counts a message `due` does not.
- */
 /** Events SDKs dropped in one rollout since `from` (ms), by cohort, path and reason. */
 export async function droppedByReason(ex: Executor, rolloutId: number, from: number): Promise<{ cohort: string; path: string; reason: DropReason; n: number }[]> {
   const rows = await ex
@@ -68,21 +50,12 @@ export async function droppedByReason(ex: Executor, rolloutId: number, from: num
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
+/**
+ * Ledger rows of one cohort received from `from` up to `dueBefore`, by status (lost, late, replayed): only
+ * among the messages counted as due, so that lost never counts a message `due` does not.
+ */
 export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Record<string, number>> {
-  const rows = await ex
-    .select({ status: messages.status, n: count() })
-    .from(messages)
-    .where(
-      and(
-        eq(messages.rolloutId, rolloutId),
-        inArray(messages.status, ['lost', 'late', 'replayed']),
-        gte(messages.receivedAt, from),
-        lte(messages.receivedAt, dueBefore),
-        eq(messages.cohort, cohort),
-      ),
-    )
-    .groupBy(messages.status);
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  return (await ledgerCountsMany(ex, [{ rolloutId, cohort, since: from, dueBefore }]))[0]!;
 }
 
 /** Open rows per cohort (messages the server knows were received and not yet settled). */
@@ -95,29 +68,25 @@ export async function openCounts(ex: Executor, rolloutId: number): Promise<Map<s
   return new Map(rows.map((r) => [r.cohort, r.n]));
 }
 
-/** Replay progress over the whole ledger of a rollout. */
-/** Lost messages not yet replayed, per rollout (one count over each rollout's index range). */
+/** Lost messages not yet replayed, per rollout (the triggers' totals: a few rows each, however many are lost). */
 export async function lostPendingMany(ex: Executor, rolloutIds: number[]): Promise<Map<number, number>> {
   if (rolloutIds.length === 0) return new Map();
   const rows = await ex
-    .select({ rolloutId: messages.rolloutId, n: sql<number>`count(*)` })
-    .from(messages)
-    .where(and(inArray(messages.rolloutId, rolloutIds), eq(messages.status, 'lost')))
-    .groupBy(messages.rolloutId);
+    .select({ rolloutId: ledgerTotals.rolloutId, n: sql<number>`sum(${ledgerTotals.n})` })
+    .from(ledgerTotals)
+    .where(and(inArray(ledgerTotals.rolloutId, rolloutIds), eq(ledgerTotals.status, 'lost')))
+    .groupBy(ledgerTotals.rolloutId);
   return new Map(rows.map((r) => [r.rolloutId, Number(r.n)]));
 }
 
+/** Replay progress over the whole ledger of a rollout: totals from the triggers, and the leased lost rows from their index. */
 export async function replayProgress(ex: Executor, rolloutId: number, now: number) {
-  // Four counts over index ranges (status; lost by lease), none reading the table: with a million
-  // lost rows one sum over the rows themselves took most of a rollout page.
-  const tally = async (where: SQL | undefined) => Number((await ex.select({ n: sql<number>`count(*)` }).from(messages).where(where))[0]?.n ?? 0);
-  const [lost, leased, replayed, late] = await Promise.all([
-    tally(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'lost'))),
-    tally(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'lost'), gt(messages.leaseUntil, now))),
-    tally(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'replayed'))),
-    tally(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'late'))),
+  const [totals, leased] = await Promise.all([
+    ex.select({ status: ledgerTotals.status, n: sql<number>`sum(${ledgerTotals.n})` }).from(ledgerTotals).where(eq(ledgerTotals.rolloutId, rolloutId)).groupBy(ledgerTotals.status),
+    ex.select({ n: sql<number>`count(*)` }).from(messages).where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'lost'), gt(messages.leaseUntil, now))),
   ]);
-  return { lost, leased, replayed, late };
+  const total = (status: string) => Number(totals.find((t) => t.status === status)?.n ?? 0);
+  return { lost: total('lost'), leased: Number(leased[0]?.n ?? 0), replayed: total('replayed'), late: total('late') };
 }
 
 /** Latency histograms since `from` (ms), per cohort, path and role: slot → count. */

@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/database.ts';
-import { lostAnnouncements, messages } from '../db/schema.ts';
+import { ledgerTotals, lostAnnouncements, messages } from '../db/schema.ts';
 
 export type Tally = typeof lostAnnouncements.$inferSelect;
 
@@ -24,9 +24,9 @@ export async function markLost(ex: Executor, rolloutId: number, dueBefore: numbe
     .returning({ messageId: messages.messageId, cohort: messages.cohort });
 }
 
-/** How many of the rollout's messages are lost and not yet replayed (the status index keeps this a range count). */
+/** How many of the rollout's messages are lost and not yet replayed: the triggers' totals, a row per cohort, not a count of the lost rows. */
 export async function countStillLost(ex: Executor, rolloutId: number): Promise<number> {
-  const [row] = await ex.select({ n: sql<number>`count(*)` }).from(messages).where(and(eq(messages.rolloutId, rolloutId), eq(messages.status, 'lost')));
+  const [row] = await ex.select({ n: sql<number>`sum(${ledgerTotals.n})` }).from(ledgerTotals).where(and(eq(ledgerTotals.rolloutId, rolloutId), eq(ledgerTotals.status, 'lost')));
   return Number(row?.n ?? 0);
 }
 

@@ -44,7 +44,7 @@ describe('npm run bench --quick', () => {
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/ingest_sqld_msgs_per_s \(3\)\s+\d+ msg\/s/);
       const figures = JSON.parse(readFileSync(out, 'utf8'));
-      for (const key of ['ingest_embedded_msgs_per_s', 'ingest_sqld_1_msgs_per_s', 'ingest_sqld_3_msgs_per_s', 'revert_embedded_p99_ms', 'revert_sqld_p99_ms', 'tick_embedded_p99_ms', 'tick_sqld_p99_ms', 'ledger_page_ms', 'ledger_health_ms', 'db_bytes_per_million_msgs', 'metrics_scrape_ms', 'ingest_sqld_cpu_ratio']) {
+      for (const key of ['ingest_embedded_msgs_per_s', 'ingest_sqld_1_msgs_per_s', 'ingest_sqld_3_msgs_per_s', 'revert_embedded_p99_ms', 'revert_sqld_p99_ms', 'tick_embedded_p99_ms', 'tick_sqld_p99_ms', 'ledger_page_ms', 'ledger_health_ms', 'db_bytes_per_million_msgs', 'metrics_scrape_ms', 'ingest_sqld_cpu_ratio', 'tick_growth', 'ledger_page_growth', 'ledger_health_growth', 'tick_embedded_tenth_p99_ms']) {
         expect(Number.isFinite(figures[key]) && figures[key] > 0, `${key} = ${figures[key]}`).toBe(true);
       }
       expect(figures.mode).toBe('quick-scale');

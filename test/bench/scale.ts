@@ -5,6 +5,9 @@
  * the SDKs spread over them; one controller pass over 1,000 running
  * rollouts (embedded and sqld); the rollout page and /health over a ledger
  * of 10 million rows with a bad mix; bytes on disk per million messages.
+ * The controller pass and the ledger are also measured at a tenth of their
+ * size (100 rollouts, 1M rows), and the growth from there is printed against
+ * the ≤ 2× target: the control loop must cost what is open, not what flowed.
  * `--quick` runs a small version of each (by `npm test`, so it never rots).
  * `ROLLCALL_SCALE_ONLY=ingest,revert` (any of ingest, revert, tick, ledger)
  * measures only those parts, while iterating; a full run measures them all.
@@ -92,17 +95,27 @@ export async function runScale(quick: boolean): Promise<void> {
     add({ figure: 'revert_sqld_p99_ms', value: Math.round(revertSqld.revert_p99_ms), unit: 'ms', target: '≤ 1000', met: revertSqld.revert_p99_ms <= 1000, context: `${revertRun.clients} SDKs over 3 servers on one sqld; p50 ${Math.round(revertSqld.revert_p50_ms)} ms over ${revertSqld.samples}; decided (audit) after ${revertSqld.decided_p50_ms} ms (median), ${revertSqld.decided_max_ms} ms at most` });
   }
   if (wanted('tick')) {
+    // The curve's small end first: a tenth of the rollouts.
+    const tickSmall = logged('tick embedded (a tenth)', await onFile((dbUrl) => measureTick({ ...tickRun, rollouts: tickRun.rollouts / 10, dbUrl, label: 'embedded, a tenth' })));
     const tickEmbedded = logged('tick embedded', await onFile((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'embedded' })));
     const tickSqld = logged('tick sqld', await onSqld((dbUrl) => measureTick({ ...tickRun, dbUrl, label: 'sqld' })));
-    add({ figure: 'tick_ms (embedded)', key: 'tick_embedded_p99_ms', value: round(tickEmbedded.tick_p99_ms), unit: 'ms', target: '≤ 100', met: tickEmbedded.tick_p99_ms <= 100, context: `p99 of ${tickEmbedded.ticks} passes over ${tickEmbedded.rollouts} running rollouts × 10 cohorts, ${tickEmbedded.rows_summed.toLocaleString()} count rows in their windows; p50 ${round(tickEmbedded.tick_p50_ms)} ms` });
+    add({ figure: 'tick_ms (embedded)', key: 'tick_embedded_p99_ms', value: round(tickEmbedded.tick_p99_ms), unit: 'ms', target: '≤ 100', met: tickEmbedded.tick_p99_ms <= 100, context: `p99 of ${tickEmbedded.ticks} passes over ${tickEmbedded.rollouts} running rollouts × 10 cohorts, ${tickEmbedded.rows_summed.toLocaleString()} count rows in their windows; p50 ${round(tickEmbedded.tick_p50_ms)} ms, CPU ${round(tickEmbedded.tick_cpu_p50_ms)} ms a pass (median)` });
     add({ figure: 'tick_ms (sqld)', key: 'tick_sqld_p99_ms', value: round(tickSqld.tick_p99_ms), unit: 'ms', target: '≤ 100', met: tickSqld.tick_p99_ms <= 100, context: `the same on sqld; p50 ${round(tickSqld.tick_p50_ms)} ms` });
     figures.metrics_scrape_sqld_ms = round(tickSqld.metrics_scrape_ms);
     add({ figure: 'metrics_scrape_ms', value: round(tickEmbedded.metrics_scrape_ms), unit: 'ms', target: '≤ 100', met: tickEmbedded.metrics_scrape_ms <= 100, context: `a /metrics scrape over ${tickEmbedded.rollouts} running rollouts after a controller pass put them on the status board, median of ${tickEmbedded.scrapes}, p99 ${round(tickEmbedded.metrics_scrape_p99_ms)} ms; on sqld ${figures.metrics_scrape_sqld_ms} ms; cold (every rollout judged afresh) ${round(tickEmbedded.metrics_scrape_cold_ms)} ms` });
+    figures.tick_embedded_tenth_p99_ms = round(tickSmall.tick_p99_ms);
+    add(growthRow('tick_growth (embedded)', 'tick_growth', tickSmall.tick_p99_ms, tickEmbedded.tick_p99_ms, `controller pass p99, ${tickSmall.rollouts} → ${tickEmbedded.rollouts} running rollouts (p50 ${round(tickSmall.tick_p50_ms)} → ${round(tickEmbedded.tick_p50_ms)} ms, CPU ${round(tickSmall.tick_cpu_p50_ms)} → ${round(tickEmbedded.tick_cpu_p50_ms)} ms)`));
   }
   if (wanted('ledger')) {
+    const ledgerSmall = logged('ledger (a tenth)', await measureDashboard({ ...ledgerRun, rows: ledgerRun.rows / 10, mix: 'bad' }));
     const ledger = logged('ledger', await measureDashboard({ ...ledgerRun, mix: 'bad' }));
     add({ figure: 'ledger_page_ms', value: round(ledger.dashboard_ms), unit: 'ms', target: '≤ 100', met: ledger.dashboard_ms <= 100, context: `rollout page, ${ledger.rows.toLocaleString()} ledger rows in the window, 25% lost/replayed/late; median of ${ledger.samples}, p95 ${round(ledger.dashboard_p95_ms)} ms` });
     add({ figure: 'ledger_health_ms', value: round(ledger.health_ms), unit: 'ms', target: '≤ 100', met: ledger.health_ms <= 100, context: `GET /v1/rollouts/:key/health on the same ledger; p95 ${round(ledger.health_p95_ms)} ms` });
+    figures.ledger_tenth_page_ms = round(ledgerSmall.dashboard_ms);
+    figures.ledger_tenth_health_ms = round(ledgerSmall.health_ms);
+    const rowsGrew = `${ledgerSmall.rows.toLocaleString()} → ${ledger.rows.toLocaleString()} ledger rows (bad mix)`;
+    add(growthRow('ledger_page_growth', 'ledger_page_growth', ledgerSmall.dashboard_ms, ledger.dashboard_ms, `rollout page median, ${rowsGrew}`));
+    add(growthRow('ledger_health_growth', 'ledger_health_growth', ledgerSmall.health_ms, ledger.health_ms, `/health median, ${rowsGrew}`));
   }
 
   const pad = (text: string, width: number) => text.padEnd(width);
@@ -115,4 +128,12 @@ export async function runScale(quick: boolean): Promise<void> {
     writeFileSync(out, `${JSON.stringify({ ...figures, mode: quick ? 'quick-scale' : 'scale', ...(only === undefined ? {} : { only }), measuredAt: new Date().toISOString(), cores: cpus().length, node: process.version }, null, 2)}\n`);
     progress(`figures written to ${out}`);
   }
+}
+
+
+/** The curve: each figure at a tenth of the size and at full size, and how much it grew (target ≤ 2×). */
+/** Growth from a tenth of the size to the whole, against the ≤ 2× target. */
+function growthRow(figure: string, key: string, small: number, large: number, context: string): Row {
+  const value = small > 0 ? round(large / small, 2) : 0;
+  return { figure, key, value, unit: '×', target: '≤ 2', met: small > 0 ? value <= 2 : null, context: `${context}: ${round(small)} → ${round(large)} ms` };
 }
