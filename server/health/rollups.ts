@@ -21,9 +21,20 @@
  * those of sums over the raw rows (test/server/health/rollups-property.test.ts).
  */
 import { sql } from 'drizzle-orm';
-import { COUNTERS } from '../../sdk/wire.ts';
+import { COUNTERS, type Counts } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
-import { zeroSums, type CountSums } from './store.ts';
+
+/** A cohort's counts over a window, per path: every counter, and those received past the grace. */
+export interface CountSums extends Counts {
+  /** Received in buckets that are past the grace: messages that are due. */
+  due: number;
+}
+
+export function zeroSums(): CountSums {
+  const sums = { due: 0 } as CountSums;
+  for (const c of COUNTERS) sums[c] = 0;
+  return sums;
+}
 
 /** Half-open [lo, hi) ranges of unix seconds: per-second rows below and above, whole minutes between. */
 export interface SecondsSplit {

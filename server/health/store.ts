@@ -8,20 +8,13 @@ import { and, count, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import { COUNTERS, type Counts, type DropReason } from '../../sdk/wire.ts';
 import type { Executor } from '../db/database.ts';
 import { cohortCounts, droppedEvents, latencyCounts, ledgerTotals, messages, mismatchSamples } from '../db/schema.ts';
-import { ledgerCountsMany, windowSumsMany } from './rollups.ts';
+import { ledgerCountsMany, windowSumsMany, zeroSums, type CountSums } from './rollups.ts';
+
+export { zeroSums, type CountSums };
 
 export type SampleView = typeof mismatchSamples.$inferSelect;
 
-export interface CountSums extends Counts {
-  /** Received in buckets that are past the grace: messages that are due. */
-  due: number;
-}
 
-export function zeroSums(): CountSums {
-  const sums = { due: 0 } as CountSums;
-  for (const c of COUNTERS) sums[c] = 0;
-  return sums;
-}
 
 /** Sums of one cohort's counts per path since `from` (ms); `dueBefore` (ms) splits off the due messages. */
 export async function cohortSums(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Map<string, CountSums>> {
