@@ -15,6 +15,7 @@ import { createDeliveryWorker } from './callbacks/worker.ts';
 import { createChangeFeed } from './changes.ts';
 import type { Cidr } from './config.ts';
 import { createController } from './controller/controller.ts';
+import { createControllerLease } from './controller/lease.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { filePathOf, type Database } from './db/database.ts';
 import { AppError } from './errors.ts';
@@ -56,8 +57,8 @@ export interface AppDeps {
   logger?: Logger;
   /** SSE heartbeat interval (15 s) and how often other servers' changes are looked for (250 ms). */
   stream?: { heartbeatMs?: number; watchMs?: number; stallMs?: number };
-  /** How often the controller evaluates every rollout (250 ms). */
-  controller?: { tickMs?: number };
+  /** How often the controller evaluates every rollout (250 ms), and how long its lease runs (2 s; 0: no lease, every server passes). */
+  controller?: { tickMs?: number; leaseMs?: number };
   /** How report groups are committed: one transaction (embedded file) or one batch (libsql server); chosen from the URL. */
   ingestCommit?: CommitMode;
   /** Report batches committed together at most (64). */
@@ -102,7 +103,9 @@ export function createApp(deps: AppDeps) {
   // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
   const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, watchMs, onError: storage.handles('stream') });
-  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses() });
+  const leaseMs = deps.controller?.leaseMs;
+  const lease = leaseMs === 0 ? undefined : createControllerLease({ database, clock, ttlMs: leaseMs });
+  const metrics = createMetrics({ db: database.db, changes, streams: () => hub.connected, statuses: () => health.statuses(), leading: () => lease?.held ?? true });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,
@@ -142,7 +145,7 @@ export function createApp(deps: AppDeps) {
   const reporters = createReporterWatch({ database, announce: enqueueEvent });
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
   const health = createHealthService({ database, clock, rollouts });
-  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
+  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, lease, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, onSweep: metrics.observeSweep });
 
   const app = new Hono<AppEnv>();

@@ -38,7 +38,7 @@ export interface RolloutStatusFigures {
 }
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
-export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]> }) {
+export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams: () => number; statuses?: () => Promise<RolloutStatusFigures[]>; leading?: () => boolean }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -84,6 +84,15 @@ export function createMetrics(deps: { db: Executor; changes: ChangeFeed; streams
     registers: [registry],
     collect() {
       this.set(deps.streams());
+    },
+  });
+
+  new Gauge({
+    name: 'rollcall_controller_leading',
+    help: '1 while this server runs the controller passes (it holds the controller lease), 0 while another server does',
+    registers: [registry],
+    collect() {
+      this.set(deps.leading?.() === false ? 0 : 1);
     },
   });
 
