@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { auditRoutes } from './audit/routes.ts';
 import { createAddressPolicy } from './callbacks/address-policy.ts';
-import { announceChange, announceStatements, enqueueEvent } from './callbacks/outbox.ts';
+import { announceChange, announceStatements, enqueueEvent, eventStatements } from './callbacks/outbox.ts';
 import { callbackRoutes, deliveryRoutes } from './callbacks/routes.ts';
 import { createSender, type Resolver, type Sender } from './callbacks/sender.ts';
 import { createCallbackService } from './callbacks/service.ts';
@@ -65,6 +65,8 @@ export interface AppDeps {
   ingestGroupMax?: number;
   /** How the controller's breach decisions are committed, as for reports; chosen from the URL. */
   breachCommit?: 'transaction' | 'batch';
+  /** How due messages are marked lost, as for reports; chosen from the URL. */
+  lostCommit?: 'transaction' | 'batch';
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
   /** Failed authentications allowed per client address and window (30 a minute). */
   authFailures?: FailureLimitOptions;
@@ -143,7 +145,7 @@ export function createApp(deps: AppDeps) {
     },
   };
   const reporters = createReporterWatch({ database, announce: enqueueEvent });
-  const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
+  const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents, commit: deps.lostCommit, eventStatements: (list) => eventStatements(database.db, list) });
   const health = createHealthService({ database, clock, rollouts });
   const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, lease, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, onSweep: metrics.observeSweep });
