@@ -132,22 +132,28 @@ export function createController(deps: ControllerDeps) {
     await tickOnce();
   }
 
+  /** Whether the pass in flight is a timed one (which may have run no pass: the lease was another's). */
+  let runningTimed = false;
+
   /** Concurrent calls share the pass in flight. */
-  function shared(work: () => Promise<void>): Promise<void> {
-    running ??= work().finally(() => {
-      running = null;
-    });
+  function shared(work: () => Promise<void>, timed: boolean): Promise<void> {
+    if (running === null) {
+      runningTimed = timed;
+      running = work().finally(() => {
+        running = null;
+      });
+    }
     return running;
   }
 
   return {
     /** One pass over every controlled rollout, lease or not; concurrent calls share the pass in flight. */
-    tick: (): Promise<void> => shared(tickOnce),
+    tick: (): Promise<void> => (running !== null && runningTimed ? running.then(() => shared(tickOnce, false)) : shared(tickOnce, false)),
     /** What the timer runs: a pass when this server holds the lease (or there is none). */
-    timedTick: (): Promise<void> => shared(timedOnce),
+    timedTick: (): Promise<void> => shared(timedOnce, true),
     start(): void {
       if (timer !== null) return;
-      timer = setInterval(() => void shared(timedOnce), deps.tickMs ?? 250);
+      timer = setInterval(() => void shared(timedOnce, true), deps.tickMs ?? 250);
       timer.unref();
     },
     async stop(): Promise<void> {
