@@ -8,7 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { auditRoutes } from './audit/routes.ts';
 import { createAuditService } from './audit/service.ts';
 import { createAddressPolicy } from './callbacks/address-policy.ts';
-import { announceChange, announceStatements, enqueueEvent } from './callbacks/outbox.ts';
+import { announceChange, announceStatements, enqueueEvent, eventStatements } from './callbacks/outbox.ts';
 import { callbackRoutes, deliveryRoutes } from './callbacks/routes.ts';
 import { createSender, type Resolver, type Sender } from './callbacks/sender.ts';
 import { createCallbackService } from './callbacks/service.ts';
@@ -16,6 +16,7 @@ import { createDeliveryWorker } from './callbacks/worker.ts';
 import { createChangeFeed } from './changes.ts';
 import type { Cidr } from './config.ts';
 import { createController } from './controller/controller.ts';
+import { createControllerLease } from './controller/lease.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { filePathOf, type Database } from './db/database.ts';
 import { AppError } from './errors.ts';
@@ -63,14 +64,16 @@ export interface AppDeps {
   logger?: Logger;
   /** SSE heartbeat interval (15 s) and how often other servers' changes are looked for (250 ms). */
   stream?: { heartbeatMs?: number; watchMs?: number; stallMs?: number };
-  /** How often the controller evaluates every rollout (250 ms). */
-  controller?: { tickMs?: number };
+  /** How often the controller evaluates every rollout (250 ms), and how long its lease runs (2 s; 0: no lease, every server passes). */
+  controller?: { tickMs?: number; leaseMs?: number };
   /** How report groups are committed: one transaction (embedded file) or one batch (libsql server); chosen from the URL. */
   ingestCommit?: CommitMode;
   /** Report batches committed together at most (64). */
   ingestGroupMax?: number;
   /** How the controller's breach decisions are committed, as for reports; chosen from the URL. */
   breachCommit?: 'transaction' | 'batch';
+  /** How due messages are marked lost, as for reports; chosen from the URL. */
+  lostCommit?: 'transaction' | 'batch';
   retention?: Partial<RetentionPolicy> & { intervalMs?: number };
   /** Failed authentications allowed per client address and window (30 a minute). */
   authFailures?: FailureLimitOptions;
@@ -109,7 +112,9 @@ export function createApp(deps: AppDeps) {
   // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
   const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
   const hub = createStreamHub({ snapshots, changes, logger, ...deps.stream, watchMs, onError: storage.handles('stream') });
-  const metrics = createMetrics({ changes, streams: () => hub.connected, statuses: () => health.statuses(), storageAvailable: () => storage.outage?.work !== true });
+  const leaseMs = deps.controller?.leaseMs;
+  const lease = leaseMs === 0 ? undefined : createControllerLease({ database, clock, ttlMs: leaseMs });
+  const metrics = createMetrics({ changes, streams: () => hub.connected, statuses: () => health.statuses(), storageAvailable: () => storage.outage?.work !== true, leading: () => lease?.held ?? true });
   const policy = createAddressPolicy(deps.callbacks?.allow ?? []);
   const worker = createDeliveryWorker({
     database,
@@ -147,9 +152,9 @@ export function createApp(deps: AppDeps) {
     },
   };
   const reporters = createReporterWatch({ database, announce: enqueueEvent, onGone: metrics.countReporterGone });
-  const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents });
+  const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents, commit: deps.lostCommit, eventStatements: (list) => eventStatements(database.db, list) });
   const health = createHealthService({ database, clock, rollouts });
-  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
+  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, lease, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
   const audit = createAuditService({ db: database.db });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, pruneReporters: reporters.prune, onSweep: metrics.observeSweep });
 

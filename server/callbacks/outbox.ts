@@ -53,23 +53,27 @@ export async function announceChange(tx: Transaction, change: RolloutChange): Pr
 }
 
 /**
- * The rollout service's announcer for a decision sent as one batch (a libsql
- * server): the subscriptions are read first, outside the write lock, and the
- * events become statements of the decision's batch. A subscription changed
- * in the moment between counts as changed after the decision (the worker
- * skips a delivery whose subscription is no longer enabled).
+ * Events for a decision sent as one batch (a libsql server): the
+ * subscriptions are read first, outside the write lock, and the events
+ * become statements of the decision's batch. A subscription changed in the
+ * moment between counts as changed after the decision (the worker skips a
+ * delivery whose subscription is no longer enabled). All of one rollout.
  */
-export async function announceStatements(db: Db, changes: RolloutChange[]): Promise<InStatement[]> {
-  const announced = changes.filter((change) => isCallbackEvent(change.type));
-  if (announced.length === 0) return [];
-  const subscribers = await subscribersOf(db, announced[0]!.rollout.key);
-  return announced.flatMap((change) => {
-    const message = { type: change.type as CallbackEvent, at: change.at, data: eventData(change.rollout, change) };
-    return eventInserts(db, newId('msg'), message, subscribers).map((insert) => {
+export async function eventStatements(db: Db, messages: CallbackMessage[]): Promise<InStatement[]> {
+  if (messages.length === 0) return [];
+  const subscribers = await subscribersOf(db, messages[0]!.data.rollout);
+  return messages.flatMap((message) =>
+    eventInserts(db, newId('msg'), message, subscribers).map((insert) => {
       const { sql, params } = insert.toSQL();
       return { sql, args: params as InValue[] };
-    });
-  });
+    }),
+  );
+}
+
+/** The rollout service's announcer for a decision sent as one batch: `eventStatements` of the changes callbacks carry. */
+export async function announceStatements(db: Db, changes: RolloutChange[]): Promise<InStatement[]> {
+  const announced = changes.filter((change) => isCallbackEvent(change.type));
+  return eventStatements(db, announced.map((change) => ({ type: change.type as CallbackEvent, at: change.at, data: eventData(change.rollout, change) })));
 }
 
 /** Writes one event in a transaction: the outbox, or nothing in tests that need none. */

@@ -39,7 +39,10 @@ export interface WorkerDeps {
   logger: Logger;
   send: Sender;
   concurrency?: number;
-  /** How often to look for due deliveries written by other servers or falling due (500 ms). */
+  /**
+   * How often to look for due deliveries written by other servers or falling due (500 ms), when the
+   * last look found some; each look that finds none doubles the wait, up to 4 × pollMs.
+   */
   pollMs?: number;
   /** In [0, 1): the schedule's jitter. */
   random?: () => number;
@@ -62,6 +65,9 @@ export function createDeliveryWorker(deps: WorkerDeps) {
   let pumping: Promise<void> | null = null;
   let again = false;
   let timer: NodeJS.Timeout | null = null;
+  const pollMs = deps.pollMs ?? 500;
+  /** The wait before the next look: back to `pollMs` whenever something was due or the worker was woken. */
+  let waitMs = pollMs;
   let started = false;
   let stopped = false;
 
@@ -128,8 +134,12 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       const now = clock.now();
       if (!(await store.hasDue(database.db, now))) {
         if (again) continue; // woken while looking: look again rather than wait for the next poll
+        // Nothing due: on a libsql server each look is a round trip on both ends, and an idle
+        // worker need not pay it twice a second. A decision made here wakes it; retries are minutes apart.
+        waitMs = Math.min(waitMs * 2, pollMs * 4);
         return;
       }
+      waitMs = pollMs;
       const ids = await database.write((tx) => store.leaseDue(tx, owner, now, now + LEASE_MS, free, ATTEMPT_TIMEOUT_MS));
       // One subscription's deliveries go one after another, in the order they were written, all under the
       // lease taken now: a later one in the chain gets what is left of it (or waits for the lease to run out).
@@ -170,9 +180,22 @@ export function createDeliveryWorker(deps: WorkerDeps) {
     return pumping;
   }
 
+  /** Which start() the poll belongs to: a look still under way from before a stop schedules no more. */
+  let generation = 0;
+
+  /** The poll: one look, then the next after `waitMs`. */
+  function poll(of: number): void {
+    void pump().finally(() => {
+      if (timer === null || of !== generation) return;
+      timer = setTimeout(poll, waitMs, of);
+      timer.unref();
+    });
+  }
+
   return {
     /** Looks for due deliveries now (after a commit that queued some); does nothing until started. */
     wake(): void {
+      waitMs = pollMs;
       if (started && !stopped) void pump();
     },
     /** Sends everything due now and waits for the attempts to be recorded (for tests and the demo). */
@@ -186,15 +209,14 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       if (concurrency <= 0 || timer !== null) return;
       started = true;
       stopped = false;
-      timer = setInterval(() => void pump(), deps.pollMs ?? 500);
+      timer = setTimeout(poll, 0, ++generation);
       timer.unref();
-      void pump();
     },
     /** Stops leasing; attempts in flight finish and are recorded. */
     async stop(): Promise<void> {
       stopped = true;
       started = false;
-      if (timer !== null) clearInterval(timer);
+      if (timer !== null) clearTimeout(timer);
       timer = null;
       await pumping;
       await Promise.all([...active]);

@@ -4,7 +4,8 @@
  * (all rollouts at once, in grouped reads), and acts: a breach applies `onBreach`; a healthy, baked step with enough
  * due messages advances when `autoAdvance` is on. Every decision is a
  * compare-and-set on the version it measured, so several servers on one
- * database decide once; a server that loses the race lets it go.
+ * database decide once; a server that loses the race lets it go. With a
+ * lease (lease.ts), only the server holding it runs the timed passes.
  */
 import type { Clock } from '../clock.ts';
 import { VersionConflict } from '../errors.ts';
@@ -12,6 +13,7 @@ import type { HealthService } from '../health/service.ts';
 import type { CohortHealth, RolloutHealth } from '../health/measure.ts';
 import type { Logger } from '../logger.ts';
 import type { LostService } from '../lost/service.ts';
+import type { ControllerLease } from './lease.ts';
 import { breachOutcome } from '../rollouts/breach.ts';
 import { stepLabel, type RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
@@ -29,6 +31,8 @@ export interface ControllerDeps {
   lost: LostService;
   health: HealthService;
   tickMs?: number;
+  /** Timed passes run only while this server holds it; `tick()` runs regardless (tests, tools). */
+  lease?: ControllerLease;
   events?: ControllerEvents;
 }
 
@@ -118,23 +122,49 @@ export function createController(deps: ControllerDeps) {
     deps.events?.onTick?.(performance.now() - started);
   }
 
-  return {
-    /** One pass over every controlled rollout; concurrent calls share the pass in flight. */
-    tick(): Promise<void> {
-      running ??= tickOnce().finally(() => {
+  /** A timed pass: only by the lease's holder, when there is a lease. Never rejects. */
+  async function timedOnce(): Promise<void> {
+    if (deps.lease !== undefined) {
+      try {
+        if (!(await deps.lease.acquire())) return;
+      } catch (error) {
+        if (deps.events?.onError?.(error) !== true) logger.error('controller: the lease could not be read or taken', { error: error instanceof Error ? error.message : String(error) });
+        return;
+      }
+    }
+    await tickOnce();
+  }
+
+  /** Whether the pass in flight is a timed one (which may have run no pass: the lease was another's). */
+  let runningTimed = false;
+
+  /** Concurrent calls share the pass in flight. */
+  function shared(work: () => Promise<void>, timed: boolean): Promise<void> {
+    if (running === null) {
+      runningTimed = timed;
+      running = work().finally(() => {
         running = null;
       });
-      return running;
-    },
+    }
+    return running;
+  }
+
+  return {
+    /** One pass over every controlled rollout, lease or not; concurrent calls share the pass in flight. */
+    tick: (): Promise<void> => (running !== null && runningTimed ? running.then(() => shared(tickOnce, false)) : shared(tickOnce, false)),
+    /** What the timer runs: a pass when this server holds the lease (or there is none). */
+    timedTick: (): Promise<void> => shared(timedOnce, true),
     start(): void {
       if (timer !== null) return;
-      timer = setInterval(() => void this.tick(), deps.tickMs ?? 250);
+      timer = setInterval(() => void shared(timedOnce, true), deps.tickMs ?? 250);
       timer.unref();
     },
     async stop(): Promise<void> {
       if (timer !== null) clearInterval(timer);
       timer = null;
       await running;
+      // The next server to look takes over without waiting out the last extension.
+      await deps.lease?.release().catch(() => undefined);
     },
   };
 }

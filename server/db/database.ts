@@ -16,6 +16,9 @@
  *   transaction needs to finish.
  * - At most 4 pooled connections: one writer and a few readers is all this
  *   process can use, and each connection keeps its own page cache.
+ * - On a libsql server, requests go through http-fetch.ts: uncompressed
+ *   responses, and on a plain `http:` URL `node:http` rather than the global
+ *   fetch, at about half the CPU per request.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,6 +27,7 @@ import { createClient, type Client, type InStatement, type InValue, type ResultS
 import Libsql from 'libsql';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
+import { httpFetch, uncompressedFetch } from './http-fetch.ts';
 import * as schema from './schema.ts';
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -112,7 +116,7 @@ export function filePathOf(url: string): string | null {
 export async function openDatabase(options: { url: string; authToken?: string | undefined }): Promise<Database> {
   const path = filePathOf(options.url);
   if (path !== null && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000, concurrency: 4 });
+  const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000, concurrency: 4, ...(path === null ? { fetch: options.url.startsWith('http:') ? httpFetch() : uncompressedFetch } : {}) });
   try {
     if (path !== null) await client.execute('PRAGMA journal_mode=WAL');
     const db = drizzle(client, { schema });

@@ -471,3 +471,16 @@ export const storageProbe = sqliteTable('storage_probe', {
   /** Room for a report batch's worth of bytes, written and cleared by readiness while reports cannot commit. */
   payload: blob('payload'),
 });
+
+/**
+ * Which server runs the controller's passes, and until when (one row): the
+ * others wait, so servers sharing a libsql server do not each repeat the
+ * pass's reads; one takes over when the holder's time runs out
+ * (controller/lease.ts). Decisions stay compare-and-sets: two holders at
+ * once (clock skew, a holder paused past its time) still decide once.
+ */
+export const controllerLease = sqliteTable('controller_lease', {
+  id: integer('id').primaryKey(),
+  holder: text('holder').notNull(),
+  until: integer('until').notNull(),
+});

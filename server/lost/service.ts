@@ -1,18 +1,20 @@
 /**
  * Lost messages: the controller's `markDue` marks open messages past their
- * grace lost and tallies them for `messages.lost` in one transaction; the
+ * grace lost and tallies them for `messages.lost` in one transaction (one
+ * batch on a libsql server: mark-batch.ts); the
  * API lists them; an SDK that registered `onReplay` claims lost ids under a
  * lease, re-processes them through the old path, and acknowledges each. A
  * message replayed is `replayed`; one that failed stays lost and is offered
  * again after a backoff (its lease is kept until then).
  */
 import type { Clock } from '../clock.ts';
-import type { Database, SqlRunner } from '../db/database.ts';
+import { filePathOf, type Database, type SqlRunner } from '../db/database.ts';
 import { rolloutsByKey } from '../db/rollout-ids.ts';
 import { notFound } from '../errors.ts';
 import type { ReporterWatch } from '../reporters/watch.ts';
 import type { Rollout } from '../rollouts/model.ts';
 import type { LostAnnouncer, LostMessage } from './announcer.ts';
+import { markLostInBatch, type EventStatements } from './mark-batch.ts';
 import * as store from './store.ts';
 
 export const REPLAY_RETRY_MS = 30_000;
@@ -33,16 +35,32 @@ export interface ListQuery {
   limit: number;
 }
 
-export function createLostService(deps: { database: Database; clock: Clock; announcer?: LostAnnouncer; reporters?: ReporterWatch; events?: LostEvents }) {
+export interface LostDeps {
+  database: Database;
+  clock: Clock;
+  announcer?: LostAnnouncer;
+  reporters?: ReporterWatch;
+  events?: LostEvents;
+  /** How due messages are marked: one transaction (embedded file) or one batch (libsql server); chosen from the URL. */
+  commit?: 'transaction' | 'batch';
+  /** The outbox's statements for `messages.lost` in a batch. */
+  eventStatements?: EventStatements;
+}
+
+export function createLostService(deps: LostDeps) {
   const { database, clock, announcer } = deps;
   const reader: SqlRunner = { execute: (statement) => database.client.execute(statement) };
+  const commit = deps.commit ?? (filePathOf(database.url) === null ? 'batch' : 'transaction');
 
   async function markLost(rollout: Rollout, dueBefore: number, now: number): Promise<void> {
-    const lost = await database.write(async (tx) => {
-      const marked = await store.markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
-      await announcer?.record(tx, rollout, marked, now);
-      return marked;
-    });
+    const lost =
+      commit === 'batch'
+        ? await markLostInBatch({ database, announcer, events: deps.eventStatements }, rollout, dueBefore, now, LOST_PER_TICK)
+        : await database.write(async (tx) => {
+            const marked = await store.markLost(tx, rollout.id, dueBefore, LOST_PER_TICK);
+            await announcer?.record(tx, rollout, marked, now);
+            return marked;
+          });
     if (lost.length > 0) deps.events?.onLost?.(rollout.key, lost);
   }
 

@@ -3,8 +3,9 @@
  * replay leases, and the tally of losses not yet announced. Every write
  * names its rollout and the rows it means.
  */
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Executor, Transaction } from '../db/database.ts';
+import type { InStatement, InValue } from '@libsql/client';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { Db, Executor, Transaction } from '../db/database.ts';
 import { ledgerTotals, lostAnnouncements, messages } from '../db/schema.ts';
 
 export type Tally = typeof lostAnnouncements.$inferSelect;
@@ -22,6 +23,43 @@ export async function markLost(ex: Executor, rolloutId: number, dueBefore: numbe
       sql`rowid IN (SELECT rowid FROM ${messages} WHERE ${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.receivedAt} <= ${dueBefore} ORDER BY ${messages.receivedAt} LIMIT ${limit})`,
     )
     .returning({ messageId: messages.messageId, cohort: messages.cohort });
+}
+
+/** The open messages `markLost` would mark, read without marking them (for a batch: mark-batch.ts). */
+export async function dueOpen(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<{ messageId: string; cohort: string }[]> {
+  return ex
+    .select({ messageId: messages.messageId, cohort: messages.cohort })
+    .from(messages)
+    .where(sql`${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.receivedAt} <= ${dueBefore}`)
+    .orderBy(messages.receivedAt)
+    .limit(limit);
+}
+
+const statementOf = (query: { toSQL(): { sql: string; params: unknown[] } }): InStatement => {
+  const { sql: text, params } = query.toSQL();
+  return { sql: text, args: params as InValue[] };
+};
+
+/** Marks these messages lost, those still open: a statement for a batch (the ids go as one JSON argument). */
+export function markListedLost(db: Db, rolloutId: number, messageIds: string[]): InStatement {
+  return statementOf(
+    db
+      .update(messages)
+      .set({ status: 'lost' })
+      .where(sql`${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.messageId} IN (SELECT value FROM json_each(${JSON.stringify(messageIds)}))`),
+  );
+}
+
+/**
+ * Writes `next` over the tally read as `read` (undefined: there was none), for a batch: changing only
+ * the row as it was read (every change to a tally moves its pending count or its last announcement),
+ * so a statement after it can tell with `changes() = 1` whether another server wrote it meanwhile.
+ */
+export function tallyStatement(db: Db, read: Tally | undefined, next: Tally): InStatement {
+  if (read === undefined) return statementOf(db.insert(lostAnnouncements).values(next).onConflictDoNothing());
+  const { rolloutId, ...values } = next;
+  const announced = read.lastAnnouncedAt === null ? isNull(lostAnnouncements.lastAnnouncedAt) : eq(lostAnnouncements.lastAnnouncedAt, read.lastAnnouncedAt);
+  return statementOf(db.update(lostAnnouncements).set(values).where(and(eq(lostAnnouncements.rolloutId, rolloutId), eq(lostAnnouncements.pending, read.pending), announced)));
 }
 
 /** How many of the rollout's messages are lost and not yet replayed: the triggers' totals, a row per cohort, not a count of the lost rows. */

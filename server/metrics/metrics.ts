@@ -43,7 +43,7 @@ export interface RolloutStatusFigures {
 const GUARD_OF: Record<RateName, string> = { loss: 'loss', failureDelta: 'failure', mismatch: 'mismatch' };
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
-export function createMetrics(deps: { changes: ChangeFeed; streams: () => number; statuses: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean }) {
+export function createMetrics(deps: { changes: ChangeFeed; streams: () => number; statuses: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean; leading?: () => boolean }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -107,6 +107,14 @@ export function createMetrics(deps: { changes: ChangeFeed; streams: () => number
     },
   });
   const reportersGone = new Counter({ name: 'rollcall_reporters_gone_total', help: 'SDK instances this server declared gone (silent past reporterTimeoutSeconds): their messages are judged without them', labelNames: ['rollout'] as const, registers: [registry] });
+  new Gauge({
+    name: 'rollcall_controller_leading',
+    help: '1 while this server runs the controller passes (it holds the controller lease), 0 while another server does',
+    registers: [registry],
+    collect() {
+      this.set(deps.leading?.() === false ? 0 : 1);
+    },
+  });
 
   const cohortLabels = new Map<string, Set<string>>();
   function cohortLabel(rollout: string, cohort: string): string {

@@ -1,7 +1,8 @@
 /**
  * Several Rollcall servers behind one real libsql server (sqld) on loopback:
  * SDKs spread over the servers; one breach gives one revert, one callback,
- * and every SDK switched; with a server killed, the others keep controlling.
+ * and every SDK switched; with the server running the controller killed,
+ * another takes over and keeps controlling.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { positionOf } from '../../sdk/assignment.ts';
@@ -79,19 +80,25 @@ describe('three servers on one sqld', () => {
     for (const server of servers) expect((await api(server, 'GET', '/v1/rollouts/hooks')).body).toMatchObject({ state: 'paused', cohorts: [{ status: 'reverted' }] });
   }, 60_000);
 
-  it('keeps controlling with one server killed', async () => {
-    const killed = servers[2]!;
-    await killed.stop('SIGKILL');
-    const alive = clients.filter((_, i) => i % 3 !== 2);
-    expect((await api(servers[0]!, 'POST', '/v1/rollouts', { key: 'hooks-2', plan: [{ live: 50 }], guards: { graceSeconds: 1, minSample: 20 } })).status).toBe(201);
-    expect((await api(servers[0]!, 'POST', '/v1/rollouts/hooks-2/start')).status).toBe(200);
+  it('keeps controlling with the server holding the controller lease killed', async () => {
+    const leading = await Promise.all(servers.map(async (server) => {
+      const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+      return /^rollcall_controller_leading 1$/m.test(text);
+    }));
+    expect(leading.filter(Boolean)).toHaveLength(1);
+    const k = leading.indexOf(true);
+    await servers[k]!.stop('SIGKILL');
+    const alive = clients.filter((_, i) => i % 3 !== k);
+    const other = servers[(k + 1) % 3]!;
+    expect((await api(other, 'POST', '/v1/rollouts', { key: 'hooks-2', plan: [{ live: 50 }], guards: { graceSeconds: 1, minSample: 20 } })).status).toBe(201);
+    expect((await api(other, 'POST', '/v1/rollouts/hooks-2/start')).status).toBe(200);
     const partner = members('hooks-2', 5000)[0]!;
     await waitFor(() => alive.every((c) => c.path('hooks-2', partner) === 'new'), 8_000, 'the SDKs of the live servers to route c1 to new');
     await divergeFrom('hooks-2', alive);
     await waitFor(() => alive.every((c) => c.path('hooks-2', partner) === 'old'), 15_000, 'the SDKs of the live servers to route c1 back to old');
     await hook.waitFor(4, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const actions = await audit(servers[1]!, 'hooks-2');
+    const actions = await audit(other, 'hooks-2');
     expect(actions.filter((a) => a === 'cohort.reverted')).toHaveLength(1);
     expect(callbacksOf('hooks-2')).toEqual(['cohort.reverted', 'guard.breached']);
   }, 60_000);
