@@ -181,20 +181,21 @@ export function createSender(options: SenderOptions) {
   /**
    * Queues one sealed batch within the caps. While the batch queued last was never posted (the
    * head is failing), a new one merges into it as long as their events fit one batch; what does
-   * not fit the queue is dropped and counted, its counts kept.
+   * not fit the queue is dropped and counted, its counts kept. Returns true when it dropped.
    */
-  function admit(batch: ReportBatch): void {
+  function admit(batch: ReportBatch): boolean {
     const tail = openTail();
     const events = batch.messages.length + batch.mismatches.length;
-    if (tail !== null && tail.events + events <= options.maxBatchEvents) return mergeInto(tail, batch);
+    if (tail !== null && tail.events + events <= options.maxBatchEvents) return (mergeInto(tail, batch), false);
     const item = queued(batch);
-    if (queue.length < options.maxQueuedBatches && queuedBytes + item.bytes <= options.maxQueuedBytes) return push(item);
+    if (queue.length < options.maxQueuedBatches && queuedBytes + item.bytes <= options.maxQueuedBytes) return (push(item), false);
     options.onDropped({ ...batch, counts: [], noise: [] }, 'queue_full');
     // The drops are counted in the next window: until it is sealed, no watermark passes them.
     const { watermark: _passes, ...rest } = batch;
     const counts: ReportBatch = { ...rest, messages: [], mismatches: [] };
     if (tail !== null) mergeInto(tail, counts);
     else push(queued(counts));
+    return true;
   }
 
   /**
@@ -271,6 +272,9 @@ export function createSender(options: SenderOptions) {
       reported = true;
       const sealedAt = options.wallNow();
       let first = true;
+      // Once a batch of this window is dropped, the rest of it promises nothing: the drops are counted
+      // in the next window, so no watermark may pass them before that window is sealed.
+      let promising = true;
       do {
         const take = Math.max(0, options.maxBatchEvents - (first ? counts.length : 0));
         const batchMessages = messages.splice(0, take);
@@ -286,8 +290,9 @@ export function createSender(options: SenderOptions) {
           noise: first ? noise : [],
           watermark: last ? sealedAt : watermark,
         };
+        if (!promising) delete batch.watermark;
         if (last && final) batch.final = true;
-        admit(batch);
+        if (admit(batch)) promising = false;
         first = false;
       } while (messages.length + mismatches.length > 0);
       watermark = sealedAt;
