@@ -1409,46 +1409,6 @@ export interface components {
             /** @description rows naming rollouts this server does not know */
             ignored: number;
         };
-        RolloutSnapshot: {
-            key: string;
-            salt: string;
-            /** @enum {string} */
-            state: "draft" | "running" | "paused" | "reverted" | "completed";
-            reason?: string | null;
-            version: number;
-            step: number | null;
-            /** @description partners below this position are inside a cohort */
-            live: number;
-            /** @description partners at or past live and below this run in shadow */
-            shadow: number;
-            verify: number;
-            cohorts: {
-                name: string;
-                from: number;
-                to: number;
-                /** @enum {string} */
-                status: "active" | "reverted";
-                reason?: string | null;
-            }[];
-            pins: {
-                partnerId: string;
-                /** @enum {string} */
-                path: "old" | "new" | "shadow";
-            }[];
-            compare?: {
-                ignore?: string[];
-                unorderedArrays?: boolean | string[];
-                numericTolerance?: number | {
-                    absolute?: number;
-                    relative?: number;
-                };
-            };
-        };
-        ConfigSnapshot: {
-            /** @description the sum of the rollouts' versions: a lower one is stale */
-            version: number;
-            rollouts: components["schemas"]["RolloutSnapshot"][];
-        };
         OfrepEvaluation: {
             /** @description the rollout key */
             key: string;
@@ -1507,6 +1467,46 @@ export interface components {
             /** @enum {string} */
             errorCode: "PARSE_ERROR" | "INVALID_CONTEXT" | "TARGETING_KEY_MISSING";
             errorDetails: string;
+        };
+        RolloutSnapshot: {
+            key: string;
+            salt: string;
+            /** @enum {string} */
+            state: "draft" | "running" | "paused" | "reverted" | "completed";
+            reason?: string | null;
+            version: number;
+            step: number | null;
+            /** @description partners below this position are inside a cohort */
+            live: number;
+            /** @description partners at or past live and below this run in shadow */
+            shadow: number;
+            verify: number;
+            cohorts: {
+                name: string;
+                from: number;
+                to: number;
+                /** @enum {string} */
+                status: "active" | "reverted";
+                reason?: string | null;
+            }[];
+            pins: {
+                partnerId: string;
+                /** @enum {string} */
+                path: "old" | "new" | "shadow";
+            }[];
+            compare?: {
+                ignore?: string[];
+                unorderedArrays?: boolean | string[];
+                numericTolerance?: number | {
+                    absolute?: number;
+                    relative?: number;
+                };
+            };
+        };
+        ConfigSnapshot: {
+            /** @description the sum of the rollouts' versions: a lower one is stale */
+            version: number;
+            rollouts: components["schemas"]["RolloutSnapshot"][];
         };
         Readiness: {
             /** @constant */
