@@ -33,7 +33,8 @@ export interface CohortCharts {
 /** The charts of the page, over the window health judged. */
 async function chartsOf(db: Executor, rolloutId: number, page: PageHealth) {
   const { health, window, quiet } = page;
-  const from = Math.min(window.from, window.at - MIN_CHART_MS);
+  // On a whole second, where the first bucket starts (the buckets are summed by second).
+  const from = Math.floor(Math.min(window.from, window.at - MIN_CHART_MS) / 1000) * 1000;
   const { stepSeconds, buckets } = chartSteps(from, window.at);
   const cohorts = health.cohorts.map((c) => ({ name: c.name, path: c.path, since: window.since.get(c.name) ?? window.from }));
   const read = await readBuckets(db, { rolloutId, from, stepSeconds, buckets, dueBefore: window.dueBefore, quiet, cohorts });

@@ -16,7 +16,7 @@ import { withdrawable } from '../health/noise.ts';
 /** A chart covers at most this many buckets. */
 export const CHART_STEPS = 60;
 
-/** One bucket of one cohort; `t` is its start (ms). Bucket -1 holds what came before the chart's start (its figures count, its bars are not drawn). */
+/** One bucket of one cohort; `t` is its start (ms, a whole second). Bucket -1 holds what came before the chart's start (its figures count, its bars are not drawn). */
 export interface Bucket {
   t: number;
   received: number;
@@ -101,7 +101,10 @@ export async function readBuckets(db: Executor, plan: SeriesPlan): Promise<Map<s
               )
               .groupBy(sql`1`, mismatchFieldSets.fields),
       ]);
-      const buckets = [empty(plan.from - step * 1000), ...Array.from({ length: plan.buckets }, (_, i) => empty(plan.from + i * step * 1000))];
+      // Buckets start on the whole seconds they were summed by, not at the span's start in ms: a bucket
+      // labelled later than its first second would leave that second's due messages off a due line inside it.
+      const start = origin * 1000;
+      const buckets = [empty(start - step * 1000), ...Array.from({ length: plan.buckets }, (_, i) => empty(start + i * step * 1000))];
       const bucketOf = (i: number) => buckets[Math.min(Number(i), plan.buckets - 1) + 1]!;
       for (const row of counts) {
         const b = bucketOf(row.i);

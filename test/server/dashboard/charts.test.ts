@@ -132,6 +132,33 @@ describe('the rollout charts agree with the cohort table', () => {
     expect(charts.filter((c) => c.attrs['data-cohort'] === 'baseline').map((c) => c.attrs['data-chart'])).toEqual(['counts']);
   });
 
+  it('a due line inside a second that a chart bucket starts after (at and due line not whole seconds): the loss chart still ends on the table', async () => {
+    // Buckets are whole seconds in the database; the chart once labelled them from the window's
+    // start in ms, so the second holding the due line (12:00:09.577 here) began "after" it (at .900)
+    // and its due messages were left off the line: 12/140 drawn against the table's 12/168.
+    t = await createTestApp({ start: Date.UTC(2026, 10, 1, 12, 0, 0, 900) });
+    await t.call('POST', '/v1/rollouts', { body: { key: 'q', plan: [{ live: 1 }, { live: 100 }], guards: { graceSeconds: 5, minSample: 100_000 } } });
+    await t.call('POST', '/v1/rollouts/q/start');
+    for (let i = 0; i < 11; i++) {
+      const now = t.clock.now();
+      const open = i < 3 ? 4 : 0;
+      const messages = Array.from({ length: open }, (_, k) => ({ rollout: 'q', messageId: `c1-${i}-${k}`, partnerId: `p${k}`, cohort: 'c1', path: 'new' as const, status: 'open' as const, receivedAt: now, at: now }));
+      // Handlers of about 440 ms: a message is due 1,323 ms after receipt, not a whole number of seconds.
+      await sendReport(t, { counts: [{ ...counts('q', 'c1', 'new', { received: 28, processed: 28 - open }), latency: [75, 28 - open] }, { ...counts('q', 'baseline', 'old', { received: 500, processed: 500 }), latency: [75, 500] }], messages });
+      t.clock.advance(1_000);
+    }
+    t.clock.advance(-1_000);
+    await sendReport(t, {});
+    await t.rollcall.services.controller.tick();
+    const health = await healthOf('q');
+    expect((health.dueSeconds * 1000) % 1000).not.toBe(0);
+    const c1 = health.cohorts.find((c: any) => c.name === 'c1');
+    expect(c1).toMatchObject({ lost: 12 });
+    expect(c1.due % 28).toBe(0);
+    expect(c1.due).toBeGreaterThan(28 * 3);
+    expectAgreement(await pageOf('q'), health);
+  });
+
   it('a cohort reverted by its guard, whose partners go on losing messages on the old path: still the table’s figures', async () => {
     t = await createTestApp();
     await t.call('POST', '/v1/rollouts', { body: { key: 'q', plan: [{ live: 1 }, { live: 100 }], guards: { graceSeconds: 2, minSample: 100 } } });
