@@ -1,7 +1,7 @@
 /**
  * The rollout page's figures over time, read the way health reads its window
  * (measure.ts, withdraw.ts): each cohort's counts on the path it is measured
- * on, from its own `since`; lost (and replayed) ledger rows received by the
+ * on, from its own `since`; lost (and replayed) ledger rows of that path received by the
  * due line; and the mismatches whose every differing field is quiet (noise
  * or ignored), which health withdraws. Summed, the buckets are health's
  * figures: rates.ts turns them into the rates the table shows.
@@ -83,6 +83,7 @@ export async function readBuckets(db: Executor, plan: SeriesPlan): Promise<Map<s
               gte(messages.receivedAt, cohort.since),
               lte(messages.receivedAt, plan.dueBefore),
               eq(messages.cohort, cohort.name),
+              eq(messages.path, cohort.path as 'new'),
             ),
           )
           .groupBy(sql`1`),

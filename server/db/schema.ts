@@ -176,13 +176,15 @@ export const ledgerTallies = sqliteTable(
   {
     rolloutId: integer('rollout_id').notNull(),
     cohort: text('cohort').notNull(),
+    /** The path the messages ran on: a cohort is judged on one path (a reverted band's partners go on losing on old). */
+    path: text('path').$type<Path>().notNull(),
     span: integer('span').$type<1 | 60>().notNull(),
     /** Unix second at the start of the second or minute. */
     bucket: integer('bucket').notNull(),
     status: text('status').$type<'lost' | 'late' | 'replayed'>().notNull(),
     n: integer('n').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.span, t.bucket, t.status] })],
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path, t.span, t.bucket, t.status] })],
 );
 
 /**
@@ -251,7 +253,8 @@ export const messages = sqliteTable(
     // Covering for the per-cohort ledger counts (lost, late, replayed in the window) and the open
     // rows per cohort: no table lookups. Status before cohort, so that a read of one status never
     // walks the rollout's whole ledger.
-    index('messages_by_status_cohort').on(t.rolloutId, t.status, t.cohort, t.receivedAt),
+    // The path last: a cohort's count is of its measured path, read from the index without a range lost.
+    index('messages_by_status_cohort').on(t.rolloutId, t.status, t.cohort, t.receivedAt, t.path),
     index('messages_settled').on(t.rolloutId, t.settledAt).where(sql`status IN ('processed', 'failed')`),
     // Lost messages by lease: replay progress counts the leased ones without reading every lost row.
     index('messages_lost_leases').on(t.rolloutId, t.leaseUntil).where(sql`status = 'lost'`),

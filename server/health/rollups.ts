@@ -5,7 +5,7 @@
  * Triggers (migration `0017_count_rollup_triggers`) keep `count_minutes`
  * equal to `cohort_counts` summed by minute, and `ledger_tallies` /
  * `ledger_totals` equal to the ledger's lost, late and replayed rows counted
- * by received second, minute and in all. Triggers rather than writes in each
+ * by path and received second and minute, and by cohort in all. Triggers rather than writes in each
  * store: the counts and the ledger have many writers (ingest's upserts,
  * retention's roll-up into minutes and its deletes, lost marking, late
  * settlement, replay), and a trigger keeps every one of them, and any added
@@ -108,8 +108,12 @@ export type LedgerStatus = 'lost' | 'late' | 'replayed';
 const STATUSES: LedgerStatus[] = ['lost', 'late', 'replayed'];
 const BY_STATUS = (table: string, n: string) => `json_array(${STATUSES.map((s) => `sum(CASE WHEN ${table}.status = '${s}' THEN ${n} ELSE 0 END)`).join(', ')})`;
 
-/** Lost, late and replayed ledger rows received in each cell's [since, dueBefore] (ms), by status, in one read. */
-export async function ledgerCountsMany(ex: Executor, cells: Omit<WindowCell, 'path'>[]): Promise<Partial<Record<LedgerStatus, number>>[]> {
+/**
+ * Lost, late and replayed ledger rows of each cell's cohort and path received in its [since, dueBefore] (ms), by
+ * status, in one read: the path the cohort is measured on, as its due counts are (a band reverted by its guard
+ * sends its partners down the old path, whose losses are not the new path's).
+ */
+export async function ledgerCountsMany(ex: Executor, cells: WindowCell[]): Promise<Partial<Record<LedgerStatus, number>>[]> {
   const out: Partial<Record<LedgerStatus, number>>[] = cells.map(() => ({}));
   if (cells.length === 0) return out;
   // Only cohorts that ever had a lost, late or replayed message are read further: one small read finds them.
@@ -121,16 +125,16 @@ export async function ledgerCountsMany(ex: Executor, cells: Omit<WindowCell, 'pa
   const args = asked.map((i) => {
     const c = cells[i]!;
     const { rawHead, seconds, rawTail } = ledgerPieces(c.since, c.dueBefore);
-    return [c.rolloutId, c.cohort, ...rawHead, ...seconds.head, ...seconds.minutes, ...seconds.tail, ...rawTail];
+    return [c.rolloutId, c.cohort, c.path, ...rawHead, ...seconds.head, ...seconds.minutes, ...seconds.tail, ...rawTail];
   });
   const tallies = (span: number, lo: string, hi: string) => sql.raw(`(SELECT ${BY_STATUS('t', 't.n')} FROM ledger_tallies AS t
-    WHERE t.rollout_id = p.rid AND t.cohort = p.cohort AND t.span = ${span} AND t.bucket >= p.${lo} AND t.bucket < p.${hi})`);
+    WHERE t.rollout_id = p.rid AND t.cohort = p.cohort AND t.path = p.path AND t.span = ${span} AND t.bucket >= p.${lo} AND t.bucket < p.${hi})`);
   const raw = (lo: string, hiTest: string) => sql.raw(`(SELECT ${BY_STATUS('m', '1')} FROM messages AS m
-    WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.${lo} AND m.received_at ${hiTest})`);
+    WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.${lo} AND m.received_at ${hiTest} AND m.path = p.path)`);
   const rows = await ex.all<Row>(sql`
-    WITH p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS r0, value ->> '$[3]' AS r1,
-      value ->> '$[4]' AS s0, value ->> '$[5]' AS s1, value ->> '$[6]' AS m0, value ->> '$[7]' AS m1, value ->> '$[8]' AS u0, value ->> '$[9]' AS u1,
-      value ->> '$[10]' AS q0, value ->> '$[11]' AS q1 FROM json_each(${JSON.stringify(args)}))
+    WITH p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS path, value ->> '$[3]' AS r0, value ->> '$[4]' AS r1,
+      value ->> '$[5]' AS s0, value ->> '$[6]' AS s1, value ->> '$[7]' AS m0, value ->> '$[8]' AS m1, value ->> '$[9]' AS u0, value ->> '$[10]' AS u1,
+      value ->> '$[11]' AS q0, value ->> '$[12]' AS q1 FROM json_each(${JSON.stringify(args)}))
     SELECT p.i AS i, ${raw('r0', '< p.r1')} AS a, ${tallies(1, 's0', 's1')} AS b, ${tallies(60, 'm0', 'm1')} AS c, ${tallies(1, 'u0', 'u1')} AS d, ${raw('q0', '<= p.q1')} AS e
     FROM p`);
   for (const row of rows) {

@@ -44,11 +44,11 @@ export async function droppedByReason(ex: Executor, rolloutId: number, from: num
 }
 
 /**
- * Ledger rows of one cohort received from `from` up to `dueBefore`, by status (lost, late, replayed): only
- * among the messages counted as due, so that lost never counts a message `due` does not.
+ * Ledger rows of one cohort's path received from `from` up to `dueBefore`, by status (lost, late, replayed):
+ * only among the messages counted as due, so that lost never counts a message `due` does not.
  */
-export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, from: number, dueBefore: number): Promise<Record<string, number>> {
-  return (await ledgerCountsMany(ex, [{ rolloutId, cohort, since: from, dueBefore }]))[0]!;
+export async function ledgerCounts(ex: Executor, rolloutId: number, cohort: string, path: string, from: number, dueBefore: number): Promise<Record<string, number>> {
+  return (await ledgerCountsMany(ex, [{ rolloutId, cohort, path, since: from, dueBefore }]))[0]!;
 }
 
 /** Open rows per cohort (messages the server knows were received and not yet settled). */

@@ -17,16 +17,18 @@ import { silentLogger } from '../../../server/logger.ts';
 import { createRetention } from '../../../server/reports/retention.ts';
 import { createTestApp, sendReport, type TestApp } from '../../helpers/test-app.ts';
 
+// c1 on both paths: a band's partners run the old path too (verified, or after a revert), and c1 is judged on new alone.
 const CELLS = [
   ['c1', 'new'],
   ['baseline', 'old'],
+  ['c1', 'old'],
 ] as const;
 const MESSAGES = 12;
 
 const op = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('counts' as const), cell: fc.nat(1), back: fc.nat(200), received: fc.nat(9), failed: fc.nat(2) }) },
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('open' as const), id: fc.nat(MESSAGES - 1), cell: fc.nat(1), backMs: fc.nat(4_000) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('settle' as const), id: fc.nat(MESSAGES - 1), cell: fc.nat(1), ok: fc.boolean(), knownReceipt: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('counts' as const), cell: fc.nat(CELLS.length - 1), back: fc.nat(200), received: fc.nat(9), failed: fc.nat(2) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('open' as const), id: fc.nat(MESSAGES - 1), cell: fc.nat(CELLS.length - 1), backMs: fc.nat(4_000) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('settle' as const), id: fc.nat(MESSAGES - 1), cell: fc.nat(CELLS.length - 1), ok: fc.boolean(), knownReceipt: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('lost' as const), limit: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('replay' as const), limit: fc.integer({ min: 1, max: 4 }), ack: fc.nat(3) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 3_000 }) }, { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 200_000 }) }) }) },
@@ -35,7 +37,7 @@ const op = fc.oneof(
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
 // A window's bounds are sometimes a bad message's own receipt (`snap`: the ledger's bounds are inclusive).
-const windows = fc.array(fc.record({ cell: fc.nat(1), sinceBack: fc.nat(400_000), length: fc.integer({ min: -2_000, max: 400_000 }), snap: fc.option(fc.tuple(fc.nat(), fc.nat())) }), { minLength: 1, maxLength: 8 });
+const windows = fc.array(fc.record({ cell: fc.nat(CELLS.length - 1), sinceBack: fc.nat(400_000), length: fc.integer({ min: -2_000, max: 400_000 }), snap: fc.option(fc.tuple(fc.nat(), fc.nat())) }), { minLength: 1, maxLength: 8 });
 
 async function apply(t: TestApp, rolloutId: number, o: Op, messageSeq: { n: number }): Promise<void> {
   const now = t.clock.now();
@@ -87,11 +89,11 @@ async function expectRollupsEqualRaw(t: TestApp): Promise<void> {
   const minutes = await all(t, `SELECT rollout_id, cohort, path, bucket, ${COUNTERS.join(', ')} FROM count_minutes WHERE ${NONZERO} ORDER BY 1, 2, 3, 4`);
   const summed = await all(t, `SELECT * FROM (SELECT rollout_id, cohort, path, bucket - bucket % 60 AS bucket, ${COUNTER_SUMS} FROM cohort_counts GROUP BY 1, 2, 3, 4) WHERE ${NONZERO} ORDER BY 1, 2, 3, 4`);
   expect(minutes).toEqual(summed);
-  const tallies = await all(t, 'SELECT rollout_id, cohort, span, bucket, status, n FROM ledger_tallies ORDER BY 1, 2, 3, 4, 5');
+  const tallies = await all(t, 'SELECT rollout_id, cohort, path, span, bucket, status, n FROM ledger_tallies ORDER BY 1, 2, 3, 4, 5, 6');
   const counted = await all(
     t,
-    `SELECT rollout_id, cohort, s.span AS span, CAST(received_at / 1000 AS INTEGER) - CAST(received_at / 1000 AS INTEGER) % s.span AS bucket, status, count(*) AS n
-     FROM messages, (SELECT 1 AS span UNION ALL SELECT 60) AS s WHERE status IN ('lost', 'late', 'replayed') AND received_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`,
+    `SELECT rollout_id, cohort, path, s.span AS span, CAST(received_at / 1000 AS INTEGER) - CAST(received_at / 1000 AS INTEGER) % s.span AS bucket, status, count(*) AS n
+     FROM messages, (SELECT 1 AS span UNION ALL SELECT 60) AS s WHERE status IN ('lost', 'late', 'replayed') AND received_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`,
   );
   expect(tallies).toEqual(counted);
   const totals = await all(t, 'SELECT rollout_id, cohort, status, n FROM ledger_totals ORDER BY 1, 2, 3');
@@ -109,7 +111,7 @@ async function expectWindowsEqualRaw(t: TestApp, rolloutId: number, picks: { cel
   for (const [i, c] of cells.entries()) {
     const [raw] = await all(t, `SELECT coalesce(sum(CASE WHEN bucket <= ? THEN received END), 0) AS due, ${COUNTERS.map((k) => `coalesce(sum(${k}), 0) AS ${k}`).join(', ')} FROM cohort_counts WHERE rollout_id = ? AND cohort = ? AND path = ? AND bucket >= ?`, [Math.floor(c.dueBefore / 1000), rolloutId, c.cohort, c.path, Math.floor(c.since / 1000)]);
     expect({ ...{ due: 0, ...Object.fromEntries(COUNTERS.map((k) => [k, 0])) }, ...sums[i] }, `sums of ${JSON.stringify(c)}`).toEqual(Object.fromEntries(Object.entries(raw!).map(([k, v]) => [k, Number(v)])));
-    const rows = await all(t, "SELECT status, count(*) AS n FROM messages WHERE rollout_id = ? AND cohort = ? AND status IN ('lost', 'late', 'replayed') AND received_at >= ? AND received_at <= ? GROUP BY status", [rolloutId, c.cohort, c.since, c.dueBefore]);
+    const rows = await all(t, "SELECT status, count(*) AS n FROM messages WHERE rollout_id = ? AND cohort = ? AND path = ? AND status IN ('lost', 'late', 'replayed') AND received_at >= ? AND received_at <= ? GROUP BY status", [rolloutId, c.cohort, c.path, c.since, c.dueBefore]);
     expect(ledger[i], `ledger of ${JSON.stringify(c)}`).toEqual(Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])));
   }
 }

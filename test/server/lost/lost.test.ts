@@ -61,7 +61,7 @@ describe('queries stay on indexes', () => {
     const explain = async (query: string) => (await t.database.client.execute(`EXPLAIN QUERY PLAN ${query}`)).rows.map((r) => String(r.detail)).join(' | ');
     const plans = [
       await explain("SELECT rowid FROM messages WHERE rollout_id = 1 AND status = 'open' AND received_at <= 5 ORDER BY received_at LIMIT 10"),
-      await explain("SELECT count(*) FROM messages WHERE rollout_id = 1 AND status IN ('lost', 'late', 'replayed') AND received_at >= 0 AND cohort = 'c1' GROUP BY status"),
+      await explain("SELECT count(*) FROM messages WHERE rollout_id = 1 AND status IN ('lost', 'late', 'replayed') AND received_at >= 0 AND cohort = 'c1' AND path = 'new' GROUP BY status"),
       await explain("SELECT path, sum(received) FROM cohort_counts WHERE rollout_id = 1 AND cohort = 'c1' AND path IN ('old', 'new', 'shadow') AND bucket >= 0 GROUP BY path"),
       await explain("SELECT 1 FROM messages WHERE rollout_id = 1 AND status = 'open' AND received_at <= 5 LIMIT 1"),
     ];
@@ -75,6 +75,6 @@ describe('queries stay on indexes', () => {
     await t.database.write((tx) => markLost(tx, 1, 5, 10));
     expect((await oldestOpen(t.database.db)).has(1)).toBe(false);
     expect((await cohortSums(t.database.db, 1, 'c1', 0, 5)).size).toBe(0);
-    expect(await ledgerCounts(t.database.db, 1, 'c1', 0, 5)).toEqual({});
+    expect(await ledgerCounts(t.database.db, 1, 'c1', 'new', 0, 5)).toEqual({});
   });
 });
