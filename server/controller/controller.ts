@@ -56,6 +56,8 @@ export function advanceBlocker(aggregate: RolloutAggregate, health: RolloutHealt
     const compared = shadow?.compared ?? 0;
     if (health.learningNoise !== null && (shadow?.mismatched ?? 0) > 0) return `learning noise: ${health.learningNoise.runs} of ${health.learningNoise.needed} double runs`;
     if (compared < needed) return `the shadow cohort has ${compared} of ${needed} comparisons`;
+    // Withdrawn as noise only for want of evidence either way: wait until the evidence says which.
+    if ((shadow?.withdrawn ?? 0) > 0 && health.unsettledNoise.length > 0) return `not yet known whether ${health.unsettledNoise.join(', ')} ${health.unsettledNoise.length === 1 ? 'is' : 'are'} noise: the new path differs there more often than two old runs do`;
     if ((shadow?.rates.mismatch ?? 0) > rollout.guards.maxMismatchRate) return 'the shadow mismatch rate is above its guard';
   }
   return null;

@@ -58,6 +58,8 @@ export interface RolloutHealth {
   breach: Breach | null;
   /** Set while noise is being learned: the shadow cohort's mismatch verdict waits for enough double runs. */
   learningNoise: { runs: number; needed: number } | null;
+  /** Fields withdrawn as noise that the evidence could still show are real differences: a shadow step does not advance on them. */
+  unsettledNoise: string[];
 }
 
 export const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
@@ -278,5 +280,6 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
     replay,
     breach: shown.flatMap((c) => c.breaches)[0] ?? null,
     learningNoise: noise.learning,
+    unsettledNoise: noise.unsettled,
   };
 }

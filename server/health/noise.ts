@@ -36,6 +36,20 @@ export function differsBeyondNoise(count: number, compared: number, differing: n
   return logEvidence(Math.min(count, compared), compared, Math.min(1, bound + test.tolerance)) >= Math.log(2 / test.alpha);
 }
 
+/**
+ * True while a field taken for noise may yet prove a real difference: the new path's rate of differing
+ * there could, at `alpha`, still lie above what two old runs show plus the tolerance. A verdict never
+ * waits on this (no evidence of a difference, no revert); advancing does, since no evidence of a
+ * difference is not yet evidence of none (a type mislabelled in 1 message of 6, in a field two old runs
+ * differ in 1 time in 20, is noise by the first rule for a few hundred comparisons).
+ */
+export function noiseUnsettled(count: number, compared: number, differing: number, runs: number, test: FieldTest): boolean {
+  if (count === 0 || compared === 0) return false;
+  const newUpper = upperBound(Math.min(count, compared), compared, test.alpha / 2);
+  const oldUpper = upperBound(differing, Math.max(runs, differing), test.alpha / 2);
+  return newUpper > Math.min(1, oldUpper + test.tolerance);
+}
+
 export interface NoiseField {
   path: string;
   /** Double runs in which the field differed. */
@@ -66,6 +80,8 @@ export interface FieldJudgement {
   /** Share of compared messages in which old and new differ here. */
   newRate: number;
   noise: boolean;
+  /** Taken for noise while the evidence could still show it is not (see noiseUnsettled): advancing waits. */
+  unsettled: boolean;
   ignored: boolean;
   learnedAt: number | null;
   learnedFrom: number | null;
@@ -112,7 +128,8 @@ export function judgeFields(evidence: NoiseEvidence, sets: readonly FieldSet[], 
     const learnedEnough = field !== undefined && field.differing >= NOISE_MIN_DIFFERING && isPath(path);
     const runs = evidence.runs === null || evidence.runs === 0 ? (field?.differing ?? 0) : evidence.runs;
     const noise = learnedEnough && !differsBeyondNoise(count, compared, field.differing, Math.max(runs, field.differing), test);
-    out.set(path, { path, count, oldRate, newRate, noise, ignored: ignoredBy(ignore, path), learnedAt: field?.learnedAt ?? null, learnedFrom: field?.learnedFrom ?? null });
+    const unsettled = noise && noiseUnsettled(count, compared, field.differing, runs, test);
+    out.set(path, { path, count, oldRate, newRate, noise, unsettled, ignored: ignoredBy(ignore, path), learnedAt: field?.learnedAt ?? null, learnedFrom: field?.learnedFrom ?? null });
   }
   return out;
 }

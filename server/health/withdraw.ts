@@ -21,18 +21,22 @@ export interface NoiseOutcome {
   runs: number | null;
   /** Per measured cohort, its mismatches by field (empty without mismatches). */
   fields: FieldCount[][];
+  /** Fields whose mismatches were withdrawn as noise while the evidence could still show they are not (noise.ts): advancing waits. */
+  unsettled: string[];
 }
 
 export async function withdrawNoise(ex: Executor, rollout: Pick<Rollout, 'id' | 'compare' | 'guards'>, from: number, cohorts: { name: string; since: number }[], figures: Figures[]): Promise<NoiseOutcome> {
   const none = cohorts.map(() => 0);
   const noFields = cohorts.map((): FieldCount[] => []);
   // Nothing to withdraw or judge by field: the common case costs no query.
-  if (figures.every((f) => f.mismatched === 0)) return { learning: null, withdrawn: none, runs: null, fields: noFields };
+  if (figures.every((f) => f.mismatched === 0)) return { learning: null, withdrawn: none, runs: null, fields: noFields, unsettled: [] };
   const [evidence, sets, compared] = await Promise.all([noiseEvidence(ex, rollout.id), fieldSets(ex, rollout.id, from), comparedSince(ex, rollout.id, from)]);
   const learning = learningProgress(evidence);
-  if (sets.length === 0) return { learning, withdrawn: none, runs: evidence.runs, fields: noFields };
+  if (sets.length === 0) return { learning, withdrawn: none, runs: evidence.runs, fields: noFields, unsettled: [] };
   const ignore = new PathSet(rollout.compare?.ignore ?? []);
-  const quiet = quietFields(judgeFields(evidence, sets, compared, ignore, fieldTestOf(rollout.guards)));
+  const judged = judgeFields(evidence, sets, compared, ignore, fieldTestOf(rollout.guards));
+  const quiet = quietFields(judged);
+  const unsettled = [...judged.values()].filter((j) => j.unsettled && !j.ignored).map((j) => j.path);
   const differing = new Map(evidence.fields.map((f) => [f.path, f.differing]));
   const fields: FieldCount[][] = [];
   const withdrawn = await Promise.all(
@@ -46,5 +50,5 @@ export async function withdrawNoise(ex: Executor, rollout: Pick<Rollout, 'id' | 
       return n;
     }),
   );
-  return { learning, withdrawn, runs: evidence.runs, fields: cohorts.map((_, i) => fields[i] ?? []) };
+  return { learning, withdrawn, runs: evidence.runs, fields: cohorts.map((_, i) => fields[i] ?? []), unsettled };
 }

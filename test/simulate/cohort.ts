@@ -264,13 +264,17 @@ export function simulateCohort(s: Scenario, random: Random): Outcome {
         const counts = [{ path: '$.handledAt', count: field('ts', since) }, { path: '$.type', count: field('type', since) }, { path: '$.traceId', count: s.noise.traceId ? field('trace', since) : 0 }].filter((f) => s.kind === 'shadow' && f.count > 0);
         // Withdrawal of mismatches lying wholly in noise, by the server's own rules.
         let withdrawn = 0;
+        let unsettled: string[] = [];
         if (figures[plan]!.mismatched > 0) {
-          const quiet = quietFields(judgeFields(evidenceOf(paths), sets, figures[plan]!.compared, new PathSet(), fieldTestOf(guards)));
+          const judged = judgeFields(evidenceOf(paths), sets, figures[plan]!.compared, new PathSet(), fieldTestOf(guards));
+          const quiet = quietFields(judged);
+          unsettled = [...judged.values()].filter((j) => j.unsettled).map((j) => j.path);
           withdrawn = Math.min(figures[plan]!.mismatched, withdrawable(sets, quiet));
           figures[plan]!.mismatched -= withdrawn;
         }
         const health = assembleHealth(aggregate, window, plans, figures, latencyRows, NO_EXTRAS, {
           learning: null,
+          unsettled,
           withdrawn: plans.map((_, i) => (i === plan ? withdrawn : 0)),
           runs: s.noise.learn ? runs : null,
           fields: plans.map((_, i) => (i === plan ? counts.map((f) => ({ ...f, differing: learned(f.path), ignored: false })) : [])),

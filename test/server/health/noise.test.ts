@@ -8,6 +8,7 @@ import {
   NOISE_MIN_DIFFERING,
   NOISE_MIN_RUNS,
   differsBeyondNoise,
+  noiseUnsettled,
   quietFields,
   withdrawable,
   type FieldSet,
@@ -102,6 +103,31 @@ describe('judging noise', () => {
     // With few double runs nothing is evidence yet: a field seen to differ between old runs stays noise.
     const early = judgeFields({ runs: 30, fields: [{ ...ev.fields[1]!, differing: 2 }] }, [{ fields: ['$.type'], count: 7 }], 30, new PathSet(), TEST);
     expect(early.get('$.type')!.noise).toBe(true);
+    // Noise for want of evidence, not by evidence: advancing waits on it (a verdict does not).
+    expect(early.get('$.type')!.unsettled).toBe(true);
+    expect(honest.get('$.type')!.unsettled).toBe(false);
+    expect(judged.get('$.handledAt')!.unsettled).toBe(false);
+  });
+
+  it('settles a field as noise only once the new path cannot differ there much more often than two old runs', () => {
+    // A type mislabelled in 1 message of 6, in a field two old runs differ in 1 time in 20.
+    const ev = (runs: number) => ({ runs, fields: [{ path: '$.type', differing: Math.round(runs / 20), firstSeenAt: 0, learnedAt: 1, learnedFrom: 2 }] });
+    const window = (n: number): FieldSet[] => [{ fields: ['$.type'], count: Math.round(n * (1 / 6 + 1 / 20)) }];
+    const early = judgeFields(ev(200), window(200), 200, new PathSet(), TEST).get('$.type')!;
+    expect(early).toMatchObject({ noise: true, unsettled: true });
+    // Later the evidence says it is a difference: no longer noise at all.
+    const late = judgeFields(ev(2000), window(2000), 2000, new PathSet(), TEST).get('$.type')!;
+    expect(late).toMatchObject({ noise: false, unsettled: false });
+    // Unsettled only ever qualifies noise, and a field whose new path differs no more often than its old runs settles.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 3000 }), (count, compared, differing, runs) => {
+        const k = Math.min(count, compared);
+        const d = Math.min(differing, runs);
+        if (k / compared <= d / runs && compared >= runs) expect(noiseUnsettled(k, compared, d, runs, TEST)).toBe(false);
+        const j = judgeFields({ runs, fields: [{ path: '$.x', differing: Math.max(d, NOISE_MIN_DIFFERING), firstSeenAt: 0, learnedAt: 1, learnedFrom: 2 }] }, k === 0 ? [] : [{ fields: ['$.x'], count: k }], compared, new PathSet(), TEST).get('$.x')!;
+        if (j.unsettled) expect(j.noise).toBe(true);
+      }),
+    );
   });
 
   it('says how many double runs are in while fewer than 20, and nothing when no SDK learns noise', () => {
