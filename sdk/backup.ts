@@ -4,7 +4,7 @@
  * rename) on every change. `node:fs/promises` is loaded on first use, so a
  * service that keeps no backup never loads it.
  */
-import type { ConfigSnapshot } from './snapshot.ts';
+import type { ConfigSnapshot } from '@rollcall/protocol';
 import { isSnapshot } from './validate-snapshot.ts';
 
 export interface Backup {

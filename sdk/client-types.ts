@@ -1,7 +1,6 @@
 /** What the client hands its host: events, an evaluation with its reasons, and its status. */
 import type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
-import type { Path, RolloutState } from './snapshot.ts';
-import type { DropReason } from './wire.ts';
+import type { Path, RolloutState, DropReason } from '@rollcall/protocol';
 
 export interface ClientEvents {
   change: ChangeEvent;

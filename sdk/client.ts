@@ -17,10 +17,9 @@ import { validateOptions } from './validate-options.ts';
 import { createReplayLoop, type ReplayHandler } from './replay.ts';
 import { createReporter } from './reporter.ts';
 import { createRunner } from './run.ts';
-import type { ConfigSnapshot, Path } from './snapshot.ts';
+import type { ConfigSnapshot, Path, DropReason } from '@rollcall/protocol';
 import { createTimers, readyLatch } from './timers.ts';
 import { isSnapshot } from './validate-snapshot.ts';
-import type { DropReason } from './wire.ts';
 
 /**
  * The one warning each reason gets, the first time (the counts are in `status.droppedBy` and on the

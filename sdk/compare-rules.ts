@@ -7,7 +7,7 @@
  * numeric tolerance wins.
  */
 import type { RunCompareOptions } from './handlers.ts';
-import type { CompareRules } from './snapshot.ts';
+import type { CompareRules } from '@rollcall/protocol';
 
 type Tolerance = RunCompareOptions['numericTolerance'];
 

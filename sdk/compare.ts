@@ -6,9 +6,8 @@
  * server judges it (a field noisy in some messages may still carry a real
  * difference), so every differing field is reported.
  */
-import { formatPath, generalise, PathSet, type Segment } from './json-path.ts';
+import { formatPath, generalise, MAX_PATHS, MORE_PATHS, PathSet, type DiffEntry, type Segment } from '@rollcall/protocol';
 import { plainEqual, stableStringify, toPlain } from './plain.ts';
-import type { DiffEntry } from './wire.ts';
 
 export { toPlain } from './plain.ts';
 
@@ -39,9 +38,6 @@ export interface Comparison {
    */
   paths: string[];
 }
-
-export const MAX_PATHS = 20;
-export const MORE_PATHS = '(more)';
 
 const REDACTED = '[redacted]';
 

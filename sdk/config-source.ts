@@ -6,7 +6,7 @@
  * working by itself.
  */
 import { backoffDelay, sleep } from './backoff.ts';
-import type { ConfigSnapshot } from './snapshot.ts';
+import type { ConfigSnapshot } from '@rollcall/protocol';
 import { SseParser } from './sse.ts';
 import { createStreamEvents } from './stream-events.ts';
 import { isSnapshot } from './validate-snapshot.ts';

@@ -3,10 +3,7 @@
  * every event and sealed into count rows once per flush window. Like
  * LaunchDarkly's event summarizer, it only counts; sending is elsewhere.
  */
-import { latencySlot, SLOTS, sparse } from './latency.ts';
-import type { Path } from './snapshot.ts';
-import { COUNTERS, zeroCounts, type CountRow, type Counts, type DropReason } from './wire.ts';
-import { MORE_PATHS } from './compare.ts';
+import { COUNTERS, latencySlot, MORE_PATHS, SLOTS, sparse, zeroCounts, type CountRow, type Counts, type DropReason, type Path } from '@rollcall/protocol';
 
 /** Distinct field sets kept per cell and window; further ones are counted under `(more)`, never withdrawn. */
 export const MAX_FIELD_SETS = 64;

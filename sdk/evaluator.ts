@@ -2,8 +2,7 @@
  * The client's view of every rollout: the current snapshot compiled for
  * evaluation, where it came from, and what changed with each new one.
  */
-import { compileRollout, resolvePath, routeInto, type CompiledRollout, type Route } from './assignment.ts';
-import type { ConfigSnapshot, Path, RolloutSnapshot } from './snapshot.ts';
+import { compileRollout, resolvePath, routeInto, type CompiledRollout, type ConfigSnapshot, type Path, type RolloutSnapshot, type Route } from '@rollcall/protocol';
 
 export type SnapshotSource = 'none' | 'bootstrap' | 'backup' | 'server';
 

@@ -13,6 +13,5 @@ export { RollcallTimeoutError } from './run.ts';
 export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './run.ts';
 export type { CompareOptions } from './compare.ts';
 export type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
-export type { ConfigSnapshot, RolloutSnapshot, CohortSnapshot, PinSnapshot, Path, RolloutState } from './snapshot.ts';
-export { murmur3 } from './murmur3.ts';
-export { positionOf } from './assignment.ts';
+export type { ConfigSnapshot, RolloutSnapshot, CohortSnapshot, PinSnapshot, Path, RolloutState } from '@rollcall/protocol';
+export { murmur3, positionOf } from '@rollcall/protocol';

@@ -4,12 +4,9 @@
  * sets) and keep the earliest second; noise of one rollout sums its runs and
  * per-field counts. What the sender's queue does while the server is away.
  */
-import { MORE_PATHS } from './compare.ts';
+import { COUNTERS, MORE_PATHS, SLOTS, sparse, type CountRow, type FieldSet, type NoiseReport } from '@rollcall/protocol';
 // Field sets kept per merged row as per cell within a window; more are counted under `(more)`.
 import { MAX_FIELD_SETS } from './counters.ts';
-import { SLOTS, sparse } from './latency.ts';
-import { COUNTERS, type CountRow, type FieldSet, type NoiseReport } from './wire.ts';
-
 
 function addHistogram(a: number[] | undefined, b: number[] | undefined): number[] | undefined {
   if (a === undefined || b === undefined) return a ?? b;

@@ -3,7 +3,7 @@
  * default in one place, so nothing else in the client writes `?? 1_000`.
  */
 import type { RunCompareOptions } from './handlers.ts';
-import type { ConfigSnapshot } from './snapshot.ts';
+import type { ConfigSnapshot } from '@rollcall/protocol';
 
 export interface Logger {
   debug?(message: string): void;

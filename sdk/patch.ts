@@ -5,7 +5,7 @@
  * gives the snapshot at `version`, which `GET /v1/sdk/config` serves under
  * `etag`. Servers before `baseEtag` send `base` alone.
  */
-import type { ConfigSnapshot, RolloutSnapshot } from './snapshot.ts';
+import type { ConfigSnapshot, RolloutSnapshot } from '@rollcall/protocol';
 import { isRollout } from './validate-snapshot.ts';
 
 export interface SnapshotPatch {

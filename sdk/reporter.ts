@@ -9,7 +9,7 @@
 import { createCounters, type Cell } from './counters.ts';
 import { createInFlight, DONE, REPORTED, type InFlight } from './in-flight.ts';
 import { createSender } from './sender.ts';
-import { COUNTERS, wireId, type CountRow, type DropReason, type MessageEvent, type MismatchSample, type ReportBatch } from './wire.ts';
+import { COUNTERS, wireId, type CountRow, type DropReason, type MessageEvent, type MismatchSample, type ReportBatch } from '@rollcall/protocol';
 
 export type { Cell } from './counters.ts';
 export type { InFlight } from './in-flight.ts';

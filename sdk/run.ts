@@ -14,17 +14,14 @@
  * handler has settled (fast async candidates settle meanwhile). It is skipped
  * only if candidates still hold every slot then.
  */
-import type { Route } from './assignment.ts';
-import { createComparator, MORE_PATHS, type Comparator } from './compare.ts';
+import { ERROR_FIELD, MORE_PATHS, PathSet, TIMEOUT_FIELD, wireId, type CompareRules, type MismatchKind, type MismatchSample, type Route } from '@rollcall/protocol';
+import { createComparator, type Comparator } from './compare.ts';
 import { mergeCompareRules } from './compare-rules.ts';
 import type { Evaluator } from './evaluator.ts';
-import { PathSet } from './json-path.ts';
 import type { Cell } from './counters.ts';
 import { RollcallTimeoutError, type Handler, type HandlerContext, type Handlers, type MessageRef, type Outcome, type RunCompareOptions, type RunOptions } from './handlers.ts';
 import type { Reporter } from './reporter.ts';
 import { CONTEXTS, ShadowRun, ShadowRuns } from './shadow-runs.ts';
-import type { CompareRules } from './snapshot.ts';
-import { ERROR_FIELD, TIMEOUT_FIELD, wireId, type MismatchKind, type MismatchSample } from './wire.ts';
 
 export { RollcallTimeoutError } from './handlers.ts';
 export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './handlers.ts';

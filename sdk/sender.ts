@@ -24,7 +24,7 @@ import { gzip, randomUUID } from './builtins.ts';
 import { backoffDelay } from './backoff.ts';
 import { RollcallHttpError } from './config-source.ts';
 import { mergeNoise, mergeRows } from './merge-rows.ts';
-import type { CountRow, DropReason, MessageEvent, MismatchSample, NoiseReport, ReportAck, ReportBatch } from './wire.ts';
+import type { CountRow, DropReason, MessageEvent, MismatchSample, NoiseReport, ReportAck, ReportBatch } from '@rollcall/protocol';
 
 export interface SenderOptions {
   url: string;

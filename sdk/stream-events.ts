@@ -14,7 +14,7 @@
  * from a server that sends no `baseEtag` falls back to the version rule.
  */
 import { applyPatch, isPatch, type SnapshotPatch } from './patch.ts';
-import type { ConfigSnapshot } from './snapshot.ts';
+import type { ConfigSnapshot } from '@rollcall/protocol';
 import type { SseEvent } from './sse.ts';
 import { isSnapshot } from './validate-snapshot.ts';
 

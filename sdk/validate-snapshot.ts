@@ -2,7 +2,7 @@
  * A structural check of a snapshot from the network or disk, so that garbage
  * from a proxy or a truncated file never replaces a good snapshot.
  */
-import { ROLLOUT_STATES, type ConfigSnapshot, type RolloutSnapshot } from './snapshot.ts';
+import { ROLLOUT_STATES, type ConfigSnapshot, type RolloutSnapshot } from '@rollcall/protocol';
 
 const STATES = new Set<string>(ROLLOUT_STATES);
 const PATHS = new Set(['old', 'new', 'shadow']);

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { createClient, murmur3, type RollcallClient } from '../../sdk/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createClient as createDb, type Client } from '@libsql/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { createClient, type RollcallClient } from '../../sdk/index.ts';
 import { waitFor } from '../helpers/live-server.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRollout, positionOf, positionOfHash, resolvePath, routeInto, type Route } from '../../sdk/assignment.ts';
-import { murmur3 } from '../../sdk/murmur3.ts';
-import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
+import { compileRollout, murmur3, positionOf, positionOfHash, resolvePath, routeInto, type RolloutSnapshot, type Route } from '@rollcall/protocol';
 
 const partners = Array.from({ length: 10_000 }, (_, i) => `partner-${i}`);
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { createClient, type ClientOptions, type RevertEvent, type RollcallClient } from '../../sdk/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createComparator, MAX_PATHS, MORE_PATHS, toPlain } from '../../sdk/compare.ts';
-import { formatPath, parsePath, PathSet } from '../../sdk/json-path.ts';
+import { formatPath, MAX_PATHS, MORE_PATHS, parsePath, PathSet } from '@rollcall/protocol';
+import { createComparator, toPlain } from '../../sdk/compare.ts';
 
 describe('paths', () => {
   it('parses and formats the supported subset', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { murmur3, prefixHasher } from '../../sdk/murmur3.ts';
+import { murmur3, prefixHasher } from '@rollcall/protocol';
 
 /** A plain reference: murmur3_x86_32 over TextEncoder's bytes, written straight from the algorithm. */
 function reference(text: string, seed = 0): number {

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConfigSource } from '../../sdk/config-source.ts';
 import type { SnapshotPatch } from '../../sdk/patch.ts';
-import type { ConfigSnapshot, RolloutSnapshot } from '../../sdk/snapshot.ts';
+import type { ConfigSnapshot, RolloutSnapshot } from '@rollcall/protocol';
 import { createStreamEvents } from '../../sdk/stream-events.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import FlexibleRolloutStrategy from 'unleash-client/lib/strategy/flexible-rollout-strategy.js';
-import { basisPoints, compileRollout, resolvePath } from '../../sdk/assignment.ts';
+import { basisPoints, compileRollout, resolvePath } from '@rollcall/protocol';
 
 const partners = Array.from({ length: 10_000 }, (_, i) => `partner-${i}-${(i * 2654435761) % 9973}`);
 

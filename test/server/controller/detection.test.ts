@@ -7,7 +7,7 @@
  * rollout whose paths both fail 5 % is left alone.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { createClient, type RollcallClient } from '../../../sdk/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 

@@ -11,7 +11,7 @@
 import type { Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { createClient, type RollcallClient } from '../../../sdk/index.ts';
 import * as schema from '../../../server/db/schema.ts';
 import type { Database } from '../../../server/db/database.ts';

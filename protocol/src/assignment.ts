@@ -1,6 +1,6 @@
 /**
- * Partner assignment, shared by the SDK and the server (the server imports
- * this file; there is one implementation of the hash and path rules).
+ * Partner assignment, shared by the SDK and the server (both import it from
+ * @rollcall/protocol; there is one implementation of the hash and path rules).
  *
  *   h        = murmur3_x86_32(utf8(salt + ":" + partnerId), seed 0)
  *   position = (h % 100) * 100 + floor(h / 100) % 100      // 0..9999

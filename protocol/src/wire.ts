@@ -6,7 +6,7 @@
  * window costs nothing but two increments, and every message that could be
  * lost can still be named.
  */
-import { crypto } from './builtins.ts';
+import { sha256Hex } from './sha256.ts';
 import type { Path } from './snapshot.ts';
 
 /** `c1`… for cohort bands, or a pseudo-cohort. */
@@ -76,6 +76,14 @@ export interface CountRow extends Counts {
 /** The field a mismatch is counted under when one path failed and the other did not, or the candidate timed out. */
 export const ERROR_FIELD = '(error)';
 export const TIMEOUT_FIELD = '(timeout)';
+
+/**
+ * A mismatch names at most MAX_PATHS differing fields; past that its set ends
+ * with MORE_PATHS, a field that is never noise, so a message too different to
+ * list is never withdrawn.
+ */
+export const MAX_PATHS = 20;
+export const MORE_PATHS = '(more)';
 
 export interface FieldSet {
   paths: string[];
@@ -163,5 +171,5 @@ export const MAX_WIRE_ID = 256;
  */
 export function wireId(id: string): string {
   // A prefix, `#` and 64 hex characters of hash: 255 characters, under MAX_WIRE_ID.
-  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, MAX_WIRE_ID - 66)}#${crypto().createHash('sha256').update(id).digest('hex')}`;
+  return id.length <= MAX_WIRE_ID ? id : `${id.slice(0, MAX_WIRE_ID - 66)}#${sha256Hex(id)}`;
 }
