@@ -6,7 +6,7 @@ import { defineConfig } from 'tsdown';
 // The protocol (@rollcall/protocol, a workspace package the SDK shares with the
 // server) is bundled, code and declarations: the SDK installs with no dependency.
 export default defineConfig({
-  entry: { index: 'index.ts', openfeature: 'openfeature.ts' },
+  entry: { index: 'src/index.ts', openfeature: 'src/openfeature.ts' },
   format: ['esm', 'cjs'],
   platform: 'node',
   target: 'node18',

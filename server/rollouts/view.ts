@@ -65,7 +65,7 @@ export function rolloutView(aggregate: RolloutAggregate) {
 
 export type RolloutView = ReturnType<typeof rolloutView>;
 
-/** What an SDK evaluates for this rollout (see sdk/snapshot.ts). */
+/** What an SDK evaluates for this rollout (see protocol/src/snapshot.ts). */
 export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
   const { rollout } = aggregate;
   const shares = stepShares(rollout);

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { positionOf } from '@rollcall/protocol';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 import { python, type Python } from '../helpers/python.ts';
 

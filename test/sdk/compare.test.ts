@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_PATHS, MORE_PATHS, PathSet } from '@rollcall/protocol';
-import { createComparator, toPlain } from '../../sdk/compare.ts';
+import { createComparator, toPlain } from '../../sdk/src/shadow/compare.ts';
 
 describe('comparison', () => {
   it('finds equal outputs equal and names every differing path', () => {

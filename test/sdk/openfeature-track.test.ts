@@ -6,7 +6,7 @@
 import { OpenFeature } from '@openfeature/server-sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { positionOf } from '@rollcall/protocol';
-import { RollcallProvider } from '../../sdk/openfeature.ts';
+import { RollcallProvider } from '../../sdk/src/openfeature.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

@@ -12,7 +12,7 @@ import type { Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { positionOf } from '@rollcall/protocol';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
 import * as schema from '../../../server/db/schema.ts';
 import type { Database } from '../../../server/db/database.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';

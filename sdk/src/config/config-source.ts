@@ -5,7 +5,7 @@
  * healthy minute). A 401 or 403 stops everything: the key will not start
  * working by itself.
  */
-import { backoffDelay, sleep } from './backoff.ts';
+import { backoffDelay, sleep } from '../support/backoff.ts';
 import type { ConfigSnapshot } from '@rollcall/protocol';
 import { SseParser } from './sse.ts';
 import { createStreamEvents } from './stream-events.ts';

@@ -17,10 +17,10 @@
 import { ERROR_FIELD, MORE_PATHS, PathSet, TIMEOUT_FIELD, wireId, type CompareRules, type MismatchKind, type MismatchSample, type Route } from '@rollcall/protocol';
 import { createComparator, type Comparator } from './compare.ts';
 import { mergeCompareRules } from './compare-rules.ts';
-import type { Evaluator } from './evaluator.ts';
-import type { Cell } from './counters.ts';
+import type { Evaluator } from '../evaluation/evaluator.ts';
+import type { Cell } from '../reporting/counters.ts';
 import { RollcallTimeoutError, type Handler, type HandlerContext, type Handlers, type MessageRef, type Outcome, type RunCompareOptions, type RunOptions } from './handlers.ts';
-import type { Reporter } from './reporter.ts';
+import type { Reporter } from '../reporting/reporter.ts';
 import { CONTEXTS, ShadowRun, ShadowRuns } from './shadow-runs.ts';
 
 export { RollcallTimeoutError } from './handlers.ts';

@@ -20,9 +20,9 @@
  * second), so an outage of any length costs a few batches, not one per
  * flush, and catching up afterwards is a few posts.
  */
-import { gzip, randomUUID } from './builtins.ts';
-import { backoffDelay } from './backoff.ts';
-import { RollcallHttpError } from './config-source.ts';
+import { gzip, randomUUID } from '../support/builtins.ts';
+import { backoffDelay } from '../support/backoff.ts';
+import { RollcallHttpError } from '../config/config-source.ts';
 import { mergeNoise, mergeRows } from './merge-rows.ts';
 import type { CountRow, DropReason, MessageEvent, MismatchSample, NoiseReport, ReportAck, ReportBatch } from '@rollcall/protocol';
 

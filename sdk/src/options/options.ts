@@ -2,7 +2,7 @@
  * The client's options as a host passes them, and settled once: every
  * default in one place, so nothing else in the client writes `?? 1_000`.
  */
-import type { RunCompareOptions } from './handlers.ts';
+import type { RunCompareOptions } from '../shadow/handlers.ts';
 import type { ConfigSnapshot } from '@rollcall/protocol';
 
 export interface Logger {

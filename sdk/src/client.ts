@@ -5,21 +5,21 @@
  * the background. Every timer but `ready()`'s is unref()ed: the client
  * never keeps a process alive once `ready()` has settled.
  */
-import { readBackup, writeBackup } from './backup.ts';
-import { randomUUID } from './builtins.ts';
-import { createConfigSource, RollcallHttpError } from './config-source.ts';
-import { Emitter } from './emitter.ts';
-import { Evaluator, type SnapshotSource } from './evaluator.ts';
+import { readBackup, writeBackup } from './config/backup.ts';
+import { randomUUID } from './support/builtins.ts';
+import { createConfigSource, RollcallHttpError } from './config/config-source.ts';
+import { Emitter } from './support/emitter.ts';
+import { Evaluator, type SnapshotSource } from './evaluation/evaluator.ts';
 import type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
-import type { Handlers, MessageRef, RunOptions } from './handlers.ts';
-import { settleOptions, type ClientOptions } from './options.ts';
-import { validateOptions } from './validate-options.ts';
-import { createReplayLoop, type ReplayHandler } from './replay.ts';
-import { createReporter } from './reporter.ts';
-import { createRunner } from './run.ts';
+import type { Handlers, MessageRef, RunOptions } from './shadow/handlers.ts';
+import { settleOptions, type ClientOptions } from './options/options.ts';
+import { validateOptions } from './options/validate-options.ts';
+import { createReplayLoop, type ReplayHandler } from './replay/replay.ts';
+import { createReporter } from './reporting/reporter.ts';
+import { createRunner } from './shadow/run.ts';
 import type { ConfigSnapshot, Path, DropReason } from '@rollcall/protocol';
-import { createTimers, readyLatch } from './timers.ts';
-import { isSnapshot } from './validate-snapshot.ts';
+import { createTimers, readyLatch } from './support/timers.ts';
+import { isSnapshot } from './config/validate-snapshot.ts';
 
 /**
  * The one warning each reason gets, the first time (the counts are in `status.droppedBy` and on the
@@ -30,7 +30,7 @@ const DROP_WARNINGS: Partial<Record<DropReason, string>> = {
   queue_full: 'the report queue is full while the server cannot be reached: messages and samples are being dropped (counted and reported as dropped; counts are kept)',
 };
 
-export type { ClientOptions, Logger } from './options.ts';
+export type { ClientOptions, Logger } from './options/options.ts';
 export type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
 
 export const SDK_NAME = 'rollcall-node';

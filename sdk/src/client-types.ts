@@ -1,5 +1,5 @@
 /** What the client hands its host: events, an evaluation with its reasons, and its status. */
-import type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
+import type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluation/evaluator.ts';
 import type { Path, RolloutState, DropReason } from '@rollcall/protocol';
 
 export interface ClientEvents {

@@ -6,7 +6,7 @@
  * round's share of the lease is a failure: the message stays lost and is
  * offered again later.
  */
-import { RollcallHttpError } from './config-source.ts';
+import { RollcallHttpError } from '../config/config-source.ts';
 
 export interface ReplayMessage {
   rollout: string;

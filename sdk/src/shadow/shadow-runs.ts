@@ -8,7 +8,7 @@
  * turn, so at the comparison limit the runner works the queues through at once
  * (`step`) before it counts a comparison as skipped.
  */
-import type { Cell } from './counters.ts';
+import type { Cell } from '../reporting/counters.ts';
 import { RollcallTimeoutError, type Handler, type HandlerContext, type Handlers, type MessageRef, type Outcome, type RunCompareOptions } from './handlers.ts';
 
 /** The contexts handlers receive: frozen and shared, so that no call allocates one. */

@@ -8,10 +8,10 @@
  */
 export { createClient, SDK_NAME, SDK_VERSION, RollcallHttpError } from './client.ts';
 export type { ClientOptions, ClientEvents, ClientStatus, Evaluation, Logger, RollcallClient } from './client.ts';
-export type { ReplayHandler, ReplayMessage } from './replay.ts';
-export { RollcallTimeoutError } from './run.ts';
-export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './run.ts';
-export type { CompareOptions } from './compare.ts';
-export type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluator.ts';
+export type { ReplayHandler, ReplayMessage } from './replay/replay.ts';
+export { RollcallTimeoutError } from './shadow/run.ts';
+export type { Handler, HandlerContext, Handlers, MessageRef, RunCompareOptions, RunOptions } from './shadow/run.ts';
+export type { CompareOptions } from './shadow/compare.ts';
+export type { ChangeEvent, RevertEvent, SnapshotSource } from './evaluation/evaluator.ts';
 export type { ConfigSnapshot, RolloutSnapshot, CohortSnapshot, PinSnapshot, Path, RolloutState } from '@rollcall/protocol';
 export { murmur3, positionOf } from '@rollcall/protocol';
