@@ -1,34 +1,30 @@
 /**
- * `createClient`: the SDK's one entry point. Evaluation is local and never
- * throws; configuration arrives over a stream (polling while it is down),
- * is kept in memory and in `backupPath`; accounting is batched and sent in
- * the background. Every timer but `ready()`'s is unref()ed: the client
- * never keeps a process alive once `ready()` has settled.
+ * `createClient`: the SDK's one entry point, wiring its parts together.
+ * Evaluation is local and never throws (evaluation/); configuration arrives
+ * over a stream, polling while it is down, and is kept in memory and in
+ * `backupPath` (config/); accounting is batched and sent in the background
+ * (reporting/); `run()` counts each message and shadow-runs the other path
+ * (shadow/); lost messages are replayed (replay/). Every timer but `ready()`'s
+ * is unref()ed: the client never keeps a process alive once `ready()` has settled.
  */
-import { readBackup, writeBackup } from './config/backup.ts';
-import { randomUUID } from './support/builtins.ts';
-import { createConfigSource, RollcallHttpError } from './config/config-source.ts';
-import { Emitter } from './support/emitter.ts';
-import { Evaluator, type SnapshotSource } from './evaluation/evaluator.ts';
+import type { ConfigSnapshot, Path } from '@rollcall/protocol';
 import type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
-import type { Handlers, MessageRef, RunOptions } from './shadow/handlers.ts';
+import { createConfigSource, RollcallHttpError } from './config/config-source.ts';
+import { createSnapshots } from './config/snapshots.ts';
+import { Evaluator } from './evaluation/evaluator.ts';
+import { explain } from './evaluation/explain.ts';
 import { settleOptions, type ClientOptions } from './options/options.ts';
 import { validateOptions } from './options/validate-options.ts';
 import { createReplayLoop, type ReplayHandler } from './replay/replay.ts';
+import { createMessagesById } from './reporting/by-id.ts';
+import { createDropTally } from './reporting/drops.ts';
 import { createReporter } from './reporting/reporter.ts';
+import type { Handlers, MessageRef, RunOptions } from './shadow/handlers.ts';
 import { createRunner } from './shadow/run.ts';
-import type { ConfigSnapshot, Path, DropReason } from '@rollcall/protocol';
+import { randomUUID } from './support/builtins.ts';
+import { Emitter } from './support/emitter.ts';
+import { createErrorReporter, toError } from './support/errors.ts';
 import { createTimers, readyLatch } from './support/timers.ts';
-import { isSnapshot } from './config/validate-snapshot.ts';
-
-/**
- * The one warning each reason gets, the first time (the counts are in `status.droppedBy` and on the
- * server). A refusal is reported as an error already, saying so.
- */
-const DROP_WARNINGS: Partial<Record<DropReason, string>> = {
-  buffer_full: 'the report buffer is full: events are being dropped (they are counted and reported as dropped)',
-  queue_full: 'the report queue is full while the server cannot be reached: messages and samples are being dropped (counted and reported as dropped; counts are kept)',
-};
 
 export type { ClientOptions, Logger } from './options/options.ts';
 export type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
@@ -36,26 +32,17 @@ export type { ClientEvents, ClientStatus, Evaluation } from './client-types.ts';
 export const SDK_NAME = 'rollcall-node';
 export const SDK_VERSION = '0.2.0';
 
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
 export function createClient(clientOptions: ClientOptions) {
   validateOptions(clientOptions);
   const options = settleOptions(clientOptions);
-  const { logger, url } = options;
+  const { logger } = options;
   const instanceId = randomUUID();
   const evaluator = new Evaluator();
   const emitter = new Emitter<ClientEvents>((error) => logger.error(`a listener threw: ${toError(error).message}`));
   const replayHandlers = new Map<string, ReplayHandler>();
   const timers = createTimers();
-  let confirmedAt = performance.now();
-  /** Whether `confirmedAt` is a real confirmation (a server's, or a backup's save time) rather than the start. */
-  let dated = false;
-  let dropped = 0;
-  const droppedBy: Partial<Record<DropReason, number>> = {};
+  const drops = createDropTally(logger);
   let closed = false;
-  let lastErrorMessage = '';
 
   // The one timer that is not unref()ed: while the host awaits ready(), the process should
   // wait for it (at most initTimeoutMs). It is cleared as soon as ready() settles.
@@ -64,61 +51,35 @@ export function createClient(clientOptions: ClientOptions) {
   );
   const settleReady = ready.settle;
 
-  function reportError(error: unknown, fatal: boolean): void {
-    const e = toError(error);
-    if (fatal) {
-      settleReady(e);
-      source.stop();
-    }
-    if (emitter.listenerCount('error') > 0) emitter.emit('error', e);
-    else if (e.message !== lastErrorMessage) logger.warn(e.message);
-    lastErrorMessage = e.message;
-  }
+  const reportError = createErrorReporter(emitter, logger, (error) => {
+    settleReady(error);
+    source.stop();
+  });
 
-  /** A backup is stale until a server answers; so is everything once fail-closed; the age is since a server last confirmed it. */
-  function freshness(): { stale: boolean; ageMs: number | null } {
-    const ageMs = dated ? Math.max(0, Math.round(performance.now() - confirmedAt)) : null;
-    return { stale: evaluator.failClosed || evaluator.source === 'backup', ageMs };
-  }
-
-  function take(snapshot: ConfigSnapshot, from: SnapshotSource): void {
-    const applied = evaluator.apply(snapshot, from);
-    if (from === 'server') {
-      confirmedAt = performance.now();
-      dated = true;
-      evaluator.failClosed = false;
-      settleReady();
-    }
-    if (applied === null) return;
-    if (from === 'server' && options.backupPath !== undefined) {
-      writeBackup(options.backupPath, snapshot, Date.now()).catch((error: unknown) => logger.warn(`cannot write the backup: ${toError(error).message}`));
-    }
-    if (applied.change.changed.length > 0) emitter.emit('change', applied.change);
-    for (const revert of applied.reverts) emitter.emit('revert', revert);
-  }
+  const snapshots = createSnapshots({
+    evaluator,
+    logger,
+    bootstrap: options.bootstrap,
+    backupPath: options.backupPath,
+    onServerSnapshot: () => settleReady(),
+    onChange: (change) => emitter.emit('change', change),
+    onRevert: (revert) => emitter.emit('revert', revert),
+  });
 
   const reporter = createReporter({
     ...options,
     sdk: { name: SDK_NAME, version: SDK_VERSION, instanceId },
     onError: reportError,
-    onDropped(reason, count) {
-      dropped += count;
-      const warning = DROP_WARNINGS[reason];
-      if (droppedBy[reason] === undefined && warning !== undefined) logger.warn(warning);
-      droppedBy[reason] = (droppedBy[reason] ?? 0) + count;
-    },
+    onDropped: drops.add,
   });
+  const byId = createMessagesById(evaluator, reporter);
 
   const source = createConfigSource({
     ...options,
     streamIdleMs: 45_000,
     healthyResetMs: 60_000,
-    onSnapshot: (snapshot) => take(snapshot, 'server'),
-    onConfirmed() {
-      confirmedAt = performance.now();
-      dated = true;
-      evaluator.failClosed = false;
-    },
+    onSnapshot: (snapshot) => snapshots.take(snapshot, 'server'),
+    onConfirmed: snapshots.confirmed,
     onUnreachable() {
       // Routing from a bootstrap or backup snapshot is better than waiting: ready() resolves.
       if (evaluator.snapshot !== null) settleReady();
@@ -129,22 +90,11 @@ export function createClient(clientOptions: ClientOptions) {
   const runner = createRunner({ ...options, evaluator, reporter, random: Math.random });
 
   async function start(): Promise<void> {
-    if (options.bootstrap !== undefined) {
-      if (isSnapshot(options.bootstrap)) take(options.bootstrap, 'bootstrap');
-      else logger.warn('the bootstrap option is not a snapshot; ignored');
-    }
-    if (options.backupPath !== undefined) {
-      const backup = await readBackup(options.backupPath);
-      if (backup !== null && evaluator.source !== 'server' && (evaluator.snapshot === null || backup.snapshot.version >= evaluator.snapshot.version)) {
-        take(backup.snapshot, 'backup');
-        confirmedAt = performance.now() - Math.max(0, Date.now() - backup.savedAt);
-        dated = true;
-      }
-    }
+    snapshots.takeBootstrap();
+    if (options.backupPath !== undefined) await snapshots.takeBackup(options.backupPath);
     if (closed) return;
     source.start();
   }
-
 
   timers.every(options.flushIntervalMs, () => {
     void reporter.flush();
@@ -162,9 +112,7 @@ export function createClient(clientOptions: ClientOptions) {
 
   const failClosedAfterMs = options.failClosedAfterMs;
   if (failClosedAfterMs !== undefined) {
-    timers.every(Math.min(1_000, failClosedAfterMs), () => {
-      evaluator.failClosed = performance.now() - confirmedAt > failClosedAfterMs;
-    });
+    timers.every(Math.min(1_000, failClosedAfterMs), () => snapshots.checkFailClosed(failClosedAfterMs));
   }
   void start();
 
@@ -193,15 +141,7 @@ export function createClient(clientOptions: ClientOptions) {
 
     /** The path with why: the cohort, the rollout's state and version. Allocates; use `path()` on hot paths. */
     evaluate(rolloutKey: string, partnerId: string): Evaluation {
-      const route = { path: 'old' as Path, cohort: 'baseline' };
-      const known = evaluator.has(rolloutKey);
-      const rollout = evaluator.snapshot?.rollouts.find((r) => r.key === rolloutKey);
-      try {
-        evaluator.route(rolloutKey, partnerId, route);
-      } catch {
-        route.path = 'old';
-      }
-      return { path: route.path, cohort: route.cohort, known, state: rollout?.state ?? null, version: rollout?.version ?? null, ...freshness() };
+      return { ...explain(evaluator, rolloutKey, partnerId), ...snapshots.freshness() };
     },
 
     run<T>(rolloutKey: string, message: MessageRef, handlers: Handlers<T>, runOptions?: RunOptions): Promise<T> {
@@ -210,19 +150,15 @@ export function createClient(clientOptions: ClientOptions) {
 
     /** A message arrived; `processed` or `failed` will follow, here or in another process. */
     received(rolloutKey: string, message: MessageRef): void {
-      guard(() => {
-        const route = { path: 'old' as Path, cohort: 'baseline' };
-        if (!evaluator.route(rolloutKey, message?.partnerId, route) || typeof message.messageId !== 'string' || message.messageId === '') return;
-        reporter.receivedById(reporter.cell(rolloutKey, route.cohort, route.path), message.messageId, message.partnerId, performance.now());
-      });
+      guard(() => byId.received(rolloutKey, message));
     },
 
     processed(rolloutKey: string, message: MessageRef): void {
-      guard(() => settle(rolloutKey, message, true));
+      guard(() => byId.settle(rolloutKey, message, true));
     },
 
     failed(rolloutKey: string, message: MessageRef & { error?: unknown }): void {
-      guard(() => settle(rolloutKey, message, false, message.error === undefined ? 'failed' : String(message.error instanceof Error ? message.error.message : message.error)));
+      guard(() => byId.settle(rolloutKey, message, false, message.error === undefined ? 'failed' : String(message.error instanceof Error ? message.error.message : message.error)));
     },
 
     /** Registers the handler that re-processes lost messages of a rollout through the old path. */
@@ -266,11 +202,11 @@ export function createClient(clientOptions: ClientOptions) {
         version: evaluator.snapshot?.version ?? null,
         inFlight: reporter.inFlight,
         buffered: reporter.pending,
-        dropped,
-        droppedBy: { ...droppedBy },
+        dropped: drops.dropped,
+        droppedBy: drops.droppedBy(),
         queuedBytes: reporter.queuedBytes,
         stopped: source.stopped || reporter.stopped,
-        ...freshness(),
+        ...snapshots.freshness(),
       };
     },
 
@@ -282,16 +218,6 @@ export function createClient(clientOptions: ClientOptions) {
     /** @internal the registered replay handlers, for the replay worker. */
     replayHandlers: replayHandlers as ReadonlyMap<string, ReplayHandler>,
   };
-
-  function settle(rolloutKey: string, message: MessageRef, ok: boolean, error?: string): void {
-    if (typeof message?.messageId !== 'string' || message.messageId === '' || !evaluator.has(rolloutKey)) return;
-    const partnerId = typeof message.partnerId === 'string' ? message.partnerId : '';
-    reporter.settleById(rolloutKey, message.messageId, partnerId, ok, performance.now(), () => {
-      const route = { path: 'old' as Path, cohort: 'baseline' };
-      evaluator.route(rolloutKey, partnerId, route);
-      return reporter.cell(rolloutKey, route.cohort, route.path);
-    }, error);
-  }
 }
 
 export type RollcallClient = ReturnType<typeof createClient>;
