@@ -8,7 +8,8 @@
  *   npm run structure -- --json  # the same figures as JSON
  *
  * A folder is a domain: `server/<name>/` (files directly in `server/` are the
- * each their own), `sdk`, `protocol`, `clients/<name>`. Imports are read
+ * each their own), the SDK's concerns `sdk/src/<name>/` (its entry files each
+ * their own), `protocol`, `clients/<name>`. Imports are read
  * with a regular expression (`import … from`, `export … from`, `import()`),
  * relative specifiers only; package names (`@rollcall/protocol`) are mapped
  * to their workspace folder.
@@ -35,6 +36,7 @@ function filesUnder(dir: string): string[] {
 export function folderOf(file: string): string {
   const parts = file.split('/');
   if (parts[0] === 'server') return parts.length > 2 ? `server/${parts[1]}` : file;
+  if (parts[0] === 'sdk' && parts[1] === 'src') return parts.length > 3 ? `sdk/src/${parts[2]}` : file;
   if (parts[0] === 'clients') return `clients/${parts[1]}`;
   return parts[0]!;
 }
@@ -133,7 +135,7 @@ export function structure() {
   const folderCycles = cycles(folders, graph(folderEdges.map((e) => ({ from: e.fromFolder, to: e.toFolder }))));
   const inCycle = new Map(folderCycles.flatMap((c, i) => c.map((f) => [f, i] as const)));
   const closing = folderEdges.filter((e) => inCycle.has(e.fromFolder) && inCycle.get(e.fromFolder) === inCycle.get(e.toFolder));
-  const serverToSdk = edges.filter((e) => e.from.startsWith('server/') && folderOf(e.to) === 'sdk');
+  const serverToSdk = edges.filter((e) => e.from.startsWith('server/') && e.to.startsWith('sdk/'));
   const sdkToServer = edges.filter((e) => e.from.startsWith('sdk/') && e.to.startsWith('server/'));
   const foreignStores = folderEdges.filter((e) => /\/store\.ts$/.test(e.to) && e.fromFolder.startsWith('server/') && e.toFolder.startsWith('server/'));
   return {

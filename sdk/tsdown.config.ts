@@ -3,16 +3,18 @@ import { defineConfig } from 'tsdown';
 // Two entries, each as ESM and CommonJS with its own declarations; code the
 // entries share lands in one chunk, so a service that loads both still has a
 // single client implementation. OpenFeature stays external: an optional peer.
+// The protocol (@rollcall/protocol, a workspace package the SDK shares with the
+// server) is bundled, code and declarations: the SDK installs with no dependency.
 export default defineConfig({
-  entry: { index: 'index.ts', openfeature: 'openfeature.ts' },
+  entry: { index: 'src/index.ts', openfeature: 'src/openfeature.ts' },
   format: ['esm', 'cjs'],
   platform: 'node',
   target: 'node18',
-  dts: true,
+  dts: { eager: true },
   outDir: 'dist',
   clean: true,
   sourcemap: false,
-  external: ['@openfeature/server-sdk'],
+  deps: { neverBundle: ['@openfeature/server-sdk'], alwaysBundle: ['@rollcall/protocol'] },
   tsconfig: 'tsconfig.build.json',
   // One licence for the repository; the package carries a copy made at build time.
   copy: [{ from: '../LICENSE', to: '.' }],

@@ -8,7 +8,7 @@
  * Lifecycle is never touched and nothing is deleted.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { CompareRules } from '../../sdk/snapshot.ts';
+import type { CompareRules } from '@rollcall/protocol';
 import { storedRules } from '../rollouts/compare-rules.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import type { CliError } from './errors.ts';

@@ -12,6 +12,7 @@ if (existsSync(built)) {
   await import(built.href);
 } else {
   const { register } = await import('tsx/esm/api');
-  register();
+  // The repository's tsconfig maps @rollcall/protocol to its sources, from whatever directory this runs in.
+  register({ tsconfig: new URL('../../tsconfig.json', import.meta.url).pathname });
   await import('./main.ts');
 }

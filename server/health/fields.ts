@@ -1,5 +1,5 @@
 /** A rollout's differing fields over a window, judged: the read behind the mismatches API and the dashboard. */
-import { PathSet } from '../../sdk/json-path.ts';
+import { PathSet } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
 import type { Rollout } from '../rollouts/model.ts';
 import { fieldTestOf } from './guards.ts';

@@ -11,8 +11,7 @@
  * judged in (`epochShare`). Dropped events breach at once (the accounting
  * itself is incomplete), and so does the hard stop: every due message lost.
  */
-import type { Counts, DropReason } from '../../sdk/wire.ts';
-import { quantile, slotUpperMs } from '../../sdk/latency.ts';
+import { quantile, slotUpperMs, type Counts, type DropReason } from '@rollcall/protocol';
 import { DEFAULT_GUARDS, type Guards } from '../rollouts/model.ts';
 import { epochShare, logEvidence, moreNeeded, upperBound } from './evidence.ts';
 

@@ -6,8 +6,7 @@
  * ledger counts come from the rollups (rollups.ts); every other query is an
  * index range: nothing scans whole tables.
  */
-import type { Path } from '../../sdk/snapshot.ts';
-import { quantile } from '../../sdk/latency.ts';
+import { quantile, type Path } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
 import { breachesOf, ratesOf, verdictsOf, type Breach, type Figures, type GuardName, type Rates, type Verdict } from './guards.ts';
 import { hasShadowBand, stepShares, watchSecondsOf, type Cohort, type Rollout, type RolloutAggregate } from '../rollouts/model.ts';

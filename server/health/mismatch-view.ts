@@ -4,8 +4,7 @@
  * apart, after the rest), the noise learned, and each sample's diffs split
  * into real differences and noise.
  */
-import { formatPath, generalise, parsePath } from '../../sdk/json-path.ts';
-import type { DiffEntry } from '../../sdk/wire.ts';
+import { formatPath, generalise, parsePath, type DiffEntry } from '@rollcall/protocol';
 import { iso } from '../clock.ts';
 import type { FieldJudgement, NoiseEvidence } from './noise.ts';
 

@@ -17,7 +17,7 @@
  * - `learningProgress` tells how many double runs are in; the verdict itself
  *   needs no minimum, since the old path's bound is wide while runs are few.
  */
-import { PathSet, parsePath, type Segment } from '../../sdk/json-path.ts';
+import { PathSet, parsePath, type Segment } from '@rollcall/protocol';
 import { logEvidence, upperBound } from './evidence.ts';
 
 export const NOISE_MIN_DIFFERING = 2;

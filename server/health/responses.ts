@@ -1,6 +1,6 @@
 /** What the health API answers (and the health a rollout carries), as zod schemas tied to the views at compile time. */
 import { z } from 'zod';
-import { COUNTERS, DROP_REASONS, type Counter } from '../../sdk/wire.ts';
+import { COUNTERS, DROP_REASONS, type Counter } from '@rollcall/protocol';
 import { isoTime, named, pageOf, type Same } from '../http/responses.ts';
 import { guardsViewSchema } from '../rollouts/responses.ts';
 import { pathSchema } from '../rollouts/schemas.ts';

@@ -21,7 +21,7 @@
  * those of sums over the raw rows (test/server/health/rollups-property.test.ts).
  */
 import { sql } from 'drizzle-orm';
-import { COUNTERS, type Counts } from '../../sdk/wire.ts';
+import { COUNTERS, type Counts } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
 
 /** A cohort's counts over a window, per path: every counter, and those received past the grace. */

@@ -5,7 +5,7 @@ import type { AppEnv } from '../http/auth.ts';
 import { describe } from '../http/openapi.ts';
 import { intQuery, limitQuery, queryOf } from '../http/validate.ts';
 import { cohortSchema } from '../reports/schemas.ts';
-import type { DiffEntry } from '../../sdk/wire.ts';
+import type { DiffEntry } from '@rollcall/protocol';
 import { noiseView, rankedFields, splitSample } from './mismatch-view.ts';
 import { mismatchesSchema, rolloutHealthSchema } from './responses.ts';
 import type { HealthService } from './service.ts';

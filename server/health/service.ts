@@ -13,7 +13,7 @@ import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from
 import { measureMany, settleMany, type Settled } from './measure-many.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
-import type { DiffEntry } from '../../sdk/wire.ts';
+import type { DiffEntry } from '@rollcall/protocol';
 import { fieldsOf } from './fields.ts';
 import { rankedFields, splitSample } from './mismatch-view.ts';
 import { boardEntry as entryOf, cohortFigures, healthSummary, healthView, type BoardEntry } from './view.ts';

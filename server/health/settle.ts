@@ -12,7 +12,7 @@
  * reporter to report past the due time (the watermarks), so a slow flush or a
  * partitioned worker delays a judgement rather than inventing a loss.
  */
-import { quantile } from '../../sdk/latency.ts';
+import { quantile } from '@rollcall/protocol';
 import type { Guards } from '../rollouts/model.ts';
 import type { LatencyRow } from './store.ts';
 

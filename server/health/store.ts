@@ -5,7 +5,7 @@
  * read the rollups (rollups.ts); every other query is an index range.
  */
 import { and, count, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
-import { COUNTERS, type Counts, type DropReason } from '../../sdk/wire.ts';
+import { COUNTERS, type Counts, type DropReason } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
 import { cohortCounts, droppedEvents, latencyCounts, ledgerTotals, messages, mismatchSamples } from '../db/schema.ts';
 import { ledgerCountsMany, windowSumsMany, zeroSums, type CountSums } from './rollups.ts';

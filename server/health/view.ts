@@ -1,5 +1,5 @@
 /** What the API shows of cohort health: times as ISO-8601, thresholds beside the rates. */
-import { COUNTERS, type Counter } from '../../sdk/wire.ts';
+import { COUNTERS, type Counter } from '@rollcall/protocol';
 import { iso } from '../clock.ts';
 import type { Guards, RolloutAggregate } from '../rollouts/model.ts';
 import { effectiveShares } from '../rollouts/effective.ts';

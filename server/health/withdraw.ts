@@ -5,7 +5,7 @@
  * and hands the mismatch guard each cohort's differences by field beside the
  * double runs of the old path (its per-field test).
  */
-import { PathSet } from '../../sdk/json-path.ts';
+import { PathSet } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
 import type { Rollout } from '../rollouts/model.ts';
 import { fieldTestOf, type FieldCount, type Figures } from './guards.ts';

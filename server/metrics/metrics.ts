@@ -13,8 +13,7 @@ import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
 import { stepShares, type Rollout } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
 import type { SweepReport } from '../reports/retention.ts';
-import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
-import { COUNTERS, type Counter as CounterName } from '../../sdk/wire.ts';
+import { COUNTERS, ROLLOUT_STATES, type Counter as CounterName } from '@rollcall/protocol';
 
 const COHORT_LABELS_PER_ROLLOUT = 64;
 /** Every counter is a metric but `skipped` (a comparison not run says nothing of either path). */

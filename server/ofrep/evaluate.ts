@@ -3,8 +3,7 @@
  * the partner's path, decided by the SDK's own assignment code over the
  * snapshot in memory, so OFREP and every SDK agree partner for partner.
  */
-import { compileRollout, routeInto, type CompiledRollout, type Route } from '../../sdk/assignment.ts';
-import type { ConfigSnapshot, Path, RolloutState } from '../../sdk/snapshot.ts';
+import { compileRollout, routeInto, type CompiledRollout, type ConfigSnapshot, type Path, type RolloutState, type Route } from '@rollcall/protocol';
 
 /** The OpenFeature reasons OFREP answers with, from the rollout's state and the partner's cohort. */
 export type OfrepReason = 'STATIC' | 'TARGETING_MATCH' | 'SPLIT' | 'DISABLED';

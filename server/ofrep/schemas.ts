@@ -1,6 +1,6 @@
 /** What OFREP answers, as zod schemas tied to the evaluation's types; /openapi.json describes the routes with them. */
 import { z } from 'zod';
-import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
+import { ROLLOUT_STATES } from '@rollcall/protocol';
 import { errorRef, schemaRef, toSchema } from '../http/openapi.ts';
 import { named, type Same } from '../http/responses.ts';
 import type { OfrepSuccess } from './evaluate.ts';

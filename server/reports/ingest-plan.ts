@@ -8,7 +8,7 @@
  * two at the moment of sending (the `x-rollcall-clock` header).
  */
 import type { RolloutRef } from '../db/rollout-ids.ts';
-import { COUNTERS, zeroCounts, type Counts, type DropReason, type ReportAck } from '../../sdk/wire.ts';
+import { COUNTERS, zeroCounts, type Counts, type DropReason, type ReportAck } from '@rollcall/protocol';
 import type { Heard } from '../reporters/store.ts';
 import type { ValidBatch } from './schemas.ts';
 import type * as store from './store.ts';

@@ -9,7 +9,7 @@ import type { Clock } from '../clock.ts';
 import { deferredWrites, filePathOf, type Database, type SqlRunner } from '../db/database.ts';
 import { rolloutsByKey, type RolloutRef } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
-import type { Counts, ReportAck } from '../../sdk/wire.ts';
+import type { Counts, ReportAck } from '@rollcall/protocol';
 import { recordHeardAll } from '../reporters/store.ts';
 import { storageFault } from '../storage/faults.ts';
 import { keysOf, planIngest, type IngestPlan, type Submission } from './ingest-plan.ts';

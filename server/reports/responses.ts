@@ -1,6 +1,6 @@
 /** What `POST /v1/sdk/reports` answers once a batch is committed, tied to the SDK's wire type at compile time. */
 import { z } from 'zod';
-import type { ReportAck } from '../../sdk/wire.ts';
+import type { ReportAck } from '@rollcall/protocol';
 import { named, type Same } from '../http/responses.ts';
 
 export const reportAckSchema = named(

@@ -1,8 +1,6 @@
-/** The report batch as the server validates it: built from, and checked against, the SDK's wire module. */
+/** The report batch as the server validates it: built from, and checked against, the protocol's wire module. */
 import { z } from 'zod';
-import { SLOTS } from '../../sdk/latency.ts';
-import { MAX_PATHS } from '../../sdk/compare.ts';
-import { COUNTERS, DROP_REASONS, type Counter, type ReportBatch } from '../../sdk/wire.ts';
+import { COUNTERS, DROP_REASONS, MAX_PATHS, SLOTS, type Counter, type ReportBatch } from '@rollcall/protocol';
 import { rolloutKeySchema } from '../rollouts/schemas.ts';
 
 export const cohortSchema = z.string().regex(/^(c[1-9]\d{0,3}|baseline|shadow|pinned|completed)$/, 'a cohort is c1…, baseline, shadow, pinned or completed');

@@ -6,7 +6,7 @@
  * inserts respect the per-minute limit.
  */
 import type { InValue } from '@libsql/client';
-import { COUNTERS } from '../../sdk/wire.ts';
+import { COUNTERS } from '@rollcall/protocol';
 import type { SqlRunner } from '../db/database.ts';
 import type { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
 import { NOISE_MIN_DIFFERING } from '../health/noise.ts';

@@ -1,7 +1,6 @@
 /** The comparison rules a rollout carries (`compare`), as the API and the rollouts file take them. */
 import { z } from 'zod';
-import { parsePath } from '../../sdk/json-path.ts';
-import type { CompareRules } from '../../sdk/snapshot.ts';
+import { parsePath, type CompareRules } from '@rollcall/protocol';
 
 /** A field path in the SDK's JSONPath subset (`$.meta.at`, `$.items[*].id`), checked by the SDK's own parser. */
 export const fieldPathSchema = z

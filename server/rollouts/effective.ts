@@ -3,7 +3,7 @@
  * less the bands of reverted cohorts (their partners are back on old), and
  * the shadow band's width. Pins move single partners and are not counted.
  */
-import { basisPoints } from '../../sdk/assignment.ts';
+import { basisPoints } from '@rollcall/protocol';
 import { stepShares, type Cohort, type Rollout } from './model.ts';
 
 export interface EffectiveShares {

@@ -14,8 +14,7 @@
  *             all: running | paused | completed → reverted
  *   complete  running | paused → completed (every partner on new)
  */
-import { basisPoints } from '../../sdk/assignment.ts';
-import type { RolloutState } from '../../sdk/snapshot.ts';
+import { basisPoints, type RolloutState } from '@rollcall/protocol';
 import { conflict, notFound } from '../errors.ts';
 import { stepLabel, type Cohort, type Rollout, type RolloutAggregate } from './model.ts';
 

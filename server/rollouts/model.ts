@@ -1,5 +1,5 @@
 /** The rollout domain's types and defaults, free of HTTP and storage. */
-import type { CohortStatus, CompareRules, Path, RolloutState } from '../../sdk/snapshot.ts';
+import type { CohortStatus, CompareRules, Path, RolloutState } from '@rollcall/protocol';
 
 export interface Step {
   /** Percent of partners (0..100, two decimals at most) on the new path. Never decreases along a plan. */

@@ -1,6 +1,6 @@
 /** What the rollouts API answers, as zod schemas tied to the views at compile time (also the source of /openapi.json). */
 import { z } from 'zod';
-import { ROLLOUT_STATES } from '../../sdk/snapshot.ts';
+import { ROLLOUT_STATES } from '@rollcall/protocol';
 import { isoTime, named, pageOf, type Same } from '../http/responses.ts';
 import { compareRulesSchema } from './compare-rules.ts';
 import { onBreachSchema, pathSchema, stepSchema } from './schemas.ts';

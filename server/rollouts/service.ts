@@ -3,7 +3,7 @@
  * transaction: load, check `If-Match`, decide, compare-and-set on the
  * version, append the audit entry. The change is announced only after commit.
  */
-import type { Path } from '../../sdk/snapshot.ts';
+import type { Path } from '@rollcall/protocol';
 import { appendAudit } from '../audit/store.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';

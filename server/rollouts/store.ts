@@ -4,7 +4,7 @@
  * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts.
  */
 import { and, asc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
-import type { Path } from '../../sdk/snapshot.ts';
+import type { Path } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
 import { VersionConflict } from '../errors.ts';

@@ -3,8 +3,7 @@
  * are percent; cohort bands are positions in basis points, as the SDK
  * evaluates them. Times are ISO-8601.
  */
-import { basisPoints } from '../../sdk/assignment.ts';
-import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
+import { basisPoints, type RolloutSnapshot } from '@rollcall/protocol';
 import { iso } from '../clock.ts';
 import { effectiveShares } from './effective.ts';
 import { stepShares, type Cohort, type Pin, type Rollout, type RolloutAggregate } from './model.ts';
@@ -66,7 +65,7 @@ export function rolloutView(aggregate: RolloutAggregate) {
 
 export type RolloutView = ReturnType<typeof rolloutView>;
 
-/** What an SDK evaluates for this rollout (see sdk/snapshot.ts). */
+/** What an SDK evaluates for this rollout (see protocol/src/snapshot.ts). */
 export function rolloutSnapshot(aggregate: RolloutAggregate): RolloutSnapshot {
   const { rollout } = aggregate;
   const shares = stepShares(rollout);

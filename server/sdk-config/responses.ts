@@ -1,6 +1,6 @@
 /** The snapshot `GET /v1/sdk/config` answers (and the stream sends), as a zod schema tied to the SDK's wire type at compile time. */
 import { z } from 'zod';
-import { ROLLOUT_STATES, type ConfigSnapshot } from '../../sdk/snapshot.ts';
+import { ROLLOUT_STATES, type ConfigSnapshot } from '@rollcall/protocol';
 import { named, type Same } from '../http/responses.ts';
 import { compareRulesSchema } from '../rollouts/compare-rules.ts';
 import { pathSchema } from '../rollouts/schemas.ts';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { ConfigSnapshot } from '../../sdk/snapshot.ts';
+import type { ConfigSnapshot } from '@rollcall/protocol';
 import type { Database } from '../db/database.ts';
 import { rollouts } from '../db/schema.ts';
 import { loadAllAggregates } from '../rollouts/store.ts';

@@ -14,7 +14,7 @@
  * size depends on what was sealed, not on when. Prints one JSON line.
  */
 import { createClient as createDbClient } from '@libsql/client';
-import { createReporter, type Cell } from '../../sdk/reporter.ts';
+import { createReporter, type Cell } from '../../sdk/src/reporting/reporter.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
 import { rmSync } from 'node:fs';

@@ -2,50 +2,17 @@
  * The standard-library Python client (clients/python/rollcall.py), run by
  * python3 against a real server: it routes as the TypeScript SDK does, its
  * reports reconcile exactly, its losses revert a cohort, and a batch whose
- * acknowledgement was lost is sent again and counted once.
+ * acknowledgement was lost is sent again and counted once. Its hash and
+ * positions are checked against the protocol in test/protocol/python-vectors.test.ts.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { createClient, murmur3, type RollcallClient } from '../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
-
-const DRIVER = fileURLToPath(new URL('./python_driver.py', import.meta.url));
-
-interface Python {
-  ask<T = any>(command: Record<string, unknown>): Promise<T>;
-  close(): Promise<void>;
-}
-
-function python(): Python {
-  const child: ChildProcessWithoutNullStreams = spawn('python3', [DRIVER], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const waiting: ((line: string) => void)[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => waiting.shift()?.(line));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return {
-    async ask(command) {
-      const line = await new Promise<string>((resolve, reject) => {
-        waiting.push(resolve);
-        child.once('exit', (code) => reject(new Error(`python3 exited (${code}): ${stderr}`)));
-        child.stdin.write(`${JSON.stringify(command)}\n`);
-      });
-      const answer = JSON.parse(line);
-      if (answer.error !== undefined) throw new Error(`${answer.error}\n${stderr}`);
-      return answer;
-    },
-    async close() {
-      child.stdin.end();
-      await exited;
-    },
-  };
-}
+import { python, type Python } from '../helpers/python.ts';
 
 let live: LiveServer;
 let rc: RollcallClient;
@@ -90,18 +57,6 @@ afterAll(async () => {
 const partnerId = (i: number) => (i % 10 === 0 ? `ü-partner-${i}` : i % 10 === 1 ? `😀-${i}` : `partner-${i}`);
 
 describe('the Python client', () => {
-  it("computes the contract's murmur3 vectors and positions as the TypeScript SDK does", async () => {
-    const py = python();
-    pythons.push(py);
-    const vectors: [string, number][] = [['', 0], ['', 1], ['hello', 0], ['The quick brown fox jumps over the lazy dog', 0], ['psa-webhooks-v2:partner-42', 0], ['s1:ü-partner', 0], ['😀 naïve 東京', 7], ['abc', 0xffffffff]];
-    const positions: [string, string][] = [['psa-webhooks-v2', 'partner-42'], ['s1', 'ü-partner'], ['x', '😀'], ['salt', 'a'.repeat(300)]];
-    const answer = await py.ask({ op: 'murmur', vectors, positions });
-    expect(answer.hashes.slice(0, 6)).toEqual([0, 0x514e28b7, 0x248bfa47, 0x2e4ff723, 0xdbfefe89, 0xd10137e6]);
-    expect(answer.hashes).toEqual(vectors.map(([text, seed]) => murmur3(text, seed)));
-    expect(answer.positions.slice(0, 2)).toEqual([916, 9079]);
-    expect(answer.positions).toEqual(positions.map(([salt, partner]) => positionOf(salt, partner)));
-  });
-
   it('agrees with the TypeScript SDK on the path of 10,000 partners over shadow, live, pinned, reverted and completed rollouts', async () => {
     const py = await started();
     const rollouts = ['shadowed', 'live', 'pinned', 'reverted-cohort', 'reverted', 'completed', 'drafty', 'no-such-rollout'];

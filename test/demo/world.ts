@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Webhook } from 'standardwebhooks';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { createApp, type RollcallApp } from '../../server/app.ts';
 import { systemClock } from '../../server/clock.ts';
 import { loadConfig } from '../../server/config.ts';

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { committedTable, optionsTable } from '../../scripts/options-table.ts';
-import { settleOptions } from '../../sdk/options.ts';
+import { settleOptions } from '../../sdk/src/options/options.ts';
 
 describe('the options table', () => {
   it('in docs/configuration.md is the one generated from the code (run npm run docs after a change)', async () => {

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 type Mode = 'pass' | 'slow-reports' | 'error-500' | 'garbage';

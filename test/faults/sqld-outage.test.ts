@@ -6,7 +6,7 @@
  * afterwards every message is counted exactly once and nothing was reverted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { waitFor } from '../helpers/live-server.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { startSqld, type Sqld } from '../helpers/sqld.ts';

@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
-import { wireId } from '../../sdk/wire.ts';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
+import { wireId } from '@rollcall/protocol';
 import { startLiveServer, type LiveServer } from '../helpers/live-server.ts';
 
 let live: LiveServer;

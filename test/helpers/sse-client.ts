@@ -1,5 +1,5 @@
 /** A raw SSE reader over fetch, for testing the stream as any client would see it. */
-import { SseParser, type SseEvent } from '../../sdk/sse.ts';
+import { SseParser, type SseEvent } from '../../sdk/src/config/sse.ts';
 
 export interface SseConnection {
   status: number;

@@ -11,7 +11,7 @@ import { createApp, type AppDeps, type RollcallApp } from '../../server/app.ts';
 import { manualClock } from '../../server/clock.ts';
 import { openDatabase, type Database } from '../../server/db/database.ts';
 import { silentLogger } from '../../server/logger.ts';
-import type { MessageEvent, ReportBatch } from '../../sdk/wire.ts';
+import type { MessageEvent, ReportBatch } from '@rollcall/protocol';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz';
 

@@ -13,8 +13,8 @@
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createReporter, type Cell, type InFlight } from '../../sdk/reporter.ts';
-import { COUNTERS, DROP_REASONS, type Counter, type DropReason, type ReportBatch } from '../../sdk/wire.ts';
+import { createReporter, type Cell, type InFlight } from '../../sdk/src/reporting/reporter.ts';
+import { COUNTERS, DROP_REASONS, type Counter, type DropReason, type ReportBatch } from '@rollcall/protocol';
 
 const CELLS = [
   ['r0', 'c1', 'new'],

@@ -7,9 +7,9 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createClient, type ClientOptions, type RollcallClient } from '../../sdk/index.ts';
-import { createReporter } from '../../sdk/reporter.ts';
-import type { ReportBatch } from '../../sdk/wire.ts';
+import { createClient, type ClientOptions, type RollcallClient } from '../../sdk/src/index.ts';
+import { createReporter } from '../../sdk/src/reporting/reporter.ts';
+import type { ReportBatch } from '@rollcall/protocol';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { createClient, type ClientOptions, type RevertEvent, type RollcallClient } from '../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type ClientOptions, type RevertEvent, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

@@ -5,7 +5,7 @@
  * running when the limit is reached.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions, type Handlers, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type ClientOptions, type Handlers, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

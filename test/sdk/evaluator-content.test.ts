@@ -1,8 +1,7 @@
 /** The evaluator judges a snapshot changed by its content, not by its version alone. */
 import { describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { Evaluator } from '../../sdk/evaluator.ts';
-import type { ConfigSnapshot, RolloutSnapshot } from '../../sdk/snapshot.ts';
+import { positionOf, type ConfigSnapshot, type RolloutSnapshot } from '@rollcall/protocol';
+import { Evaluator } from '../../sdk/src/evaluation/evaluator.ts';
 
 const rollout = (status: 'active' | 'reverted'): RolloutSnapshot => ({
   key: 'hooks', salt: 'hooks', state: 'running', version: 5, step: 0, live: 5000, shadow: 5000, verify: 0,

@@ -5,8 +5,8 @@
  */
 import { OpenFeature } from '@openfeature/server-sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { RollcallProvider } from '../../sdk/openfeature.ts';
+import { positionOf } from '@rollcall/protocol';
+import { RollcallProvider } from '../../sdk/src/openfeature.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

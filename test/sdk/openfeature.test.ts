@@ -1,7 +1,7 @@
 import { OpenFeature, ProviderEvents, type EventDetails } from '@openfeature/server-sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { RollcallProvider } from '../../sdk/openfeature.ts';
+import { positionOf } from '@rollcall/protocol';
+import { RollcallProvider } from '../../sdk/src/openfeature.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 let live: LiveServer;

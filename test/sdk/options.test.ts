@@ -1,6 +1,6 @@
 /** createClient checks every option before anything starts: one case per option, each naming it and what it accepts. */
 import { describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions } from '../../sdk/index.ts';
+import { createClient, type ClientOptions } from '../../sdk/src/index.ts';
 
 const base: ClientOptions = { url: 'http://127.0.0.1:9', sdkKey: 'rc_sdk_test', stream: false, fetch: () => Promise.reject(new TypeError('offline')), logger: { warn() {}, error() {} } };
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type ClientOptions, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

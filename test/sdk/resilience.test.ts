@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { createClient, type ClientOptions, type ConfigSnapshot, type RollcallClient } from '../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type ClientOptions, type ConfigSnapshot, type RollcallClient } from '../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

@@ -5,10 +5,10 @@
  * never applied: the whole snapshot is fetched again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConfigSource } from '../../sdk/config-source.ts';
-import type { SnapshotPatch } from '../../sdk/patch.ts';
-import type { ConfigSnapshot, RolloutSnapshot } from '../../sdk/snapshot.ts';
-import { createStreamEvents } from '../../sdk/stream-events.ts';
+import { createConfigSource } from '../../sdk/src/config/config-source.ts';
+import type { SnapshotPatch } from '../../sdk/src/config/patch.ts';
+import type { ConfigSnapshot, RolloutSnapshot } from '@rollcall/protocol';
+import { createStreamEvents } from '../../sdk/src/config/stream-events.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 let live: LiveServer | undefined;

@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions, type RollcallClient } from '../../sdk/index.ts';
-import type { ReportBatch } from '../../sdk/wire.ts';
+import { createClient, type ClientOptions, type RollcallClient } from '../../sdk/src/index.ts';
+import type { ReportBatch } from '@rollcall/protocol';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

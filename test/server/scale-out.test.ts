@@ -5,8 +5,8 @@
  * another takes over and keeps controlling.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { positionOf } from '../../sdk/assignment.ts';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { waitFor } from '../helpers/live-server.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';

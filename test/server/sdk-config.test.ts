@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compileRollout, positionOf, resolvePath } from '../../sdk/assignment.ts';
-import type { ConfigSnapshot } from '../../sdk/snapshot.ts';
+import { compileRollout, positionOf, resolvePath, type ConfigSnapshot } from '@rollcall/protocol';
 import { createApp } from '../../server/app.ts';
 import { silentLogger } from '../../server/logger.ts';
 import { createRollout, createTestApp, type TestApp } from '../helpers/test-app.ts';

@@ -6,8 +6,8 @@
  * snapshots, as SDKs before 0.4 expect.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyPatch } from '../../sdk/patch.ts';
-import type { ConfigSnapshot } from '../../sdk/snapshot.ts';
+import { applyPatch } from '../../sdk/src/config/patch.ts';
+import type { ConfigSnapshot } from '@rollcall/protocol';
 import { startLiveServer, type LiveServer } from '../helpers/live-server.ts';
 import { connectSse, type SseConnection } from '../helpers/sse-client.ts';
 

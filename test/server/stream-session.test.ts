@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { patchFrame, putFrame, snapshotFrame } from '../../server/sdk-config/frames.ts';
 import type { PublishedSnapshot } from '../../server/sdk-config/snapshot.ts';
 import { createStreamSession } from '../../server/sdk-config/stream-session.ts';
-import type { RolloutSnapshot } from '../../sdk/snapshot.ts';
+import type { RolloutSnapshot } from '@rollcall/protocol';
 
 function rollout(key: string, version: number): RolloutSnapshot {
   return { key, salt: key, state: 'running', reason: null, version, step: 0, live: 1000, shadow: 0, verify: 0, cohorts: [{ name: 'c1', from: 0, to: 1000, status: 'active', reason: null }], pins: [] };

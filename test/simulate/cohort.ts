@@ -10,13 +10,12 @@
  * window and after the fixed grace, also go to the fixed-threshold rule that
  * came before (fixed-rule.ts), so both judge the very same stream.
  */
-import { latencySlot, SLOTS, slotUpperMs } from '../../sdk/latency.ts';
+import { latencySlot, PathSet, SLOTS, slotUpperMs } from '@rollcall/protocol';
 import { assembleHealth, NO_EXTRAS, planCohorts, windowOf } from '../../server/health/measure.ts';
 import type { LatencyRow } from '../../server/health/store.ts';
 import { judgeFields, quietFields, withdrawable, type FieldSet } from '../../server/health/noise.ts';
 import { dueMsOf } from '../../server/health/settle.ts';
 import { fieldTestOf, type Figures } from '../../server/health/guards.ts';
-import { PathSet } from '../../sdk/json-path.ts';
 import { DEFAULT_GUARDS, type Guards, type RolloutAggregate } from '../../server/rollouts/model.ts';
 import { fixedRuleBreach } from './fixed-rule.ts';
 import { binomial, poisson, type Random } from './random.ts';

@@ -19,7 +19,7 @@
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient as createDb } from '@libsql/client';
-import { createClient, type RollcallClient } from '../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
 import { percentile } from '../bench/stats.ts';

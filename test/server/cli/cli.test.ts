@@ -234,7 +234,7 @@ describe('rollcall wait', { timeout: SUBPROCESS_BUDGET_MS }, () => {
     expect((await api('POST', `/v1/rollouts/${key}/start`)).status).toBe(200);
     const waiting = cli(['wait', key, '--until', 'completed', '--timeout', '90s', '--interval', '200ms']);
     // An SDK's report of 40 messages received, every fourth never processed.
-    const { createClient } = await import('../../../sdk/index.ts');
+    const { createClient } = await import('../../../sdk/src/index.ts');
     const rc = createClient({ url: live.url, sdkKey: live.sdkKey, logger: { warn() {}, error() {} }, flushIntervalMs: 100 });
     await rc.ready();
     const dropped: string[] = [];

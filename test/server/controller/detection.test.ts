@@ -7,8 +7,8 @@
  * rollout whose paths both fail 5 % is left alone.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type RollcallClient, type RunCompareOptions } from '../../../sdk/index.ts';
+import { createClient, type RollcallClient, type RunCompareOptions } from '../../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 
 const quiet = { warn() {}, error() {} };

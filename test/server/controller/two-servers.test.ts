@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
 import { waitFor } from '../../helpers/live-server.ts';
 import { startReceiver } from '../../helpers/receiver.ts';
 import { startServer, type ServerProcess } from '../../helpers/server-process.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { latencySlot } from '../../../sdk/latency.ts';
+import { latencySlot } from '@rollcall/protocol';
 import { breachesOf, ratesOf, verdictsOf, type Figures, type GuardInput } from '../../../server/health/guards.ts';
 import { DEFAULT_GUARDS } from '../../../server/rollouts/model.ts';
 

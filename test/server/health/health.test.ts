@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReportBatch } from '../../../sdk/wire.ts';
+import type { ReportBatch } from '@rollcall/protocol';
 import { createRollout, createTestApp, sendReport, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;

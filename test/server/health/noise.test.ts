@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PathSet } from '../../../sdk/json-path.ts';
+import { PathSet } from '@rollcall/protocol';
 import {
   ignoredBy,
   judgeFields,

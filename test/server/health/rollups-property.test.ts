@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { COUNTERS, type MessageEvent } from '../../../sdk/wire.ts';
+import { COUNTERS, type MessageEvent } from '@rollcall/protocol';
 import { ledgerCountsMany, windowSumsMany } from '../../../server/health/rollups.ts';
 import { claimLost, markLost, markReplayed } from '../../../server/lost/store.ts';
 import { silentLogger } from '../../../server/logger.ts';

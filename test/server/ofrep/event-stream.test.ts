@@ -8,7 +8,7 @@
  */
 import type { EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { openEvents } from '../../helpers/event-source.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 

@@ -3,7 +3,7 @@
  * any language sees. The real JavaScript provider is in provider.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
+import { positionOf } from '@rollcall/protocol';
 import { createTestApp, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;

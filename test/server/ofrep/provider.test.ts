@@ -6,7 +6,7 @@
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 
 let live: LiveServer;

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CountRow, MessageEvent, MismatchSample, ReportBatch } from '../../../sdk/wire.ts';
+import type { CountRow, MessageEvent, MismatchSample, ReportBatch } from '@rollcall/protocol';
 import { createRollout, createTestApp, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;

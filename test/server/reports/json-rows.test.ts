@@ -7,8 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SqlRunner } from '../../../server/db/database.ts';
 import { recordHeardAll } from '../../../server/reporters/store.ts';
 import * as store from '../../../server/reports/store.ts';
-import type { Path } from '../../../sdk/snapshot.ts';
-import { COUNTERS, zeroCounts } from '../../../sdk/wire.ts';
+import { COUNTERS, zeroCounts, type Path } from '@rollcall/protocol';
 import { createRollout, createTestApp, type TestApp } from '../../helpers/test-app.ts';
 
 const apps: TestApp[] = [];

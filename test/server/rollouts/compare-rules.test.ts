@@ -5,8 +5,8 @@
  * wholly in a newly ignored field are withdrawn.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
-import { mergeCompareRules } from '../../../sdk/compare-rules.ts';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
+import { mergeCompareRules } from '../../../sdk/src/shadow/compare-rules.ts';
 import { dumpTables } from '../../helpers/test-app.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
 

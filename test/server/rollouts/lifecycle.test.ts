@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RolloutState } from '../../../sdk/snapshot.ts';
+import type { RolloutState } from '@rollcall/protocol';
 import { AppError } from '../../../server/errors.ts';
 import { breachOutcome, type BreachReport } from '../../../server/rollouts/breach.ts';
 import { cohortForStep, decide, type LifecycleCommand } from '../../../server/rollouts/lifecycle.ts';

@@ -11,8 +11,8 @@
 import type { Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { positionOf } from '../../../sdk/assignment.ts';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
+import { positionOf } from '@rollcall/protocol';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
 import * as schema from '../../../server/db/schema.ts';
 import type { Database } from '../../../server/db/database.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibsqlError } from '@libsql/client';
-import { createClient, type RollcallClient } from '../../../sdk/index.ts';
+import { createClient, type RollcallClient } from '../../../sdk/src/index.ts';
 import type { Database } from '../../../server/db/database.ts';
 import type { Logger } from '../../../server/logger.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../../helpers/live-server.ts';
