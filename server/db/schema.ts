@@ -5,9 +5,9 @@
  */
 import { sql } from 'drizzle-orm';
 import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
+import type { KeyKind } from '../principal.ts';
+import type { Guards, OnBreach, Step } from '../rollout-plan.ts';
 import type { CohortStatus, CompareRules, Path, RolloutState } from '../../sdk/snapshot.ts';
-import type { KeyKind } from '../keys/key-format.ts';
 import { COUNTERS, type Counter, type DropReason } from '../../sdk/wire.ts';
 
 const counterColumn = (name: Counter) => integer(name).notNull().default(0);

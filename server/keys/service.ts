@@ -11,13 +11,11 @@ import { iso, type Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { conflict, notFound } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Principal } from '../principal.ts';
 import { displayPrefix, generateKey, hashKey, newKeyId, type KeyKind } from './key-format.ts';
 import * as store from './store.ts';
 
-export interface Principal {
-  keyId: string;
-  kind: KeyKind;
-}
+export type { Principal } from '../principal.ts';
 
 const DAY = 86_400_000;
 /** How long a verified (or refused) key is remembered. A revoke on another server takes effect within this. */
