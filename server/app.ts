@@ -51,6 +51,7 @@ import { createStreamHub } from './sdk-config/stream-hub.ts';
 import { monitorWrites } from './storage/monitored-database.ts';
 import { createStorageMonitor } from './storage/monitor.ts';
 import { readinessRoutes } from './storage/routes.ts';
+import { storageFailure } from './storage/unavailable.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const API_VERSION = '0.1.0';
@@ -159,7 +160,8 @@ export function createApp(deps: AppDeps) {
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, pruneReporters: reporters.prune, onSweep: metrics.observeSweep });
 
   const app = new Hono<AppEnv>();
-  app.onError((error, c) => renderError(error, c, logger, storage));
+  const unavailable = storageFailure(storage);
+  app.onError((error, c) => renderError(error, c, logger, unavailable));
   app.notFound(routeNotFound);
   app.use(
     '*',
