@@ -8,7 +8,7 @@
  */
 import type { Announce } from '../callbacks/outbox.ts';
 import { eventData } from '../callbacks/events.ts';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import { iso } from '../clock.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
@@ -56,7 +56,7 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
       const silentSeconds = Math.round((now - row.lastSeen) / 1000);
       const reason = `reporter ${row.instanceId} silent for ${silentSeconds} s (reporterTimeoutSeconds ${reporterTimeoutOf(rollout.guards)}): its messages are judged without it`;
       const figures = { instanceId: row.instanceId, silentSeconds, lastSeen: iso(row.lastSeen), watermark: iso(row.watermark) };
-      await appendAudit(tx, { at: now, actor: 'controller', action: 'reporter.gone', rolloutKey: rollout.key, subject: row.instanceId, after: figures, reason });
+      await recordAudit(tx, { at: now, actor: 'controller', action: 'reporter.gone', rolloutKey: rollout.key, subject: row.instanceId, after: figures, reason });
       await deps.announce?.(tx, { type: 'reporter.gone', at: now, data: eventData(rollout, { cohort: null, reason, actor: 'controller', figures }) });
       return true;
     });

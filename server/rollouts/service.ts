@@ -4,7 +4,7 @@
  * version, append the audit entry. The change is announced only after commit.
  */
 import type { Path } from '../../sdk/snapshot.ts';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
 import { filePathOf, type Database, type Transaction } from '../db/database.ts';
@@ -100,10 +100,10 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       const outcome = await apply(aggregate, tx, now);
       if (outcome === null) return { after: aggregate, event: null };
       for (const entry of outcome.preceding ?? []) {
-        await appendAudit(tx, { at: now, actor: request.actor, action: entry.action, rolloutKey: key, subject: entry.subject, after: entry.after, reason: request.reason ?? null });
+        await recordAudit(tx, { at: now, actor: request.actor, action: entry.action, rolloutKey: key, subject: entry.subject, after: entry.after, reason: request.reason ?? null });
       }
       const after = await load(tx, key);
-      await appendAudit(tx, {
+      await recordAudit(tx, {
         at: now,
         actor: request.actor,
         action: outcome.event,
@@ -163,7 +163,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
           updatedAt: now,
         });
         const aggregate = { rollout, cohorts: [], pins: [] };
-        await appendAudit(tx, { at: now, actor: request.actor, action: 'rollout.created', rolloutKey: input.key, after: summary(aggregate), reason: request.reason });
+        await recordAudit(tx, { at: now, actor: request.actor, action: 'rollout.created', rolloutKey: input.key, after: summary(aggregate), reason: request.reason });
         return rolloutView(aggregate);
       });
       changes.publish({ rolloutKey: input.key, version: 1, event: 'rollout.created', actor: request.actor });
