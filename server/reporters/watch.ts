@@ -10,9 +10,21 @@ import type { Announce } from '../callbacks/outbox.ts';
 import { eventData } from '../callbacks/events.ts';
 import { recordAudit } from '../audit/service.ts';
 import { iso } from '../clock.ts';
-import type { Database, Executor } from '../db/database.ts';
+import type { Database, Executor, SqlRunner } from '../db/database.ts';
 import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
-import { declareGone, deleteStaleReporters, reportersOf, reportersOfMany, type ReporterRow } from './store.ts';
+import { declareGone, deleteStaleReporters, recordHeardAll, reportersOf, reportersOfMany, type Heard, type ReporterRow } from './store.ts';
+
+export type { Heard, ReporterRow } from './store.ts';
+
+/** Records the reporters a committed group of reports heard from, in that group's write (ingestion's runner). */
+export function recordReporters(runner: SqlRunner, heard: Heard[], now: number): Promise<void> {
+  return recordHeardAll(runner, heard, now);
+}
+
+/** The reporters of several rollouts heard from since `since` and not left, in one read (each caller narrows to its own window). */
+export function reportersOfRollouts(ex: Executor, rolloutIds: number[], since: number): Promise<ReporterRow[]> {
+  return reportersOfMany(ex, rolloutIds, since);
+}
 
 /** Through when every live reporter has reported: never later than `now`. */
 export function horizonOf(rows: ReporterRow[], now: number): number {
