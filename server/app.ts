@@ -45,12 +45,14 @@ import { ofrepRoutes } from './ofrep/routes.ts';
 import { rolloutResponses } from './rollouts/responses.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import { createRolloutService } from './rollouts/service.ts';
+import { createRolloutSnapshotRead } from './rollouts/snapshot-read.ts';
 import { sdkConfigRoutes } from './sdk-config/routes.ts';
 import { createSnapshotSource } from './sdk-config/snapshot.ts';
 import { createStreamHub } from './sdk-config/stream-hub.ts';
 import { monitorWrites } from './storage/monitored-database.ts';
 import { createStorageMonitor } from './storage/monitor.ts';
 import { readinessRoutes } from './storage/routes.ts';
+import { storageFailure } from './storage/unavailable.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const API_VERSION = '0.1.0';
@@ -107,7 +109,7 @@ export function createApp(deps: AppDeps) {
   const changes = createChangeFeed();
   const keys = createKeyService({ database, clock, logger });
   const failures = createFailureLimiter(clock, deps.authFailures);
-  const snapshots = createSnapshotSource(database);
+  const snapshots = createSnapshotSource(createRolloutSnapshotRead(database.db));
   // Other servers' changes are looked for every 250 ms on a file (a second process on it is rare), every 100 ms on a
   // libsql server, where they are the rule: an SDK on any server hears a revert within that of its commit.
   const watchMs = deps.stream?.watchMs ?? (filePathOf(database.url) === null ? 100 : 250);
@@ -159,7 +161,8 @@ export function createApp(deps: AppDeps) {
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, pruneReporters: reporters.prune, onSweep: metrics.observeSweep });
 
   const app = new Hono<AppEnv>();
-  app.onError((error, c) => renderError(error, c, logger, storage));
+  const unavailable = storageFailure(storage);
+  app.onError((error, c) => renderError(error, c, logger, unavailable));
   app.notFound(routeNotFound);
   app.use(
     '*',

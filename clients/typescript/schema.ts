@@ -65,7 +65,7 @@ export interface paths {
         /** List rollouts */
         get: operations["getV1Rollouts"];
         put?: never;
-        /** Create a rollout (draft) */
+        /** Create a rollout (draft), or check one (dryRun) */
         post: operations["postV1Rollouts"];
         delete?: never;
         options?: never;
@@ -87,7 +87,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change description, future steps, guards, onBreach or autoAdvance */
+        /** Change description, future steps, guards, onBreach or autoAdvance, or check the change (dryRun) */
         patch: operations["patchV1RolloutsKey"];
         trace?: never;
     };
@@ -837,7 +837,7 @@ export interface components {
                 code: string;
                 /** @description for people */
                 message: string;
-                /** @description zod issues for a 400; the current version for a version_mismatch; the outage for a 503 */
+                /** @description zod issues for a 400; the current version for a version_mismatch; the outage for a 503; every refusal (refusals) for a dry run */
                 details?: unknown;
             };
         };
@@ -1804,7 +1804,10 @@ export interface operations {
     };
     postV1Rollouts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: check the change by the same rules and answer the rollout it would make, writing nothing (no audit entry, no new version, no event); refused as the write would be, with every refusal in details.refusals */
+                dryRun?: "true" | "false";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1849,6 +1852,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description dryRun=true: the rollout the write would make; nothing was written */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
             /** @description the rollout */
             201: {
                 headers: {
@@ -1897,7 +1909,10 @@ export interface operations {
     };
     patchV1RolloutsKey: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: check the change by the same rules and answer the rollout it would make, writing nothing (no audit entry, no new version, no event); refused as the write would be, with every refusal in details.refusals */
+                dryRun?: "true" | "false";
+            };
             header?: never;
             path: {
                 key: string;
@@ -1944,7 +1959,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description the rollout; with dryRun=true, as the change would leave it (nothing was written) */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -1,11 +1,24 @@
 /**
- * Reading the audit log, for the API and the dashboard. Entries are written by
- * each domain inside the transaction of the change they record
- * (`appendAudit`), never through here: the log cannot say what did not commit.
+ * The audit log's one way in and out. Every domain records its entries with
+ * `recordAudit` inside the transaction of the change they describe (or with
+ * `auditStatement` in the batch that commits it), so the log cannot say what
+ * did not commit; the API and the dashboard read it through the service.
  */
-import type { Executor } from '../db/database.ts';
-import { listAudit } from './store.ts';
+import type { Executor, Transaction } from '../db/database.ts';
+import { appendAudit, auditInsert, listAudit, type AuditEntry } from './store.ts';
 import { auditView } from './view.ts';
+
+export type { AuditEntry } from './store.ts';
+
+/** Records `entry` in `tx`, the transaction of the change it describes. */
+export function recordAudit(tx: Transaction, entry: AuditEntry): Promise<void> {
+  return appendAudit(tx, entry);
+}
+
+/** Recording `entry` as a statement not yet run, for a change committed as one batch (rollouts/breach-batch.ts). */
+export function auditStatement(ex: Executor, entry: AuditEntry) {
+  return auditInsert(ex, entry);
+}
 
 export function createAuditService(deps: { db: Executor }) {
   return {

@@ -4,7 +4,7 @@
  * (create, rotate) and never again.
  */
 import { isIP } from 'node:net';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import { iso, type Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
@@ -65,7 +65,7 @@ export function createCallbackService(deps: CallbackServiceDeps) {
   }
 
   function audit(tx: Transaction, row: store.CallbackRow, action: string, actor: string, now: number, extra: { before?: unknown; after?: unknown; reason?: string | undefined } = {}) {
-    return appendAudit(tx, { at: now, actor, action, rolloutKey: row.rolloutKey, subject: row.id, before: extra.before, after: extra.after ?? { url: row.url, status: row.status }, reason: extra.reason ?? null });
+    return recordAudit(tx, { at: now, actor, action, rolloutKey: row.rolloutKey, subject: row.id, before: extra.before, after: extra.after ?? { url: row.url, status: row.status }, reason: extra.reason ?? null });
   }
 
   /** Changes the subscription's status; leaving `enabled` cancels its pending deliveries. */

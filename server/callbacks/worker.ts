@@ -10,7 +10,7 @@
  * worker off in this process (another server on the database delivers).
  */
 import { randomBytes } from 'node:crypto';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import { iso, type Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
@@ -96,9 +96,9 @@ export function createDeliveryWorker(deps: WorkerDeps) {
       if (gone) {
         await store.updateCallback(tx, callback.id, { status: 'disabled', statusReason: 'the receiver answered 410 Gone', updatedAt: now });
         await store.cancelPendingOfCallback(tx, callback.id, now, 'the subscription was disabled: the receiver answered 410 Gone');
-        await appendAudit(tx, { at: now, actor: 'callbacks', action: 'callback.disabled', rolloutKey: callback.rolloutKey, subject: callback.id, before: { status: callback.status }, after: { status: 'disabled', delivery: delivery.id }, reason: 'the receiver answered 410 Gone' });
+        await recordAudit(tx, { at: now, actor: 'callbacks', action: 'callback.disabled', rolloutKey: callback.rolloutKey, subject: callback.id, before: { status: callback.status }, after: { status: 'disabled', delivery: delivery.id }, reason: 'the receiver answered 410 Gone' });
       } else if (exhausted) {
-        await appendAudit(tx, { at: now, actor: 'callbacks', action: 'callback.exhausted', rolloutKey: message.rolloutKey, subject: callback.id, after: { delivery: delivery.id, message: message.id, type: message.type, attempts, lastStatus: result.status, lastError: error }, reason: `no 2xx after ${attempts} attempts` });
+        await recordAudit(tx, { at: now, actor: 'callbacks', action: 'callback.exhausted', rolloutKey: message.rolloutKey, subject: callback.id, after: { delivery: delivery.id, message: message.id, type: message.type, attempts, lastStatus: result.status, lastError: error }, reason: `no 2xx after ${attempts} attempts` });
       }
       return true;
     });

@@ -27,10 +27,11 @@ function renderPlan(ctx: Context, plans: RolloutPlan[]): string {
 const summaryOf = (plans: RolloutPlan[]) => plans.map((p) => ({ key: p.key, action: p.action, ...('remote' in p ? { state: p.remote.state, version: p.remote.version } : {}), changes: p.changes, refusals: p.refusals }));
 
 async function apply(ctx: Context, options: { file: string; dryRun?: boolean; reason?: string }): Promise<void> {
-  // Loaded here, not at start: the YAML parser and the server's rules are for this command only.
+  // Loaded here, not at start: the YAML parser is for this command only.
   const [{ planApply, writeApply }, { readRolloutFile }] = await Promise.all([import('./apply.ts'), import('./file.ts')]);
-  const { name, rollouts } = await readRolloutFile(options.file);
-  const plans = await planApply(ctx.client, rollouts);
+  const file = await readRolloutFile(options.file);
+  const { name } = file;
+  const plans = await planApply(ctx.client, file);
   const refused = plans.filter((p) => p.refusals.length > 0);
   const changing = plans.filter((p) => p.action !== 'unchanged');
   if (!ctx.out.json) ctx.out.line(renderPlan(ctx, plans));
@@ -45,7 +46,7 @@ async function apply(ctx: Context, options: { file: string; dryRun?: boolean; re
     return;
   }
   if (options.dryRun === true) {
-    ctx.out.result(report({}), () => `Dry run: ${changing.length} of ${plans.length} rollouts would change; nothing was sent.`);
+    ctx.out.result(report({}), () => `Dry run: ${changing.length} of ${plans.length} rollouts would change (checked by the server); nothing was written.`);
     return;
   }
   const outcome = await writeApply(ctx.client, plans, options.reason ?? `rollcall apply -f ${name}`);
@@ -67,7 +68,7 @@ export function registerApply(program: Command): void {
     .command('apply')
     .description('make the server match a rollouts file (YAML or JSON): creates drafts, patches description, future steps and guards; never starts, reverts or deletes anything')
     .requiredOption('-f, --file <path>', 'the rollouts file, or - for standard input')
-    .option('--dry-run', 'print what would change and send nothing')
+    .option('--dry-run', 'print what would change, as the server checks it, and write nothing')
     .option('--reason <text>', 'the reason recorded in the audit log (default: the command)')
     .action(withContext((ctx, options: { file: string; dryRun?: boolean; reason?: string }) => apply(ctx, options)));
 

@@ -1,18 +1,19 @@
 /**
- * Rollouts as code, in two phases. `planApply` reads every rollout the file
- * names and checks every change against the server's own rules (the same
- * functions the server runs), writing nothing. `writeApply` then patches
- * (each with If-Match on the version that was read) and creates last, since
- * a draft cannot be taken back; when the server refuses a write anyway (a
- * rollout changed in between), the patches already made are put back.
- * Lifecycle is never touched and nothing is deleted.
+ * Rollouts as code, in two phases. `planApply` has the server check every
+ * rollout the file names with a dry run (`?dryRun=true`): each entry as the
+ * create it would be, which is also how the file is validated, then, for a
+ * rollout that exists, the patch it would be, against the version read. The
+ * server answers what each write would make, or every rule it breaks; nothing
+ * is written. `writeApply` then sends those same bodies: patches (each with
+ * If-Match on the version that was read) and creates last, since a draft
+ * cannot be taken back; when the server refuses a write anyway (a rollout
+ * changed in between), the patches already made are put back. Lifecycle is
+ * never touched and nothing is deleted.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { CompareRules } from '@rollcall/protocol';
-import { storedRules } from '../rollouts/compare-rules.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import type { CliError } from './errors.ts';
-import type { RolloutEntry } from './file.ts';
+import type { FileProblem, Issue, RolloutEntry, RolloutFile } from './file.ts';
 
 export interface FieldChange {
   field: string;
@@ -37,7 +38,7 @@ export interface RemoteRollout {
   onBreach: string;
   autoAdvance: boolean;
   /** `{}` when none are set (older servers send nothing). */
-  compare?: CompareRules;
+  compare?: Record<string, unknown>;
   version: number;
 }
 
@@ -62,87 +63,103 @@ export function diffValues(field: string, from: unknown, to: unknown, out: Field
   }
 }
 
-/** The server's rules, loaded only when a file is applied (they come with the server's storage code). */
-async function serverRules() {
-  const [{ checkPlanChange, mergeGuards }, { AppError }, { DEFAULT_GUARDS }] = await Promise.all([
-    import('../rollouts/service.ts'),
-    import('../errors.ts'),
-    import('../rollouts/model.ts'),
-  ]);
-  /** Runs one rule; a refusal is returned with the field it is about. */
-  const check = (field: (details: unknown) => string, rule: () => void): Refusal[] => {
-    try {
-      rule();
-      return [];
-    } catch (error) {
-      if (error instanceof AppError) return [{ field: field(error.details), message: error.message }];
-      throw error;
-    }
-  };
-  return { checkPlanChange, mergeGuards, DEFAULT_GUARDS, check };
+/** What a dry run answered: the rollout the write would make, or the rules it breaks, or a body the API does not take. */
+type DryRun = { ok: true; rollout: RemoteRollout } | { ok: false; refusals: ServerRefusal[] } | { ok: false; issues: Issue[] };
+
+/** A rule the write would break, as a dry run lists it in `details.refusals`. */
+interface ServerRefusal {
+  field: string;
+  code: string;
+  message: string;
+  details?: unknown;
 }
 
-type Rules = Awaited<ReturnType<typeof serverRules>>;
+const pathOf = (dotted: string): PropertyKey[] => (dotted === '' ? [] : dotted.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s)));
 
-function planCreate(entry: RolloutEntry, rules: Rules): RolloutPlan {
+async function dryRun(client: ApiClient, method: 'POST' | 'PATCH', path: string, body: unknown, ifMatch?: number): Promise<DryRun> {
+  try {
+    return { ok: true, rollout: await client.request<RemoteRollout>(method, path, { body, ifMatch, query: { dryRun: 'true' } }) };
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    const details = error.server.details as { issues?: { path: string; code: string; message: string; keys?: string[] }[]; refusals?: ServerRefusal[] } | undefined;
+    if (error.server.code === 'invalid_body' && details?.issues !== undefined) return { ok: false, issues: details.issues.map((i) => ({ ...i, path: pathOf(i.path) })) };
+    if (details?.refusals !== undefined) return { ok: false, refusals: details.refusals };
+    throw error;
+  }
+}
+
+/** A refusal as apply shows it: a plan refusal names the step it is about. */
+const refusalOf = (r: { field: string; message: string; details?: unknown }): Refusal => {
+  const step = (r.details as { step?: number } | undefined)?.step;
+  return { field: r.field === 'plan' && step !== undefined ? `plan[${step}]` : r.field, message: r.message };
+};
+
+/** The fields a rollout has, as the server describes its create body (the hint for an unknown one). */
+async function rolloutFields(client: ApiClient): Promise<string[] | undefined> {
+  const document = await client.request<any>('GET', '/openapi.json').catch(() => undefined);
+  const properties = document?.paths?.['/v1/rollouts']?.post?.requestBody?.content?.['application/json']?.schema?.properties;
+  return properties === undefined ? undefined : Object.keys(properties);
+}
+
+function planCreate(entry: RolloutEntry, checked: DryRun): RolloutPlan {
   const changes = Object.entries(entry).filter(([name]) => name !== 'key').map(([field, to]) => ({ field, to }));
-  const refusals = rules.check(() => 'guards', () => rules.mergeGuards(rules.DEFAULT_GUARDS, entry.guards));
+  const refusals = 'refusals' in checked ? checked.refusals.map(refusalOf) : [];
   return { key: entry.key, action: 'create', changes, refusals, body: entry };
 }
 
-function planPatch(entry: RolloutEntry, remote: RemoteRollout, rules: Rules): RolloutPlan {
+/** The patch the file asks for, as the server answers it: what would change, or every rule it breaks. */
+async function planPatch(client: ApiClient, entry: RolloutEntry): Promise<RolloutPlan> {
+  const remote = await client.request<RemoteRollout>('GET', `/v1/rollouts/${entry.key}`);
+  const { key: _key, ...body } = entry;
+  const checked = await dryRun(client, 'PATCH', `/v1/rollouts/${entry.key}`, body, remote.version);
+  if (!checked.ok) {
+    if ('issues' in checked) throw new Error(`the server refused ${entry.key} as a patch: ${checked.issues.map((i) => i.message).join('; ')}`);
+    return { key: entry.key, action: 'patch', changes: [], refusals: checked.refusals.map(refusalOf), remote, body, undo: {} };
+  }
+  const after = checked.rollout;
   const changes: FieldChange[] = [];
-  const body: Record<string, unknown> = {};
   const undo: Record<string, unknown> = {};
   for (const field of EDITABLE) {
-    // Compare rules are compared as the server stores them, so `unorderedArrays: false` is no change.
-    const wanted = field === 'compare' ? (entry.compare === undefined ? undefined : (storedRules(entry.compare) ?? {})) : entry[field];
-    if (wanted === undefined) continue; // a field the file leaves out is left as it is
+    if (entry[field] === undefined) continue; // a field the file leaves out is left as it is
     const before = changes.length;
     if (field === 'guards') {
-      const guards = wanted as Record<string, number>;
-      const changed = Object.keys(guards).filter((name) => guards[name] !== remote.guards[name]);
-      for (const name of changed) diffValues(`guards.${name}`, remote.guards[name], guards[name], changes);
-      if (changed.length > 0) {
-        body.guards = Object.fromEntries(changed.map((name) => [name, guards[name]]));
-        undo.guards = Object.fromEntries(changed.map((name) => [name, remote.guards[name]]));
-      }
+      const changed = [...new Set([...Object.keys(remote.guards), ...Object.keys(after.guards)])].filter((name) => remote.guards[name] !== after.guards[name]);
+      for (const name of changed) diffValues(`guards.${name}`, remote.guards[name], after.guards[name], changes);
+      if (changed.length > 0) undo.guards = Object.fromEntries(changed.map((name) => [name, remote.guards[name]]));
     } else {
+      // Compare rules as the server stores them: `unorderedArrays: false` is no change.
       const current = field === 'compare' ? (remote.compare ?? {}) : remote[field];
-      diffValues(field, current, wanted, changes);
-      if (changes.length > before) {
-        body[field] = wanted;
-        undo[field] = current;
-      }
+      diffValues(field, current, field === 'compare' ? (after.compare ?? {}) : after[field], changes);
+      if (changes.length > before) undo[field] = current;
     }
   }
-  const refusals: Refusal[] = [];
-  if (body.salt !== undefined && remote.state !== 'draft') {
-    refusals.push({ field: 'salt', message: `the salt places every partner; it can change only while the rollout is a draft (it is ${remote.state})` });
-  }
-  if (body.plan !== undefined) {
-    const field = (details: unknown) => ((details as { step?: number } | undefined)?.step === undefined ? 'plan' : `plan[${(details as { step: number }).step}]`);
-    refusals.push(...rules.check(field, () => rules.checkPlanChange(remote, entry.plan)));
-  }
-  if (body.guards !== undefined) {
-    refusals.push(...rules.check(() => 'guards', () => rules.mergeGuards(remote.guards as never, body.guards as never)));
-  }
-  const action = changes.length === 0 ? 'unchanged' : 'patch';
-  return { key: entry.key, action, changes, refusals, remote, body: body as Patch, undo: undo as Patch };
+  return { key: entry.key, action: changes.length === 0 ? 'unchanged' : 'patch', changes, refusals: [], remote, body, undo: undo as Patch };
 }
 
-/** Reads every rollout the file names and works out what would change. Writes nothing. */
-export async function planApply(client: ApiClient, entries: RolloutEntry[]): Promise<RolloutPlan[]> {
-  const rules = await serverRules();
-  const plans: RolloutPlan[] = [];
-  for (const entry of entries) {
-    let remote: RemoteRollout | undefined;
-    try {
-      remote = await client.request<RemoteRollout>('GET', `/v1/rollouts/${entry.key}`);
-    } catch (error) {
-      if (!(error instanceof ApiError && error.server.status === 404)) throw error;
+/**
+ * Has the server check every rollout of the file and works out what would change. Writes nothing. Every
+ * entry is first checked as the create it would be (the file's format is the create's body): a problem
+ * there is the file's, reported with its line and field, all of them at once.
+ */
+export async function planApply(client: ApiClient, file: RolloutFile): Promise<RolloutPlan[]> {
+  const checks: DryRun[] = [];
+  const problems: FileProblem[] = [...file.duplicates];
+  let fields: string[] | undefined;
+  for (const [i, entry] of file.entries.entries()) {
+    const checked = await dryRun(client, 'POST', '/v1/rollouts', entry);
+    if ('issues' in checked) {
+      const issues = checked.issues.map((issue) => ({ ...issue, path: ['rollouts', i, ...issue.path] }));
+      if (fields === undefined && issues.some((issue) => issue.code === 'unrecognized_keys' && issue.path.length === 2)) fields = await rolloutFields(client);
+      problems.push(...file.place(issues, fields));
     }
-    plans.push(remote === undefined ? planCreate(entry, rules) : planPatch(entry, remote, rules));
+    checks.push(checked);
+  }
+  if (problems.length > 0) throw file.error(problems);
+  const plans: RolloutPlan[] = [];
+  for (const [i, entry] of file.entries.entries()) {
+    const checked = checks[i]!;
+    const exists = 'refusals' in checked && checked.refusals.some((r) => r.code === 'rollout_exists');
+    plans.push(exists ? await planPatch(client, entry) : planCreate(entry, checked));
   }
   return plans;
 }

@@ -3,10 +3,10 @@
  * team can start from what it has. Lifecycle (state, step, version) is not
  * part of the file; each rollout carries it as a comment.
  */
-import { stepLabel } from '../rollouts/model.ts';
 import { Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { listAll, type ApiClient } from './client.ts';
 import type { RemoteRollout } from './apply.ts';
+import { stepLabel } from './step-label.ts';
 
 export function fileEntry(rollout: RemoteRollout) {
   return {

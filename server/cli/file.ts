@@ -1,21 +1,21 @@
 /**
  * A rollouts file: YAML or JSON holding `rollouts: [...]`, each entry the
- * body `POST /v1/rollouts` takes, validated by the API's own zod schemas.
- * Every problem is reported with its file, line, column and field, all of
- * them at once, before anything is sent.
+ * body `POST /v1/rollouts` takes. The file's own shape (its syntax, the list,
+ * keys listed twice) is checked here; each entry is checked by the server
+ * itself, with a dry run (`apply.ts`), so the file and the API cannot
+ * disagree. Every problem is reported with its file, line, column and field,
+ * all of them at once, before anything is written.
  */
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { createRolloutSchema } from '../rollouts/schemas.ts';
 import { CliError, EXIT } from './errors.ts';
 
-export type RolloutEntry = z.output<typeof createRolloutSchema>;
-
-export const ROLLOUT_FIELDS = Object.keys(createRolloutSchema.shape);
+/** One entry as the file gives it: the server checks it (a dry run) before anything is written. */
+export type RolloutEntry = { key: string; plan: unknown[] } & Record<string, unknown>;
 
 const fileSchema = z.strictObject({
-  rollouts: z.array(createRolloutSchema).min(1, 'the file lists no rollouts').max(1000),
+  rollouts: z.array(z.unknown()).min(1, 'the file lists no rollouts').max(1000),
 });
 
 /** Keys listed twice, found on the raw data so that they are reported beside every other problem. */
@@ -58,8 +58,8 @@ function offsetOf(doc: Document, path: readonly PropertyKey[], atKey: boolean): 
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && p.key.value === segment);
       next = atKey && i === path.length - 1 ? pair?.key : pair?.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      next = node.items[segment];
+    } else if (isSeq(node) && /^\d+$/.test(String(segment))) {
+      next = node.items[Number(segment)];
     }
     const range = (next as { range?: [number] } | undefined)?.range;
     if (range === undefined) break;
@@ -78,7 +78,29 @@ function fieldOf(path: readonly PropertyKey[], data: unknown): string {
   return inner === '' ? who : `${who} ${inner}`;
 }
 
-export function parseRolloutFile(name: string, text: string): RolloutEntry[] {
+/** A problem as the server or the file's own check reports it: a path inside the file's data, and what is wrong. */
+export interface Issue {
+  path: readonly PropertyKey[];
+  code: string;
+  message: string;
+  /** The unknown keys, for an `unrecognized_keys` issue. */
+  keys?: string[];
+}
+
+/** A file that parsed: its entries, and where a problem at a path inside it is. */
+export interface RolloutFile {
+  name: string;
+  entries: RolloutEntry[];
+  /** Keys listed twice (reported with what the server finds). */
+  duplicates: FileProblem[];
+  /** Places issues by line, column and field; `fields` are a rollout's (the hint for an unknown one). */
+  place(issues: Issue[], fields?: string[]): FileProblem[];
+  /** The error naming every problem, sorted by line. */
+  error(problems: FileProblem[]): RolloutFileError;
+}
+
+/** Reads the text as YAML (JSON is YAML) and checks the file's own shape; the entries are the server's to check. */
+export function parseRolloutFile(name: string, text: string): RolloutFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -91,30 +113,30 @@ export function parseRolloutFile(name: string, text: string): RolloutEntry[] {
     );
   }
   const data: unknown = doc.toJS();
-  const parsed = fileSchema.safeParse(data);
-  const duplicates = duplicateKeys(data);
-  if (parsed.success && duplicates.length === 0) return parsed.data.rollouts;
-  const problems: FileProblem[] = [];
-  const place = (path: readonly PropertyKey[], atKey: boolean, message: string) => {
+  const at = (path: readonly PropertyKey[], atKey: boolean, message: string): FileProblem => {
     const { line, col } = lineCounter.linePos(offsetOf(doc, path, atKey));
-    problems.push({ line, column: col, field: fieldOf(path, data), message });
+    return { line, column: col, field: fieldOf(path, data), message };
   };
-  for (const duplicate of duplicates) place(duplicate.path, false, duplicate.message);
-  for (const issue of parsed.error?.issues ?? []) {
-    if (issue.code === 'unrecognized_keys') {
-      const known = issue.path.length === 2 ? ` (a rollout has ${ROLLOUT_FIELDS.join(', ')})` : '';
-      for (const key of issue.keys) place([...issue.path, key], true, `unknown field${known}`);
-    } else {
+  const place = (issues: Issue[], fields?: string[]): FileProblem[] =>
+    issues.flatMap((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        const known = issue.path.length === 2 && fields !== undefined ? ` (a rollout has ${fields.join(', ')})` : '';
+        return (issue.keys ?? []).map((key) => at([...issue.path, key], true, `unknown field${known}`));
+      }
       const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
-      place(issue.path, false, missing ? `missing (${issue.message.replace(/^Invalid input: /, '')})` : issue.message);
-    }
+      return [at(issue.path, false, missing ? `missing (${issue.message.replace(/^Invalid input: /, '')})` : issue.message)];
+    });
+  const error = (problems: FileProblem[]) => new RolloutFileError(name, [...problems].sort((a, b) => a.line - b.line || a.column - b.column));
+  const duplicates = duplicateKeys(data).map((d) => at(d.path, false, d.message));
+  const parsed = fileSchema.safeParse(data);
+  if (!parsed.success) {
+    throw error([...duplicates, ...place(parsed.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message, ...(i.code === 'unrecognized_keys' ? { keys: i.keys } : {}) })))]);
   }
-  problems.sort((a, b) => a.line - b.line || a.column - b.column);
-  throw new RolloutFileError(name, problems);
+  return { name, entries: parsed.data.rollouts as RolloutEntry[], duplicates, place, error };
 }
 
 /** Reads `-f`: a path, or `-` for standard input. */
-export async function readRolloutFile(path: string): Promise<{ name: string; rollouts: RolloutEntry[] }> {
+export async function readRolloutFile(path: string): Promise<RolloutFile> {
   const name = path === '-' ? '<stdin>' : path;
   let text: string;
   try {
@@ -123,7 +145,7 @@ export async function readRolloutFile(path: string): Promise<{ name: string; rol
     const message = `cannot read ${name} (${(error as { code?: string }).code ?? (error as Error).message})`;
     throw new CliError(EXIT.usage, message, { error: { code: 'unreadable_file', message } });
   }
-  return { name, rollouts: parseRolloutFile(name, text) };
+  return parseRolloutFile(name, text);
 }
 
 async function readStdin(): Promise<string> {

@@ -4,7 +4,6 @@
  * the one `--if-version` names), so two operators never overwrite each
  * other; a conflict lists who changed what since.
  */
-import { stepLabel } from '../rollouts/model.ts';
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { ApiError } from './client.ts';
@@ -13,6 +12,7 @@ import { CliError, EXIT } from './errors.ts';
 import { percent, time } from './output.ts';
 import { cohortArgument, positiveInt, rolloutKeyArgument } from './arguments.ts';
 import type { RolloutDetail } from './verdict.ts';
+import { stepLabel } from './step-label.ts';
 
 type Action = 'start' | 'advance' | 'pause' | 'resume' | 'complete' | 'revert';
 

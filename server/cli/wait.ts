@@ -5,12 +5,12 @@
  * runs out (exit 4), the way `kubectl rollout status` gates a deploy.
  * A server that stops answering for a while is waited for, within the timeout.
  */
-import { stepLabel } from '../rollouts/model.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { withContext, type Context } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
 import { duration, rolloutKeyArgument } from './arguments.ts';
 import { verdictOf, type RolloutDetail, type Verdict } from './verdict.ts';
+import { stepLabel } from './step-label.ts';
 
 type Target = { kind: 'healthy' } | { kind: 'completed' } | { kind: 'step'; step: number };
 

@@ -5,9 +5,9 @@
  */
 import { sql } from 'drizzle-orm';
 import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { Guards, OnBreach, Step } from '../rollouts/model.ts';
+import type { KeyKind } from '../principal.ts';
+import type { Guards, OnBreach, Step } from '../rollout-plan.ts';
 import { COUNTERS, type CohortStatus, type CompareRules, type Counter, type DropReason, type Path, type RolloutState } from '@rollcall/protocol';
-import type { KeyKind } from '../keys/key-format.ts';
 
 const counterColumn = (name: Counter) => integer(name).notNull().default(0);
 

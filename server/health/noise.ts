@@ -18,9 +18,10 @@
  *   needs no minimum, since the old path's bound is wide while runs are few.
  */
 import { PathSet, parsePath, type Segment } from '@rollcall/protocol';
+import { NOISE_MIN_DIFFERING } from '../reports/learned-noise.ts';
 import { logEvidence, upperBound } from './evidence.ts';
 
-export const NOISE_MIN_DIFFERING = 2;
+export { NOISE_MIN_DIFFERING };
 export const NOISE_MIN_RUNS = 20;
 
 /** The test a field's new-path rate is held to: the mismatch tolerance, at this level. */

@@ -7,8 +7,7 @@ import type { Database } from '../db/database.ts';
 import type { BreachReport } from '../rollouts/breach.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { reportersOfMany, type ReporterRow } from '../reporters/store.ts';
-import { horizonOf, reportersView, reportersWithin } from '../reporters/watch.ts';
+import { horizonOf, reportersOfRollouts, reportersView, reportersWithin, type ReporterRow } from '../reporters/watch.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import { measureMany, settleMany, type Settled } from './measure-many.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
@@ -74,7 +73,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     const byId = new Map(aggregates.map((a) => [a.rollout.id, a.rollout]));
     const ids = [...byId.keys()];
     const widest = Math.max(...aggregates.map((a) => a.rollout.guards.windowSeconds));
-    const [rows, pending] = await Promise.all([reportersOfMany(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
+    const [rows, pending] = await Promise.all([reportersOfRollouts(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
     const within = new Map<number, ReporterRow[]>(ids.map((id) => [id, []]));
     for (const row of rows) {
       if (row.lastEventAt >= now - byId.get(row.rolloutId)!.guards.windowSeconds * 1000) within.get(row.rolloutId)!.push(row);

@@ -6,13 +6,17 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.ts';
-import type { KeyKind } from '../keys/key-format.ts';
-import type { KeyService, Principal } from '../keys/service.ts';
+import type { KeyKind, Principal } from '../principal.ts';
 import { clientAddress, type FailureLimiter } from './failure-limit.ts';
 
 const KEY_NAMES = { admin: 'an admin key', sdk: 'an SDK key', read: 'a read key' } as const;
 
 export type AppEnv = { Variables: { principal: Principal } };
+
+/** What authentication asks of the keys domain: the principal a presented key stands for, or null. */
+export interface KeyAuthenticator {
+  authenticate(presented: string): Promise<Principal | null>;
+}
 
 export function allows(kind: KeyKind, method: string, path: string): boolean {
   if (kind === 'admin') return true;
@@ -20,7 +24,7 @@ export function allows(kind: KeyKind, method: string, path: string): boolean {
   return (method === 'GET' || method === 'HEAD') && !path.startsWith('/v1/keys');
 }
 
-export function requireKey(keys: KeyService, limiter: FailureLimiter): MiddlewareHandler<AppEnv> {
+export function requireKey(keys: KeyAuthenticator, limiter: FailureLimiter): MiddlewareHandler<AppEnv> {
   return async function authenticate(c, next) {
     const address = clientAddress(c);
     limiter.assertAllowed(c, address);

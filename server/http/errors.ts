@@ -4,14 +4,18 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { StorageMonitor } from '../storage/monitor.ts';
-import { RETRY_AFTER_SECONDS, unavailableBody } from '../storage/unavailable.ts';
 
 function body(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-export function renderError(error: unknown, c: Context, logger: Logger, storage: StorageMonitor): Response {
+/**
+ * The answer to an error storage caused, or null for any other: the storage domain tells (and counts it
+ * under `operation`, the route); this file only renders it.
+ */
+export type StorageFailure = (operation: string, error: unknown) => { body: unknown; retryAfterSeconds: number } | null;
+
+export function renderError(error: unknown, c: Context, logger: Logger, storageFailure: StorageFailure): Response {
   if (error instanceof AppError) {
     return c.json(body(error.code, error.message, error.details), error.status as ContentfulStatusCode);
   }
@@ -20,9 +24,10 @@ export function renderError(error: unknown, c: Context, logger: Logger, storage:
     return c.json(body(code, error.message || code.replace('_', ' ')), error.status as ContentfulStatusCode);
   }
   // A full disk, a lock held too long, an unreachable libsql server: the request may be retried as it is.
-  if (storage.failed(`${c.req.method} ${c.req.routePath}`, error) !== null) {
-    c.header('retry-after', String(RETRY_AFTER_SECONDS));
-    return c.json(unavailableBody(storage.outage, error), 503);
+  const unavailable = storageFailure(`${c.req.method} ${c.req.routePath}`, error);
+  if (unavailable !== null) {
+    c.header('retry-after', String(unavailable.retryAfterSeconds));
+    return c.json(unavailable.body, 503);
   }
   // Only the route and the error itself are logged: never headers or payloads.
   logger.error('unhandled error', { method: c.req.method, path: c.req.path, error: error instanceof Error ? error.stack : String(error) });

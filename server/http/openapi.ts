@@ -26,6 +26,8 @@ export interface RouteDoc {
   tag?: string;
   /** The success status and what it returns (200, "OK" by default). */
   success?: { status: number; description: string; contentType?: string };
+  /** Another success status answering the same body (a create's dry run answers 200, not 201). */
+  alsoSuccess?: { status: number; description: string };
   /** The success body (JSON), a schema named in `responses.ts`. */
   response?: z.ZodType;
   /** Error statuses beyond those implied: 409 for a route whose rules can refuse, 400 for one that checks more than its schemas. */
@@ -107,6 +109,7 @@ function responsesOf(doc: RouteDoc, path: string) {
   const content = doc.response ? { 'application/json': { schema: schemaRef(doc.response) } } : success.contentType ? { [success.contentType]: {} } : undefined;
   return {
     [String(success.status)]: { description: success.description, ...(content ? { content } : {}) },
+    ...(doc.alsoSuccess ? { [String(doc.alsoSuccess.status)]: { description: doc.alsoSuccess.description, ...(content ? { content } : {}) } } : {}),
     ...(doc.notModified ? { '304': { description: 'If-None-Match named the current ETag: nothing changed' } } : {}),
     ...Object.fromEntries(errorStatuses(doc, path).map((status) => [String(status), errorRef(status)])),
   };

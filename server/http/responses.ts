@@ -30,7 +30,7 @@ export const errorBodySchema = named(
     error: z.strictObject({
       code: z.string().describe('stable and machine-readable: invalid_body, not_found, version_mismatch, storage_unavailable, …'),
       message: z.string().describe('for people'),
-      details: z.unknown().optional().describe('zod issues for a 400; the current version for a version_mismatch; the outage for a 503'),
+      details: z.unknown().optional().describe('zod issues for a 400; the current version for a version_mismatch; the outage for a 503; every refusal (refusals) for a dry run'),
     }),
   }),
 );

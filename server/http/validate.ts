@@ -10,8 +10,14 @@ import { withDoc } from './openapi.ts';
 
 type Where = 'body' | 'query' | 'params';
 
+/** Each issue's path (dotted), code and message; an unknown key's issue also names the keys (`keys`). */
 export function issuesOf(error: z.ZodError) {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), code: issue.code, message: issue.message }));
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    code: issue.code,
+    message: issue.message,
+    ...(issue.code === 'unrecognized_keys' ? { keys: issue.keys } : {}),
+  }));
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: Where): z.output<S> {

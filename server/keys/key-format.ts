@@ -6,9 +6,9 @@
  * SHA-256 of the whole key is stored, with a short display prefix.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { KeyKind } from '../principal.ts';
 
-export const KEY_KINDS = ['admin', 'sdk', 'read'] as const;
-export type KeyKind = (typeof KEY_KINDS)[number];
+export { KEY_KINDS, type KeyKind } from '../principal.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const RANDOM_LENGTH = 32;

@@ -6,18 +6,16 @@
  * hour old, so that a pruning run elsewhere sees a key that came back to use.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import { iso, type Clock } from '../clock.ts';
 import type { Database, Transaction } from '../db/database.ts';
 import { conflict, notFound } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Principal } from '../principal.ts';
 import { displayPrefix, generateKey, hashKey, newKeyId, type KeyKind } from './key-format.ts';
 import * as store from './store.ts';
 
-export interface Principal {
-  keyId: string;
-  kind: KeyKind;
-}
+export type { Principal } from '../principal.ts';
 
 const DAY = 86_400_000;
 /** How long a verified (or refused) key is remembered. A revoke on another server takes effect within this. */
@@ -88,7 +86,7 @@ export function createKeyService(deps: { database: Database; clock: Clock; logge
 
   async function insertWithAudit(tx: Transaction, row: store.KeyRow): Promise<void> {
     await store.insertKey(tx, row);
-    await appendAudit(tx, { at: row.createdAt, actor: row.createdBy, action: 'key.created', subject: row.id, after: keyView(row) });
+    await recordAudit(tx, { at: row.createdAt, actor: row.createdBy, action: 'key.created', subject: row.id, after: keyView(row) });
   }
 
   return {
@@ -143,7 +141,7 @@ export function createKeyService(deps: { database: Database; clock: Clock; logge
         }
         await store.setRevoked(tx, id, now, actor);
         const after = { ...row, revokedAt: now, revokedBy: actor };
-        await appendAudit(tx, { at: now, actor, action: 'key.revoked', subject: id, before: keyView(row), after: keyView(after), reason });
+        await recordAudit(tx, { at: now, actor, action: 'key.revoked', subject: id, before: keyView(row), after: keyView(after), reason });
         return after;
       });
       cache.clear();
@@ -158,7 +156,7 @@ export function createKeyService(deps: { database: Database; clock: Clock; logge
         if (row.revokedAt === null) throw conflict('key_not_revoked', `key ${id} is not revoked`);
         await store.setRestored(tx, id);
         const after = { ...row, revokedAt: null, revokedBy: null };
-        await appendAudit(tx, { at: now, actor, action: 'key.restored', subject: id, before: keyView(row), after: keyView(after), reason });
+        await recordAudit(tx, { at: now, actor, action: 'key.restored', subject: id, before: keyView(row), after: keyView(after), reason });
         return after;
       });
       cache.clear();
@@ -181,7 +179,7 @@ export function createKeyService(deps: { database: Database; clock: Clock; logge
             if (!(await store.revokeUnusedKey(tx, row.id, cutoff, now, actor))) continue;
             revoked.push(row.id);
             const after = { ...row, revokedAt: now, revokedBy: actor };
-            await appendAudit(tx, {
+            await recordAudit(tx, {
               at: now,
               actor,
               action: 'key.revoked',

@@ -1,7 +1,8 @@
 /**
  * The reporters table: what ingestion records (plain SQL on the ingest
- * connection, like the rest of it) and what the controller and health read.
- * Every write names the instance, and the rollout where it means one.
+ * connection, like the rest of it) and what the controller and health read,
+ * all through watch.ts. Every write names the instance, and the rollout where
+ * it means one.
  */
 import { and, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor, SqlRunner } from '../db/database.ts';

@@ -8,11 +8,23 @@
  */
 import type { Announce } from '../callbacks/outbox.ts';
 import { eventData } from '../callbacks/events.ts';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import { iso } from '../clock.ts';
-import type { Database, Executor } from '../db/database.ts';
+import type { Database, Executor, SqlRunner } from '../db/database.ts';
 import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
-import { declareGone, deleteStaleReporters, reportersOf, reportersOfMany, type ReporterRow } from './store.ts';
+import { declareGone, deleteStaleReporters, recordHeardAll, reportersOf, reportersOfMany, type Heard, type ReporterRow } from './store.ts';
+
+export type { Heard, ReporterRow } from './store.ts';
+
+/** Records the reporters a committed group of reports heard from, in that group's write (ingestion's runner). */
+export function recordReporters(runner: SqlRunner, heard: Heard[], now: number): Promise<void> {
+  return recordHeardAll(runner, heard, now);
+}
+
+/** The reporters of several rollouts heard from since `since` and not left, in one read (each caller narrows to its own window). */
+export function reportersOfRollouts(ex: Executor, rolloutIds: number[], since: number): Promise<ReporterRow[]> {
+  return reportersOfMany(ex, rolloutIds, since);
+}
 
 /** Through when every live reporter has reported: never later than `now`. */
 export function horizonOf(rows: ReporterRow[], now: number): number {
@@ -56,7 +68,7 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
       const silentSeconds = Math.round((now - row.lastSeen) / 1000);
       const reason = `reporter ${row.instanceId} silent for ${silentSeconds} s (reporterTimeoutSeconds ${reporterTimeoutOf(rollout.guards)}): its messages are judged without it`;
       const figures = { instanceId: row.instanceId, silentSeconds, lastSeen: iso(row.lastSeen), watermark: iso(row.watermark) };
-      await appendAudit(tx, { at: now, actor: 'controller', action: 'reporter.gone', rolloutKey: rollout.key, subject: row.instanceId, after: figures, reason });
+      await recordAudit(tx, { at: now, actor: 'controller', action: 'reporter.gone', rolloutKey: rollout.key, subject: row.instanceId, after: figures, reason });
       await deps.announce?.(tx, { type: 'reporter.gone', at: now, data: eventData(rollout, { cohort: null, reason, actor: 'controller', figures }) });
       return true;
     });

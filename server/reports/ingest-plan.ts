@@ -9,7 +9,7 @@
  */
 import type { RolloutRef } from '../db/rollout-ids.ts';
 import { COUNTERS, zeroCounts, type Counts, type DropReason, type ReportAck } from '@rollcall/protocol';
-import type { Heard } from '../reporters/store.ts';
+import type { Heard } from '../reporters/watch.ts';
 import type { ValidBatch } from './schemas.ts';
 import type * as store from './store.ts';
 

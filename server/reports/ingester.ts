@@ -10,7 +10,7 @@ import { deferredWrites, filePathOf, type Database, type SqlRunner } from '../db
 import { rolloutsByKey, type RolloutRef } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
 import type { Counts, ReportAck } from '@rollcall/protocol';
-import { recordHeardAll } from '../reporters/store.ts';
+import { recordReporters } from '../reporters/watch.ts';
 import { storageFault } from '../storage/faults.ts';
 import { keysOf, planIngest, type IngestPlan, type Submission } from './ingest-plan.ts';
 import * as store from './store.ts';
@@ -67,7 +67,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     for (const [rolloutId, rows] of plan.settled) await store.settleMessages(runner, rows, graceById.get(rolloutId)! * 1000);
     await store.addFieldSets(runner, plan.fieldSets);
     await store.addNoise(runner, plan.noise, now);
-    await recordHeardAll(runner, plan.heard, now);
+    await recordReporters(runner, plan.heard, now);
   }
 
   /** The sums already made per rollout, cohort, path and second are what the metrics count. */

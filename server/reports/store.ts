@@ -9,7 +9,7 @@ import type { InValue } from '@libsql/client';
 import { COUNTERS } from '@rollcall/protocol';
 import type { SqlRunner } from '../db/database.ts';
 import type { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
-import { NOISE_MIN_DIFFERING } from '../health/noise.ts';
+import { NOISE_MIN_DIFFERING } from './learned-noise.ts';
 import { rowsSql, upsertChunks } from './rows-sql.ts';
 
 export type CountDelta = typeof cohortCounts.$inferInsert;

@@ -12,7 +12,7 @@
  * microseconds and a batch would only add the read before it.
  */
 import type { InStatement, InValue } from '@libsql/client';
-import { auditInsert } from '../audit/store.ts';
+import { auditStatement } from '../audit/service.ts';
 import { failedGuard, failUnless } from '../db/batch-guard.ts';
 import type { Database } from '../db/database.ts';
 import { notFound, VersionConflict } from '../errors.ts';
@@ -85,7 +85,7 @@ export async function decideBreachInBatch(
   const after: RolloutAggregate = { rollout: { ...rollout, ...changes, version: expectedVersion + 1 }, cohorts: aggregate.cohorts.map(revertedCohort), pins: aggregate.pins };
 
   const audit = (action: string, subject: string | null, before: unknown, afterValue: unknown) =>
-    statementOf(auditInsert(db, { at: now, actor: ACTOR, action, rolloutKey: key, subject, before, after: afterValue, reason: breach.reason }));
+    statementOf(auditStatement(db, { at: now, actor: ACTOR, action, rolloutKey: key, subject, before, after: afterValue, reason: breach.reason }));
   const announced: RolloutChange[] = [...preceding, { action: outcome.event, subject: outcome.subject }].map((e) => ({
     type: e.action,
     at: now,

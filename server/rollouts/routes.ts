@@ -16,6 +16,7 @@ import {
   rolloutKeySchema,
   transitionBodySchema,
   unpinBodySchema,
+  writeQuerySchema,
 } from './schemas.ts';
 import type { RolloutService } from './service.ts';
 import type { RolloutAggregate } from './model.ts';
@@ -48,7 +49,10 @@ export function rolloutRoutes(
   const changed = { response: rolloutViewSchema, errors: [409] as const };
   const app = new Hono<AppEnv>();
 
-  app.post('/', describe({ summary: 'Create a rollout (draft)', success: { status: 201, description: 'the rollout' }, ...changed }), jsonBody(createRolloutSchema), async (c) => {
+  // A dry run answers what the write would, without its Location or ETag: nothing was stored under them.
+  const dryRun = { status: 200, description: 'dryRun=true: the rollout the write would make; nothing was written' };
+  app.post('/', describe({ summary: 'Create a rollout (draft), or check one (dryRun)', success: { status: 201, description: 'the rollout' }, alsoSuccess: dryRun, ...changed }), queryOf(writeQuerySchema), jsonBody(createRolloutSchema), async (c) => {
+    if (c.req.valid('query').dryRun === 'true') return c.json(await rollouts.createDryRun(c.req.valid('json')), 200);
     const view = await rollouts.create(c.req.valid('json'), { actor: c.var.principal.keyId });
     c.header('Location', `/v1/rollouts/${view.key}`);
     return respond(c, view, 201);
@@ -69,11 +73,18 @@ export function rolloutRoutes(
     return c.json({ ...rolloutView(aggregate), health: await healthOf(aggregate) });
   });
 
-  app.patch('/:key', describe({ summary: 'Change description, future steps, guards, onBreach or autoAdvance', ...changed }), jsonBody(patchRolloutSchema), async (c) => {
-    const patch = c.req.valid('json');
-    const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: patch.reason };
-    return respond(c, await rollouts.patch(c.req.param('key'), patch, request));
-  });
+  app.patch(
+    '/:key',
+    describe({ summary: 'Change description, future steps, guards, onBreach or autoAdvance, or check the change (dryRun)', success: { status: 200, description: 'the rollout; with dryRun=true, as the change would leave it (nothing was written)' }, ...changed }),
+    queryOf(writeQuerySchema),
+    jsonBody(patchRolloutSchema),
+    async (c) => {
+      const patch = c.req.valid('json');
+      if (c.req.valid('query').dryRun === 'true') return c.json(await rollouts.patchDryRun(c.req.param('key'), patch, { ifMatch: ifMatchVersion(c) }));
+      const request = { actor: c.var.principal.keyId, ifMatch: ifMatchVersion(c), reason: patch.reason };
+      return respond(c, await rollouts.patch(c.req.param('key'), patch, request));
+    },
+  );
 
   app.post('/:key/advance', describe({ summary: 'Lifecycle: advance (a paused rollout only with force: it stays paused)', ...changed }), jsonBody(advanceBodySchema), async (c) => {
     const body = c.req.valid('json');

@@ -86,6 +86,14 @@ export const patchRolloutSchema = z
   })
   .refine((patch) => Object.keys(patch).some((field) => field !== 'reason'), 'nothing to change');
 
+/** A create's or a patch's query: `dryRun=true` checks it and answers what it would make, writing nothing. */
+export const writeQuerySchema = z.strictObject({
+  dryRun: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: check the change by the same rules and answer the rollout it would make, writing nothing (no audit entry, no new version, no event); refused as the write would be, with every refusal in details.refusals'),
+});
+
 export const transitionBodySchema = z.strictObject({ reason: reasonSchema.optional() }).optional();
 /** `force`: advance a paused rollout anyway (it stays paused; reverted cohorts stay reverted). */
 export const advanceBodySchema = z.strictObject({ reason: reasonSchema.optional(), force: z.boolean().optional() }).optional();

@@ -4,16 +4,16 @@
  * version, append the audit entry. The change is announced only after commit.
  */
 import type { Path } from '@rollcall/protocol';
-import { appendAudit } from '../audit/store.ts';
+import { recordAudit } from '../audit/service.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { Clock } from '../clock.ts';
 import { filePathOf, type Database, type Transaction } from '../db/database.ts';
-import { badRequest, conflict, notFound, VersionConflict } from '../errors.ts';
+import { conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decideBreachInBatch, type AnnounceStatements } from './breach-batch.ts';
 import { decide, decisionChanges, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
-import { DEFAULT_GUARDS, defaultReporterTimeout, reporterTimeoutOf, type Guards, type Rollout, type RolloutAggregate, type RolloutChange } from './model.ts';
-import { storedRules } from './compare-rules.ts';
+import { DEFAULT_GUARDS, type Rollout, type RolloutAggregate, type RolloutChange } from './model.ts';
+import { createdRollout, keyTaken, mergeGuards, patchedFields, refusedChange } from './edit.ts';
 import { checkPlanChange } from './plan-change.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
 import * as store from './store.ts';
@@ -59,19 +59,7 @@ interface Outcome {
   figures?: unknown;
 }
 
-export { checkPlanChange };
-
-export function mergeGuards(current: Guards, patch: Partial<Guards> | undefined): Guards {
-  const guards = { ...current, ...patch };
-  // A reporter timeout left at its default keeps following the grace.
-  if (patch?.reporterTimeoutSeconds === undefined && reporterTimeoutOf(current) === defaultReporterTimeout(current.graceSeconds)) {
-    guards.reporterTimeoutSeconds = defaultReporterTimeout(guards.graceSeconds);
-  }
-  if (guards.windowSeconds <= guards.graceSeconds) {
-    throw badRequest('invalid_guards', `windowSeconds (${guards.windowSeconds}) must be longer than graceSeconds (${guards.graceSeconds})`);
-  }
-  return guards;
-}
+export { checkPlanChange, mergeGuards };
 
 const summary = (aggregate: RolloutAggregate) => rolloutSummary(aggregate.rollout, aggregate.cohorts, aggregate.pins.length);
 
@@ -100,10 +88,10 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       const outcome = await apply(aggregate, tx, now);
       if (outcome === null) return { after: aggregate, event: null };
       for (const entry of outcome.preceding ?? []) {
-        await appendAudit(tx, { at: now, actor: request.actor, action: entry.action, rolloutKey: key, subject: entry.subject, after: entry.after, reason: request.reason ?? null });
+        await recordAudit(tx, { at: now, actor: request.actor, action: entry.action, rolloutKey: key, subject: entry.subject, after: entry.after, reason: request.reason ?? null });
       }
       const after = await load(tx, key);
-      await appendAudit(tx, {
+      await recordAudit(tx, {
         at: now,
         actor: request.actor,
         action: outcome.event,
@@ -138,36 +126,29 @@ export function createRolloutService(deps: RolloutServiceDeps) {
   return {
     async create(input: CreateRolloutInput, request: ChangeRequest): Promise<RolloutView> {
       const now = clock.now();
-      const guards = mergeGuards(DEFAULT_GUARDS, input.guards);
+      const { rollout: values, refusals } = createdRollout(input, now);
+      if (values === null) throw refusedChange(refusals, false);
       const view = await database.write(async (tx) => {
-        if ((await store.findRollout(tx, input.key)) !== undefined) {
-          throw conflict('rollout_exists', `a rollout with key ${JSON.stringify(input.key)} already exists`);
-        }
-        const rollout = await store.insertRollout(tx, {
-          key: input.key,
-          description: input.description ?? '',
-          salt: input.salt ?? input.key,
-          state: 'draft',
-          stateReason: null,
-          plan: input.plan,
-          guards,
-          onBreach: input.onBreach ?? 'revert-cohort',
-          autoAdvance: input.autoAdvance ?? false,
-          compare: storedRules(input.compare),
-          step: null,
-          stepEnteredAt: null,
-          measuredSince: null,
-          completedAt: null, watchBreachedAt: null,
-          version: 1,
-          createdAt: now,
-          updatedAt: now,
-        });
+        if ((await store.findRollout(tx, input.key)) !== undefined) throw keyTaken(input.key).error;
+        const rollout = await store.insertRollout(tx, values);
         const aggregate = { rollout, cohorts: [], pins: [] };
-        await appendAudit(tx, { at: now, actor: request.actor, action: 'rollout.created', rolloutKey: input.key, after: summary(aggregate), reason: request.reason });
+        await recordAudit(tx, { at: now, actor: request.actor, action: 'rollout.created', rolloutKey: input.key, after: summary(aggregate), reason: request.reason });
         return rolloutView(aggregate);
       });
       changes.publish({ rolloutKey: input.key, version: 1, event: 'rollout.created', actor: request.actor });
       return view;
+    },
+
+    /**
+     * The rollout `create` would make, checked by the same rules and written nowhere (no audit entry, no
+     * event). Refused as `create` would be, with every refusal in `details.refusals`.
+     */
+    async createDryRun(input: CreateRolloutInput): Promise<RolloutView> {
+      const { rollout, refusals } = createdRollout(input, clock.now());
+      if ((await store.findRollout(database.db, input.key)) !== undefined) refusals.push(keyTaken(input.key));
+      if (rollout === null || refusals.length > 0) throw refusedChange(refusals, true);
+      // Not stored, so it has no id yet; the view shows none.
+      return rolloutView({ rollout: { id: 0, ...rollout }, cohorts: [], pins: [] });
     },
 
     /** The rollout with its cohorts and pins, as stored now (404 when there is none). */
@@ -213,23 +194,28 @@ export function createRolloutService(deps: RolloutServiceDeps) {
 
     patch(key: string, input: PatchRolloutInput, request: ChangeRequest): Promise<RolloutView> {
       return mutate(key, request, async ({ rollout }, tx, now) => {
-        const changes: Partial<Rollout> = { updatedAt: now };
-        if (input.description !== undefined) changes.description = input.description;
-        if (input.salt !== undefined && input.salt !== rollout.salt) {
-          if (rollout.state !== 'draft') throw conflict('salt_locked', 'the salt places every partner; it can change only while the rollout is a draft');
-          changes.salt = input.salt;
-        }
-        if (input.plan !== undefined) {
-          checkPlanChange(rollout, input.plan);
-          changes.plan = input.plan;
-        }
-        if (input.guards !== undefined) changes.guards = mergeGuards(rollout.guards, input.guards);
-        if (input.onBreach !== undefined) changes.onBreach = input.onBreach;
-        if (input.autoAdvance !== undefined) changes.autoAdvance = input.autoAdvance;
-        if (input.compare !== undefined) changes.compare = storedRules(input.compare);
+        const { changes, refusals } = patchedFields(rollout, input, now);
+        if (refusals.length > 0) throw refusedChange(refusals, false);
         await store.updateRollout(tx, rollout.id, rollout.version, changes);
         return { event: 'rollout.updated' };
       });
+    },
+
+    /**
+     * The rollout as `patch` would leave it (its version bumped), checked by the same rules against the
+     * rollout as stored now and written nowhere. Refused as `patch` would be, with every refusal in
+     * `details.refusals`.
+     */
+    async patchDryRun(key: string, input: PatchRolloutInput, request: Pick<ChangeRequest, 'ifMatch'>): Promise<RolloutView> {
+      const aggregate = await store.loadAggregate(database.db, key);
+      if (aggregate === undefined) throw notFound('rollout', key);
+      const { version } = aggregate.rollout;
+      if (request.ifMatch !== undefined && request.ifMatch !== version) {
+        throw new VersionConflict(`If-Match names version ${request.ifMatch} but the rollout is at version ${version}`, { version });
+      }
+      const { changes, refusals } = patchedFields(aggregate.rollout, input, clock.now());
+      if (refusals.length > 0) throw refusedChange(refusals, true);
+      return rolloutView({ ...aggregate, rollout: { ...aggregate.rollout, ...changes, version: version + 1 } });
     },
 
     transition(key: string, command: LifecycleCommand, request: ChangeRequest): Promise<RolloutView> {

@@ -1,7 +1,8 @@
 /**
  * The only code that writes the rollouts, cohorts and pins tables; every
  * write names its rows. Others read them too: ingestion and replay resolve
- * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts.
+ * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts;
+ * the SDK snapshot reads through snapshot-read.ts.
  */
 import { and, asc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Path } from '@rollcall/protocol';
@@ -114,6 +115,12 @@ export async function loadAllAggregates(ex: Executor): Promise<RolloutAggregate[
   for (const row of cohortRows) byRollout.get(row.rolloutId)?.cohorts.push(toCohort(row));
   for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
   return [...byRollout.values()];
+}
+
+/** How many rollouts there are and the sum of their versions: what the SDK snapshot probes before it reads them all. */
+export async function versionTotals(ex: Executor): Promise<{ count: number; versions: number }> {
+  const [row] = await ex.select({ count: sql<number>`count(*)`, versions: sql<number>`coalesce(sum(${rollouts.version}), 0)` }).from(rollouts);
+  return { count: row?.count ?? 0, versions: row?.versions ?? 0 };
 }
 
 export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): Promise<Rollout> {

@@ -2,14 +2,11 @@
  * The snapshot SDKs evaluate. It is rebuilt only when the sum of the
  * rollouts' versions moves (one cheap aggregate query), which also notices
  * changes made by other servers on the same database; it is built from one
- * consistent read (see `loadAllAggregates`).
+ * consistent read (see rollouts/snapshot-read.ts).
  */
 import { createHash } from 'node:crypto';
-import { sql } from 'drizzle-orm';
 import type { ConfigSnapshot } from '@rollcall/protocol';
-import type { Database } from '../db/database.ts';
-import { rollouts } from '../db/schema.ts';
-import { loadAllAggregates } from '../rollouts/store.ts';
+import type { RolloutSnapshotRead } from '../rollouts/snapshot-read.ts';
 import { rolloutSnapshot } from '../rollouts/view.ts';
 
 export interface PublishedSnapshot {
@@ -22,22 +19,16 @@ export interface PublishedSnapshot {
   entries: Map<string, string>;
 }
 
-export function createSnapshotSource(database: Database) {
+/** `rollouts`: the rollouts domain's read model for the snapshot. */
+export function createSnapshotSource(rollouts: RolloutSnapshotRead) {
   let cached: PublishedSnapshot | null = null;
   let cachedKey = '';
 
-  async function stateKey(): Promise<string> {
-    const [row] = await database.db
-      .select({ count: sql<number>`count(*)`, versions: sql<number>`coalesce(sum(${rollouts.version}), 0)` })
-      .from(rollouts);
-    return `${row?.count ?? 0}:${row?.versions ?? 0}`;
-  }
-
   return {
     async current(): Promise<PublishedSnapshot> {
-      const key = await stateKey();
+      const key = await rollouts.stateKey();
       if (cached !== null && key === cachedKey) return cached;
-      const aggregates = await loadAllAggregates(database.db);
+      const aggregates = await rollouts.all();
       // Keyed by what was read, not by the probe before it: a change committed in between is read now
       // and the next probe agrees with it, rather than a newer content cached under an older key.
       const readKey = `${aggregates.length}:${aggregates.reduce((sum, a) => sum + a.rollout.version, 0)}`;

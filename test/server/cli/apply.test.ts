@@ -11,9 +11,18 @@ import { createClient } from '../../../server/cli/client.ts';
 import { parseRolloutFile, RolloutFileError } from '../../../server/cli/file.ts';
 import { startLiveServer, type LiveServer } from '../../helpers/live-server.ts';
 
-function problemsOf(text: string): string[] {
+let live: LiveServer;
+beforeAll(async () => {
+  live = await startLiveServer();
+});
+afterAll(async () => {
+  await live.close();
+});
+
+/** Every problem of a file, as apply reports it: the file's own shape checked here, each entry by the server (a dry run). */
+async function problemsOf(text: string): Promise<string[]> {
   try {
-    parseRolloutFile('r.yaml', text);
+    await planApply(createClient({ url: live.url, key: live.adminKey }), parseRolloutFile('r.yaml', text));
   } catch (error) {
     if (error instanceof RolloutFileError) return (error.body as { error: { details: { problems: { line: number; column: number; field: string; message: string }[] } } }).error.details.problems.map((p) => `${p.line}:${p.column} ${p.field}: ${p.message}`);
     throw error;
@@ -23,25 +32,25 @@ function problemsOf(text: string): string[] {
 
 describe('a rollouts file', () => {
   it('reads YAML and JSON into the bodies the API takes', () => {
-    const yaml = parseRolloutFile('r.yaml', 'rollouts:\n  - key: a\n    plan: [{ live: 0, shadow: 10 }, { live: 5 }]\n    autoAdvance: true\n');
-    const json = parseRolloutFile('r.json', JSON.stringify({ rollouts: [{ key: 'a', plan: [{ live: 0, shadow: 10 }, { live: 5 }], autoAdvance: true }] }));
+    const yaml = parseRolloutFile('r.yaml', 'rollouts:\n  - key: a\n    plan: [{ live: 0, shadow: 10 }, { live: 5 }]\n    autoAdvance: true\n').entries;
+    const json = parseRolloutFile('r.json', JSON.stringify({ rollouts: [{ key: 'a', plan: [{ live: 0, shadow: 10 }, { live: 5 }], autoAdvance: true }] })).entries;
     expect(yaml).toEqual([{ key: 'a', plan: [{ live: 0, shadow: 10 }, { live: 5 }], autoAdvance: true }]);
     expect(json).toEqual(yaml);
   });
 
-  it('reports every problem at once, each with its line, column and field', () => {
+  it('reports every problem at once, each with its line, column and field', async () => {
     const text = ['rollouts:', '  - key: a', '    plan:', '      - live: 50', '      - live: 20', '    gaurds: {}', '  - key: a', '    plan: [{ live: 101 }]', '    onBreach: explode', ''].join('\n');
-    expect(problemsOf(text)).toEqual([
+    expect(await problemsOf(text)).toEqual([
       '5:15 a plan[1].live: live never decreases along a plan (step 1 has 50)',
       '6:5 a gaurds: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance, compare)',
       '7:10 a key: a is already listed as rollouts[0]',
       '8:20 a plan[0].live: Too big: expected number to be <=100',
       '9:15 a onBreach: Invalid option: expected one of "revert-cohort"|"revert-all"|"pause"',
     ]);
-    expect(problemsOf('rollouts:\n  - key: b\n')).toEqual(['2:5 b plan: missing (expected array, received undefined)']);
-    expect(problemsOf('rollout:\n  - key: b\n')).toEqual(['1:1 rollouts: missing (expected array, received undefined)', '1:1 rollout: unknown field']);
-    expect(problemsOf('rollouts:\n  - key: a\n   plan: []\n')[0]).toMatch(/^3:\d+ : /);
-    expect(problemsOf('{"rollouts": [{"key": "a", "plan": [{"live": 5}], "extra": 1}]}')).toEqual(['1:51 a extra: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance, compare)']);
+    expect(await problemsOf('rollouts:\n  - key: b\n')).toEqual(['2:5 b plan: missing (expected array, received undefined)']);
+    expect(await problemsOf('rollout:\n  - key: b\n')).toEqual(['1:1 rollouts: missing (expected array, received undefined)', '1:1 rollout: unknown field']);
+    expect((await problemsOf('rollouts:\n  - key: a\n   plan: []\n'))[0]).toMatch(/^3:\d+ : /);
+    expect(await problemsOf('{"rollouts": [{"key": "a", "plan": [{"live": 5}], "extra": 1}]}')).toEqual(['1:51 a extra: unknown field (a rollout has key, description, salt, plan, guards, onBreach, autoAdvance, compare)']);
   });
 
   it('checks rollout keys and cohort names with the API’s own patterns', () => {
@@ -51,14 +60,6 @@ describe('a rollouts file', () => {
 });
 
 describe('writing a file', () => {
-  let live: LiveServer;
-  beforeAll(async () => {
-    live = await startLiveServer();
-  });
-  afterAll(async () => {
-    await live.close();
-  });
-
   it('puts back the patches it made when a later write is refused, and creates nothing', async () => {
     for (const key of ['first', 'second']) expect((await live.api('POST', '/v1/rollouts', { key, description: 'as it was', plan: [{ live: 5 }, { live: 50 }] })).status).toBe(201);
     const client = createClient({ url: live.url, key: live.adminKey });

@@ -70,7 +70,10 @@ describe('every response of an API session matches /openapi.json', () => {
   });
 
   it('a rollout through its lifecycle, with reports, health, lost messages and replay', async () => {
+    await expectStatus(200, 'POST', '/v1/rollouts?dryRun=true', { body: { key: 'webhooks', plan: PLAN, guards: { graceSeconds: 1, minSample: 100_000 } } });
     await expectStatus(201, 'POST', '/v1/rollouts', { body: { key: 'webhooks', plan: PLAN, guards: { graceSeconds: 1, minSample: 100_000 } } });
+    await expectStatus(409, 'POST', '/v1/rollouts?dryRun=true', { body: { key: 'webhooks', plan: PLAN } });
+    await expectStatus(400, 'POST', '/v1/rollouts?dryRun=maybe', { body: { key: 'other', plan: PLAN } });
     await expectStatus(409, 'POST', '/v1/rollouts', { body: { key: 'webhooks', plan: PLAN } });
     await expectStatus(400, 'POST', '/v1/rollouts', { body: { key: 'Not A Key', plan: [] } });
     await expectStatus(415, 'POST', '/v1/rollouts', { raw: '{"key":"x"}', headers: { 'content-type': 'text/plain' } });
@@ -78,6 +81,7 @@ describe('every response of an API session matches /openapi.json', () => {
     await expectStatus(403, 'POST', '/v1/rollouts', { key: t.keys.read, body: { key: 'nope', plan: PLAN } });
     await expectStatus(404, 'GET', '/v1/rollouts/nothere');
     await expectStatus(409, 'POST', '/v1/rollouts/webhooks/advance');
+    await expectStatus(200, 'PATCH', '/v1/rollouts/webhooks?dryRun=true', { body: { description: 'the new webhook pipeline', reason: 'clarity' } });
     await expectStatus(200, 'PATCH', '/v1/rollouts/webhooks', { body: { description: 'the new webhook pipeline', reason: 'clarity' } });
     await expectStatus(200, 'POST', '/v1/rollouts/webhooks/start', { body: { reason: 'go' } });
     await expectStatus(409, 'POST', '/v1/rollouts/webhooks/pause', { headers: { 'if-match': '"1"' } });

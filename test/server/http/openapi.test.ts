@@ -68,7 +68,8 @@ describe('/openapi.json', () => {
     expect(api.filter(({ op }) => Object.values(op.responses).some((r: any) => r.content?.['application/json'])).length).toBeGreaterThanOrEqual(40);
     // Statuses follow from what a route takes: a body can be too large or not JSON; a key can be wrong; GETs conflict with nothing.
     const responses = (method: string, path: string) => Object.keys(document.paths[path][method].responses);
-    expect(responses('post', '/v1/rollouts')).toEqual(['201', '400', '401', '403', '409', '413', '415', '429', '503']);
+    // 200 is a dry run's (?dryRun=true): the rollout the create would make, with nothing created.
+    expect(responses('post', '/v1/rollouts')).toEqual(['200', '201', '400', '401', '403', '409', '413', '415', '429', '503']);
     expect(responses('get', '/v1/rollouts/{key}')).toEqual(['200', '401', '403', '404', '429', '503']);
     expect(responses('get', '/healthz')).toEqual(['200']);
     expect(responses('get', '/v1/sdk/config')).toEqual(['200', '304', '401', '403', '429', '503']);
