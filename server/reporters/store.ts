@@ -4,7 +4,7 @@
  * Every write names the instance, and the rollout where it means one.
  */
 import { and, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
-import type { Executor, SqlRunner } from '../db/database.ts';
+import type { Executor, SqlRunner, SqlTransaction } from '../db/database.ts';
 import { reporters } from '../db/schema.ts';
 
 export type ReporterRow = typeof reporters.$inferSelect;
@@ -46,7 +46,7 @@ export async function recordHeard(runner: SqlRunner, heard: Heard, now: number):
  * (`rowsAsJson`) as two statements whatever their number, the instances
  * sent as one JSON parameter.
  */
-export async function recordHeardAll(runner: SqlRunner, heard: Heard[], now: number): Promise<void> {
+export async function recordHeardAll(runner: SqlTransaction, heard: Heard[], now: number): Promise<void> {
   if (runner.rowsAsJson !== true) {
     for (const reporter of heard) await recordHeard(runner, reporter, now);
     return;
