@@ -5,7 +5,7 @@
  */
 import { and, asc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Path } from '../../sdk/snapshot.ts';
-import type { Executor } from '../db/database.ts';
+import type { Executor, Transaction } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
 import { VersionConflict } from '../errors.ts';
 import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
@@ -116,8 +116,8 @@ export async function loadAllAggregates(ex: Executor): Promise<RolloutAggregate[
   return [...byRollout.values()];
 }
 
-export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): Promise<Rollout> {
-  const [row] = await ex.insert(rollouts).values(values).returning();
+export async function insertRollout(tx: Transaction, values: Omit<Rollout, 'id'>): Promise<Rollout> {
+  const [row] = await tx.insert(rollouts).values(values).returning();
   return row!;
 }
 
@@ -126,12 +126,12 @@ export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): 
  * `expectedVersion`, and bumps the version. Throws a VersionConflict when someone else won.
  */
 export async function updateRollout(
-  ex: Executor,
+  tx: Transaction,
   id: number,
   expectedVersion: number,
   changes: Partial<Omit<Rollout, 'id' | 'key' | 'version' | 'createdAt'>>,
 ): Promise<void> {
-  const result = await rolloutUpdate(ex, id, expectedVersion, changes);
+  const result = await rolloutUpdate(tx, id, expectedVersion, changes);
   if (result.rowsAffected !== 1) {
     throw new VersionConflict(`the rollout changed while this request ran (it is no longer at version ${expectedVersion}); read it again`);
   }
@@ -145,14 +145,14 @@ export function rolloutUpdate(ex: Executor, id: number, expectedVersion: number,
     .where(and(eq(rollouts.id, id), eq(rollouts.version, expectedVersion)));
 }
 
-export async function insertCohort(ex: Executor, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
-  await ex.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now, activeSince: now });
+export async function insertCohort(tx: Transaction, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
+  await tx.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now, activeSince: now });
 }
 
 export type CohortRevert = { at: number; kind: 'manual' | 'breach'; by: string; reason: string | null };
 
-export async function revertCohort(ex: Executor, rolloutId: number, name: string, revert: CohortRevert): Promise<void> {
-  await cohortRevert(ex, rolloutId, name, revert);
+export async function revertCohort(tx: Transaction, rolloutId: number, name: string, revert: CohortRevert): Promise<void> {
+  await cohortRevert(tx, rolloutId, name, revert);
 }
 
 /** Reverting one active cohort, as a statement not yet run. */
@@ -163,8 +163,8 @@ export function cohortRevert(ex: Executor, rolloutId: number, name: string, reve
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'active')));
 }
 
-export async function reactivateCohort(ex: Executor, rolloutId: number, name: string, now: number): Promise<void> {
-  await ex
+export async function reactivateCohort(tx: Transaction, rolloutId: number, name: string, now: number): Promise<void> {
+  await tx
     .update(cohorts)
     .set({ status: 'active', activeSince: now, revertedAt: null, revertKind: null, revertedBy: null, revertReason: null })
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'reverted')));
@@ -175,8 +175,8 @@ export async function countPins(ex: Executor, rolloutId: number): Promise<number
   return row?.count ?? 0;
 }
 
-export async function upsertPin(ex: Executor, rolloutId: number, pin: { partnerId: string; path: Path; at: number; by: string }): Promise<void> {
-  await ex
+export async function upsertPin(tx: Transaction, rolloutId: number, pin: { partnerId: string; path: Path; at: number; by: string }): Promise<void> {
+  await tx
     .insert(pins)
     .values({ rolloutId, partnerId: pin.partnerId, path: pin.path, createdAt: pin.at, createdBy: pin.by })
     .onConflictDoUpdate({
@@ -185,8 +185,8 @@ export async function upsertPin(ex: Executor, rolloutId: number, pin: { partnerI
     });
 }
 
-export async function deletePin(ex: Executor, rolloutId: number, partnerId: string): Promise<void> {
-  await ex.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
+export async function deletePin(tx: Transaction, rolloutId: number, partnerId: string): Promise<void> {
+  await tx.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
 }
 
 /** The rollouts in any of `states` with their cohorts and pins, in three queries whatever their number: the controller's pass. */
@@ -210,8 +210,8 @@ export async function loadControlled(ex: Executor, now: number, defaultWatchSeco
 }
 
 /** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */
-export async function restartCohortMeasurement(ex: Executor, rolloutId: number, now: number, limit = 1_000): Promise<void> {
-  await ex
+export async function restartCohortMeasurement(tx: Transaction, rolloutId: number, now: number, limit = 1_000): Promise<void> {
+  await tx
     .update(cohorts)
     .set({ activeSince: now })
     .where(sql`${cohorts.id} IN (SELECT ${cohorts.id} FROM ${cohorts} WHERE ${cohorts.rolloutId} = ${rolloutId} AND ${cohorts.status} = 'active' LIMIT ${limit})`);
