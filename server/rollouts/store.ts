@@ -3,7 +3,7 @@
  * write names its rows. Others read them too: ingestion and replay resolve
  * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts.
  */
-import { and, asc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, or, sql, type GetColumnData, type SQL } from 'drizzle-orm';
 import type { Path } from '../../sdk/snapshot.ts';
 import type { Executor, Transaction } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
@@ -13,10 +13,27 @@ import type { NewCohort } from './lifecycle.ts';
 
 type CohortRow = typeof cohorts.$inferSelect;
 
-/** A cohort's fields and their columns, in the order the controller's JSON read returns them. */
-const COHORT_FIELDS = Object.entries(getTableColumns(cohorts))
-  .filter(([field]) => field !== 'id' && field !== 'rolloutId')
-  .map(([field, column]) => [field, column.name] as const);
+/**
+ * Every field of a Cohort and its column: the controller's JSON read returns
+ * each cohort as an object keyed by these names, whatever the columns' order
+ * (a field missing here, or one Cohort lacks, does not compile).
+ */
+const COHORT_COLUMNS = {
+  name: cohorts.name,
+  step: cohorts.step,
+  fromBp: cohorts.fromBp,
+  toBp: cohorts.toBp,
+  status: cohorts.status,
+  createdAt: cohorts.createdAt,
+  activeSince: cohorts.activeSince,
+  revertedAt: cohorts.revertedAt,
+  revertKind: cohorts.revertKind,
+  revertedBy: cohorts.revertedBy,
+  revertReason: cohorts.revertReason,
+} satisfies Record<keyof Cohort, unknown>;
+/** A cohort as that read returns it: the columns' types, which must make a Cohort (see cohortsOf). */
+type CohortJson = { [K in keyof typeof COHORT_COLUMNS]: GetColumnData<(typeof COHORT_COLUMNS)[K]> };
+const COHORT_OBJECT = sql.raw(`json_object(${Object.entries(COHORT_COLUMNS).map(([field, column]) => `'${field}', ${column.name}`).join(', ')})`);
 
 function toCohort(row: CohortRow): Cohort {
   const { id: _id, rolloutId: _rolloutId, ...cohort } = row;
@@ -82,18 +99,25 @@ export async function aggregatesByIds(ex: Executor, ids: number[]): Promise<Roll
   return rows.map((rollout) => ({ rollout, cohorts: byRollout.get(rollout.id) ?? [], pins: [] }));
 }
 
+/** A row of `cohortsOf`'s read: one rollout's cohorts as a JSON array of `CohortJson`. */
+interface CohortsRow {
+  rolloutId: number;
+  cohorts: string;
+}
+
 /**
  * The cohorts of the rollouts `ids` selects, in id order, by rollout. They come as one JSON array per
  * rollout: the client builds an object per cell it returns, which for ten thousand cohorts cost a
- * controller pass some 400 ms; one text per rollout is parsed natively.
+ * controller pass some 400 ms; one text per rollout is parsed natively, into objects keyed by field.
  */
 async function cohortsOf(ex: Executor, ids: SQL): Promise<Map<number, Cohort[]>> {
-  const rows = await ex.all<{ rolloutId: number; cohorts: string }>(sql`
-    SELECT rollout_id AS rolloutId, json_group_array(json_array(${sql.raw(COHORT_FIELDS.map(([, column]) => column).join(', '))})) AS cohorts
+  const rows = await ex.all<CohortsRow>(sql`
+    SELECT rollout_id AS rolloutId, json_group_array(${COHORT_OBJECT}) AS cohorts
     FROM (SELECT * FROM ${cohorts} WHERE ${cohorts.rolloutId} IN ${ids} ORDER BY ${cohorts.id}) GROUP BY rollout_id`);
   const byRollout = new Map<number, Cohort[]>();
   for (const row of rows) {
-    byRollout.set(Number(row.rolloutId), (JSON.parse(row.cohorts) as unknown[][]).map((values) => Object.fromEntries(COHORT_FIELDS.map(([field], k) => [field, values[k]])) as unknown as Cohort));
+    const parsed: Cohort[] = JSON.parse(row.cohorts) as CohortJson[];
+    byRollout.set(Number(row.rolloutId), parsed);
   }
   return byRollout;
 }
