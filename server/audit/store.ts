@@ -1,6 +1,6 @@
 /** The audit log: append-only. Nothing here updates or deletes. */
 import { and, desc, eq, lt } from 'drizzle-orm';
-import type { Executor } from '../db/database.ts';
+import type { Executor, Transaction } from '../db/database.ts';
 import { auditLog } from '../db/schema.ts';
 
 export interface AuditEntry {
@@ -16,8 +16,8 @@ export interface AuditEntry {
 
 export type AuditRow = typeof auditLog.$inferSelect;
 
-export async function appendAudit(ex: Executor, entry: AuditEntry): Promise<void> {
-  await auditInsert(ex, entry);
+export async function appendAudit(tx: Transaction, entry: AuditEntry): Promise<void> {
+  await auditInsert(tx, entry);
 }
 
 /** Appending one entry, as a statement not yet run (for a batch). */

@@ -31,10 +31,18 @@ import { httpFetch, uncompressedFetch } from './http-fetch.ts';
 import * as schema from './schema.ts';
 
 export type Db = LibSQLDatabase<typeof schema>;
-/** drizzle over one open write transaction. */
-export type Transaction = Db;
-/** Anything a store can run a query on: the database or an open transaction. */
+/** Anything a store can read from: the database or an open transaction. */
 export type Executor = Db;
+
+/** Present only in the types: set on what `Database` hands out inside a transaction, and on nothing else. */
+declare const transactionBrand: unique symbol;
+/**
+ * drizzle over one open write transaction, as only `Database.write` hands it
+ * out. A store function that takes a Transaction must run inside one: its
+ * writes commit, or roll back, with the caller's. The plain handle
+ * (`database.db`) is refused there; a Transaction is still an Executor.
+ */
+export type Transaction = Db & { readonly [transactionBrand]: true };
 /** Plain SQL with bound arguments, for the statements too hot for a query builder (ingestion). */
 export interface SqlRunner {
   execute(statement: { sql: string; args: InValue[] }): Promise<{ rows: Record<string, unknown>[]; rowsAffected: number }>;
@@ -47,6 +55,12 @@ export interface SqlRunner {
    */
   rowsAsJson?: boolean;
 }
+/**
+ * Plain statements that commit together or not at all: what `Database.write`
+ * and `writeSql` hand out, and `queuedBatch` (sent as one batch). Ingestion's
+ * claims and counts take one, so a batch id is never claimed without its counts.
+ */
+export type SqlTransaction = SqlRunner & { readonly [transactionBrand]: true };
 
 /**
  * A runner that only queues writes whose results nobody reads, and `flush()`
@@ -54,6 +68,7 @@ export interface SqlRunner {
  * interactive transaction is an HTTP round trip, made while the transaction
  * holds the database's write lock.
  */
+export function deferredWrites<R extends SqlRunner>(runner: R): R & { flush(): Promise<void> };
 export function deferredWrites(runner: SqlRunner): SqlRunner & { flush(): Promise<void> } {
   let queue: { sql: string; args: InValue[] }[] = [];
   return {
@@ -72,6 +87,19 @@ export function deferredWrites(runner: SqlRunner): SqlRunner & { flush(): Promis
   };
 }
 
+/**
+ * Writes queued and sent by `flush()` as one batch through `writeBatch`, which
+ * runs them as one transaction; nothing they return can be read back.
+ */
+export function queuedBatch(database: Pick<Database, 'writeBatch'>, options: { rowsAsJson?: boolean } = {}): SqlTransaction & { flush(): Promise<void> } {
+  const batch = {
+    ...(options.rowsAsJson === true ? { rowsAsJson: true } : {}),
+    execute: () => Promise.reject(new Error('a batched commit reads nothing')),
+    batch: async (statements) => void (await database.writeBatch(statements)),
+  } satisfies SqlRunner;
+  return deferredWrites(batch as SqlRunner as SqlTransaction);
+}
+
 export interface Database {
   readonly db: Db;
   readonly client: Client;
@@ -81,7 +109,7 @@ export interface Database {
    * this process; commits when it returns, rolls back when it throws. `sql`
    * runs plain statements in the same transaction.
    */
-  write<T>(fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: Transaction, sql: SqlTransaction) => Promise<T>): Promise<T>;
   /**
    * A write transaction of plain statements only, in the same queue as
    * `write()`. On a file database it runs on a connection of its own that
@@ -89,7 +117,7 @@ export interface Database {
    * and libsql frees a statement's memory only when the garbage collector gets
    * to it: under ingest load that was most of the server's memory).
    */
-  writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
+  writeSql<T>(fn: (sql: SqlTransaction) => Promise<T>): Promise<T>;
   /**
    * Plain statements sent together and run as one write transaction, in the
    * same queue: one round trip to a libsql server, which holds its write lock
@@ -128,11 +156,11 @@ export async function openDatabase(options: { url: string; authToken?: string | 
   }
 }
 
-async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T> {
+async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlTransaction) => Promise<T>): Promise<T> {
   const transaction = await client.transaction('write');
   try {
     // drizzle runs its queries through whatever it is given; here, the open transaction.
-    const sql: SqlRunner = {
+    const sql = {
       execute: async (statement) => {
         const result = await transaction.execute(statement);
         return { rows: result.rows as unknown as Record<string, unknown>[], rowsAffected: result.rowsAffected };
@@ -140,8 +168,8 @@ async function inTransaction<T>(client: Client, fn: (tx: Transaction, sql: SqlRu
       batch: async (statements) => {
         await transaction.batch(statements);
       },
-    };
-    const result = await fn(drizzle(transaction as unknown as Client, { schema }), sql);
+    } as SqlRunner as SqlTransaction;
+    const result = await fn(drizzle(transaction as unknown as Client, { schema }) as Db as Transaction, sql);
     await transaction.commit();
     return result;
   } catch (error) {
@@ -157,7 +185,7 @@ function statementConnection(path: string) {
   const connection = new Libsql(path);
   connection.exec('PRAGMA busy_timeout = 5000');
   const statements = new Map<string, ReturnType<typeof connection.prepare>>();
-  const runner: SqlRunner = {
+  const runner = {
     async execute({ sql, args }) {
       let statement = statements.get(sql);
       if (statement === undefined) {
@@ -168,9 +196,9 @@ function statementConnection(path: string) {
       if (statement.reader) return { rows: statement.all(args) as Record<string, unknown>[], rowsAffected: 0 };
       return { rows: [], rowsAffected: statement.run(args).changes };
     },
-  };
+  } as SqlRunner as SqlTransaction;
   return {
-    async transaction<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (sql: SqlTransaction) => Promise<T>): Promise<T> {
       connection.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn(runner);
@@ -185,7 +213,7 @@ function statementConnection(path: string) {
   };
 }
 
-async function clientSqlTransaction<T>(client: Client, fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
+async function clientSqlTransaction<T>(client: Client, fn: (sql: SqlTransaction) => Promise<T>): Promise<T> {
   return inTransaction(client, (_tx, sql) => fn(sql));
 }
 
@@ -201,10 +229,10 @@ function createDatabase(db: Db, client: Client, url: string, filePath: string | 
     db,
     client,
     url,
-    write<T>(fn: (tx: Transaction, sql: SqlRunner) => Promise<T>): Promise<T> {
+    write<T>(fn: (tx: Transaction, sql: SqlTransaction) => Promise<T>): Promise<T> {
       return queued(() => inTransaction(client, fn));
     },
-    writeSql<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T> {
+    writeSql<T>(fn: (sql: SqlTransaction) => Promise<T>): Promise<T> {
       return queued(() => (statements === null ? clientSqlTransaction(client, fn) : statements.transaction(fn)));
     },
     writeBatch(batch: InStatement[]): Promise<ResultSet[]> {

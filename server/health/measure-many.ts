@@ -13,7 +13,7 @@ import type { Executor } from '../db/database.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { assembleHealth, explainDrops, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
 import { dueMsOf } from './settle.ts';
-import { ledgerCountsMany, windowSumsMany } from './rollups.ts';
+import { jsonArgs, ledgerCountsMany, windowSumsMany } from './rollups.ts';
 import { latencySumsMany, type LatencyRow } from './store.ts';
 import { withdrawNoise } from './withdraw.ts';
 
@@ -21,6 +21,14 @@ interface Planned {
   aggregate: RolloutAggregate;
   window: ReturnType<typeof windowOf>;
   plans: CohortPlan[];
+}
+
+/** A pseudo-cohort asked about: has it traffic since the bucket (unix s) its window starts in? */
+const PSEUDO_CELL = jsonArgs(['rid', 'cohort', 'bucket']);
+/** A row of that read: a pseudo-cohort with traffic. */
+interface TrafficRow {
+  rolloutId: number;
+  cohort: string;
 }
 
 /** Guard figures of every rollout, by rollout id; `horizons` holds each one's judging horizon (default `now`). */
@@ -45,11 +53,12 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
     windowOf(aggregate, { now: options.now, horizon: options.horizons.get(aggregate.rollout.id), dueMs: settled.dueMs.get(aggregate.rollout.id) }),
   );
 
-  const pseudo = aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => [a.rollout.id, cohort, Math.floor(windows[i]!.from / 1000)]));
-  const traffic = await ex.all<{ rolloutId: number; cohort: string }>(sql`
-    SELECT p.value ->> '$[0]' AS rolloutId, p.value ->> '$[1]' AS cohort FROM json_each(${JSON.stringify(pseudo)}) AS p
-    WHERE EXISTS (SELECT 1 FROM cohort_counts c WHERE c.rollout_id = p.value ->> '$[0]' AND c.cohort = p.value ->> '$[1]'
-      AND c.path IN ('old', 'new', 'shadow') AND c.bucket >= p.value ->> '$[2]')`);
+  const pseudo = PSEUDO_CELL.pack(aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => ({ rid: a.rollout.id, cohort, bucket: Math.floor(windows[i]!.from / 1000) }))));
+  const arg = (name: 'rid' | 'cohort' | 'bucket') => PSEUDO_CELL.at('p', name);
+  const traffic = await ex.all<TrafficRow>(sql`
+    SELECT ${arg('rid')} AS rolloutId, ${arg('cohort')} AS cohort FROM json_each(${pseudo}) AS p
+    WHERE EXISTS (SELECT 1 FROM cohort_counts c WHERE c.rollout_id = ${arg('rid')} AND c.cohort = ${arg('cohort')}
+      AND c.path IN ('old', 'new', 'shadow') AND c.bucket >= ${arg('bucket')})`);
   const withTraffic = new Map<number, Set<string>>();
   for (const row of traffic) withTraffic.set(Number(row.rolloutId), (withTraffic.get(Number(row.rolloutId)) ?? new Set()).add(row.cohort));
 

@@ -68,37 +68,61 @@ export interface WindowCell {
   dueBefore: number;
 }
 
-const SUMS = COUNTERS.map((c) => `sum(${c})`).join(', ');
-type Row = Record<string, string | null | number>;
+/**
+ * Rows sent as one JSON argument, an array of values each (unpacking arrays is the cheaper), and
+ * their columns in SQL: both follow one list of names, so neither side can be reordered alone.
+ */
+export function jsonArgs<const N extends readonly string[]>(names: N) {
+  const index = (name: N[number]) => names.indexOf(name);
+  return {
+    /** The argument: each row's values in the order of `names`. */
+    pack: (rows: Record<N[number], string | number>[]) => JSON.stringify(rows.map((row) => names.map((name: N[number]) => row[name]))),
+    /** `value ->> k AS name` for every name, for a `SELECT … FROM json_each(arg)`. */
+    columns: sql.raw(names.map((name, k) => `value ->> ${k} AS ${name}`).join(', ')),
+    /** One value of `alias`'s JSON row, by name. */
+    at: (alias: string, name: N[number]) => sql.raw(`${alias}.value ->> ${index(name)}`),
+  };
+}
+
+/** What each part of a window sums, in the order of its JSON array: the due count, then every counter. */
+const PART_FIELDS = ['due', ...COUNTERS] as const satisfies readonly (keyof CountSums)[];
+const partSums = (due: string) => [due, ...COUNTERS.map((c) => `sum(${c})`)].join(', ');
+const WINDOW_CELL = jsonArgs(['rid', 'cohort', 'path', 'lo', 'de']);
+
+/** A row of `windowSumsMany`'s read: the cell's index, its head and minutes as JSON arrays of PART_FIELDS, its tail's due count. */
+interface WindowSumsRow {
+  i: number;
+  head: string | null;
+  minutes: string | null;
+  tail: number | null;
+}
 
 /** Count sums of many cohorts' windows in one read, in the order asked (undefined: no counts at all). */
 export async function windowSumsMany(ex: Executor, cells: WindowCell[]): Promise<(CountSums | undefined)[]> {
   if (cells.length === 0) return [];
   // Five values a cell: what it costs to unpack them from JSON is, with a thousand rollouts, a good part of the read.
-  const args = cells.map((c) => [c.rolloutId, c.cohort, c.path, Math.floor(c.since / 1000), Math.max(Math.floor(c.since / 1000), Math.floor(c.dueBefore / 1000) + 1)]);
+  const args = WINDOW_CELL.pack(cells.map((c) => ({ rid: c.rolloutId, cohort: c.cohort, path: c.path, lo: Math.floor(c.since / 1000), de: Math.max(Math.floor(c.since / 1000), Math.floor(c.dueBefore / 1000) + 1) })));
   // countPieces, in SQL: lo, the first whole minute m0, the due range's end de and its last whole minute's end dm.
   // Three index ranges per cohort: seconds [lo, m0), minutes from m0 on, and the due range's seconds past its minutes.
-  const rows = await ex.all<Row>(sql`
-    WITH a AS (SELECT key AS i, value ->> 0 AS rid, value ->> 1 AS cohort, value ->> 2 AS path, value ->> 3 AS lo, value ->> 4 AS de FROM json_each(${JSON.stringify(args)})),
+  const rows = await ex.all<WindowSumsRow>(sql`
+    WITH a AS (SELECT key AS i, ${WINDOW_CELL.columns} FROM json_each(${args})),
       p AS MATERIALIZED (SELECT *, (lo + 59) / 60 * 60 AS m0, max((lo + 59) / 60 * 60, de / 60 * 60) AS dm FROM a)
     SELECT p.i AS i,
-      (SELECT json_array(sum(CASE WHEN c.bucket < p.de THEN c.received ELSE 0 END), ${sql.raw(SUMS)}) FROM cohort_counts AS c
+      (SELECT json_array(${sql.raw(partSums('sum(CASE WHEN c.bucket < p.de THEN c.received ELSE 0 END)'))}) FROM cohort_counts AS c
         WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.lo AND c.bucket < p.m0) AS head,
-      (SELECT json_array(sum(CASE WHEN c.bucket < p.dm THEN c.received ELSE 0 END), ${sql.raw(SUMS)}) FROM count_minutes AS c
+      (SELECT json_array(${sql.raw(partSums('sum(CASE WHEN c.bucket < p.dm THEN c.received ELSE 0 END)'))}) FROM count_minutes AS c
         WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.m0) AS minutes,
       (SELECT sum(c.received) FROM cohort_counts AS c
         WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.dm AND c.bucket < p.de) AS tail
     FROM p`);
   const out: (CountSums | undefined)[] = cells.map(() => undefined);
   for (const row of rows) {
+    // A part without rows sums to nulls.
     const parts = [row.head, row.minutes].map((text) => JSON.parse(String(text ?? '[]')) as (number | null)[]).filter((values) => values[1] !== null && values[1] !== undefined);
     if (parts.length === 0 && row.tail === null) continue;
     const sums = zeroSums();
     sums.due = Number(row.tail ?? 0);
-    for (const values of parts) {
-      sums.due += Number(values[0] ?? 0);
-      COUNTERS.forEach((counter, k) => (sums[counter] += Number(values[k + 1] ?? 0)));
-    }
+    for (const values of parts) PART_FIELDS.forEach((field, k) => (sums[field] += Number(values[k] ?? 0)));
     out[Number(row.i)] = sums;
   }
   return out;
@@ -106,6 +130,17 @@ export async function windowSumsMany(ex: Executor, cells: WindowCell[]): Promise
 
 export type LedgerStatus = 'lost' | 'late' | 'replayed';
 const STATUSES: LedgerStatus[] = ['lost', 'late', 'replayed'];
+/** A cell's ledger pieces (ledgerPieces): the raw head r0–r1, tallied seconds s0–s1, minutes m0–m1 and seconds u0–u1, the raw tail q0–q1. */
+const LEDGER_CELL = jsonArgs(['rid', 'cohort', 'path', 'r0', 'r1', 's0', 's1', 'm0', 'm1', 'u0', 'u1', 'q0', 'q1']);
+/** A row of `ledgerCountsMany`'s read: the index among the cells asked, and each piece's counts as a JSON array of STATUSES. */
+interface LedgerPiecesRow {
+  i: number;
+  a: string | null;
+  b: string | null;
+  c: string | null;
+  d: string | null;
+  e: string | null;
+}
 const BY_STATUS = (table: string, n: string) => `json_array(${STATUSES.map((s) => `sum(CASE WHEN ${table}.status = '${s}' THEN ${n} ELSE 0 END)`).join(', ')})`;
 
 /**
@@ -122,19 +157,22 @@ export async function ledgerCountsMany(ex: Executor, cells: WindowCell[]): Promi
   const badSet = new Set(bad.map((b) => `${b.rid}/${b.cohort}`));
   const asked = cells.flatMap((c, i) => (badSet.has(`${c.rolloutId}/${c.cohort}`) ? [i] : []));
   if (asked.length === 0) return out;
-  const args = asked.map((i) => {
-    const c = cells[i]!;
-    const { rawHead, seconds, rawTail } = ledgerPieces(c.since, c.dueBefore);
-    return [c.rolloutId, c.cohort, c.path, ...rawHead, ...seconds.head, ...seconds.minutes, ...seconds.tail, ...rawTail];
-  });
+  const args = LEDGER_CELL.pack(
+    asked.map((i) => {
+      const c = cells[i]!;
+      const { rawHead, seconds, rawTail } = ledgerPieces(c.since, c.dueBefore);
+      return {
+        rid: c.rolloutId, cohort: c.cohort, path: c.path, r0: rawHead[0], r1: rawHead[1], s0: seconds.head[0], s1: seconds.head[1],
+        m0: seconds.minutes[0], m1: seconds.minutes[1], u0: seconds.tail[0], u1: seconds.tail[1], q0: rawTail[0], q1: rawTail[1],
+      };
+    }),
+  );
   const tallies = (span: number, lo: string, hi: string) => sql.raw(`(SELECT ${BY_STATUS('t', 't.n')} FROM ledger_tallies AS t
     WHERE t.rollout_id = p.rid AND t.cohort = p.cohort AND t.path = p.path AND t.span = ${span} AND t.bucket >= p.${lo} AND t.bucket < p.${hi})`);
   const raw = (lo: string, hiTest: string) => sql.raw(`(SELECT ${BY_STATUS('m', '1')} FROM messages AS m
     WHERE m.rollout_id = p.rid AND m.status IN ('lost', 'late', 'replayed') AND m.cohort = p.cohort AND m.received_at >= p.${lo} AND m.received_at ${hiTest} AND m.path = p.path)`);
-  const rows = await ex.all<Row>(sql`
-    WITH p AS MATERIALIZED (SELECT key AS i, value ->> '$[0]' AS rid, value ->> '$[1]' AS cohort, value ->> '$[2]' AS path, value ->> '$[3]' AS r0, value ->> '$[4]' AS r1,
-      value ->> '$[5]' AS s0, value ->> '$[6]' AS s1, value ->> '$[7]' AS m0, value ->> '$[8]' AS m1, value ->> '$[9]' AS u0, value ->> '$[10]' AS u1,
-      value ->> '$[11]' AS q0, value ->> '$[12]' AS q1 FROM json_each(${JSON.stringify(args)}))
+  const rows = await ex.all<LedgerPiecesRow>(sql`
+    WITH p AS MATERIALIZED (SELECT key AS i, ${LEDGER_CELL.columns} FROM json_each(${args}))
     SELECT p.i AS i, ${raw('r0', '< p.r1')} AS a, ${tallies(1, 's0', 's1')} AS b, ${tallies(60, 'm0', 'm1')} AS c, ${tallies(1, 'u0', 'u1')} AS d, ${raw('q0', '<= p.q1')} AS e
     FROM p`);
   for (const row of rows) {

@@ -1,13 +1,13 @@
 /** The only code that touches api_keys. Keys are never deleted: revoke and restore set `revoked_at`. */
 import { and, asc, eq, isNull, lt, ne, sql } from 'drizzle-orm';
-import type { Executor } from '../db/database.ts';
+import type { Executor, Transaction } from '../db/database.ts';
 import { apiKeys } from '../db/schema.ts';
 import type { KeyKind } from './key-format.ts';
 
 export type KeyRow = typeof apiKeys.$inferSelect;
 
-export async function insertKey(ex: Executor, row: KeyRow): Promise<void> {
-  await ex.insert(apiKeys).values(row);
+export async function insertKey(tx: Transaction, row: KeyRow): Promise<void> {
+  await tx.insert(apiKeys).values(row);
 }
 
 export async function findKeyByHash(ex: Executor, hash: string): Promise<KeyRow | undefined> {
@@ -37,17 +37,17 @@ export async function countActiveKeys(ex: Executor, kind: KeyKind): Promise<numb
   return row?.count ?? 0;
 }
 
-export async function setRevoked(ex: Executor, id: string, at: number, by: string): Promise<void> {
-  await ex.update(apiKeys).set({ revokedAt: at, revokedBy: by }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
+export async function setRevoked(tx: Transaction, id: string, at: number, by: string): Promise<void> {
+  await tx.update(apiKeys).set({ revokedAt: at, revokedBy: by }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
 }
 
-export async function setRestored(ex: Executor, id: string): Promise<void> {
-  await ex.update(apiKeys).set({ revokedAt: null, revokedBy: null }).where(eq(apiKeys.id, id));
+export async function setRestored(tx: Transaction, id: string): Promise<void> {
+  await tx.update(apiKeys).set({ revokedAt: null, revokedBy: null }).where(eq(apiKeys.id, id));
 }
 
 /** Records when a key was last used; never moves the time backwards. */
-export async function touchLastUsed(ex: Executor, id: string, at: number): Promise<void> {
-  await ex
+export async function touchLastUsed(tx: Transaction, id: string, at: number): Promise<void> {
+  await tx
     .update(apiKeys)
     .set({ lastUsedAt: at })
     .where(and(eq(apiKeys.id, id), sql`coalesce(${apiKeys.lastUsedAt}, 0) < ${at}`));
@@ -69,8 +69,8 @@ export async function listUnusedKeys(ex: Executor, query: { cutoff: number; exce
  * Revokes the key `id` only if it is still active and still unused since
  * `cutoff` (a key used between the listing and this write keeps working).
  */
-export async function revokeUnusedKey(ex: Executor, id: string, cutoff: number, at: number, by: string): Promise<boolean> {
-  const result = await ex
+export async function revokeUnusedKey(tx: Transaction, id: string, cutoff: number, at: number, by: string): Promise<boolean> {
+  const result = await tx
     .update(apiKeys)
     .set({ revokedAt: at, revokedBy: by })
     .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), lt(lastActivity, cutoff)));

@@ -15,8 +15,8 @@ export type Tally = typeof lostAnnouncements.$inferSelect;
  * first, at most `limit` (the partial index on open rows keeps this cheap).
  * Returns which it marked.
  */
-export async function markLost(ex: Executor, rolloutId: number, dueBefore: number, limit: number): Promise<{ messageId: string; cohort: string }[]> {
-  return ex
+export async function markLost(tx: Transaction, rolloutId: number, dueBefore: number, limit: number): Promise<{ messageId: string; cohort: string }[]> {
+  return tx
     .update(messages)
     .set({ status: 'lost' })
     .where(
@@ -113,8 +113,8 @@ export async function listLedger(
  * expired to `owner` until `until`, oldest first. Two instances never hold one
  * message at once; an expired lease is claimed again.
  */
-export async function claimLost(ex: Executor, rolloutId: number, owner: string, now: number, until: number, limit: number) {
-  return ex
+export async function claimLost(tx: Transaction, rolloutId: number, owner: string, now: number, until: number, limit: number) {
+  return tx
     .update(messages)
     .set({ leaseOwner: owner, leaseUntil: until, replayAttempts: sql`${messages.replayAttempts} + 1` })
     .where(
@@ -125,8 +125,8 @@ export async function claimLost(ex: Executor, rolloutId: number, owner: string, 
 }
 
 /** The holder of the lease says the message was replayed: it leaves the lost list. */
-export async function markReplayed(ex: Executor, rolloutId: number, messageId: string, owner: string, now: number): Promise<boolean> {
-  const result = await ex
+export async function markReplayed(tx: Transaction, rolloutId: number, messageId: string, owner: string, now: number): Promise<boolean> {
+  const result = await tx
     .update(messages)
     .set({ status: 'replayed', settledAt: now, leaseOwner: null, leaseUntil: null })
     .where(and(eq(messages.rolloutId, rolloutId), eq(messages.messageId, messageId), eq(messages.status, 'lost'), eq(messages.leaseOwner, owner)));
@@ -134,8 +134,8 @@ export async function markReplayed(ex: Executor, rolloutId: number, messageId: s
 }
 
 /** The holder of the lease failed to replay: the message stays lost, free again at `retryAt`. */
-export async function releaseLease(ex: Executor, rolloutId: number, messageId: string, owner: string, retryAt: number, error: string | null): Promise<boolean> {
-  const result = await ex
+export async function releaseLease(tx: Transaction, rolloutId: number, messageId: string, owner: string, retryAt: number, error: string | null): Promise<boolean> {
+  const result = await tx
     .update(messages)
     .set({ leaseUntil: retryAt, error })
     .where(and(eq(messages.rolloutId, rolloutId), eq(messages.messageId, messageId), eq(messages.status, 'lost'), eq(messages.leaseOwner, owner)));

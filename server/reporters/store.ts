@@ -5,7 +5,7 @@
  * it means one.
  */
 import { and, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
-import type { Executor, SqlRunner } from '../db/database.ts';
+import type { Executor, SqlTransaction, Transaction } from '../db/database.ts';
 import { reporters } from '../db/schema.ts';
 
 export type ReporterRow = typeof reporters.$inferSelect;
@@ -27,7 +27,7 @@ export interface Heard {
  * rollouts it named. Reporting again brings a gone reporter back; a final
  * batch marks it left, any other batch clears that.
  */
-export async function recordHeard(runner: SqlRunner, heard: Heard, now: number): Promise<void> {
+export async function recordHeard(runner: SqlTransaction, heard: Heard, now: number): Promise<void> {
   const leftAt = heard.final ? now : null;
   await runner.execute({
     sql: 'UPDATE reporters SET watermark = max(watermark, ?), last_seen = ?, left_at = ?, gone_at = NULL WHERE instance_id = ?',
@@ -47,7 +47,7 @@ export async function recordHeard(runner: SqlRunner, heard: Heard, now: number):
  * (`rowsAsJson`) as two statements whatever their number, the instances
  * sent as one JSON parameter.
  */
-export async function recordHeardAll(runner: SqlRunner, heard: Heard[], now: number): Promise<void> {
+export async function recordHeardAll(runner: SqlTransaction, heard: Heard[], now: number): Promise<void> {
   if (runner.rowsAsJson !== true) {
     for (const reporter of heard) await recordHeard(runner, reporter, now);
     return;
@@ -90,8 +90,8 @@ export async function reportersOfMany(ex: Executor, rolloutIds: number[], since:
  * Declares one reporter gone, compare-and-set: true only for the call that
  * did it, so with several servers on one database one of them announces it.
  */
-export async function declareGone(ex: Executor, rolloutId: number, instanceId: string, silentSince: number, now: number): Promise<boolean> {
-  const result = await ex
+export async function declareGone(tx: Transaction, rolloutId: number, instanceId: string, silentSince: number, now: number): Promise<boolean> {
+  const result = await tx
     .update(reporters)
     .set({ goneAt: now })
     .where(and(eq(reporters.rolloutId, rolloutId), eq(reporters.instanceId, instanceId), isNull(reporters.goneAt), isNull(reporters.leftAt), lt(reporters.lastSeen, silentSince)));
@@ -99,7 +99,7 @@ export async function declareGone(ex: Executor, rolloutId: number, instanceId: s
 }
 
 /** Rows of reporters last seen before `before` (at most `limit`): kept no longer than the longest window. */
-export async function deleteStaleReporters(ex: Executor, before: number, limit: number): Promise<number> {
-  const result = await ex.delete(reporters).where(sql`rowid IN (SELECT rowid FROM ${reporters} WHERE ${reporters.lastSeen} < ${before} LIMIT ${limit})`);
+export async function deleteStaleReporters(tx: Transaction, before: number, limit: number): Promise<number> {
+  const result = await tx.delete(reporters).where(sql`rowid IN (SELECT rowid FROM ${reporters} WHERE ${reporters.lastSeen} < ${before} LIMIT ${limit})`);
   return result.rowsAffected;
 }

@@ -10,14 +10,14 @@ import type { Announce } from '../callbacks/outbox.ts';
 import { eventData } from '../callbacks/events.ts';
 import { recordAudit } from '../audit/service.ts';
 import { iso } from '../clock.ts';
-import type { Database, Executor, SqlRunner } from '../db/database.ts';
+import type { Database, Executor, SqlTransaction } from '../db/database.ts';
 import { reporterTimeoutOf, type Rollout } from '../rollouts/model.ts';
 import { declareGone, deleteStaleReporters, recordHeardAll, reportersOf, reportersOfMany, type Heard, type ReporterRow } from './store.ts';
 
 export type { Heard, ReporterRow } from './store.ts';
 
 /** Records the reporters a committed group of reports heard from, in that group's write (ingestion's runner). */
-export function recordReporters(runner: SqlRunner, heard: Heard[], now: number): Promise<void> {
+export function recordReporters(runner: SqlTransaction, heard: Heard[], now: number): Promise<void> {
   return recordHeardAll(runner, heard, now);
 }
 

@@ -6,7 +6,7 @@
  * out in ingest-plan.ts; here it is committed (see CommitMode).
  */
 import type { Clock } from '../clock.ts';
-import { deferredWrites, filePathOf, type Database, type SqlRunner } from '../db/database.ts';
+import { deferredWrites, filePathOf, queuedBatch, type Database, type SqlRunner, type SqlTransaction } from '../db/database.ts';
 import { rolloutsByKey, type RolloutRef } from '../db/rollout-ids.ts';
 import type { Logger } from '../logger.ts';
 import type { Counts, ReportAck } from '@rollcall/protocol';
@@ -58,7 +58,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   const claimsOf = (submissions: Submission[]) => submissions.map(({ batch }) => ({ batchId: batch.batchId, instanceId: batch.sdk.instanceId }));
 
   /** The writes nobody reads back, in their order (one round trip to a libsql server when `runner` batches). */
-  async function writePlan(runner: SqlRunner, plan: IngestPlan, known: Map<string, RolloutRef>, now: number): Promise<void> {
+  async function writePlan(runner: SqlTransaction, plan: IngestPlan, known: Map<string, RolloutRef>, now: number): Promise<void> {
     const graceById = new Map([...known.values()].map((r) => [r.id, r.graceSeconds]));
     await store.addCounts(runner, plan.counts);
     await store.addLatency(runner, plan.latency);
@@ -77,7 +77,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   }
 
   /** One write transaction: every batch id claimed in one statement (RETURNING the new ones), then the writes. */
-  async function apply(runner: SqlRunner, submissions: Submission[]): Promise<Applied> {
+  async function apply(runner: SqlTransaction, submissions: Submission[]): Promise<Applied> {
     const now = clock.now();
     const known = await rolloutsByKey(runner, keysOf(submissions));
     const fresh = await store.claimBatches(runner, claimsOf(submissions), now);
@@ -98,11 +98,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
     const fresh = new Set(claims.map((c) => c.batchId).filter((id) => !seen.has(id)));
     const plan = planIngest(submissions, known, fresh, now);
     // Nothing here is read back: every statement is queued, then sent as one batch.
-    const writes = deferredWrites({
-      execute: () => Promise.reject(new Error('a batched commit reads nothing')),
-      batch: async (statements) => void (await database.writeBatch(statements)),
-      rowsAsJson: true,
-    });
+    const writes = queuedBatch(database, { rowsAsJson: true });
     const firstClaim = new Map(claims.filter((c) => fresh.has(c.batchId)).map((c) => [c.batchId, c]));
     await store.insertClaims(writes, [...firstClaim.values()], now);
     await writePlan(writes, plan, known, now);
@@ -123,7 +119,7 @@ export function createIngester(deps: { database: Database; clock: Clock; logger:
   }
 
   /** Keeps at most 20 samples per rollout, cohort and minute. */
-  async function insertWithinLimit(runner: SqlRunner, samples: store.SampleRow[]): Promise<void> {
+  async function insertWithinLimit(runner: SqlTransaction, samples: store.SampleRow[]): Promise<void> {
     const room = new Map<string, number>();
     const keep: store.SampleRow[] = [];
     for (const s of samples) {

@@ -11,7 +11,7 @@
  * A pacer also says what its slices cost (how many, the longest hold), which
  * the metrics publish beside the report commits made meanwhile.
  */
-import type { Database, SqlRunner, Transaction } from '../db/database.ts';
+import type { Database, SqlTransaction, Transaction } from '../db/database.ts';
 
 export interface PaceCost {
   statements: number;
@@ -77,4 +77,4 @@ export const drizzleSlice = (database: Database, statement: (tx: Transaction) =>
  * drop a connection's whole page cache at its next transaction, so slices on the pool's connection
  * left every following report commit reading its index pages from the file again.
  */
-export const sqlSlice = (database: Database, statement: (sql: SqlRunner) => Promise<number>) => () => database.writeSql((sql) => held(() => statement(sql)));
+export const sqlSlice = (database: Database, statement: (sql: SqlTransaction) => Promise<number>) => () => database.writeSql((sql) => held(() => statement(sql)));

@@ -29,7 +29,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
-import type { Database, SqlRunner, Transaction } from '../db/database.ts';
+import type { Database, SqlTransaction, Transaction } from '../db/database.ts';
 import { auditLog, cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples, reportBatches, rollouts } from '../db/schema.ts';
 import { ADD_TO_COUNTS, COUNT_COLUMNS, COUNT_SUMS } from './store.ts';
 import type { Logger } from '../logger.ts';
@@ -99,7 +99,7 @@ export function settledShare(behindMs: number, writeShare: number): number {
 }
 
 /** Deletes at most `limit` settled ids of one rollout that settled before `before`, in plain SQL (see pacing.ts). */
-async function deleteSettled(runner: SqlRunner, rolloutId: number, before: number, limit: number): Promise<number> {
+async function deleteSettled(runner: SqlTransaction, rolloutId: number, before: number, limit: number): Promise<number> {
   const result = await runner.execute({
     sql: `DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE rollout_id = ? AND status IN ('processed', 'failed') AND settled_at < ? LIMIT ?)`,
     args: [rolloutId, before, limit],

@@ -7,7 +7,7 @@
  */
 import type { InValue } from '@libsql/client';
 import { COUNTERS } from '@rollcall/protocol';
-import type { SqlRunner } from '../db/database.ts';
+import type { SqlRunner, SqlTransaction } from '../db/database.ts';
 import type { cohortCounts, droppedEvents, latencyCounts, messages, mismatchFieldSets, mismatchSamples } from '../db/schema.ts';
 import { NOISE_MIN_DIFFERING } from './learned-noise.ts';
 import { rowsSql, upsertChunks } from './rows-sql.ts';
@@ -19,7 +19,7 @@ export type MessageRow = typeof messages.$inferInsert;
 export type SampleRow = typeof mismatchSamples.$inferInsert;
 
 /** Records the batch ids in one statement per 200; returns those that were new (the others are retries). */
-export async function claimBatches(runner: SqlRunner, claims: { batchId: string; instanceId: string }[], at: number): Promise<Set<string>> {
+export async function claimBatches(runner: SqlTransaction, claims: { batchId: string; instanceId: string }[], at: number): Promise<Set<string>> {
   const fresh = new Set<string>();
   for (let start = 0; start < claims.length; start += 200) {
     const chunk = claims.slice(start, start + 200);
@@ -44,7 +44,7 @@ export async function seenBatches(runner: SqlRunner, batchIds: string[]): Promis
 }
 
 /** Claims batch ids known to be new; a claim made meanwhile by another server fails the statement (and its commit). */
-export async function insertClaims(runner: SqlRunner, claims: { batchId: string; instanceId: string }[], at: number): Promise<void> {
+export async function insertClaims(runner: SqlTransaction, claims: { batchId: string; instanceId: string }[], at: number): Promise<void> {
   if (runner.rowsAsJson === true) {
     await upsertChunks(runner, claims, insertClaimsSql, (c) => [c.batchId, c.instanceId, at]);
     return;
@@ -71,7 +71,7 @@ export const COUNT_SUMS = COUNTERS.map((c) => `sum(${c})`).join(', ');
 
 const addCountsSql = rowsSql(`INSERT INTO cohort_counts (${COUNT_COLUMNS})`, 4 + COUNTERS.length, ADD_TO_COUNTS);
 
-export async function addCounts(runner: SqlRunner, rows: CountDelta[]): Promise<void> {
+export async function addCounts(runner: SqlTransaction, rows: CountDelta[]): Promise<void> {
   await upsertChunks(runner, rows, addCountsSql, (r) => {
     const values: InValue[] = [r.rolloutId, r.cohort, r.path, r.bucket];
     for (const c of COUNTERS) values.push(r[c] ?? 0);
@@ -85,7 +85,7 @@ const addLatencySql = rowsSql(
   'ON CONFLICT (rollout_id, cohort, path, role, bucket, slot) DO UPDATE SET count = count + excluded.count',
 );
 
-export async function addLatency(runner: SqlRunner, rows: LatencyDelta[]): Promise<void> {
+export async function addLatency(runner: SqlTransaction, rows: LatencyDelta[]): Promise<void> {
   await upsertChunks(runner, rows, addLatencySql, (r) => [r.rolloutId, r.cohort, r.path, r.role, r.bucket, r.slot, r.count]);
 }
 
@@ -95,7 +95,7 @@ const addDroppedSql = rowsSql(
   'ON CONFLICT (rollout_id, cohort, reason, path, bucket) DO UPDATE SET count = count + excluded.count',
 );
 
-export async function addDropped(runner: SqlRunner, rows: DroppedDelta[]): Promise<void> {
+export async function addDropped(runner: SqlTransaction, rows: DroppedDelta[]): Promise<void> {
   await upsertChunks(runner, rows, addDroppedSql, (r) => [r.rolloutId, r.cohort, r.path, r.reason, r.bucket, r.count]);
 }
 
@@ -105,7 +105,7 @@ const messageValues = (r: MessageRow): InValue[] => [r.rolloutId, r.messageId, r
 /** Messages seen open: a row that already settled (another process was quicker) keeps its status. */
 const openMessagesSql = rowsSql(messageColumns, 9, 'ON CONFLICT (rollout_id, message_id) DO UPDATE SET received_at = coalesce(received_at, excluded.received_at)');
 
-export async function openMessages(runner: SqlRunner, rows: MessageRow[]): Promise<void> {
+export async function openMessages(runner: SqlTransaction, rows: MessageRow[]): Promise<void> {
   await upsertChunks(runner, rows, openMessagesSql, messageValues);
 }
 
@@ -130,7 +130,7 @@ const settleMessagesSql = rowsSql(
      received_at = coalesce(received_at, excluded.received_at)`,
 );
 
-export async function settleMessages(runner: SqlRunner, rows: MessageRow[], graceMs: number): Promise<void> {
+export async function settleMessages(runner: SqlTransaction, rows: MessageRow[], graceMs: number): Promise<void> {
   await upsertChunks(runner, rows, settleMessagesSql, messageValues, [graceMs]);
 }
 
@@ -146,12 +146,12 @@ const insertSamplesSql = rowsSql(
   '',
 );
 
-export async function insertSamples(runner: SqlRunner, rows: SampleRow[]): Promise<void> {
+export async function insertSamples(runner: SqlTransaction, rows: SampleRow[]): Promise<void> {
   await upsertChunks(runner, rows, insertSamplesSql, (r) => [r.rolloutId, r.cohort, r.minute, r.at, r.messageId, r.partnerId, r.authoritative, r.kind, JSON.stringify(r.diffs), r.instanceId]);
 }
 
 /** Inserts each sample only while its rollout, cohort and minute hold fewer than `limit`: the cap decided inside the write itself. */
-export async function insertSamplesCapped(runner: SqlRunner, rows: SampleRow[], limit: number): Promise<void> {
+export async function insertSamplesCapped(runner: SqlTransaction, rows: SampleRow[], limit: number): Promise<void> {
   for (const r of rows) {
     await runner.execute({
       sql: `INSERT INTO mismatch_samples (rollout_id, cohort, minute, at, message_id, partner_id, authoritative, kind, diffs, instance_id)
@@ -169,7 +169,7 @@ const addFieldSetsSql = rowsSql(
   'ON CONFLICT (rollout_id, cohort, path, bucket, fields) DO UPDATE SET count = count + excluded.count',
 );
 
-export async function addFieldSets(runner: SqlRunner, rows: FieldSetRow[]): Promise<void> {
+export async function addFieldSets(runner: SqlTransaction, rows: FieldSetRow[]): Promise<void> {
   await upsertChunks(runner, rows, addFieldSetsSql, (r) => [r.rolloutId, r.cohort, r.path, r.bucket, r.fields, r.count]);
 }
 
@@ -191,7 +191,7 @@ const addNoiseSql = rowsSql(
  * Adds double runs and differing fields, then stamps the fields of this rollout that have
  * now differed in two double runs: from then on they are judged as noise (server/health/noise.ts).
  */
-export async function addNoise(runner: SqlRunner, deltas: NoiseDelta[], now: number): Promise<void> {
+export async function addNoise(runner: SqlTransaction, deltas: NoiseDelta[], now: number): Promise<void> {
   for (const d of deltas) {
     if (d.runs !== null) {
       await runner.execute({

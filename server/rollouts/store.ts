@@ -4,9 +4,9 @@
  * keys to ids (db/rollout-ids.ts), retention and the metrics read the rollouts;
  * the SDK snapshot reads through snapshot-read.ts.
  */
-import { and, asc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, or, sql, type GetColumnData, type SQL } from 'drizzle-orm';
 import type { Path } from '@rollcall/protocol';
-import type { Executor } from '../db/database.ts';
+import type { Executor, Transaction } from '../db/database.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
 import { VersionConflict } from '../errors.ts';
 import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
@@ -14,10 +14,27 @@ import type { NewCohort } from './lifecycle.ts';
 
 type CohortRow = typeof cohorts.$inferSelect;
 
-/** A cohort's fields and their columns, in the order the controller's JSON read returns them. */
-const COHORT_FIELDS = Object.entries(getTableColumns(cohorts))
-  .filter(([field]) => field !== 'id' && field !== 'rolloutId')
-  .map(([field, column]) => [field, column.name] as const);
+/**
+ * Every field of a Cohort and its column: the controller's JSON read returns
+ * each cohort as an object keyed by these names, whatever the columns' order
+ * (a field missing here, or one Cohort lacks, does not compile).
+ */
+const COHORT_COLUMNS = {
+  name: cohorts.name,
+  step: cohorts.step,
+  fromBp: cohorts.fromBp,
+  toBp: cohorts.toBp,
+  status: cohorts.status,
+  createdAt: cohorts.createdAt,
+  activeSince: cohorts.activeSince,
+  revertedAt: cohorts.revertedAt,
+  revertKind: cohorts.revertKind,
+  revertedBy: cohorts.revertedBy,
+  revertReason: cohorts.revertReason,
+} satisfies Record<keyof Cohort, unknown>;
+/** A cohort as that read returns it: the columns' types, which must make a Cohort (see cohortsOf). */
+type CohortJson = { [K in keyof typeof COHORT_COLUMNS]: GetColumnData<(typeof COHORT_COLUMNS)[K]> };
+const COHORT_OBJECT = sql.raw(`json_object(${Object.entries(COHORT_COLUMNS).map(([field, column]) => `'${field}', ${column.name}`).join(', ')})`);
 
 function toCohort(row: CohortRow): Cohort {
   const { id: _id, rolloutId: _rolloutId, ...cohort } = row;
@@ -83,18 +100,25 @@ export async function aggregatesByIds(ex: Executor, ids: number[]): Promise<Roll
   return rows.map((rollout) => ({ rollout, cohorts: byRollout.get(rollout.id) ?? [], pins: [] }));
 }
 
+/** A row of `cohortsOf`'s read: one rollout's cohorts as a JSON array of `CohortJson`. */
+interface CohortsRow {
+  rolloutId: number;
+  cohorts: string;
+}
+
 /**
  * The cohorts of the rollouts `ids` selects, in id order, by rollout. They come as one JSON array per
  * rollout: the client builds an object per cell it returns, which for ten thousand cohorts cost a
- * controller pass some 400 ms; one text per rollout is parsed natively.
+ * controller pass some 400 ms; one text per rollout is parsed natively, into objects keyed by field.
  */
 async function cohortsOf(ex: Executor, ids: SQL): Promise<Map<number, Cohort[]>> {
-  const rows = await ex.all<{ rolloutId: number; cohorts: string }>(sql`
-    SELECT rollout_id AS rolloutId, json_group_array(json_array(${sql.raw(COHORT_FIELDS.map(([, column]) => column).join(', '))})) AS cohorts
+  const rows = await ex.all<CohortsRow>(sql`
+    SELECT rollout_id AS rolloutId, json_group_array(${COHORT_OBJECT}) AS cohorts
     FROM (SELECT * FROM ${cohorts} WHERE ${cohorts.rolloutId} IN ${ids} ORDER BY ${cohorts.id}) GROUP BY rollout_id`);
   const byRollout = new Map<number, Cohort[]>();
   for (const row of rows) {
-    byRollout.set(Number(row.rolloutId), (JSON.parse(row.cohorts) as unknown[][]).map((values) => Object.fromEntries(COHORT_FIELDS.map(([field], k) => [field, values[k]])) as unknown as Cohort));
+    const parsed: Cohort[] = JSON.parse(row.cohorts) as CohortJson[];
+    byRollout.set(Number(row.rolloutId), parsed);
   }
   return byRollout;
 }
@@ -123,8 +147,8 @@ export async function versionTotals(ex: Executor): Promise<{ count: number; vers
   return { count: row?.count ?? 0, versions: row?.versions ?? 0 };
 }
 
-export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): Promise<Rollout> {
-  const [row] = await ex.insert(rollouts).values(values).returning();
+export async function insertRollout(tx: Transaction, values: Omit<Rollout, 'id'>): Promise<Rollout> {
+  const [row] = await tx.insert(rollouts).values(values).returning();
   return row!;
 }
 
@@ -133,12 +157,12 @@ export async function insertRollout(ex: Executor, values: Omit<Rollout, 'id'>): 
  * `expectedVersion`, and bumps the version. Throws a VersionConflict when someone else won.
  */
 export async function updateRollout(
-  ex: Executor,
+  tx: Transaction,
   id: number,
   expectedVersion: number,
   changes: Partial<Omit<Rollout, 'id' | 'key' | 'version' | 'createdAt'>>,
 ): Promise<void> {
-  const result = await rolloutUpdate(ex, id, expectedVersion, changes);
+  const result = await rolloutUpdate(tx, id, expectedVersion, changes);
   if (result.rowsAffected !== 1) {
     throw new VersionConflict(`the rollout changed while this request ran (it is no longer at version ${expectedVersion}); read it again`);
   }
@@ -152,14 +176,14 @@ export function rolloutUpdate(ex: Executor, id: number, expectedVersion: number,
     .where(and(eq(rollouts.id, id), eq(rollouts.version, expectedVersion)));
 }
 
-export async function insertCohort(ex: Executor, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
-  await ex.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now, activeSince: now });
+export async function insertCohort(tx: Transaction, rolloutId: number, cohort: NewCohort, now: number): Promise<void> {
+  await tx.insert(cohorts).values({ rolloutId, ...cohort, status: 'active', createdAt: now, activeSince: now });
 }
 
 export type CohortRevert = { at: number; kind: 'manual' | 'breach'; by: string; reason: string | null };
 
-export async function revertCohort(ex: Executor, rolloutId: number, name: string, revert: CohortRevert): Promise<void> {
-  await cohortRevert(ex, rolloutId, name, revert);
+export async function revertCohort(tx: Transaction, rolloutId: number, name: string, revert: CohortRevert): Promise<void> {
+  await cohortRevert(tx, rolloutId, name, revert);
 }
 
 /** Reverting one active cohort, as a statement not yet run. */
@@ -170,8 +194,8 @@ export function cohortRevert(ex: Executor, rolloutId: number, name: string, reve
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'active')));
 }
 
-export async function reactivateCohort(ex: Executor, rolloutId: number, name: string, now: number): Promise<void> {
-  await ex
+export async function reactivateCohort(tx: Transaction, rolloutId: number, name: string, now: number): Promise<void> {
+  await tx
     .update(cohorts)
     .set({ status: 'active', activeSince: now, revertedAt: null, revertKind: null, revertedBy: null, revertReason: null })
     .where(and(eq(cohorts.rolloutId, rolloutId), eq(cohorts.name, name), eq(cohorts.status, 'reverted')));
@@ -182,8 +206,8 @@ export async function countPins(ex: Executor, rolloutId: number): Promise<number
   return row?.count ?? 0;
 }
 
-export async function upsertPin(ex: Executor, rolloutId: number, pin: { partnerId: string; path: Path; at: number; by: string }): Promise<void> {
-  await ex
+export async function upsertPin(tx: Transaction, rolloutId: number, pin: { partnerId: string; path: Path; at: number; by: string }): Promise<void> {
+  await tx
     .insert(pins)
     .values({ rolloutId, partnerId: pin.partnerId, path: pin.path, createdAt: pin.at, createdBy: pin.by })
     .onConflictDoUpdate({
@@ -192,8 +216,8 @@ export async function upsertPin(ex: Executor, rolloutId: number, pin: { partnerI
     });
 }
 
-export async function deletePin(ex: Executor, rolloutId: number, partnerId: string): Promise<void> {
-  await ex.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
+export async function deletePin(tx: Transaction, rolloutId: number, partnerId: string): Promise<void> {
+  await tx.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
 }
 
 /** The rollouts in any of `states` with their cohorts and pins, in three queries whatever their number: the controller's pass. */
@@ -217,8 +241,8 @@ export async function loadControlled(ex: Executor, now: number, defaultWatchSeco
 }
 
 /** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */
-export async function restartCohortMeasurement(ex: Executor, rolloutId: number, now: number, limit = 1_000): Promise<void> {
-  await ex
+export async function restartCohortMeasurement(tx: Transaction, rolloutId: number, now: number, limit = 1_000): Promise<void> {
+  await tx
     .update(cohorts)
     .set({ activeSince: now })
     .where(sql`${cohorts.id} IN (SELECT ${cohorts.id} FROM ${cohorts} WHERE ${cohorts.rolloutId} = ${rolloutId} AND ${cohorts.status} = 'active' LIMIT ${limit})`);

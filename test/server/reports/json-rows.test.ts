@@ -4,7 +4,7 @@
  * written both ways into two real database files, leaves the same tables.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SqlRunner } from '../../../server/db/database.ts';
+import type { SqlTransaction } from '../../../server/db/database.ts';
 import { recordHeardAll } from '../../../server/reporters/store.ts';
 import * as store from '../../../server/reports/store.ts';
 import { COUNTERS, zeroCounts, type Path } from '@rollcall/protocol';
@@ -18,7 +18,7 @@ afterEach(async () => {
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 
 /** Two rounds of writes with every kind of row, the second meeting the first's (upserts, status rules). */
-async function writeAll(runner: SqlRunner, rolloutId: number): Promise<void> {
+async function writeAll(runner: SqlTransaction, rolloutId: number): Promise<void> {
   for (const round of [0, 1]) {
     const now = T0 + round * 5_000;
     const counts = Array.from({ length: 150 }, (_, i) => {
@@ -53,14 +53,8 @@ describe('ingest rows sent as one JSON parameter', () => {
       const t = await createTestApp();
       apps.push(t);
       const rolloutId = (await createRollout(t, 'same')).body.id ?? Number((await t.database.client.execute("SELECT id FROM rollouts WHERE key = 'same'")).rows[0]!.id);
-      const runner: SqlRunner = {
-        execute: async (statement) => {
-          const result = await t.database.client.execute(statement);
-          return { rows: result.rows as unknown as Record<string, unknown>[], rowsAffected: result.rowsAffected };
-        },
-        rowsAsJson,
-      };
-      await writeAll(runner, rolloutId);
+      // Ingestion's writes take a transaction's runner: here one's statements, sent as they come, in either form.
+      await t.database.write((_tx, sql) => writeAll({ ...sql, rowsAsJson }, rolloutId));
       const dump = await t.dump();
       dumps.push(Object.fromEntries(['cohort_counts', 'latency_counts', 'dropped_events', 'messages', 'mismatch_field_sets', 'learned_noise', 'noise_runs', 'report_batches', 'reporters'].map((table) => [table, dump[table]])));
     }

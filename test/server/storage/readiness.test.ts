@@ -43,7 +43,10 @@ function smallWritesOnly(database: Database): Database {
     ...database,
     writeSql: (fn) =>
       database.writeSql((runner) =>
+        // The transaction's own runner, each statement weighed first (and none sent as a batch, unweighed).
         fn({
+          ...runner,
+          batch: undefined,
           execute: async (statement: { sql: string; args: InValue[] }) => {
             if (size([statement]) > roomBytes) throw full();
             return runner.execute(statement);
