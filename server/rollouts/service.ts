@@ -123,6 +123,9 @@ export function createRolloutService(deps: RolloutServiceDeps) {
     if (decision.event === 'rollout.resumed') await store.restartCohortMeasurement(tx, rollout.id, now);
   }
 
+  /** The controller's watched rollouts as last loaded, by id (see `controlled`). */
+  let watched = new Map<number, RolloutAggregate>();
+
   return {
     async create(input: CreateRolloutInput, request: ChangeRequest): Promise<RolloutView> {
       const now = clock.now();
@@ -163,9 +166,27 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.loadAggregate(database.db, key);
     },
 
-    /** The rollouts the controller watches, with their cohorts and pins, read together: running and paused ones, and completed ones during their watch. */
-    controlled(): Promise<RolloutAggregate[]> {
-      return store.loadControlled(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds);
+    /**
+     * The rollouts the controller watches, with their cohorts and pins: running and paused ones, and
+     * completed ones during their watch. Every change to a rollout, its cohorts or its pins moves its
+     * version (a compare-and-set, on this server or another), so an aggregate is kept from pass to pass
+     * until its version moves: a pass reads the watched ids and versions, and loads only what changed.
+     */
+    async controlled(): Promise<RolloutAggregate[]> {
+      const versions = await store.controlledVersions(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds);
+      const stale = versions.filter((v) => watched.get(v.id)?.rollout.version !== v.version).map((v) => v.id);
+      const loaded = await store.loadAggregatesByIds(database.db, stale);
+      const out: RolloutAggregate[] = [];
+      const next = new Map<number, RolloutAggregate>();
+      for (const { id } of versions) {
+        const aggregate = loaded.get(id) ?? watched.get(id);
+        // Gone between the two reads (a draft deleted): not watched.
+        if (aggregate === undefined) continue;
+        next.set(id, aggregate);
+        out.push(aggregate);
+      }
+      watched = next;
+      return out;
     },
 
     /** Rollouts in key order with their cohorts (pins counted, not loaded): the dashboard's list. */

@@ -220,24 +220,33 @@ export async function deletePin(tx: Transaction, rolloutId: number, partnerId: s
   await tx.delete(pins).where(and(eq(pins.rolloutId, rolloutId), eq(pins.partnerId, partnerId)));
 }
 
-/** The rollouts in any of `states` with their cohorts and pins, in three queries whatever their number: the controller's pass. */
-/**
- * The rollouts the controller watches, with their cohorts and pins, in three reads:
- * running and paused ones, and completed ones still inside their watch after
- * completion (`guards.watchSeconds`, default 7 days).
- */
-export async function loadControlled(ex: Executor, now: number, defaultWatchSeconds: number): Promise<RolloutAggregate[]> {
-  const watched = or(
+/** What makes a rollout watched by the controller at `now`: running or paused, or completed and inside its watch. */
+function watchedAt(now: number, defaultWatchSeconds: number): SQL {
+  return or(
     inArray(rollouts.state, ['running', 'paused']),
     and(eq(rollouts.state, 'completed'), sql`${rollouts.completedAt} + coalesce(json_extract(${rollouts.guards}, '$.watchSeconds'), ${defaultWatchSeconds}) * 1000 > ${now}`),
-  );
-  const rows = await ex.select().from(rollouts).where(watched).orderBy(asc(rollouts.key));
-  if (rows.length === 0) return [];
-  const ids = sql`(SELECT ${rollouts.id} FROM ${rollouts} WHERE ${watched})`;
-  const [cohortsBy, pinRows] = await Promise.all([cohortsOf(ex, ids), ex.select().from(pins).where(sql`${pins.rolloutId} IN ${ids}`).orderBy(asc(pins.partnerId))]);
+  )!;
+}
+
+/** The ids and versions of the rollouts the controller watches, in key order: what a pass reads before it loads any of them again. */
+export async function controlledVersions(ex: Executor, now: number, defaultWatchSeconds: number): Promise<{ id: number; version: number }[]> {
+  return ex.select({ id: rollouts.id, version: rollouts.version }).from(rollouts).where(watchedAt(now, defaultWatchSeconds)).orderBy(asc(rollouts.key));
+}
+
+/**
+ * These rollouts with their cohorts and pins. The rollouts are read first, their cohorts and pins after:
+ * a change committed in between moves the version past the one read, so an aggregate kept until its
+ * version moves is never kept with cohorts older than its version (at worst, for one pass, with newer
+ * ones, which any decision's compare-and-set on the older version then refuses).
+ */
+export async function loadAggregatesByIds(ex: Executor, ids: readonly number[]): Promise<Map<number, RolloutAggregate>> {
+  if (ids.length === 0) return new Map();
+  const among = sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+  const rows = await ex.select().from(rollouts).where(sql`${rollouts.id} IN ${among}`);
+  const [cohortsBy, pinRows] = await Promise.all([cohortsOf(ex, among), ex.select().from(pins).where(sql`${pins.rolloutId} IN ${among}`).orderBy(asc(pins.partnerId))]);
   const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: cohortsBy.get(rollout.id) ?? [], pins: [] }]));
   for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
-  return [...byRollout.values()];
+  return byRollout;
 }
 
 /** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */
