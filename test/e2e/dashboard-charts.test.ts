@@ -49,6 +49,17 @@ async function drawnAndTable(page: Page, cohort: string, chart: string, column: 
   })()`) as Promise<{ last: number | null; drift: string; cell: string; y: number; guard: number }>;
 }
 
+/**
+ * Stops the page's live refresh before screenshots: it replaces each `[data-live]` element every
+ * 500 ms here, and an element replaced while a screenshot waits for it to be stable is "not attached
+ * to the DOM" (seen once in a full run). Every later fetch of a live fragment is refused (the page
+ * keeps what it shows); one already in flight still lands, so wait that out.
+ */
+async function freeze(page: Page) {
+  await page.route('**/live', (route) => route.abort());
+  await page.waitForTimeout(1_500);
+}
+
 const record = (i: number) => ({ id: `evt_${i}`, amount: 1_000 + i, traceId: randomUUID() });
 
 beforeAll(async () => {
@@ -92,6 +103,7 @@ describe('charts that agree with the table, in Chromium', { timeout: 120_000 }, 
     expect(seen.last).toBeLessThan(0.01);
     // Drawn under the guard line (larger y is lower on the page).
     expect(seen.y).toBeGreaterThan(seen.guard);
+    await freeze(page);
     await chart.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/noise-only-rollout.png`, fullPage: true });
     await chart.screenshot({ path: `${SHOTS}/noise-only-mismatch-chart.png` });
@@ -137,6 +149,7 @@ describe('charts that agree with the table, in Chromium', { timeout: 120_000 }, 
     expect(await counts.locator('[data-series="c1 lost"] circle.point').count()).toBeGreaterThan(0);
     const top = Number((await counts.locator('svg text').nth(4).textContent())?.replace(/,/g, ''));
     expect(top).toBeLessThan(200);
+    await freeze(page);
     await loss.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/small-cohort-loss.png`, fullPage: true });
     await page.locator('section.cohort-charts[data-cohort="c1"]').screenshot({ path: `${SHOTS}/small-cohort-loss-charts.png` });
