@@ -5,13 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
+import { launchChromium, signIn } from '../helpers/chromium.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-results/dashboard';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 let live: LiveServer;
 let browser: Browser;
@@ -23,13 +22,6 @@ async function api(method: string, path: string, body?: unknown) {
   const reply = await live.api(method, path, body);
   if (reply.status >= 300) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body)}`);
   return reply.body;
-}
-
-async function signIn(page: Page, key: string, next = '/') {
-  await page.goto(`${live.url}${next}`);
-  await page.waitForURL(/\/login/);
-  await page.fill('input[name=key]', key);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit]')]);
 }
 
 beforeAll(async () => {
@@ -52,7 +44,7 @@ beforeAll(async () => {
   };
   send();
   traffic = setInterval(send, 100);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -75,7 +67,7 @@ describe('the dashboard in Chromium', () => {
 
   it('with a read key: the list, a rollout with live traffic, its cohorts and a chart, and a revert appearing without a reload', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await signIn(page, readKey);
+    await signIn(page, live.url, readKey);
     await page.locator('tr[data-rollout="psa-webhooks-v2"]').waitFor();
     await page.screenshot({ path: `${SHOTS}/2-list.png`, fullPage: true });
 
@@ -101,7 +93,7 @@ describe('the dashboard in Chromium', () => {
   it('with an admin key: revert a cohort from the page, with a reason, and see it through the API', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, live.adminKey, '/rollouts/cleanup-job');
+    await signIn(page, live.url, live.adminKey, '/rollouts/cleanup-job');
     await page.locator('#actions').waitFor();
     await page.selectOption('#actions select[name=cohort]', 'c1');
     await page.fill('#actions form:has(select) input[name=reason]', 'credentials invalidated in c1');
@@ -118,7 +110,7 @@ describe('the dashboard in Chromium', () => {
   it('reads on a phone, and with JavaScript off', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
     const page = await phone.newPage();
-    await signIn(page, readKey, '/rollouts/psa-webhooks-v2');
+    await signIn(page, live.url, readKey, '/rollouts/psa-webhooks-v2');
     await page.locator('#cohorts').waitFor();
     expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1')).toBe(true);
     await page.screenshot({ path: `${SHOTS}/6-phone.png`, fullPage: true });
@@ -126,7 +118,7 @@ describe('the dashboard in Chromium', () => {
 
     const noScript = await browser.newContext({ javaScriptEnabled: false });
     const plain = await noScript.newPage();
-    await signIn(plain, readKey, '/rollouts/psa-webhooks-v2');
+    await signIn(plain, live.url, readKey, '/rollouts/psa-webhooks-v2');
     expect(await plain.locator('#cohorts tr[data-cohort="c1"]').count()).toBe(1);
     // c1's counts, loss and failure over the baseline's; the baseline's counts.
     expect(await plain.locator('figure.chart svg').count()).toBe(4);

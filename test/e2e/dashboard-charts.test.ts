@@ -10,14 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { positionOf } from '@rollcall/protocol';
 import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
+import { launchChromium, signIn } from '../helpers/chromium.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.ROLLCALL_SCREENS ?? 'test-results/charts';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const partners = Array.from({ length: 4000 }, (_, i) => `partner-${i}`);
 
 let live: LiveServer;
@@ -28,13 +27,6 @@ async function api(method: string, path: string, body?: unknown) {
   const reply = await live.api(method, path, body);
   if (reply.status >= 300) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body)}`);
   return reply.body;
-}
-
-async function signIn(page: Page, next: string) {
-  await page.goto(`${live.url}${next}`);
-  await page.waitForURL(/\/login/);
-  await page.fill('input[name=key]', live.adminKey);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit]')]);
 }
 
 /** What the page draws and what its table says, read in one task (the live refresh may replace both between two calls). */
@@ -71,7 +63,7 @@ beforeAll(async () => {
   sdk = createClient({ url: live.url, sdkKey: live.sdkKey, flushIntervalMs: 200, logger: { warn() {}, error() {} }, compare: { learnNoise: 0.3 } });
   await sdk.ready();
   await waitFor(() => sdk.path('ledger-export-v2', partners[0]!) === 'shadow', 5_000, 'the SDK to hold the snapshot');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -94,7 +86,7 @@ describe('charts that agree with the table, in Chromium', { timeout: 120_000 }, 
     expect(shadow.rates.mismatch).toBeLessThan(0.01);
 
     const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
-    await signIn(page, '/rollouts/ledger-export-v2');
+    await signIn(page, live.url, live.adminKey, '/rollouts/ledger-export-v2');
     const chart = page.locator('figure.chart[data-cohort="shadow"][data-chart="mismatch"]');
     await chart.locator('circle.point').first().waitFor();
     const seen = await drawnAndTable(page, 'shadow', 'mismatch', 12);
@@ -135,7 +127,7 @@ describe('charts that agree with the table, in Chromium', { timeout: 120_000 }, 
     await waitFor(async () => (await api('GET', '/v1/rollouts/queue-consumer-v2/health')).cohorts.find((c: any) => c.name === 'c1')?.lost === 12, 15_000, 'the 12 lost messages');
 
     const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
-    await signIn(page, '/rollouts/queue-consumer-v2');
+    await signIn(page, live.url, live.adminKey, '/rollouts/queue-consumer-v2');
     const loss = page.locator('figure.chart[data-cohort="c1"][data-chart="loss"]');
     await loss.locator('circle.point').first().waitFor();
     const seen = await drawnAndTable(page, 'c1', 'loss', 10);

@@ -7,14 +7,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { positionOf } from '@rollcall/protocol';
 import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
+import { launchChromium, signIn } from '../helpers/chromium.ts';
 import { startLiveServer, waitFor, type LiveServer } from '../helpers/live-server.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.ROLLCALL_SCREENS ?? 'test-results/health';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const partners = Array.from({ length: 2000 }, (_, i) => `partner-${i}`);
 
 let live: LiveServer;
@@ -25,13 +24,6 @@ async function api(method: string, path: string, body?: unknown) {
   const reply = await live.api(method, path, body);
   if (reply.status >= 300) throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body)}`);
   return reply.body;
-}
-
-async function signIn(page: Page, next = '/') {
-  await page.goto(`${live.url}${next}`);
-  await page.waitForURL(/\/login/);
-  await page.fill('input[name=key]', live.adminKey);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit]')]);
 }
 
 /** `count` messages of partners inside [0, toBp) received, every `dropEvery`-th never processed. */
@@ -64,7 +56,7 @@ beforeAll(async () => {
   // One comparison, so one chart bucket: a single point.
   await sdk.run('shadow-once', { partnerId: partners[0]!, messageId: 's-0' }, { old: async () => ({ type: 'invoice.paid' }), new: async () => ({ type: 'invoice.created' }) });
   await sdk.flush();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -78,7 +70,7 @@ describe('cohort health in Chromium', { timeout: 90_000 }, () => {
     await waitFor(async () => (await api('GET', '/v1/rollouts/queue-consumer-v2')).cohorts[0].status === 'reverted', 15_000, 'the controller to revert c1');
     await waitFor(async () => (await api('GET', '/v1/rollouts/done-then-lost')).health.status === 'breached', 15_000, 'the watch after completion to find the loss');
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-    await signIn(page);
+    await signIn(page, live.url, live.adminKey);
     const row = page.locator('tr[data-rollout="queue-consumer-v2"]');
     await row.waitFor();
     expect(await row.locator('td.health').getAttribute('data-health')).toBe('reverted');
@@ -100,7 +92,7 @@ describe('cohort health in Chromium', { timeout: 90_000 }, () => {
 
   it('the resume form lists the reverted cohort with a checkbox and brings it back in one action', async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-    await signIn(page, '/rollouts/hand-reverted');
+    await signIn(page, live.url, live.adminKey, '/rollouts/hand-reverted');
     const box = page.locator('#resume input[type=checkbox][name=cohorts][value=c1]');
     expect(await box.isChecked()).toBe(true);
     await page.fill('#resume input[name=reason]', 'duplicates explained');
@@ -117,7 +109,7 @@ describe('cohort health in Chromium', { timeout: 90_000 }, () => {
   it('draws a single mismatch point, the guard line, and the decisions on the time axis of every chart', async () => {
     await waitFor(async () => (await api('GET', '/v1/rollouts/shadow-once/health')).cohorts.find((c: any) => c.name === 'shadow')?.compared === 1, 10_000, 'the comparison to arrive');
     const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
-    await signIn(page, '/rollouts/shadow-once');
+    await signIn(page, live.url, live.adminKey, '/rollouts/shadow-once');
     const chart = page.locator('figure.chart[data-cohort="shadow"][data-chart="mismatch"]');
     const point = chart.locator('svg circle.point');
     await point.waitFor();
