@@ -175,7 +175,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
     async controlled(): Promise<RolloutAggregate[]> {
       const versions = await store.controlledVersions(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds);
       const stale = versions.filter((v) => watched.get(v.id)?.rollout.version !== v.version).map((v) => v.id);
-      const loaded = await store.loadAggregatesByIds(database.db, stale);
+      const loaded = new Map((await store.aggregatesByIds(database.db, stale)).map((a) => [a.rollout.id, a]));
       const out: RolloutAggregate[] = [];
       const next = new Map<number, RolloutAggregate>();
       for (const { id } of versions) {
@@ -199,7 +199,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       return store.rolloutHeads(database.db);
     },
 
-    /** These rollouts with their cohorts (no pins). */
+    /** These rollouts with their cohorts and pins, in key order. */
     aggregatesByIds(ids: number[]) {
       return store.aggregatesByIds(database.db, ids);
     },

@@ -90,16 +90,6 @@ export function rolloutHeads(ex: Executor) {
   return ex.select({ id: rollouts.id, key: rollouts.key, version: rollouts.version, state: rollouts.state, plan: rollouts.plan, step: rollouts.step }).from(rollouts).orderBy(asc(rollouts.key));
 }
 
-/** The rollouts with these ids, with their cohorts (pins left out), in key order. */
-export async function aggregatesByIds(ex: Executor, ids: number[]): Promise<RolloutAggregate[]> {
-  if (ids.length === 0) return [];
-  const [rows, byRollout] = await Promise.all([
-    ex.select().from(rollouts).where(inArray(rollouts.id, ids)).orderBy(asc(rollouts.key)),
-    cohortsOf(ex, sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`),
-  ]);
-  return rows.map((rollout) => ({ rollout, cohorts: byRollout.get(rollout.id) ?? [], pins: [] }));
-}
-
 /** A row of `cohortsOf`'s read: one rollout's cohorts as a JSON array of `CohortJson`. */
 interface CohortsRow {
   rolloutId: number;
@@ -234,19 +224,19 @@ export async function controlledVersions(ex: Executor, now: number, defaultWatch
 }
 
 /**
- * These rollouts with their cohorts and pins. The rollouts are read first, their cohorts and pins after:
- * a change committed in between moves the version past the one read, so an aggregate kept until its
- * version moves is never kept with cohorts older than its version (at worst, for one pass, with newer
- * ones, which any decision's compare-and-set on the older version then refuses).
+ * These rollouts with their cohorts and pins, in key order. The rollouts are read first, their cohorts
+ * and pins after: a change committed in between moves the version past the one read, so an aggregate
+ * kept until its version moves is never kept with cohorts older than its version (at worst, for one
+ * pass, with newer ones, which any decision's compare-and-set on the older version then refuses).
  */
-export async function loadAggregatesByIds(ex: Executor, ids: readonly number[]): Promise<Map<number, RolloutAggregate>> {
-  if (ids.length === 0) return new Map();
+export async function aggregatesByIds(ex: Executor, ids: readonly number[]): Promise<RolloutAggregate[]> {
+  if (ids.length === 0) return [];
   const among = sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-  const rows = await ex.select().from(rollouts).where(sql`${rollouts.id} IN ${among}`);
+  const rows = await ex.select().from(rollouts).where(sql`${rollouts.id} IN ${among}`).orderBy(asc(rollouts.key));
   const [cohortsBy, pinRows] = await Promise.all([cohortsOf(ex, among), ex.select().from(pins).where(sql`${pins.rolloutId} IN ${among}`).orderBy(asc(pins.partnerId))]);
   const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: cohortsBy.get(rollout.id) ?? [], pins: [] }]));
   for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
-  return byRollout;
+  return [...byRollout.values()];
 }
 
 /** Measures every active cohort of one rollout afresh from `now` (on resume: a manual retry starts clean). At most `limit` rows. */

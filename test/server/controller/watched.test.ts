@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../../server/app.ts';
 import { silentLogger } from '../../../server/logger.ts';
 import { DEFAULT_GUARDS } from '../../../server/rollouts/model.ts';
-import { controlledVersions, loadAggregatesByIds } from '../../../server/rollouts/store.ts';
+import { aggregatesByIds, controlledVersions } from '../../../server/rollouts/store.ts';
 import { createRollout, createTestApp, statementsDuring, type TestApp } from '../../helpers/test-app.ts';
 
 let t: TestApp;
@@ -22,8 +22,7 @@ afterEach(async () => {
 /** The watched rollouts as a fresh read finds them, in key order. */
 async function fresh() {
   const versions = await controlledVersions(t.database.db, t.clock.now(), DEFAULT_GUARDS.watchSeconds);
-  const loaded = await loadAggregatesByIds(t.database.db, versions.map((v) => v.id));
-  return versions.map((v) => loaded.get(v.id));
+  return aggregatesByIds(t.database.db, versions.map((v) => v.id));
 }
 
 describe('the rollouts a controller pass watches', () => {
