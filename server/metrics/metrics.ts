@@ -7,13 +7,14 @@
  * at 64 (more fold into `other`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createBoardText } from './board-text.ts';
 import type { ChangeFeed } from '../changes.ts';
 import type { JudgedCohort, RateName } from '../health/view.ts';
-import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
-import { stepShares, type Rollout } from '../rollouts/model.ts';
+import type { HealthStatus } from '../health/status.ts';
+import type { Rollout } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
 import type { SweepReport } from '../reports/retention.ts';
-import { COUNTERS, ROLLOUT_STATES, type Counter as CounterName } from '@rollcall/protocol';
+import { COUNTERS, type Counter as CounterName } from '@rollcall/protocol';
 
 const COHORT_LABELS_PER_ROLLOUT = 64;
 /** Every counter is a metric but `skipped` (a comparison not run says nothing of either path). */
@@ -32,14 +33,12 @@ export interface RolloutStatusFigures {
   status: HealthStatus;
   effectiveLive: number;
   /** The rollout as the share gauges need it. */
-  row: Pick<Rollout, 'key' | 'state' | 'plan' | 'step'>;
+  row: Pick<Rollout, 'key' | 'state' | 'plan' | 'step' | 'version'>;
   /** What health judged of each cohort over its window, and the tolerances (absent: no gauges of them). */
   cohorts?: JudgedCohort[];
   tolerances?: Record<RateName, number>;
 }
 
-/** The guards' names for the rates health judges (`failure` is the failure rate over the baseline's). */
-const GUARD_OF: Record<RateName, string> = { loss: 'loss', failureDelta: 'failure', mismatch: 'mismatch' };
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */
 export function createMetrics(deps: { changes: ChangeFeed; streams: () => number; statuses: () => Promise<RolloutStatusFigures[]>; storageAvailable?: () => boolean; leading?: () => boolean }) {
@@ -77,17 +76,6 @@ export function createMetrics(deps: { changes: ChangeFeed; streams: () => number
   let longestStatement = 0;
   const sweptRows = new Counter({ name: 'rollcall_retention_rows_total', help: 'Rows retention removed (or rolled up), by rule', labelNames: ['rule'] as const, registers: [registry] });
   const tickSeconds = new Histogram({ name: 'rollcall_controller_tick_seconds', help: 'Seconds one controller pass over every rollout took', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
-  const liveBp = new Gauge({ name: 'rollcall_rollout_live_basis_points', help: 'Live share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
-  const shadowBp = new Gauge({ name: 'rollcall_rollout_shadow_basis_points', help: 'Shadow share of the current step, in basis points', labelNames: ['rollout'] as const, registers: [registry] });
-  const effectiveLiveBp = new Gauge({ name: 'rollcall_rollout_effective_live_basis_points', help: 'Share of the key space really on the new path (reverted cohorts excluded), in basis points', labelNames: ['rollout'] as const, registers: [registry] });
-  const health = new Gauge({ name: 'rollcall_rollout_health', help: '1 for the health status each rollout has (healthy, breached, reverted, degraded, idle), 0 for the others', labelNames: ['rollout', 'status'] as const, registers: [registry] });
-  // What health judged over its window, so that an alert says what the health API and the dashboard say.
-  const judgedRatio = new Gauge({ name: 'rollcall_cohort_judged_ratio', help: "The rates health judges over the guard window: loss (lost of due), failure (failure rate over the baseline's), mismatch (net of mismatches withdrawn as noise); absent without a denominator", labelNames: ['rollout', 'cohort', 'guard'] as const, registers: [registry] });
-  const toleranceRatio = new Gauge({ name: 'rollcall_guard_tolerance_ratio', help: 'Each rate guard\'s tolerance (maxLossRate, maxFailureRateDelta, maxMismatchRate)', labelNames: ['rollout', 'guard'] as const, registers: [registry] });
-  const judgedCompared = new Gauge({ name: 'rollcall_cohort_judged_compared', help: 'Comparisons in the window health judges', labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
-  const judgedMismatched = new Gauge({ name: 'rollcall_cohort_judged_mismatched', help: 'Mismatches in the window health judges, net of those withdrawn as noise: what the mismatch guard counts', labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
-  const judgedWithdrawn = new Gauge({ name: 'rollcall_cohort_judged_withdrawn', help: 'Mismatches in the window health judges withdrawn because every field they differ in is learned noise or ignored', labelNames: ['rollout', 'cohort'] as const, registers: [registry] });
-  const state = new Gauge({ name: 'rollcall_rollout_state', help: '1 for the state each rollout is in, 0 for the others', labelNames: ['rollout', 'state'] as const, registers: [registry] });
   new Gauge({
     name: 'rollcall_sdk_streams',
     help: 'SDK streams connected to this server',
@@ -131,48 +119,8 @@ export function createMetrics(deps: { changes: ChangeFeed; streams: () => number
     }
   });
 
-  /** The gauges read from the database, refreshed before each scrape. */
-  async function refreshRollouts(): Promise<void> {
-    // The status board (health's read model) carries every rollout: the metrics read no table of their own.
-    const statuses = await deps.statuses();
-    const rows = statuses.map((s) => s.row);
-    liveBp.reset();
-    shadowBp.reset();
-    state.reset();
-    for (const row of rows) {
-      const shares = stepShares(row);
-      const live = row.state === 'completed' ? 10_000 : row.state === 'draft' || row.state === 'reverted' ? 0 : Math.round((shares.live ?? 0) * 100);
-      liveBp.set({ rollout: row.key }, live);
-      shadowBp.set({ rollout: row.key }, row.state === 'running' || row.state === 'paused' ? Math.round(Math.max(shares.shadow ?? 0, shares.live ?? 0) * 100) - live : 0);
-      for (const s of ROLLOUT_STATES) state.set({ rollout: row.key, state: s }, s === row.state ? 1 : 0);
-    }
-    effectiveLiveBp.reset();
-    health.reset();
-    for (const row of statuses) {
-      effectiveLiveBp.set({ rollout: row.rollout }, Math.round(row.effectiveLive * 100));
-      for (const s of HEALTH_STATUSES) health.set({ rollout: row.rollout, status: s }, s === row.status ? 1 : 0);
-    }
-    setJudged(statuses);
-  }
-
-  /** The judged gauges: set afresh at each scrape (a cohort past the label cap is left out: its rates do not fold). */
-  function setJudged(statuses: RolloutStatusFigures[]): void {
-    for (const gauge of [judgedRatio, toleranceRatio, judgedCompared, judgedMismatched, judgedWithdrawn]) gauge.reset();
-    for (const row of statuses) {
-      for (const [rate, guard] of Object.entries(GUARD_OF) as [RateName, string][]) if (row.tolerances !== undefined) toleranceRatio.set({ rollout: row.rollout, guard }, row.tolerances[rate]);
-      for (const c of row.cohorts ?? []) {
-        if (cohortLabel(row.rollout, c.name) !== c.name) continue;
-        const labels = { rollout: row.rollout, cohort: c.name };
-        for (const [rate, guard] of Object.entries(GUARD_OF) as [RateName, string][]) {
-          const value = c.rates[rate];
-          if (value !== null) judgedRatio.set({ ...labels, guard }, value);
-        }
-        judgedCompared.set(labels, c.compared);
-        judgedMismatched.set(labels, c.mismatched);
-        judgedWithdrawn.set(labels, c.withdrawn);
-      }
-    }
-  }
+  /** The gauges read from the status board (health's read model): every rollout's, written by board-text.ts. */
+  const board = createBoardText(cohortLabel);
 
   return {
     countReports(tallies: CohortTally[]): void {
@@ -202,11 +150,16 @@ export function createMetrics(deps: { changes: ChangeFeed; streams: () => number
     countStorageError: (operation: string, fault: string) => storageErrors.inc({ operation, fault }),
     /** The registry's text. While storage fails the rollout gauges keep their last values and the rest (storage errors among them) is still served. */
     async render(onRefreshError?: (error: unknown) => void): Promise<{ contentType: string; body: string }> {
-      await refreshRollouts().catch((error: unknown) => {
-        if (onRefreshError === undefined) throw error;
-        onRefreshError(error);
-      });
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      // The board carries every rollout: the metrics read no table of their own.
+      const boardText = await deps.statuses().then(
+        (statuses) => board.render(statuses),
+        (error: unknown) => {
+          if (onRefreshError === undefined) throw error;
+          onRefreshError(error);
+          return board.last();
+        },
+      );
+      return { contentType: registry.contentType, body: `${await registry.metrics()}\n${boardText}` };
     },
   };
 }
