@@ -1,7 +1,8 @@
 /**
  * The controller: every `tickMs` (250 ms), for every running or paused
  * rollout, it marks due open messages lost, measures the guarded cohorts
- * (all rollouts at once, in grouped reads), and acts: a breach applies `onBreach`; a healthy, baked step with enough
+ * (all rollouts at once, in grouped reads, afresh only those whose inputs
+ * moved: health/measure-memo.ts), and acts: a breach applies `onBreach`; a healthy, baked step with enough
  * due messages advances when `autoAdvance` is on. Every decision is a
  * compare-and-set on the version it measured, so several servers on one
  * database decide once; a server that loses the race lets it go. With a
@@ -19,7 +20,8 @@ import { stepLabel, type RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 
 export interface ControllerEvents {
-  onTick?(ms: number): void;
+  /** A pass ended: how long it took, and how many of the rollouts it watched it measured afresh (the others had not moved). */
+  onTick?(ms: number, pass?: { watched: number; measured: number }): void;
   /** A pass met an error; true when it was a storage fault (counted and logged once per outage by the caller). */
   onError?(error: unknown): boolean;
 }
@@ -96,13 +98,14 @@ export function createController(deps: ControllerDeps) {
     const started = performance.now();
     let aggregates: RolloutAggregate[];
     let measured: Map<number, RolloutHealth>;
+    let fresh: number;
     let now: number;
     try {
       aggregates = await rollouts.controlled();
       now = clock.now();
       const settled = await health.settleMany(aggregates, now);
       const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
-      measured = await health.measureMany(aggregates, { now, horizons, settled });
+      ({ health: measured, measured: fresh } = await health.measureWatched(aggregates, { now, horizons, settled }));
       // What lists and /metrics show of these rollouts, from this very measurement.
       await health.record(aggregates, measured, now);
     } catch (error) {
@@ -121,7 +124,7 @@ export function createController(deps: ControllerDeps) {
         logger.error(`controller: evaluating ${key} failed`, { error: error instanceof Error ? error.message : String(error) });
       }
     }
-    deps.events?.onTick?.(performance.now() - started);
+    deps.events?.onTick?.(performance.now() - started, { watched: aggregates.length, measured: fresh });
   }
 
   /** A timed pass: only by the lease's holder, when there is a lease. Never rejects. */

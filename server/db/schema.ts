@@ -486,3 +486,14 @@ export const controllerLease = sqliteTable('controller_lease', {
   holder: text('holder').notNull(),
   until: integer('until').notNull(),
 });
+
+/**
+ * How many times what a rollout's health is measured from has changed: its counts, its ledger's lost,
+ * late and replayed rows (through their totals), its drops, its mismatch field sets and its learned
+ * noise. Kept by triggers inside every writer's transaction (migration 0020), so a controller pass
+ * re-measures only the rollouts whose figures can have moved (health/measure-memo.ts).
+ */
+export const measureInputs = sqliteTable('measure_inputs', {
+  rolloutId: integer('rollout_id').primaryKey(),
+  changes: integer('changes').notNull(),
+});

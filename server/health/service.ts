@@ -10,6 +10,7 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { horizonOf, reportersOfRollouts, reportersView, reportersWithin, type ReporterRow } from '../reporters/watch.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import { measureMany, settleMany, type Settled } from './measure-many.ts';
+import { createMeasureMemo } from './measure-memo.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
 import type { DiffEntry } from '@rollcall/protocol';
@@ -20,9 +21,22 @@ import { boardEntry as entryOf, cohortFigures, healthSummary, healthView, type B
 /** How long a status on the board stands for its rollout's version: about four controller passes. */
 export const BOARD_TTL_MS = 1_000;
 
+/** What a recorded status was judged from, beside the rollout: its measured cohorts (by identity), what is watched, pending replays and gone reporters. */
+interface Recorded {
+  version: number;
+  cohorts: RolloutHealth['cohorts'];
+  watch: ReturnType<typeof watchOf>;
+  pending: number;
+  gone: string | null;
+}
+
+const sameRecorded = (a: Recorded, b: Recorded): boolean => a.version === b.version && a.cohorts === b.cohorts && a.watch === b.watch && a.pending === b.pending && a.gone === b.gone;
+
 export function createHealthService(deps: { database: Database; clock: Clock; rollouts: RolloutService }) {
   const { database, clock, rollouts } = deps;
   const db = database.db;
+  /** What the controller's passes measured, kept while it still stands (measure-memo.ts). */
+  const watched = createMeasureMemo();
 
   /** Measured with the rollout's reporters (messages are due only as far as every live one has reported), and judged. */
   async function judged(aggregate: RolloutAggregate, now: number, windowSeconds?: number) {
@@ -105,6 +119,8 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
    * a list of 200 rollouts or a scrape of 1,000 costs a few grouped reads, not a measurement each.
    */
   const board = new Map<string, BoardEntry>();
+  /** What the controller's last pass put on the board, and from what (`record`): a status is judged again only when that moved. */
+  const recorded = new Map<string, { input: Recorded; entry: BoardEntry }>();
   let asked: { aggregate: RolloutAggregate; resolve(entry: BoardEntry): void; reject(error: unknown): void }[] = [];
 
   async function judgeAsked(): Promise<void> {
@@ -155,6 +171,14 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       return measureMany(db, aggregates, options);
     },
 
+    /**
+     * The controller's measurement of the rollouts it watches: measureMany's figures, measured afresh only
+     * for the rollouts whose inputs moved since its last pass (measure-memo.ts); `measured` counts those.
+     */
+    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
+      return watched.measure(db, aggregates, options);
+    },
+
     /** When each rollout's messages are due, from its old path's timings (read once per controller pass, before marking lost). */
     settleMany(aggregates: RolloutAggregate[], now: number): Promise<Settled> {
       return settleMany(db, aggregates, now);
@@ -187,8 +211,22 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     async record(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, now: number): Promise<void> {
       if (aggregates.length === 0) return;
       const { within, pending } = await reportersAndReplays(aggregates, now);
-      const statuses = statusesOf(aggregates, measured, within, pending, now);
-      for (const aggregate of aggregates) board.set(aggregate.rollout.key, entryOf(aggregate, now, statuses.get(aggregate.rollout.id)!, measured.get(aggregate.rollout.id)));
+      for (const aggregate of aggregates) {
+        const { rollout, cohorts } = aggregate;
+        const figures = measured.get(rollout.id)!;
+        const input: Recorded = { version: rollout.version, cohorts: figures.cohorts, watch: watchOf(rollout, now), pending: pending.get(rollout.id) ?? 0, gone: reportersView(within.get(rollout.id) ?? [], rollout, now).degradedReason };
+        const before = recorded.get(rollout.key);
+        // A kept measurement (measure-memo.ts) under the same reporters and replays has the same status: only its time moves.
+        if (before !== undefined && sameRecorded(before.input, input)) {
+          before.entry = { ...before.entry, at: now };
+        } else {
+          const health = healthStatus({ rollout, cohorts, measured: figures.cohorts, watch: input.watch, replayPending: input.pending, reportersGone: input.gone }).health;
+          recorded.set(rollout.key, { input, entry: entryOf(aggregate, now, health, figures) });
+        }
+        board.set(rollout.key, recorded.get(rollout.key)!.entry);
+      }
+      const keys = new Set(aggregates.map((a) => a.rollout.key));
+      for (const key of recorded.keys()) if (!keys.has(key)) recorded.delete(key);
     },
 
     /** New figures for these rollouts (a report committed): their next status is judged afresh. */

@@ -1,0 +1,118 @@
+/**
+ * A controller pass re-measures only the rollouts whose figures can have
+ * moved since the pass before; the others keep their measurement. So a pass
+ * costs what changed, not what is watched: a thousand quiet rollouts cost a
+ * few grouped reads, not eleven thousand window sums.
+ *
+ * A rollout's measurement (measure-many.ts) is a pure function of:
+ * - its rows: counts, the ledger's lost, late and replayed rows, drops,
+ *   mismatch field sets and learned noise. Triggers count every change to
+ *   them in `measure_inputs` (migration 0020), in the writer's transaction,
+ *   whoever the writer and whichever server it runs on; the pass reads those
+ *   counts before any figure, so a measurement kept under a count is never
+ *   older than the rows that count stands for (a write in between only moves
+ *   the count, and the next pass measures again);
+ * - its latency rows over the window, which every pass reads anyway (they say
+ *   when messages are due) and which are compared here by value;
+ * - the rollout's version (every change to it, its cohorts or pins moves it),
+ *   its window (start, epoch, due time) and what the guards watch now;
+ * - the due line (`dueBefore`), which moves with the clock. A later due line
+ *   changes nothing for a rollout with no counts received past the old one
+ *   and no lost, late or replayed rows at all (those are few; such a rollout
+ *   is measured every pass, as before).
+ * When all of these are as they were, the kept measurement is the one a fresh
+ * read would give (test/server/health/measure-memo.test.ts drives random
+ * writes of every kind and the clock, and holds the two equal).
+ */
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../db/database.ts';
+import type { RolloutAggregate } from '../rollouts/model.ts';
+import { watchOf, windowOf, type RolloutHealth } from './measure.ts';
+import { measureMany, type Settled } from './measure-many.ts';
+import type { LatencyRow } from './store.ts';
+
+interface Kept {
+  /** Version, window start, epoch, window length, due time and watch, as one string. */
+  key: string;
+  changes: number;
+  latency: LatencyRow[];
+  dueBefore: number;
+  /** Nothing received past the due line and no lost, late or replayed rows: a later due line changes nothing. */
+  settled: boolean;
+  health: RolloutHealth;
+}
+
+/** A row of the inputs read: how often the rollout's rows changed, and whether it has any lost, late or replayed rows. */
+interface InputsRow {
+  id: number;
+  changes: number;
+  bad: number;
+}
+
+function sameLatency(a: LatencyRow[], b: LatencyRow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.n !== y.n || x.slot !== y.slot || x.cohort !== y.cohort || x.path !== y.path || x.role !== y.role) return false;
+  }
+  return true;
+}
+
+export function createMeasureMemo() {
+  const kept = new Map<number, Kept>();
+
+  return {
+    /**
+     * measureMany's figures for every rollout, measuring afresh only those whose inputs moved; `measured`
+     * says how many were. Rollouts not passed are forgotten.
+     */
+    async measure(ex: Executor, aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
+      const { now, settled } = options;
+      const ids = aggregates.map((a) => a.rollout.id);
+      for (const id of kept.keys()) if (!ids.includes(id)) kept.delete(id);
+      if (aggregates.length === 0) return { health: new Map(), measured: 0 };
+      // Read before any figure: see the header.
+      const rows = await ex.all<InputsRow>(sql`
+        SELECT r.value AS id, coalesce(m.changes, 0) AS changes, EXISTS (SELECT 1 FROM ledger_totals AS t WHERE t.rollout_id = r.value) AS bad
+        FROM json_each(${JSON.stringify(ids)}) AS r LEFT JOIN measure_inputs AS m ON m.rollout_id = r.value`);
+      const inputs = new Map(rows.map((r) => [Number(r.id), { changes: Number(r.changes), bad: Number(r.bad) !== 0 }]));
+
+      const health = new Map<number, RolloutHealth>();
+      const stale: RolloutAggregate[] = [];
+      const keys = new Map<number, string>();
+      for (const aggregate of aggregates) {
+        const { rollout } = aggregate;
+        const window = windowOf(aggregate, { now, horizon: options.horizons.get(rollout.id), dueMs: settled.dueMs.get(rollout.id) });
+        const key = `${rollout.version}|${window.from}|${window.epoch}|${window.windowSeconds}|${window.dueMs}|${watchOf(rollout, now)}`;
+        keys.set(rollout.id, key);
+        const before = kept.get(rollout.id);
+        const input = inputs.get(rollout.id)!;
+        const dueLineHolds = before !== undefined && (window.dueBefore === before.dueBefore || (before.settled && window.dueBefore > before.dueBefore));
+        if (before !== undefined && dueLineHolds && before.key === key && before.changes === input.changes && sameLatency(before.latency, settled.latency.get(rollout.id) ?? [])) {
+          before.dueBefore = window.dueBefore;
+          before.health = { ...before.health, at: now, dueBefore: window.dueBefore };
+          health.set(rollout.id, before.health);
+        } else stale.push(aggregate);
+      }
+      const fresh = await measureMany(ex, stale, options);
+      for (const aggregate of stale) {
+        const id = aggregate.rollout.id;
+        const measured = fresh.get(id)!;
+        health.set(id, measured);
+        const input = inputs.get(id)!;
+        kept.set(id, {
+          key: keys.get(id)!,
+          changes: input.changes,
+          latency: settled.latency.get(id) ?? [],
+          dueBefore: measured.dueBefore,
+          settled: !input.bad && measured.cohorts.every((c) => c.received === c.due),
+          health: measured,
+        });
+      }
+      return { health, measured: stale.length };
+    },
+  };
+}
+
+export type MeasureMemo = ReturnType<typeof createMeasureMemo>;
