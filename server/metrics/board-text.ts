@@ -7,7 +7,8 @@
  * rollout's lines change only when its board entry does (a controller pass
  * keeps an entry whose figures did not move: health/service.ts `record`),
  * so each rollout's lines are kept, per family, and written again only when
- * what they are made from moved; a scrape joins them.
+ * what they are made from moved (a fresh judgement that came out the same
+ * keeps them too); a scrape joins them.
  *
  * The text is what prom-client writes for the same gauges: `# HELP` and
  * `# TYPE` lines, then one line per series, families apart by a blank line;
@@ -105,6 +106,18 @@ const FAMILIES: Family[] = [
   },
 ];
 
+const sameRates = (a: Record<RateName, number | null>, b: Record<RateName, number | null>) => a.loss === b.loss && a.failureDelta === b.failureDelta && a.mismatch === b.mismatch;
+
+/** The same figures: the same objects (a kept board entry), or a new judgement that came out the same. */
+function sameCohorts(a: RolloutStatusFigures['cohorts'], b: RolloutStatusFigures['cohorts']): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i]!;
+    return x.name === y.name && x.compared === y.compared && x.mismatched === y.mismatched && x.withdrawn === y.withdrawn && sameRates(x.rates, y.rates);
+  });
+}
+
 /** What a rollout's lines are made from: they are written again when any of it moved. */
 function sameSource(a: RolloutStatusFigures, b: RolloutStatusFigures): boolean {
   return (
@@ -112,8 +125,8 @@ function sameSource(a: RolloutStatusFigures, b: RolloutStatusFigures): boolean {
     a.row.state === b.row.state &&
     a.status === b.status &&
     a.effectiveLive === b.effectiveLive &&
-    a.cohorts === b.cohorts &&
-    a.tolerances === b.tolerances
+    sameCohorts(a.cohorts, b.cohorts) &&
+    (a.tolerances === b.tolerances || (a.tolerances !== undefined && b.tolerances !== undefined && sameRates(a.tolerances, b.tolerances)))
   );
 }
 
