@@ -229,9 +229,16 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       for (const key of recorded.keys()) if (!keys.has(key)) recorded.delete(key);
     },
 
-    /** New figures for these rollouts (a report committed): their next status is judged afresh. */
+    /**
+     * New figures for these rollouts (a report committed, a replay): their next status is judged afresh, unless
+     * it is the controller's pass's own entry. That one stands: the next pass, within a tick, measures what moved,
+     * and a scrape or a list under traffic reads the pass's statuses rather than measuring every busy rollout anew.
+     */
     forget(keys: Iterable<string>): void {
-      for (const key of keys) board.delete(key);
+      for (const key of keys) {
+        const entry = board.get(key);
+        if (entry !== undefined && recorded.get(key)?.entry !== entry) board.delete(key);
+      }
     },
 
     /** Statuses judged together, fresh (for tests and tools that compare them with `judged`). */

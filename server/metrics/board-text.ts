@@ -15,11 +15,22 @@
  * help and label values escaped as it escapes them (test/server/metrics
  * checks the two agree, and promtool reads the result).
  */
-import { HEALTH_STATUSES } from '../health/status.ts';
-import type { RateName } from '../health/view.ts';
-import { stepShares } from '../rollouts/model.ts';
+import { HEALTH_STATUSES, type HealthStatus } from '../health/status.ts';
+import type { JudgedCohort, RateName } from '../health/view.ts';
+import { stepShares, type Rollout } from '../rollouts/model.ts';
 import { ROLLOUT_STATES } from '@rollcall/protocol';
-import type { RolloutStatusFigures } from './metrics.ts';
+
+/** A rollout as /metrics shows it: its status and effective live share from the board, and what health judged. */
+export interface RolloutStatusFigures {
+  rollout: string;
+  status: HealthStatus;
+  effectiveLive: number;
+  /** The rollout as the share gauges need it. */
+  row: Pick<Rollout, 'key' | 'state' | 'plan' | 'step' | 'version'>;
+  /** What health judged of each cohort over its window, and the tolerances (absent: no gauges of them). */
+  cohorts?: JudgedCohort[];
+  tolerances?: Record<RateName, number>;
+}
 
 /** The guards' names for the rates health judges (`failure` is the failure rate over the baseline's). */
 export const GUARD_OF: Record<RateName, string> = { loss: 'loss', failureDelta: 'failure', mismatch: 'mismatch' };

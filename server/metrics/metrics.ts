@@ -7,11 +7,8 @@
  * at 64 (more fold into `other`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createBoardText } from './board-text.ts';
+import { createBoardText, type RolloutStatusFigures } from './board-text.ts';
 import type { ChangeFeed } from '../changes.ts';
-import type { JudgedCohort, RateName } from '../health/view.ts';
-import type { HealthStatus } from '../health/status.ts';
-import type { Rollout } from '../rollouts/model.ts';
 import type { CohortTally } from '../reports/ingester.ts';
 import type { SweepReport } from '../reports/retention.ts';
 import { COUNTERS, type Counter as CounterName } from '@rollcall/protocol';
@@ -28,16 +25,6 @@ const HELP: Partial<Record<CounterName, string>> = {
   dropped: 'Events an SDK dropped (refused reports, a full buffer or send queue): the accounting is incomplete',
 };
 
-export interface RolloutStatusFigures {
-  rollout: string;
-  status: HealthStatus;
-  effectiveLive: number;
-  /** The rollout as the share gauges need it. */
-  row: Pick<Rollout, 'key' | 'state' | 'plan' | 'step' | 'version'>;
-  /** What health judged of each cohort over its window, and the tolerances (absent: no gauges of them). */
-  cohorts?: JudgedCohort[];
-  tolerances?: Record<RateName, number>;
-}
 
 
 /** `statuses`: every rollout with its health status and effective live share, read at each scrape (once: the share gauges take their rows from it). */

@@ -80,7 +80,7 @@ export async function measureTick(options: { dbUrl: string; rollouts: number; ti
       liveTimes.push(performance.now() - started);
     }
     // A /metrics scrape as it meets the status board: just after a controller pass put every rollout on it;
-    // and cold, every rollout judged afresh (the board emptied first, as when reports for all of them just came in).
+    // and cold, every rollout judged afresh (the board emptied first, as for rollouts no pass watches, or on a server that just started).
     const keys = (await run("SELECT key FROM rollouts WHERE key LIKE 'tick-%'")).rows.map((r) => String(r.key));
     const scrapes: number[] = [];
     const coldScrapes: number[] = [];

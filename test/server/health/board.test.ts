@@ -92,4 +92,20 @@ describe('the status board', () => {
     await t.call('POST', '/v1/rollouts/one-0/revert', { body: { cohort: 'c1', reason: 'by hand' } });
     expect(await status()).toMatchObject({ status: 'reverted' });
   });
+
+  it('keeps a watched rollout’s status from the pass when reports come in: the next pass measures them, a scrape never does', async () => {
+    await many(1, 'one');
+    await sendTraffic(t, 'one-0', 'c1', 30, 0);
+    t.clock.advance(1_500);
+    await t.rollcall.services.controller.tick();
+    const afterPass = await statementsDuring(t, () => t.call('GET', '/metrics'));
+    expect((await list())[0]!.health).toMatchObject({ status: 'healthy' });
+    // Reports under traffic: the board keeps the pass's entry (a scrape costs what it did), until the next pass.
+    await sendReport(t, { counts: [{ rollout: 'one-0', cohort: 'c1', path: 'new', second: Math.floor(t.clock.now() / 1000), received: 1, processed: 1, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 1 }] });
+    expect(await statementsDuring(t, () => t.call('GET', '/metrics'))).toBe(afterPass);
+    expect((await list())[0]!.health).toMatchObject({ status: 'healthy' });
+    await t.rollcall.services.controller.tick();
+    expect((await t.call('GET', '/v1/rollouts/one-0')).body.state).not.toBe('running');
+    expect((await list())[0]!.health.status).not.toBe('healthy');
+  });
 });

@@ -12,8 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ROLLOUT_STATES } from '@rollcall/protocol';
 import { HEALTH_STATUSES } from '../../../server/health/status.ts';
 import type { JudgedCohort, RateName } from '../../../server/health/view.ts';
-import { createBoardText, GUARD_OF } from '../../../server/metrics/board-text.ts';
-import type { RolloutStatusFigures } from '../../../server/metrics/metrics.ts';
+import { createBoardText, GUARD_OF, type RolloutStatusFigures } from '../../../server/metrics/board-text.ts';
 import { stepShares } from '../../../server/rollouts/model.ts';
 
 /** The gauges as /metrics set them through prom-client, one scrape's worth. */
