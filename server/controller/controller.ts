@@ -20,8 +20,7 @@ import { stepLabel, type RolloutAggregate } from '../rollouts/model.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 
 export interface ControllerEvents {
-  /** A pass ended: how long it took, and how many of the rollouts it watched it measured afresh (the others had not moved). */
-  onTick?(ms: number, pass?: { watched: number; measured: number }): void;
+  onTick?(ms: number): void;
   /** A pass met an error; true when it was a storage fault (counted and logged once per outage by the caller). */
   onError?(error: unknown): boolean;
 }
@@ -98,14 +97,13 @@ export function createController(deps: ControllerDeps) {
     const started = performance.now();
     let aggregates: RolloutAggregate[];
     let measured: Map<number, RolloutHealth>;
-    let fresh: number;
     let now: number;
     try {
       aggregates = await rollouts.controlled();
       now = clock.now();
       const settled = await health.settleMany(aggregates, now);
       const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
-      ({ health: measured, measured: fresh } = await health.measureWatched(aggregates, { now, horizons, settled }));
+      measured = (await health.measureWatched(aggregates, { now, horizons, settled })).health;
       // What lists and /metrics show of these rollouts, from this very measurement.
       await health.record(aggregates, measured, now);
     } catch (error) {
@@ -124,7 +122,7 @@ export function createController(deps: ControllerDeps) {
         logger.error(`controller: evaluating ${key} failed`, { error: error instanceof Error ? error.message : String(error) });
       }
     }
-    deps.events?.onTick?.(performance.now() - started, { watched: aggregates.length, measured: fresh });
+    deps.events?.onTick?.(performance.now() - started);
   }
 
   /** A timed pass: only by the lease's holder, when there is a lease. Never rejects. */

@@ -70,7 +70,8 @@ export function createMeasureMemo() {
     async measure(ex: Executor, aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
       const { now, settled } = options;
       const ids = aggregates.map((a) => a.rollout.id);
-      for (const id of kept.keys()) if (!ids.includes(id)) kept.delete(id);
+      const passed = new Set(ids);
+      for (const id of kept.keys()) if (!passed.has(id)) kept.delete(id);
       if (aggregates.length === 0) return { health: new Map(), measured: 0 };
       // Read before any figure: see the header.
       const rows = await ex.all<InputsRow>(sql`

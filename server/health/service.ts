@@ -21,8 +21,8 @@ import { boardEntry as entryOf, cohortFigures, healthSummary, healthView, type B
 /** How long a status on the board stands for its rollout's version: about four controller passes. */
 export const BOARD_TTL_MS = 1_000;
 
-/** What a recorded status was judged from, beside the rollout: its measured cohorts (by identity), what is watched, pending replays and gone reporters. */
-interface Recorded {
+/** What a status is judged from, beside the rollout: its measured cohorts, what is watched, pending replays and gone reporters. */
+interface StatusFrom {
   version: number;
   cohorts: RolloutHealth['cohorts'];
   watch: ReturnType<typeof watchOf>;
@@ -30,7 +30,8 @@ interface Recorded {
   gone: string | null;
 }
 
-const sameRecorded = (a: Recorded, b: Recorded): boolean => a.version === b.version && a.cohorts === b.cohorts && a.watch === b.watch && a.pending === b.pending && a.gone === b.gone;
+/** The same input, its cohorts by identity (a measurement kept from pass to pass is the same object). */
+const sameInput = (a: StatusFrom, b: StatusFrom): boolean => a.version === b.version && a.cohorts === b.cohorts && a.watch === b.watch && a.pending === b.pending && a.gone === b.gone;
 
 export function createHealthService(deps: { database: Database; clock: Clock; rollouts: RolloutService }) {
   const { database, clock, rollouts } = deps;
@@ -95,22 +96,17 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     return { within, pending };
   }
 
+  /** What a measured rollout's status is judged from, besides the rollout: its figures, what is watched, pending replays and gone reporters. */
+  function statusInput({ rollout }: RolloutAggregate, figures: RolloutHealth, within: Map<number, ReporterRow[]>, pending: Map<number, number>, now: number): StatusFrom {
+    return { version: rollout.version, cohorts: figures.cohorts, watch: watchOf(rollout, now), pending: pending.get(rollout.id) ?? 0, gone: reportersView(within.get(rollout.id) ?? [], rollout, now).degradedReason };
+  }
+
+  const statusFrom = ({ rollout, cohorts }: RolloutAggregate, input: StatusFrom): Health =>
+    healthStatus({ rollout, cohorts, measured: input.cohorts, watch: input.watch, replayPending: input.pending, reportersGone: input.gone }).health;
+
   /** Each measured rollout's status, as `judged` gives it. */
   function statusesOf(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, within: Map<number, ReporterRow[]>, pending: Map<number, number>, now: number): Map<number, Health> {
-    const result = new Map<number, Health>();
-    for (const { rollout, cohorts } of aggregates) {
-      const reporters = reportersView(within.get(rollout.id) ?? [], rollout, now);
-      const status = healthStatus({
-        rollout,
-        cohorts,
-        measured: measured.get(rollout.id)!.cohorts,
-        watch: watchOf(rollout, now),
-        replayPending: pending.get(rollout.id) ?? 0,
-        reportersGone: reporters.degradedReason,
-      });
-      result.set(rollout.id, status.health);
-    }
-    return result;
+    return new Map(aggregates.map((a) => [a.rollout.id, statusFrom(a, statusInput(a, measured.get(a.rollout.id)!, within, pending, now))]));
   }
 
   /**
@@ -120,7 +116,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
    */
   const board = new Map<string, BoardEntry>();
   /** What the controller's last pass put on the board, and from what (`record`): a status is judged again only when that moved. */
-  const recorded = new Map<string, { input: Recorded; entry: BoardEntry }>();
+  const recorded = new Map<string, { input: StatusFrom; entry: BoardEntry }>();
   let asked: { aggregate: RolloutAggregate; resolve(entry: BoardEntry): void; reject(error: unknown): void }[] = [];
 
   async function judgeAsked(): Promise<void> {
@@ -212,17 +208,13 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       if (aggregates.length === 0) return;
       const { within, pending } = await reportersAndReplays(aggregates, now);
       for (const aggregate of aggregates) {
-        const { rollout, cohorts } = aggregate;
+        const { rollout } = aggregate;
         const figures = measured.get(rollout.id)!;
-        const input: Recorded = { version: rollout.version, cohorts: figures.cohorts, watch: watchOf(rollout, now), pending: pending.get(rollout.id) ?? 0, gone: reportersView(within.get(rollout.id) ?? [], rollout, now).degradedReason };
+        const input = statusInput(aggregate, figures, within, pending, now);
         const before = recorded.get(rollout.key);
         // A kept measurement (measure-memo.ts) under the same reporters and replays has the same status: only its time moves.
-        if (before !== undefined && sameRecorded(before.input, input)) {
-          before.entry = { ...before.entry, at: now };
-        } else {
-          const health = healthStatus({ rollout, cohorts, measured: figures.cohorts, watch: input.watch, replayPending: input.pending, reportersGone: input.gone }).health;
-          recorded.set(rollout.key, { input, entry: entryOf(aggregate, now, health, figures) });
-        }
+        if (before !== undefined && sameInput(before.input, input)) before.entry = { ...before.entry, at: now };
+        else recorded.set(rollout.key, { input, entry: entryOf(aggregate, now, statusFrom(aggregate, input), figures) });
         board.set(rollout.key, recorded.get(rollout.key)!.entry);
       }
       const keys = new Set(aggregates.map((a) => a.rollout.key));
