@@ -497,3 +497,25 @@ export const measureInputs = sqliteTable('measure_inputs', {
   rolloutId: integer('rollout_id').primaryKey(),
   changes: integer('changes').notNull(),
 });
+
+/**
+ * The count sums of every cohort window the controller watches, kept by triggers on `cohort_counts`
+ * as counts are written (migration 0021; health/window-sums.ts says how a pass reads and moves them):
+ * every counter over buckets from `lo` on, and `due`, what was received in [lo, de). So a pass over
+ * busy rollouts reads a row per cohort, not the seconds and minutes of its window.
+ */
+export const countWindows = sqliteTable(
+  'count_windows',
+  {
+    rolloutId: integer('rollout_id').notNull(),
+    cohort: text('cohort').notNull(),
+    path: text('path').$type<Path>().notNull(),
+    /** First bucket (unix s) summed. */
+    lo: integer('lo').notNull(),
+    /** `due` sums `received` of the buckets in [lo, de). */
+    de: integer('de').notNull(),
+    due: integer('due').notNull(),
+    ...counterColumns(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.cohort, t.path] })],
+);

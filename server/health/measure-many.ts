@@ -13,7 +13,7 @@ import type { Executor } from '../db/database.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { assembleHealth, explainDrops, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
 import { dueMsOf } from './settle.ts';
-import { jsonArgs, ledgerCountsMany, windowSumsMany } from './rollups.ts';
+import { jsonArgs, ledgerCountsMany, windowSumsMany, type CountSums, type WindowCell } from './rollups.ts';
 import { latencySumsMany, type LatencyRow } from './store.ts';
 import { withdrawNoise } from './withdraw.ts';
 
@@ -46,7 +46,14 @@ export async function settleMany(ex: Executor, aggregates: RolloutAggregate[], n
   return { dueMs, latency };
 }
 
-export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled?: Settled }): Promise<Map<number, RolloutHealth>> {
+/** Count sums of many cells in the order asked: `windowSumsMany`'s, or the same read from the controller's kept rows (window-sums.ts). */
+export type SumsOf = (cells: WindowCell[]) => Promise<(CountSums | undefined)[]>;
+
+export async function measureMany(
+  ex: Executor,
+  aggregates: RolloutAggregate[],
+  options: { now: number; horizons: Map<number, number>; settled?: Settled; sums?: SumsOf },
+): Promise<Map<number, RolloutHealth>> {
   if (aggregates.length === 0) return new Map();
   const settled = options.settled ?? (await settleMany(ex, aggregates, options.now));
   const windows = aggregates.map((aggregate) =>
@@ -65,15 +72,14 @@ export async function measureMany(ex: Executor, aggregates: RolloutAggregate[], 
   const planned: Planned[] = aggregates.map((aggregate, i) => ({ aggregate, window: windows[i]!, plans: planCohorts(aggregate, windows[i]!, withTraffic.get(aggregate.rollout.id) ?? new Set()) }));
   // One cell per planned cohort; both reads take them all as one JSON argument (rollups.ts).
   const cells = planned.flatMap(({ aggregate, window, plans }) => plans.map((plan) => ({ rolloutId: aggregate.rollout.id, cohort: plan.name, path: MEASURED_PATH[plan.kind], since: plan.since, dueBefore: window.dueBefore })));
-  const [sumsAt, ledgerAt] = await Promise.all([windowSumsMany(ex, cells), ledgerCountsMany(ex, cells)]);
+  const [sumsAt, ledgerAt] = await Promise.all([(options.sums ?? ((asked) => windowSumsMany(ex, asked)))(cells), ledgerCountsMany(ex, cells)]);
 
   const result = new Map<number, RolloutHealth>();
   let at = 0;
   for (const { aggregate, window, plans } of planned) {
-    const figures = plans.map((plan) => {
+    const figures = plans.map(() => {
       const index = at++;
-      const found = sumsAt[index];
-      return figuresOf(plan, new Map(found === undefined ? [] : [[MEASURED_PATH[plan.kind], found]]), ledgerAt[index] ?? {});
+      return figuresOf(sumsAt[index], ledgerAt[index] ?? {});
     });
     await explainDrops(ex, aggregate.rollout.id, plans, figures);
     // Noise withdrawal reads only for a rollout with mismatches in its window (see withdraw.ts).

@@ -30,6 +30,7 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { watchOf, windowOf, type RolloutHealth } from './measure.ts';
 import { measureMany, type Settled } from './measure-many.ts';
 import type { LatencyRow } from './store.ts';
+import type { WindowSums } from './window-sums.ts';
 
 interface Kept {
   /** Version, window start, epoch, window length, due time and watch, as one string. */
@@ -59,7 +60,7 @@ function sameLatency(a: LatencyRow[], b: LatencyRow[]): boolean {
   return true;
 }
 
-export function createMeasureMemo() {
+export function createMeasureMemo(windowSums?: WindowSums) {
   const kept = new Map<number, Kept>();
 
   return {
@@ -96,7 +97,7 @@ export function createMeasureMemo() {
           health.set(rollout.id, before.health);
         } else stale.push(aggregate);
       }
-      const fresh = await measureMany(ex, stale, options);
+      const fresh = await measureMany(ex, stale, { ...options, ...(windowSums === undefined ? {} : { sums: (cells) => windowSums.sums(cells, ids) }) });
       for (const aggregate of stale) {
         const id = aggregate.rollout.id;
         const measured = fresh.get(id)!;

@@ -30,10 +30,9 @@ export interface CountSums extends Counts {
   due: number;
 }
 
+/** Every counter at zero, as one literal: every sums object has the same shape, which the pass's figures are copied from thousands of times. */
 export function zeroSums(): CountSums {
-  const sums = { due: 0 } as CountSums;
-  for (const c of COUNTERS) sums[c] = 0;
-  return sums;
+  return { due: 0, received: 0, processed: 0, failed: 0, compared: 0, mismatched: 0, skipped: 0, dropped: 0 } satisfies Record<'due' | (typeof COUNTERS)[number], 0>;
 }
 
 /** Half-open [lo, hi) ranges of unix seconds: per-second rows below and above, whole minutes between. */
@@ -85,10 +84,8 @@ export function jsonArgs<const N extends readonly string[]>(names: N) {
 }
 
 /** What each part of a window sums, in the order of its JSON array: the due count, then every counter. */
-const PART_FIELDS = ['due', ...COUNTERS] as const satisfies readonly (keyof CountSums)[];
+export const PART_FIELDS = ['due', ...COUNTERS] as const satisfies readonly (keyof CountSums)[];
 const partSums = (due: string) => [due, ...COUNTERS.map((c) => `sum(${c})`)].join(', ');
-const WINDOW_CELL = jsonArgs(['rid', 'cohort', 'path', 'lo', 'de']);
-
 /** A row of `windowSumsMany`'s read: the cell's index, its head and minutes as JSON arrays of PART_FIELDS, its tail's due count. */
 interface WindowSumsRow {
   i: number;
@@ -97,24 +94,44 @@ interface WindowSumsRow {
   tail: number | null;
 }
 
+/** What a window's args hold per cell: rollout, cohort, path, its first bucket `lo` and the end `de` (exclusive) of its due buckets, unix s. */
+export const WINDOW_CELL = jsonArgs(['rid', 'cohort', 'path', 'lo', 'de']);
+
+/** A cell's `lo` and `de` (unix s): its due buckets are [lo, de), de ≥ lo. */
+export function cellBuckets(cell: WindowCell): { lo: number; de: number } {
+  const lo = Math.floor(cell.since / 1000);
+  return { lo, de: Math.max(lo, Math.floor(cell.dueBefore / 1000) + 1) };
+}
+
+/**
+ * `WITH … s AS (…)`: for every cell of `args` (WINDOW_CELL rows, with `i` its index), its head and
+ * minutes as JSON arrays of PART_FIELDS and its tail's due count; `windowSumsMany` reads it, and
+ * window-sums.ts fills its kept rows from it.
+ */
+export function windowParts(args: string) {
+  // countPieces, in SQL: lo, the first whole minute m0, the due range's end de and its last whole minute's end dm.
+  // Three index ranges per cohort: seconds [lo, m0), minutes from m0 on, and the due range's seconds past its minutes.
+  return sql`
+    WITH a AS (SELECT key AS i, ${WINDOW_CELL.columns} FROM json_each(${args})),
+      p AS MATERIALIZED (SELECT *, (lo + 59) / 60 * 60 AS m0, max((lo + 59) / 60 * 60, de / 60 * 60) AS dm FROM a),
+      s AS (SELECT p.i AS i, p.rid AS rid, p.cohort AS cohort, p.path AS path, p.lo AS lo, p.de AS de,
+        (SELECT json_array(${sql.raw(partSums('sum(CASE WHEN c.bucket < p.de THEN c.received ELSE 0 END)'))}) FROM cohort_counts AS c
+          WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.lo AND c.bucket < p.m0) AS head,
+        (SELECT json_array(${sql.raw(partSums('sum(CASE WHEN c.bucket < p.dm THEN c.received ELSE 0 END)'))}) FROM count_minutes AS c
+          WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.m0) AS minutes,
+        (SELECT sum(c.received) FROM cohort_counts AS c
+          WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.dm AND c.bucket < p.de) AS tail
+      FROM p)`;
+}
+
+/** The cells of `cells` as WINDOW_CELL's argument. */
+export const windowArgs = (cells: WindowCell[]): string => WINDOW_CELL.pack(cells.map((c) => ({ rid: c.rolloutId, cohort: c.cohort, path: c.path, ...cellBuckets(c) })));
+
 /** Count sums of many cohorts' windows in one read, in the order asked (undefined: no counts at all). */
 export async function windowSumsMany(ex: Executor, cells: WindowCell[]): Promise<(CountSums | undefined)[]> {
   if (cells.length === 0) return [];
   // Five values a cell: what it costs to unpack them from JSON is, with a thousand rollouts, a good part of the read.
-  const args = WINDOW_CELL.pack(cells.map((c) => ({ rid: c.rolloutId, cohort: c.cohort, path: c.path, lo: Math.floor(c.since / 1000), de: Math.max(Math.floor(c.since / 1000), Math.floor(c.dueBefore / 1000) + 1) })));
-  // countPieces, in SQL: lo, the first whole minute m0, the due range's end de and its last whole minute's end dm.
-  // Three index ranges per cohort: seconds [lo, m0), minutes from m0 on, and the due range's seconds past its minutes.
-  const rows = await ex.all<WindowSumsRow>(sql`
-    WITH a AS (SELECT key AS i, ${WINDOW_CELL.columns} FROM json_each(${args})),
-      p AS MATERIALIZED (SELECT *, (lo + 59) / 60 * 60 AS m0, max((lo + 59) / 60 * 60, de / 60 * 60) AS dm FROM a)
-    SELECT p.i AS i,
-      (SELECT json_array(${sql.raw(partSums('sum(CASE WHEN c.bucket < p.de THEN c.received ELSE 0 END)'))}) FROM cohort_counts AS c
-        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.lo AND c.bucket < p.m0) AS head,
-      (SELECT json_array(${sql.raw(partSums('sum(CASE WHEN c.bucket < p.dm THEN c.received ELSE 0 END)'))}) FROM count_minutes AS c
-        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.m0) AS minutes,
-      (SELECT sum(c.received) FROM cohort_counts AS c
-        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= p.dm AND c.bucket < p.de) AS tail
-    FROM p`);
+  const rows = await ex.all<WindowSumsRow>(sql`${windowParts(windowArgs(cells))} SELECT i, head, minutes, tail FROM s`);
   const out: (CountSums | undefined)[] = cells.map(() => undefined);
   for (const row of rows) {
     // A part without rows sums to nulls.

@@ -11,6 +11,7 @@ import { horizonOf, reportersOfRollouts, reportersView, reportersWithin, type Re
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import { measureMany, settleMany, type Settled } from './measure-many.ts';
 import { createMeasureMemo } from './measure-memo.ts';
+import { createWindowSums } from './window-sums.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
 import type { DiffEntry } from '@rollcall/protocol';
@@ -37,7 +38,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
   const { database, clock, rollouts } = deps;
   const db = database.db;
   /** What the controller's passes measured, kept while it still stands (measure-memo.ts). */
-  const watched = createMeasureMemo();
+  const watched = createMeasureMemo(createWindowSums(database));
 
   /** Measured with the rollout's reporters (messages are due only as far as every live one has reported), and judged. */
   async function judged(aggregate: RolloutAggregate, now: number, windowSeconds?: number) {
