@@ -10,12 +10,19 @@
  * the figure is about the controller's reads, not about seeding.
  */
 import type { InValue } from '@libsql/client';
-import { createApp } from '../../server/app.ts';
-import { systemClock } from '../../server/clock.ts';
-import { openDatabase } from '../../server/db/database.ts';
-import { silentLogger } from '../../server/logger.ts';
 import { cloneRollouts } from './seed.ts';
 import { median, percentile, progress } from './stats.ts';
+
+/**
+ * The server as `npm start` runs it: its build (`npm run bench` builds first), not its sources through
+ * tsx, whose transform names every function it creates; at 1,000 rollouts that alone made a pass's
+ * assembly of figures several times slower than the build's.
+ */
+const built = <T>(path: string): Promise<T> => import(new URL(`../../dist/server/${path}`, import.meta.url).href) as Promise<T>;
+const { createApp } = await built<typeof import('../../server/app.ts')>('app.js');
+const { systemClock } = await built<typeof import('../../server/clock.ts')>('clock.js');
+const { openDatabase } = await built<typeof import('../../server/db/database.ts')>('db/database.js');
+const { silentLogger } = await built<typeof import('../../server/logger.ts')>('logger.js');
 
 const COHORTS = 10;
 const WINDOW_S = 600;
