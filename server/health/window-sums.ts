@@ -52,13 +52,15 @@ const counters = (alias: string) => COUNTERS.map((c) => `${alias}.${c}`).join(',
 /** A kept row as read: the cell's index, the row's due line, `due` at the cell's due line, then COUNTERS. */
 type KeptRow = [number, number, number, ...number[]];
 
+/** A row `w`'s due count carried to the due line of the cell `p`: plus (or minus) what was received in the seconds between. */
+const DUE_AT_P = sql.raw(`w.due + (CASE WHEN p.de > w.de THEN 1 ELSE -1 END) * coalesce((SELECT sum(c.received) FROM cohort_counts AS c
+  WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= min(w.de, p.de) AND c.bucket < max(w.de, p.de)), 0)`);
+
 /** Each found cell's row, as JSON: `due` carried from the row's due line `w.de` to the cell's `p.de`. */
 function readStatement(args: string): SQL {
   return sql`
     WITH p AS MATERIALIZED (SELECT key AS i, ${WINDOW_CELL.columns} FROM json_each(${args}))
-    SELECT json_group_array(json_array(p.i, w.de, CASE WHEN w.de = p.de THEN w.due
-      ELSE w.due + (CASE WHEN p.de > w.de THEN 1 ELSE -1 END) * coalesce((SELECT sum(c.received) FROM cohort_counts AS c
-        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= min(w.de, p.de) AND c.bucket < max(w.de, p.de)), 0) END,
+    SELECT json_group_array(json_array(p.i, w.de, CASE WHEN w.de = p.de THEN w.due ELSE ${DUE_AT_P} END,
       ${sql.raw(counters('w'))})) AS kept
     FROM p JOIN count_windows AS w ON w.rollout_id = p.rid AND w.cohort = p.cohort AND w.path = p.path AND w.lo = p.lo`;
 }
@@ -86,8 +88,7 @@ type Move = [number, string, string, number, number];
 function advanceStatement(moves: Move[]): InStatement {
   return statementOf(sql`
     WITH p AS MATERIALIZED (SELECT value ->> 0 AS rid, value ->> 1 AS cohort, value ->> 2 AS path, value ->> 3 AS lo, value ->> 4 AS de FROM json_each(${JSON.stringify(moves)}))
-    UPDATE count_windows AS w SET de = p.de, due = w.due + (CASE WHEN p.de > w.de THEN 1 ELSE -1 END) * coalesce((SELECT sum(c.received) FROM cohort_counts AS c
-        WHERE c.rollout_id = p.rid AND c.cohort = p.cohort AND c.path = p.path AND c.bucket >= min(w.de, p.de) AND c.bucket < max(w.de, p.de)), 0)
+    UPDATE count_windows AS w SET de = p.de, due = ${DUE_AT_P}
     FROM p WHERE w.rollout_id = p.rid AND w.cohort = p.cohort AND w.path = p.path AND w.lo = p.lo`);
 }
 
