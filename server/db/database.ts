@@ -27,7 +27,9 @@ import { createClient, type Client, type InStatement, type InValue, type ResultS
 import Libsql from 'libsql';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
+import { openHttp } from '@libsql/hrana-client';
 import { httpFetch, uncompressedFetch } from './http-fetch.ts';
+import { keptStreams } from './kept-streams.ts';
 import * as schema from './schema.ts';
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -141,10 +143,16 @@ export function filePathOf(url: string): string | null {
   return rest.startsWith('//') ? new URL(url).pathname : rest;
 }
 
+/** As many streams as the client's own concurrency; sqld expires a stream idle for 10 s, so one idle for 5 s is not reused. */
+const KEPT_STREAMS = { size: 4, idleMs: 5_000 };
+
 export async function openDatabase(options: { url: string; authToken?: string | undefined }): Promise<Database> {
   const path = filePathOf(options.url);
   if (path !== null && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000, concurrency: 4, ...(path === null ? { fetch: options.url.startsWith('http:') ? httpFetch() : uncompressedFetch } : {}) });
+  const fetch = path === null ? (options.url.startsWith('http:') ? httpFetch() : uncompressedFetch) : undefined;
+  const opened = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000, concurrency: 4, ...(fetch === undefined ? {} : { fetch }) });
+  // Over HTTP, statements and batches go on kept streams (kept-streams.ts): a stream of its own each cost sqld a connection.
+  const client = opened.protocol === 'http' && /^https?:/.test(options.url) ? keptStreams(opened, openHttp(options.url.split('?')[0]!, options.authToken, fetch), KEPT_STREAMS) : opened;
   try {
     if (path !== null) await client.execute('PRAGMA journal_mode=WAL');
     const db = drizzle(client, { schema });
