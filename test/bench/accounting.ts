@@ -1,6 +1,6 @@
 /**
  * The accounting figures, against a real server process on an embedded
- * database (started as `npm start` starts it): ingest throughput end to end
+ * database (its build, started as `npm start` starts it): ingest throughput end to end
  * with the server's RSS under that load, the time from a cohort's losses
  * becoming due to every SDK on the stream routing it to old, and the SDK's
  * memory with 100,000 messages in flight.
@@ -45,8 +45,9 @@ async function harness(deployment: Deployment = {}): Promise<Harness> {
   const dbUrl = deployment.dbUrl ?? temp!.url;
   const env = { ROLLCALL_DB_URL: dbUrl, ROLLCALL_ADMIN_KEY: ADMIN, ...deployment.env };
   // The first server migrates the database; the others start on the migrated schema.
-  const server = await startServer(env, 60_000);
-  const servers = [server, ...(await Promise.all(Array.from({ length: (deployment.servers ?? 1) - 1 }, () => startServer(env, 60_000))))];
+  // The build, as `npm start` runs it (npm run bench builds it first).
+  const server = await startServer(env, 60_000, { built: true });
+  const servers = [server, ...(await Promise.all(Array.from({ length: (deployment.servers ?? 1) - 1 }, () => startServer(env, 60_000, { built: true }))))];
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as any;
@@ -112,8 +113,10 @@ export async function measureIngest(options: { clients: number; seconds: number;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, ...h.servers.map((s) => rssMb(s.child.pid!)))), 100);
   let byId = 0;
   // CPU of the servers (and the database server, when there is one) over the rounds' traffic and drain.
-  const pids = [...h.servers.map((s) => s.child.pid!), ...(options.cpuPids ?? [])];
+  const serverPids = h.servers.map((s) => s.child.pid!);
+  const pids = [...serverPids, ...(options.cpuPids ?? [])];
   let cpu = 0;
+  let serverCpu = 0;
   let counted = 0;
   for (let round = 0; round < options.rounds; round++) {
     progress(`ingest round ${round + 1}/${options.rounds}: ${options.clients} SDKs over ${h.servers.length} server(s) for ${options.seconds} s`);
@@ -124,6 +127,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
     const before = await committed();
     const commitsBefore = await commits();
     const cpuBefore = cpuOf(pids);
+    const serverCpuBefore = cpuOf(serverPids);
     const started = performance.now();
     const stopAt = started + options.seconds * 1000;
     let sent = 0;
@@ -156,6 +160,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
     const elapsed = (performance.now() - started) / 1000;
     const got = (await committed()) - before;
     cpu += cpuOf(pids) - cpuBefore;
+    serverCpu += cpuOf(serverPids) - serverCpuBefore;
     counted += got;
     if (got !== sent) progress(`  committed ${got} of ${sent} messages in ${elapsed.toFixed(1)} s`);
     rates.push(got / elapsed);
@@ -170,7 +175,7 @@ export async function measureIngest(options: { clients: number; seconds: number;
   await h.close(() => {
     if (h.dbUrl.startsWith('file:')) dbBytes = fileBytes(h.dbUrl.slice('file:'.length));
   });
-  return { ingest_msgs_per_s: median(rates), msgs_per_cpu_s: counted / cpu, cpu_s: cpu, commits_per_s: median(commitRates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
+  return { ingest_msgs_per_s: median(rates), msgs_per_cpu_s: counted / cpu, cpu_s: cpu, server_cpu_s: serverCpu, commits_per_s: median(commitRates), server_rss_mb: peakRss, settledById: byId, openRowsLeft: openRows, messages: total, db_bytes: dbBytes };
 }
 
 /**

@@ -1,6 +1,10 @@
 /**
- * Starts the real server as `npm start` does (node --import tsx server/main.ts)
- * on a temporary database file and an ephemeral port, and talks to it over HTTP.
+ * Starts the real server on a temporary database file and an ephemeral port,
+ * and talks to it over HTTP: from its sources (node --import tsx
+ * server/main.ts) for tests, so a changed source is what runs; from the build
+ * (`built`, dist/server/main.js, what `npm start` runs) for benchmarks, which
+ * `npm run bench` builds first: tsx's transform names every closure it makes,
+ * which costs CPU on the hot paths a benchmark measures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +22,14 @@ export interface ServerProcess {
 /** Extra node flags for the server, such as `--cpu-prof` when profiling a benchmark. */
 const EXTRA_ARGS = process.env.ROLLCALL_SERVER_ARGS?.split(' ').filter((a) => a !== '') ?? [];
 
-export function runServer(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [...EXTRA_ARGS, '--import', 'tsx', 'server/main.ts'], {
+export interface ServerOptions {
+  /** Run the build (dist/server/main.js), as `npm start` does, rather than the sources. */
+  built?: boolean;
+}
+
+export function runServer(env: Record<string, string>, options: ServerOptions = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const entry = options.built === true ? ['dist/server/main.js'] : ['--import', 'tsx', 'server/main.ts'];
+  const child = spawn(process.execPath, [...EXTRA_ARGS, ...entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,8 +41,8 @@ export function runServer(env: Record<string, string>): { child: ChildProcess; o
   return { child, output: () => output, exited };
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const { child, output, exited } = runServer(env);
+export async function startServer(env: Record<string, string>, timeoutMs = 60_000, options: ServerOptions = {}): Promise<ServerProcess> {
+  const { child, output, exited } = runServer(env, options);
   const deadline = Date.now() + timeoutMs;
   let url: string | undefined;
   while (url === undefined) {
