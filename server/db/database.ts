@@ -143,6 +143,12 @@ export function filePathOf(url: string): string | null {
   return rest.startsWith('//') ? new URL(url).pathname : rest;
 }
 
+/** The HTTP address the client itself uses for a remote URL: `libsql:` is `https:` (`http:` with `?tls=0`), and the query is the client's options. */
+export function httpUrlOf(url: string): string {
+  const [base, query = ''] = url.split('?') as [string, string?];
+  return base.replace(/^libsql:/, new URLSearchParams(query).get('tls') === '0' ? 'http:' : 'https:');
+}
+
 /** As many streams as the client's own concurrency; sqld expires a stream idle for 10 s, so one idle for 5 s is not reused. */
 const KEPT_STREAMS = { size: 4, idleMs: 5_000 };
 
@@ -152,7 +158,7 @@ export async function openDatabase(options: { url: string; authToken?: string | 
   const fetch = path === null ? (options.url.startsWith('http:') ? httpFetch() : uncompressedFetch) : undefined;
   const opened = createClient({ url: options.url, authToken: options.authToken, timeout: 5_000, concurrency: 4, ...(fetch === undefined ? {} : { fetch }) });
   // Over HTTP, statements and batches go on kept streams (kept-streams.ts): a stream of its own each cost sqld a connection.
-  const client = opened.protocol === 'http' && /^https?:/.test(options.url) ? keptStreams(opened, openHttp(options.url.split('?')[0]!, options.authToken, fetch), KEPT_STREAMS) : opened;
+  const client = opened.protocol === 'http' ? keptStreams(opened, openHttp(httpUrlOf(options.url), options.authToken, fetch), KEPT_STREAMS) : opened;
   try {
     if (path !== null) await client.execute('PRAGMA journal_mode=WAL');
     const db = drizzle(client, { schema });

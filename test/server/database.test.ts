@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { filePathOf, openDatabase, type Database } from '../../server/db/database.ts';
+import { filePathOf, httpUrlOf, openDatabase, type Database } from '../../server/db/database.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
 
 const opened: { database: Database; dir: string }[] = [];
@@ -112,5 +112,12 @@ describe('the embedded database', () => {
     expect(filePathOf('file:///tmp/x.db')).toBe('/tmp/x.db');
     expect(filePathOf('file:/tmp/x.db?mode=rwc')).toBe('/tmp/x.db');
     expect(filePathOf('libsql://db.example.com')).toBeNull();
+  });
+
+  it('keeps streams at the HTTP address the client itself uses for a remote URL', () => {
+    expect(httpUrlOf('libsql://db.example.com')).toBe('https://db.example.com');
+    expect(httpUrlOf('libsql://localhost:8080?tls=0')).toBe('http://localhost:8080');
+    expect(httpUrlOf('http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+    expect(httpUrlOf('https://x.turso.io?authToken=t')).toBe('https://x.turso.io');
   });
 });

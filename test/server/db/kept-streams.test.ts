@@ -7,6 +7,7 @@
 import { createClient, LibsqlBatchError, LibsqlError, type Client } from '@libsql/client';
 import { openHttp } from '@libsql/hrana-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../server/db/database.ts';
 import { keptStreams } from '../../../server/db/kept-streams.ts';
 import { storageFault } from '../../../server/storage/faults.ts';
 import { startSqld, type Sqld } from '../../helpers/sqld.ts';
@@ -103,6 +104,18 @@ describe('kept streams', () => {
     const seen = await Promise.all(Array.from({ length: 6 }, () => markOf(client)));
     for (const id of seen) expect(marks).toContain(id);
   });
+
+  it('is what a database opened on a libsql server runs on, for http: and libsql: URLs alike', async () => {
+    for (const url of [sqld.url, `${sqld.url.replace(/^http:/, 'libsql:')}?tls=0`]) {
+      const database = await openDatabase({ url });
+      try {
+        const marked = await mark(database.client);
+        expect(await markOf(database.client)).toBe(marked);
+      } finally {
+        database.close();
+      }
+    }
+  }, 30_000);
 
   it('sends a request again on a new stream when the server has forgotten the kept one (restarted)', async () => {
     const client = kept({ size: 1, idleMs: 60_000 });
