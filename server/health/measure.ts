@@ -254,6 +254,8 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
     const verdicts = guarded
       ? verdictsOf({ figures: f, baseline, noise: { runs: noise.runs, fields: noise.fields[i] ?? [] }, latency, epoch: window.epoch }, guards, rates).filter((v) => applies(v.guard))
       : [];
+    // The figures copied by name, not spread: a spread in the middle of a literal copies property by property
+    // through the runtime (about a fifth of assembling eleven thousand cohorts), and one first made it slower still.
     return {
       name: plan.name,
       kind: plan.kind,
@@ -261,7 +263,18 @@ export function assembleHealth(aggregate: RolloutAggregate, window: MeasureWindo
       path: MEASURED_PATH[plan.kind],
       band: plan.cohort === undefined ? null : { from: plan.cohort.fromBp, to: plan.cohort.toBp },
       since: plan.since,
-      ...f,
+      due: f.due,
+      received: f.received,
+      processed: f.processed,
+      failed: f.failed,
+      compared: f.compared,
+      mismatched: f.mismatched,
+      skipped: f.skipped,
+      dropped: f.dropped,
+      lost: f.lost,
+      late: f.late,
+      pending: f.pending,
+      droppedBy: f.droppedBy,
       withdrawn: noise.withdrawn[i]!,
       open: open.get(plan.name) ?? 0,
       rates,
