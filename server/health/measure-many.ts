@@ -10,6 +10,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
+import { rowsOf } from '../db/json-args.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { assembleHealth, explainDrops, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
 import { dueMsOf } from './settle.ts';
@@ -26,10 +27,8 @@ interface Planned {
 /** A pseudo-cohort asked about: has it traffic since the bucket (unix s) its window starts in? */
 const PSEUDO_CELL = jsonArgs(['rid', 'cohort', 'bucket']);
 /** A row of that read: a pseudo-cohort with traffic. */
-interface TrafficRow {
-  rolloutId: number;
-  cohort: string;
-}
+/** A pseudo cohort with traffic in its rollout's window: the rollout and the cohort. */
+type TrafficRow = [rolloutId: number, cohort: string];
 
 /** Guard figures of every rollout, by rollout id; `horizons` holds each one's judging horizon (default `now`). */
 export interface Settled {
@@ -62,12 +61,15 @@ export async function measureMany(
 
   const pseudo = PSEUDO_CELL.pack(aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => ({ rid: a.rollout.id, cohort, bucket: Math.floor(windows[i]!.from / 1000) }))));
   const arg = (name: 'rid' | 'cohort' | 'bucket') => PSEUDO_CELL.at('p', name);
-  const traffic = await ex.all<TrafficRow>(sql`
-    SELECT ${arg('rid')} AS rolloutId, ${arg('cohort')} AS cohort FROM json_each(${pseudo}) AS p
+  // One JSON value (json-args.ts): at 1,000 rollouts, a row each.
+  const traffic = rowsOf<TrafficRow>(
+    await ex.all<{ rows: string | null }>(sql`
+    SELECT json_group_array(json_array(${arg('rid')}, ${arg('cohort')})) AS rows FROM json_each(${pseudo}) AS p
     WHERE EXISTS (SELECT 1 FROM cohort_counts c WHERE c.rollout_id = ${arg('rid')} AND c.cohort = ${arg('cohort')}
-      AND c.path IN ('old', 'new', 'shadow') AND c.bucket >= ${arg('bucket')})`);
+      AND c.path IN ('old', 'new', 'shadow') AND c.bucket >= ${arg('bucket')})`),
+  );
   const withTraffic = new Map<number, Set<string>>();
-  for (const row of traffic) withTraffic.set(Number(row.rolloutId), (withTraffic.get(Number(row.rolloutId)) ?? new Set()).add(row.cohort));
+  for (const [rolloutId, cohort] of traffic) withTraffic.set(rolloutId, (withTraffic.get(rolloutId) ?? new Set()).add(cohort));
 
   const planned: Planned[] = aggregates.map((aggregate, i) => ({ aggregate, window: windows[i]!, plans: planCohorts(aggregate, windows[i]!, withTraffic.get(aggregate.rollout.id) ?? new Set()) }));
   // One cell per planned cohort; both reads take them all as one JSON argument (rollups.ts).

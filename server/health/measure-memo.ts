@@ -26,6 +26,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
+import { rowsOf } from '../db/json-args.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { watchOf, windowOf, type RolloutHealth } from './measure.ts';
 import { measureMany, type Settled } from './measure-many.ts';
@@ -43,12 +44,8 @@ interface Kept {
   health: RolloutHealth;
 }
 
-/** A row of the inputs read: how often the rollout's rows changed, and whether it has any lost, late or replayed rows. */
-interface InputsRow {
-  id: number;
-  changes: number;
-  bad: number;
-}
+/** A row of the inputs read: the rollout, how often its rows changed, and whether it has any lost, late or replayed rows (1 or 0). */
+type InputsRow = [id: number, changes: number, bad: number];
 
 function sameLatency(a: LatencyRow[], b: LatencyRow[]): boolean {
   if (a.length !== b.length) return false;
@@ -75,10 +72,12 @@ export function createMeasureMemo(windowSums?: WindowSums) {
       for (const id of kept.keys()) if (!passed.has(id)) kept.delete(id);
       if (aggregates.length === 0) return { health: new Map(), measured: 0 };
       // Read before any figure: see the header.
-      const rows = await ex.all<InputsRow>(sql`
-        SELECT r.value AS id, coalesce(m.changes, 0) AS changes, EXISTS (SELECT 1 FROM ledger_totals AS t WHERE t.rollout_id = r.value) AS bad
-        FROM json_each(${JSON.stringify(ids)}) AS r LEFT JOIN measure_inputs AS m ON m.rollout_id = r.value`);
-      const inputs = new Map(rows.map((r) => [Number(r.id), { changes: Number(r.changes), bad: Number(r.bad) !== 0 }]));
+      const rows = rowsOf<InputsRow>(
+        await ex.all<{ rows: string | null }>(sql`
+        SELECT json_group_array(json_array(r.value, coalesce(m.changes, 0), EXISTS (SELECT 1 FROM ledger_totals AS t WHERE t.rollout_id = r.value))) AS rows
+        FROM json_each(${JSON.stringify(ids)}) AS r LEFT JOIN measure_inputs AS m ON m.rollout_id = r.value`),
+      );
+      const inputs = new Map(rows.map(([id, changes, bad]) => [id, { changes, bad: bad !== 0 }]));
 
       const health = new Map<number, RolloutHealth>();
       const stale: RolloutAggregate[] = [];

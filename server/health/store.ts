@@ -7,6 +7,7 @@
 import { and, count, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import { COUNTERS, type Counts, type DropReason } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
+import { among } from '../db/json-args.ts';
 import { cohortCounts, droppedEvents, latencyCounts, ledgerTotals, messages, mismatchSamples } from '../db/schema.ts';
 import { ledgerCountsMany, windowSumsMany, zeroSums, type CountSums } from './rollups.ts';
 
@@ -67,7 +68,7 @@ export async function lostPendingMany(ex: Executor, rolloutIds: number[]): Promi
   const rows = await ex
     .select({ rolloutId: ledgerTotals.rolloutId, n: sql<number>`sum(${ledgerTotals.n})` })
     .from(ledgerTotals)
-    .where(and(inArray(ledgerTotals.rolloutId, rolloutIds), eq(ledgerTotals.status, 'lost')))
+    .where(and(sql`${ledgerTotals.rolloutId} IN ${among(rolloutIds)}`, eq(ledgerTotals.status, 'lost')))
     .groupBy(ledgerTotals.rolloutId);
   return new Map(rows.map((r) => [r.rolloutId, Number(r.n)]));
 }

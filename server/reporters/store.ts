@@ -4,8 +4,9 @@
  * all through watch.ts. Every write names the instance, and the rollout where
  * it means one.
  */
-import { and, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, gte, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor, SqlTransaction, Transaction } from '../db/database.ts';
+import { among } from '../db/json-args.ts';
 import { reporters } from '../db/schema.ts';
 
 export type ReporterRow = typeof reporters.$inferSelect;
@@ -83,7 +84,7 @@ export async function reportersOfMany(ex: Executor, rolloutIds: number[], since:
   return ex
     .select()
     .from(reporters)
-    .where(and(inArray(reporters.rolloutId, rolloutIds), gte(reporters.lastEventAt, since), isNull(reporters.leftAt)));
+    .where(and(sql`${reporters.rolloutId} IN ${among(rolloutIds)}`, gte(reporters.lastEventAt, since), isNull(reporters.leftAt)));
 }
 
 /**

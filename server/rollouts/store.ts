@@ -7,6 +7,7 @@
 import { and, asc, eq, gt, inArray, or, sql, type GetColumnData, type SQL } from 'drizzle-orm';
 import type { Path } from '@rollcall/protocol';
 import type { Executor, Transaction } from '../db/database.ts';
+import { rowsOf } from '../db/json-args.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
 import { VersionConflict } from '../errors.ts';
 import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
@@ -220,7 +221,12 @@ function watchedAt(now: number, defaultWatchSeconds: number): SQL {
 
 /** The ids and versions of the rollouts the controller watches, in key order: what a pass reads before it loads any of them again. */
 export async function controlledVersions(ex: Executor, now: number, defaultWatchSeconds: number): Promise<{ id: number; version: number }[]> {
-  return ex.select({ id: rollouts.id, version: rollouts.version }).from(rollouts).where(watchedAt(now, defaultWatchSeconds)).orderBy(asc(rollouts.key));
+  // One JSON value (json-args.ts), each row with its rank in key order (an aggregate's input order is not promised).
+  const found = await ex.all<{ rows: string | null }>(sql`SELECT json_group_array(json_array(id, version, rank)) AS rows FROM (
+    SELECT ${rollouts.id} AS id, ${rollouts.version} AS version, row_number() OVER (ORDER BY ${rollouts.key}) AS rank FROM ${rollouts} WHERE ${watchedAt(now, defaultWatchSeconds)})`);
+  return rowsOf<[number, number, number]>(found)
+    .sort((a, b) => a[2] - b[2])
+    .map(([id, version]) => ({ id, version }));
 }
 
 /**
