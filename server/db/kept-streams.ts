@@ -23,7 +23,10 @@
  * left inside a transaction is not worth keeping); a request that meets a
  * stream the server no longer knows, so that nothing of it ran, is sent
  * again on a new one. Interactive transactions, migrations and the rest go to
- * the client as they are.
+ * the client as they are. What a statement leaves on its connection (an open
+ * `BEGIN`, a `PRAGMA`, an `ATTACH`) would now stay for the next request on that
+ * stream: nothing sent through `execute` may leave any (transactions go to
+ * `transaction`, and the one PRAGMA Rollcall runs is for a local file).
  */
 import * as hrana from '@libsql/hrana-client';
 import { LibsqlBatchError, LibsqlError, type Client, type InArgs, type InStatement, type ResultSet, type TransactionMode } from '@libsql/core/api';
@@ -80,8 +83,10 @@ export function keptStreams(inner: Client, remote: hrana.HttpClient, options: Ke
   const idle: Kept[] = [];
   const waiting: ((kept: Kept | null) => void)[] = [];
   let open = 0;
+  let closed = false;
 
   function take(): Promise<Kept | null> {
+    if (closed) return Promise.reject(new LibsqlError('The client is closed', 'CLIENT_CLOSED'));
     const now = performance.now();
     for (let kept = idle.pop(); kept !== undefined; kept = idle.pop()) {
       if (now - kept.usedAt <= options.idleMs && !kept.stream.closed) return Promise.resolve(kept);
@@ -112,14 +117,15 @@ export function keptStreams(inner: Client, remote: hrana.HttpClient, options: Ke
     let kept = await take();
     for (let attempt = 0; ; attempt++) {
       const fresh = kept === null;
-      kept ??= { stream: remote.openStream(), usedAt: 0 };
       try {
+        // Opened inside the try: on a closed client it throws, and the slot must still be handed on.
+        kept ??= { stream: remote.openStream(), usedAt: 0 };
         const result = await work(kept.stream);
         give(kept, true);
         return result;
       } catch (error) {
         const retry = !fresh && attempt === 0 && staleStream(error);
-        kept.stream.close();
+        kept?.stream.close();
         if (retry) {
           kept = null;
           continue;
@@ -180,7 +186,10 @@ export function keptStreams(inner: Client, remote: hrana.HttpClient, options: Ke
     sync: () => inner.sync(),
     reconnect: () => inner.reconnect(),
     close() {
+      closed = true;
       for (const kept of idle.splice(0)) kept.stream.close();
+      // Requests waiting for a stream go on to open one, which a closed client refuses: each fails, none hangs.
+      for (const next of waiting.splice(0)) next(null);
       remote.close();
       inner.close();
     },

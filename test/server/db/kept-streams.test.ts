@@ -117,6 +117,19 @@ describe('kept streams', () => {
     }
   }, 30_000);
 
+  it('fails what waits for a stream and what comes after close(), rather than leaving it waiting', async () => {
+    const client = keptStreams(createClient({ url: sqld.url }), openHttp(sqld.url), { size: 1, idleMs: 5_000 });
+    const asked = Array.from({ length: 5 }, (_, i) =>
+      client.execute({ sql: 'SELECT ?', args: [i] }).then(
+        () => 'answered',
+        (error: unknown) => (error instanceof LibsqlError ? 'failed' : 'other'),
+      ),
+    );
+    client.close();
+    expect(await Promise.all(asked)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    await expect(client.execute('SELECT 1')).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
   it('sends a request again on a new stream when the server has forgotten the kept one (restarted)', async () => {
     const client = kept({ size: 1, idleMs: 60_000 });
     const marked = await mark(client);
