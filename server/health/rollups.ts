@@ -23,6 +23,7 @@
 import { sql } from 'drizzle-orm';
 import { COUNTERS, type Counts } from '@rollcall/protocol';
 import type { Executor } from '../db/database.ts';
+import { among } from '../db/json-args.ts';
 
 /** A cohort's counts over a window, per path: every counter, and those received past the grace. */
 export interface CountSums extends Counts {
@@ -170,7 +171,7 @@ export async function ledgerCountsMany(ex: Executor, cells: WindowCell[]): Promi
   if (cells.length === 0) return out;
   // Only cohorts that ever had a lost, late or replayed message are read further: one small read finds them.
   const ids = [...new Set(cells.map((c) => c.rolloutId))];
-  const bad = await ex.all<{ rid: number; cohort: string }>(sql`SELECT DISTINCT rollout_id AS rid, cohort FROM ledger_totals WHERE rollout_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+  const bad = await ex.all<{ rid: number; cohort: string }>(sql`SELECT DISTINCT rollout_id AS rid, cohort FROM ledger_totals WHERE rollout_id IN ${among(ids)}`);
   const badSet = new Set(bad.map((b) => `${b.rid}/${b.cohort}`));
   const asked = cells.flatMap((c, i) => (badSet.has(`${c.rolloutId}/${c.cohort}`) ? [i] : []));
   if (asked.length === 0) return out;

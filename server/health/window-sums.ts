@@ -37,6 +37,7 @@ import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import type { InStatement, InValue } from '@libsql/client';
 import { COUNTERS } from '@rollcall/protocol';
 import type { Database } from '../db/database.ts';
+import { among, rowsOf } from '../db/json-args.ts';
 import { cellBuckets, PART_FIELDS, WINDOW_CELL, windowArgs, windowParts, windowSumsMany, zeroSums, type CountSums, type WindowCell } from './rollups.ts';
 
 /** A kept row moves its due line at least this often (seconds of due line), and otherwise stays. */
@@ -61,7 +62,7 @@ function readStatement(args: string): SQL {
   return sql`
     WITH p AS MATERIALIZED (SELECT key AS i, ${WINDOW_CELL.columns} FROM json_each(${args}))
     SELECT json_group_array(json_array(p.i, w.de, CASE WHEN w.de = p.de THEN w.due ELSE ${DUE_AT_P} END,
-      ${sql.raw(counters('w'))})) AS kept
+      ${sql.raw(counters('w'))})) AS rows
     FROM p JOIN count_windows AS w ON w.rollout_id = p.rid AND w.cohort = p.cohort AND w.path = p.path AND w.lo = p.lo`;
 }
 
@@ -95,13 +96,13 @@ function advanceStatement(moves: Move[]): InStatement {
 /** Deletes the rows of `rollouts` that are not among their `cells`. */
 function sweepStatement(rollouts: number[], cells: WindowCell[]): InStatement {
   const keys = JSON.stringify(cells.map((c) => [c.rolloutId, c.cohort, c.path]));
-  return statementOf(sql`DELETE FROM count_windows WHERE rollout_id IN (SELECT value FROM json_each(${JSON.stringify(rollouts)}))
+  return statementOf(sql`DELETE FROM count_windows WHERE rollout_id IN ${among(rollouts)}
     AND (rollout_id, cohort, path) NOT IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(${keys}))`);
 }
 
 /** Deletes the rows of every rollout not among `watched`. */
 function forgetStatement(watched: number[]): InStatement {
-  return statementOf(sql`DELETE FROM count_windows WHERE rollout_id NOT IN (SELECT value FROM json_each(${JSON.stringify(watched)}))`);
+  return statementOf(sql`DELETE FROM count_windows WHERE rollout_id NOT IN ${among(watched)}`);
 }
 
 export function createWindowSums(database: Pick<Database, 'db' | 'writeBatch'>) {
@@ -112,9 +113,9 @@ export function createWindowSums(database: Pick<Database, 'db' | 'writeBatch'>) 
 
   /** The kept sums of those cells (by index) whose row is for the same window start, with the row's due line. */
   async function read(cells: WindowCell[]): Promise<Map<number, { sums: CountSums; de: number }>> {
-    const [row] = await database.db.all<{ kept: string }>(readStatement(windowArgs(cells)));
+    const kept = rowsOf<KeptRow>(await database.db.all<{ rows: string | null }>(readStatement(windowArgs(cells))));
     const found = new Map<number, { sums: CountSums; de: number }>();
-    for (const [i, de, due, ...values] of JSON.parse(row?.kept ?? '[]') as KeptRow[]) {
+    for (const [i, de, due, ...values] of kept) {
       const sums = zeroSums();
       sums.due = Number(due);
       COUNTERS.forEach((c, k) => (sums[c] = Number(values[k])));

@@ -6,6 +6,7 @@
 import type { InStatement, InValue } from '@libsql/client';
 import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db, Executor, Transaction } from '../db/database.ts';
+import { among } from '../db/json-args.ts';
 import { ledgerTotals, lostAnnouncements, messages } from '../db/schema.ts';
 
 export type Tally = typeof lostAnnouncements.$inferSelect;
@@ -46,7 +47,7 @@ export function markListedLost(db: Db, rolloutId: number, messageIds: string[]):
     db
       .update(messages)
       .set({ status: 'lost' })
-      .where(sql`${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.messageId} IN (SELECT value FROM json_each(${JSON.stringify(messageIds)}))`),
+      .where(sql`${messages.rolloutId} = ${rolloutId} AND ${messages.status} = 'open' AND ${messages.messageId} IN ${among(messageIds)}`),
   );
 }
 

@@ -7,7 +7,7 @@
 import { and, asc, eq, gt, inArray, or, sql, type GetColumnData, type SQL } from 'drizzle-orm';
 import type { Path } from '@rollcall/protocol';
 import type { Executor, Transaction } from '../db/database.ts';
-import { rowsOf } from '../db/json-args.ts';
+import { among, rowsOf } from '../db/json-args.ts';
 import { cohorts, pins, rollouts } from '../db/schema.ts';
 import { VersionConflict } from '../errors.ts';
 import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
@@ -75,7 +75,7 @@ export async function listRollouts(
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [byRollout, pinCounts] = await Promise.all([
-    cohortsOf(ex, sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`),
+    cohortsOf(ex, among(ids)),
     ex
       .select({ rolloutId: pins.rolloutId, count: sql<number>`count(*)` })
       .from(pins)
@@ -237,9 +237,9 @@ export async function controlledVersions(ex: Executor, now: number, defaultWatch
  */
 export async function aggregatesByIds(ex: Executor, ids: readonly number[]): Promise<RolloutAggregate[]> {
   if (ids.length === 0) return [];
-  const among = sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-  const rows = await ex.select().from(rollouts).where(sql`${rollouts.id} IN ${among}`).orderBy(asc(rollouts.key));
-  const [cohortsBy, pinRows] = await Promise.all([cohortsOf(ex, among), ex.select().from(pins).where(sql`${pins.rolloutId} IN ${among}`).orderBy(asc(pins.partnerId))]);
+  const amongIds = among(ids);
+  const rows = await ex.select().from(rollouts).where(sql`${rollouts.id} IN ${amongIds}`).orderBy(asc(rollouts.key));
+  const [cohortsBy, pinRows] = await Promise.all([cohortsOf(ex, amongIds), ex.select().from(pins).where(sql`${pins.rolloutId} IN ${amongIds}`).orderBy(asc(pins.partnerId))]);
   const byRollout = new Map<number, RolloutAggregate>(rows.map((rollout) => [rollout.id, { rollout, cohorts: cohortsBy.get(rollout.id) ?? [], pins: [] }]));
   for (const { rolloutId, partnerId, path, createdAt, createdBy } of pinRows) byRollout.get(rolloutId)?.pins.push({ partnerId, path, createdAt, createdBy });
   return [...byRollout.values()];
