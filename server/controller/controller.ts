@@ -102,18 +102,21 @@ export function createController(deps: ControllerDeps) {
       aggregates = await rollouts.controlled();
       now = clock.now();
       const settled = await health.settleMany(aggregates, now);
-      const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
-      measured = (await health.measureWatched(aggregates, { now, horizons, settled })).health;
-      // What lists and /metrics show of these rollouts, from this very measurement.
-      await health.record(aggregates, measured, now);
+      const { horizons, within, marked } = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
+      measured = (await health.measureWatched(aggregates, { now, horizons, settled, moved: marked })).health;
+      // What lists and /metrics show of these rollouts, from this very measurement and the reporters it judged by.
+      await health.record(aggregates, measured, now, within);
     } catch (error) {
       if (deps.events?.onError?.(error) !== true) logger.error('controller: measuring rollouts failed', { error: error instanceof Error ? error.message : String(error) });
       return;
     }
     for (const aggregate of aggregates) {
-      const key = aggregate.rollout.key;
+      const { key, autoAdvance, state } = aggregate.rollout;
+      const figures = measured.get(aggregate.rollout.id)!;
+      // Nothing to decide without a breach or an advance to look at: no call, no await, for most of a thousand rollouts.
+      if (!(autoAdvance && state === 'running') && health.breachOf(figures) === null) continue;
       try {
-        await decide(aggregate, measured.get(aggregate.rollout.id)!, now);
+        await decide(aggregate, figures, now);
       } catch (error) {
         // Another server decided first (the version moved): that is the compare-and-set working.
         if (error instanceof VersionConflict) continue;

@@ -490,12 +490,23 @@ export const controllerLease = sqliteTable('controller_lease', {
 /**
  * How many times what a rollout's health is measured from has changed: its counts, its ledger's lost,
  * late and replayed rows (through their totals), its drops, its mismatch field sets and its learned
- * noise. Kept by triggers inside every writer's transaction (migration 0020), so a controller pass
- * re-measures only the rollouts whose figures can have moved (health/measure-memo.ts).
+ * noise (migration 0020), and its latency rows (0022). Kept by triggers inside every writer's
+ * transaction, so a controller pass re-reads and re-measures only the rollouts whose figures can have
+ * moved (health/measure-memo.ts).
  */
 export const measureInputs = sqliteTable('measure_inputs', {
   rolloutId: integer('rollout_id').primaryKey(),
   changes: integer('changes').notNull(),
+});
+
+/**
+ * How many times any rollout row was written (inserted, changed or deleted): one row, moved by triggers on
+ * `rollouts` inside the writer's transaction (migration 0022). A controller pass reads it first and reads
+ * the rollouts it watches again only when it moved (rollouts/service.ts `controlled`).
+ */
+export const rolloutsRevision = sqliteTable('rollouts_revision', {
+  id: integer('id').primaryKey(),
+  revision: integer('revision').notNull(),
 });
 
 /**

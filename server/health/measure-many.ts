@@ -36,11 +36,27 @@ export interface Settled {
   dueMs: Map<number, number>;
   /** Each rollout's latency histograms over its window, by id. */
   latency: Map<number, LatencyRow[]>;
+  /** What measure-memo.ts read of each rollout's inputs before its timings, when it settled them (by id). */
+  inputs?: Map<number, MeasureInputs>;
 }
+
+/** How often a rollout's measure inputs changed (migrations 0020, 0022), and whether it has lost, late or replayed rows. */
+export interface MeasureInputs {
+  changes: number;
+  bad: boolean;
+}
+
+/** Where a rollout's timings are summed from (unix s): the minute holding its window's start. */
+export const latencySince = (aggregate: RolloutAggregate, now: number): number => Math.floor(windowOf(aggregate, { now }).from / 60_000) * 60;
 
 /** The old path's timings of every rollout of a pass, and from them when each one's messages are due: read before marking lost. */
 export async function settleMany(ex: Executor, aggregates: RolloutAggregate[], now: number): Promise<Settled> {
-  const latency = await latencySumsMany(ex, aggregates.map((a) => ({ rolloutId: a.rollout.id, from: windowOf(a, { now }).from })));
+  const latency = await latencySumsMany(ex, aggregates.map((a) => ({ rolloutId: a.rollout.id, since: latencySince(a, now) })));
+  return settledFrom(aggregates, latency);
+}
+
+/** Each rollout's due time from its timings. */
+export function settledFrom(aggregates: RolloutAggregate[], latency: Map<number, LatencyRow[]>): Settled {
   const dueMs = new Map(aggregates.map((a) => [a.rollout.id, dueMsOf(a.rollout.guards, latency.get(a.rollout.id) ?? [])]));
   return { dueMs, latency };
 }

@@ -12,8 +12,10 @@
  *   counts before any figure, so a measurement kept under a count is never
  *   older than the rows that count stands for (a write in between only moves
  *   the count, and the next pass measures again);
- * - its latency rows over the window, which every pass reads anyway (they say
- *   when messages are due) and which are compared here by value;
+ * - its latency rows over the window (they also say when messages are due),
+ *   counted among the inputs too (migration 0022): `settle` reads a
+ *   rollout's timings again only when its count or its window's first minute
+ *   moved, and they are compared here by value as well;
  * - the rollout's version (every change to it, its cohorts or pins moves it),
  *   its window (start, epoch, due time) and what the guards watch now;
  * - the due line (`dueBefore`), which moves with the clock. A later due line
@@ -28,9 +30,9 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
 import { rowsOf } from '../db/json-args.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { watchOf, windowOf, type RolloutHealth } from './measure.ts';
-import { measureMany, type Settled } from './measure-many.ts';
-import type { LatencyRow } from './store.ts';
+import { restamped, watchOf, windowOf, type RolloutHealth } from './measure.ts';
+import { latencySince, measureMany, settledFrom, type MeasureInputs, type Settled } from './measure-many.ts';
+import { latencySumsMany, type LatencyRow } from './store.ts';
 import type { WindowSums } from './window-sums.ts';
 
 interface Kept {
@@ -57,27 +59,64 @@ function sameLatency(a: LatencyRow[], b: LatencyRow[]): boolean {
   return true;
 }
 
+/** Each rollout's input count and whether it has lost, late or replayed rows, by id: read before any figure (see the header). */
+async function readInputs(ex: Executor, ids: number[]): Promise<Map<number, MeasureInputs>> {
+  const rows = rowsOf<InputsRow>(
+    await ex.all<{ rows: string | null }>(sql`
+    SELECT json_group_array(json_array(r.value, coalesce(m.changes, 0), EXISTS (SELECT 1 FROM ledger_totals AS t WHERE t.rollout_id = r.value))) AS rows
+    FROM json_each(${JSON.stringify(ids)}) AS r LEFT JOIN measure_inputs AS m ON m.rollout_id = r.value`),
+  );
+  return new Map(rows.map(([id, changes, bad]) => [id, { changes, bad: bad !== 0 }]));
+}
+
 export function createMeasureMemo(windowSums?: WindowSums) {
   const kept = new Map<number, Kept>();
+  /** Each rollout's timings as last read: under which input count, from which minute. */
+  const timings = new Map<number, { changes: number; since: number; rows: LatencyRow[] }>();
 
   return {
+    /**
+     * settleMany's timings and due times for every rollout, reading again only the timings of rollouts whose
+     * input count or window's first minute moved; the inputs read first go with them, for `measure`.
+     * A write between the two reads moves the count past the one kept, so the next pass reads again.
+     */
+    async settle(ex: Executor, aggregates: RolloutAggregate[], now: number): Promise<Settled> {
+      const ids = aggregates.map((a) => a.rollout.id);
+      const passed = new Set(ids);
+      for (const id of timings.keys()) if (!passed.has(id)) timings.delete(id);
+      const inputs = aggregates.length === 0 ? new Map<number, MeasureInputs>() : await readInputs(ex, ids);
+      const stale: { rolloutId: number; since: number }[] = [];
+      for (const aggregate of aggregates) {
+        const id = aggregate.rollout.id;
+        const since = latencySince(aggregate, now);
+        const before = timings.get(id);
+        if (before === undefined || before.changes !== inputs.get(id)!.changes || before.since !== since) stale.push({ rolloutId: id, since });
+      }
+      const fresh = await latencySumsMany(ex, stale);
+      for (const { rolloutId, since } of stale) timings.set(rolloutId, { changes: inputs.get(rolloutId)!.changes, since, rows: fresh.get(rolloutId) ?? [] });
+      // As settleMany gives them: a rollout with no timings has no entry.
+      const latency = new Map(ids.flatMap((id) => (timings.get(id)!.rows.length === 0 ? [] : [[id, timings.get(id)!.rows] as const])));
+      return { ...settledFrom(aggregates, latency), inputs };
+    },
+
     /**
      * measureMany's figures for every rollout, measuring afresh only those whose inputs moved; `measured`
      * says how many were. Rollouts not passed are forgotten.
      */
-    async measure(ex: Executor, aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
+    async measure(
+      ex: Executor,
+      aggregates: RolloutAggregate[],
+      options: { now: number; horizons: Map<number, number>; settled: Settled; moved?: Set<number> },
+    ): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
       const { now, settled } = options;
       const ids = aggregates.map((a) => a.rollout.id);
       const passed = new Set(ids);
       for (const id of kept.keys()) if (!passed.has(id)) kept.delete(id);
       if (aggregates.length === 0) return { health: new Map(), measured: 0 };
-      // Read before any figure: see the header.
-      const rows = rowsOf<InputsRow>(
-        await ex.all<{ rows: string | null }>(sql`
-        SELECT json_group_array(json_array(r.value, coalesce(m.changes, 0), EXISTS (SELECT 1 FROM ledger_totals AS t WHERE t.rollout_id = r.value))) AS rows
-        FROM json_each(${JSON.stringify(ids)}) AS r LEFT JOIN measure_inputs AS m ON m.rollout_id = r.value`),
-      );
-      const inputs = new Map(rows.map(([id, changes, bad]) => [id, { changes, bad: bad !== 0 }]));
+      // Read before any figure (see the header): by `settle`, before the timings, or here. The pass's own
+      // writes since `settle` (lost marking: `moved`) came after that read, so those rollouts are measured afresh.
+      const inputs = settled.inputs ?? (await readInputs(ex, ids));
+      const moved = settled.inputs === undefined ? undefined : options.moved;
 
       const health = new Map<number, RolloutHealth>();
       const stale: RolloutAggregate[] = [];
@@ -90,9 +129,9 @@ export function createMeasureMemo(windowSums?: WindowSums) {
         const before = kept.get(rollout.id);
         const input = inputs.get(rollout.id)!;
         const dueLineHolds = before !== undefined && (window.dueBefore === before.dueBefore || (before.settled && window.dueBefore > before.dueBefore));
-        if (before !== undefined && dueLineHolds && before.key === key && before.changes === input.changes && sameLatency(before.latency, settled.latency.get(rollout.id) ?? [])) {
+        if (before !== undefined && moved?.has(rollout.id) !== true && dueLineHolds && before.key === key && before.changes === input.changes && sameLatency(before.latency, settled.latency.get(rollout.id) ?? [])) {
           before.dueBefore = window.dueBefore;
-          before.health = { ...before.health, at: now, dueBefore: window.dueBefore };
+          before.health = restamped(before.health, now, window.dueBefore);
           health.set(rollout.id, before.health);
         } else stale.push(aggregate);
       }

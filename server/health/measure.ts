@@ -61,6 +61,15 @@ export interface RolloutHealth {
   unsettledNoise: string[];
 }
 
+/**
+ * A kept measurement at a later moment: the same figures, measured `at`, due through `dueBefore`. Copied
+ * field by field: a spread of these objects cost a controller pass over 1,000 kept rollouts about 4 ms.
+ */
+export function restamped(health: RolloutHealth, at: number, dueBefore: number): RolloutHealth {
+  const { rollout, version, windowSeconds, from, epoch, dueMs, cohorts, latency, replay, breach, learningNoise, unsettledNoise } = health;
+  return { rollout, version, at, windowSeconds, from, epoch, dueMs, dueBefore, cohorts, latency, replay, breach, learningNoise, unsettledNoise } satisfies Record<keyof RolloutHealth, unknown>;
+}
+
 export const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
 
 /** The pseudo-cohorts measured only when they have traffic (the baseline always is). */

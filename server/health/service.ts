@@ -7,9 +7,9 @@ import type { Database } from '../db/database.ts';
 import type { BreachReport } from '../rollouts/breach.ts';
 import type { RolloutService } from '../rollouts/service.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { horizonOf, reportersOfRollouts, reportersView, reportersWithin, type ReporterRow } from '../reporters/watch.ts';
+import { goneReason, horizonOf, reportersOfRollouts, reportersView, reportersWithin, type ReporterRow } from '../reporters/watch.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
-import { measureMany, settleMany, type Settled } from './measure-many.ts';
+import { measureMany, type Settled } from './measure-many.ts';
 import { createMeasureMemo } from './measure-memo.ts';
 import { createWindowSums } from './window-sums.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
@@ -84,10 +84,14 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     return result;
   }
 
-  /** The rollouts' reporters within each one's window, and their lost messages not replayed yet: one read each. */
-  async function reportersAndReplays(aggregates: RolloutAggregate[], now: number) {
+  /**
+   * The rollouts' reporters within each one's window, and their lost messages not replayed yet: one read each.
+   * Reporters a controller pass already read and judged (`known`, reporters/watch.ts `horizons`) are not read again.
+   */
+  async function reportersAndReplays(aggregates: RolloutAggregate[], now: number, known?: Map<number, ReporterRow[]>) {
     const byId = new Map(aggregates.map((a) => [a.rollout.id, a.rollout]));
     const ids = [...byId.keys()];
+    if (known !== undefined) return { within: known, pending: await store.lostPendingMany(db, ids) };
     const widest = Math.max(...aggregates.map((a) => a.rollout.guards.windowSeconds));
     const [rows, pending] = await Promise.all([reportersOfRollouts(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
     const within = new Map<number, ReporterRow[]>(ids.map((id) => [id, []]));
@@ -99,7 +103,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
   /** What a measured rollout's status is judged from, besides the rollout: its figures, what is watched, pending replays and gone reporters. */
   function statusInput({ rollout }: RolloutAggregate, figures: RolloutHealth, within: Map<number, ReporterRow[]>, pending: Map<number, number>, now: number): StatusFrom {
-    return { version: rollout.version, cohorts: figures.cohorts, watch: watchOf(rollout, now), pending: pending.get(rollout.id) ?? 0, gone: reportersView(within.get(rollout.id) ?? [], rollout, now).degradedReason };
+    return { version: rollout.version, cohorts: figures.cohorts, watch: watchOf(rollout, now), pending: pending.get(rollout.id) ?? 0, gone: goneReason(within.get(rollout.id) ?? []) };
   }
 
   const statusFrom = ({ rollout, cohorts }: RolloutAggregate, input: StatusFrom): Health =>
@@ -172,13 +176,16 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
      * The controller's measurement of the rollouts it watches: measureMany's figures, measured afresh only
      * for the rollouts whose inputs moved since its last pass (measure-memo.ts); `measured` counts those.
      */
-    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
+    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled; moved?: Set<number> }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
       return watched.measure(db, aggregates, options);
     },
 
-    /** When each rollout's messages are due, from its old path's timings (read once per controller pass, before marking lost). */
+    /**
+     * When each rollout's messages are due, from its old path's timings (once per controller pass, before marking
+     * lost): read again only for rollouts whose inputs moved (measure-memo.ts), with those inputs for `measureWatched`.
+     */
     settleMany(aggregates: RolloutAggregate[], now: number): Promise<Settled> {
-      return settleMany(db, aggregates, now);
+      return watched.settle(db, aggregates, now);
     },
 
     /** GET /v1/rollouts/:key/health (404 when there is no such rollout). */
@@ -202,12 +209,13 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
     /**
      * The controller's pass put on the board: the statuses of the rollouts it measured, from its own
-     * measurement (the reporters and pending replays read once more, grouped), so lists and scrapes
-     * of controlled rollouts measure nothing themselves.
+     * measurement (pending replays read once more, grouped, and the reporters as the pass judged them,
+     * `reporters`, or read again when not given), so lists and scrapes of controlled rollouts measure
+     * nothing themselves.
      */
-    async record(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, now: number): Promise<void> {
+    async record(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, now: number, reporters?: Map<number, ReporterRow[]>): Promise<void> {
       if (aggregates.length === 0) return;
-      const { within, pending } = await reportersAndReplays(aggregates, now);
+      const { within, pending } = await reportersAndReplays(aggregates, now, reporters);
       for (const aggregate of aggregates) {
         const { rollout } = aggregate;
         const figures = measured.get(rollout.id)!;

@@ -98,12 +98,12 @@ export async function latencySums(ex: Executor, rolloutId: number, from: number)
     .groupBy(latencyCounts.cohort, latencyCounts.path, latencyCounts.role, latencyCounts.slot);
 }
 
-/** Latency histograms of many rollouts at once, each since its own `from` (ms): one read for a controller pass. */
-export async function latencySumsMany(ex: Executor, probes: { rolloutId: number; from: number }[]): Promise<Map<number, LatencyRow[]>> {
+/** Latency histograms of many rollouts at once, each from its own minute `since` (unix s): one read for a controller pass. */
+export async function latencySumsMany(ex: Executor, probes: { rolloutId: number; since: number }[]): Promise<Map<number, LatencyRow[]>> {
   const out = new Map<number, LatencyRow[]>();
   if (probes.length === 0) return out;
-  // Minute buckets from the one holding `from`: the current minute's timings are what a young step has.
-  const cells = JSON.stringify(probes.map((p) => [p.rolloutId, Math.floor(p.from / 60_000) * 60]));
+  // Minute buckets from `since` (unix s), the one holding the window's start: the current minute's timings are what a young step has.
+  const cells = JSON.stringify(probes.map((p) => [p.rolloutId, p.since]));
   const rows = await ex.all<LatencyRow & { rolloutId: number }>(sql`
     WITH p AS MATERIALIZED (SELECT value ->> '$[0]' AS rid, value ->> '$[1]' AS since FROM json_each(${cells}))
     SELECT l.rollout_id AS rolloutId, l.cohort AS cohort, l.path AS path, l.role AS role, l.slot AS slot, sum(l.count) AS n

@@ -33,11 +33,23 @@ export function horizonOf(rows: ReporterRow[], now: number): number {
   return horizon;
 }
 
-/** What health shows of the rollout's reporters; `degradedReason` names the gone ones. */
+/** The reporters declared gone, by instance id. */
+const goneOf = (rows: ReporterRow[]): ReporterRow[] => rows.filter((r) => r.goneAt !== null).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+
+/** Why health is degraded by these reporters: the gone ones named (null: none is gone). */
+export function goneReason(rows: ReporterRow[]): string | null {
+  if (rows.length === 0) return null;
+  return degradedBy(goneOf(rows));
+}
+
+const degradedBy = (gone: ReporterRow[]): string | null =>
+  gone.length === 0 ? null : `reporter ${gone.map((r) => r.instanceId).join(', ')} went silent and was declared gone: its messages are judged without it`;
+
+/** What health shows of the rollout's reporters; `degradedReason` names the gone ones (goneReason). */
 export function reportersView(rows: ReporterRow[], rollout: Rollout, now: number) {
   const live = rows.filter((r) => r.goneAt === null);
   const graceMs = rollout.guards.graceSeconds * 1000;
-  const gone = rows.filter((r) => r.goneAt !== null).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  const gone = goneOf(rows);
   return {
     reporters: {
       live: live.length,
@@ -48,13 +60,19 @@ export function reportersView(rows: ReporterRow[], rollout: Rollout, now: number
       gone: gone.map((r) => ({ instanceId: r.instanceId, since: iso(r.goneAt!) })),
     },
     degraded: gone.length > 0,
-    degradedReason: gone.length === 0 ? null : `reporter ${gone.map((r) => r.instanceId).join(', ')} went silent and was declared gone: its messages are judged without it`,
+    degradedReason: degradedBy(gone),
   };
 }
 
 /** The rollout's reporters within its guard window (live and gone; those that left are not waited for). */
 export function reportersWithin(ex: Executor, rollout: Rollout, now: number): Promise<ReporterRow[]> {
   return reportersOf(ex, rollout.id, now - rollout.guards.windowSeconds * 1000);
+}
+
+/** What a pass learns of reporters, by rollout id: each one's judging horizon, and its reporters within its guard window. */
+export interface PassReporters {
+  horizons: Map<number, number>;
+  within: Map<number, ReporterRow[]>;
 }
 
 /** `onGone`: after the commit that declared a reporter gone (the metrics count it). */
@@ -89,8 +107,12 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
   return {
     /** Retention's rule for reporters: deletes at most `limit` silent since before `before`; returns how many. */
     prune: (before: number, limit: number): Promise<number> => database.write((tx) => deleteStaleReporters(tx, before, limit)),
-    /** For each rollout (by id): declares its silent reporters gone, then gives its judging horizon (≤ now). Reporters are read in one query. */
-    async horizons(list: Rollout[], now: number): Promise<Map<number, number>> {
+    /**
+     * For each rollout (by id): declares its silent reporters gone, then gives its judging horizon (≤ now) and
+     * its reporters within its guard window as judged (those just declared gone say so). Reporters are read
+     * in one query; a rollout with no silent reporter is judged without a round trip.
+     */
+    async horizons(list: Rollout[], now: number): Promise<PassReporters> {
       const widest = Math.max(0, ...list.map((r) => r.guards.windowSeconds));
       const rows = await reportersOfMany(database.db, list.map((r) => r.id), now - widest * 1000);
       const byRollout = new Map<number, ReporterRow[]>();
@@ -100,11 +122,20 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
         else list.push(row);
       }
       const horizons = new Map<number, number>();
+      const within = new Map<number, ReporterRow[]>();
       for (const rollout of list) {
+        const rows = byRollout.get(rollout.id);
+        if (rows === undefined) {
+          horizons.set(rollout.id, now);
+          within.set(rollout.id, []);
+          continue;
+        }
         const since = now - rollout.guards.windowSeconds * 1000;
-        horizons.set(rollout.id, await judge(rollout, (byRollout.get(rollout.id) ?? []).filter((r) => r.lastEventAt >= since), now));
+        const inWindow = rows.filter((r) => r.lastEventAt >= since);
+        horizons.set(rollout.id, await judge(rollout, inWindow, now));
+        within.set(rollout.id, inWindow);
       }
-      return horizons;
+      return { horizons, within };
     },
   };
 }

@@ -26,6 +26,12 @@ export const DEFAULT_GUARDS: Guards = {
 /** The guards' watch after completion (rollouts stored before it existed have none: the default). */
 export const watchSecondsOf = (guards: Guards) => guards.watchSeconds ?? DEFAULT_GUARDS.watchSeconds;
 
+/** Whether the controller watches the rollout at `now`: running or paused, or completed and inside its watch (what store.ts `watchedAt` selects). */
+export function isWatched(rollout: Pick<Rollout, 'state' | 'completedAt' | 'guards'>, now: number): boolean {
+  if (rollout.state === 'running' || rollout.state === 'paused') return true;
+  return rollout.state === 'completed' && rollout.completedAt !== null && rollout.completedAt + watchSecondsOf(rollout.guards) * 1000 > now;
+}
+
 export interface Rollout {
   id: number;
   key: string;

@@ -12,7 +12,7 @@ import { conflict, notFound, VersionConflict } from '../errors.ts';
 import { breachCommand, type BreachReport } from './breach.ts';
 import { decideBreachInBatch, type AnnounceStatements } from './breach-batch.ts';
 import { decide, decisionChanges, type LifecycleCommand, type LifecycleDecision } from './lifecycle.ts';
-import { DEFAULT_GUARDS, type Rollout, type RolloutAggregate, type RolloutChange } from './model.ts';
+import { DEFAULT_GUARDS, isWatched, type Rollout, type RolloutAggregate, type RolloutChange } from './model.ts';
 import { createdRollout, keyTaken, mergeGuards, patchedFields, refusedChange } from './edit.ts';
 import { checkPlanChange } from './plan-change.ts';
 import type { CreateRolloutInput, PatchRolloutInput } from './schemas.ts';
@@ -125,6 +125,8 @@ export function createRolloutService(deps: RolloutServiceDeps) {
 
   /** The controller's watched rollouts as last loaded, by id (see `controlled`). */
   let watched = new Map<number, RolloutAggregate>();
+  /** The rollouts revision read before `watched` was last read whole (null: never). */
+  let watchedRevision: number | null = null;
 
   return {
     async create(input: CreateRolloutInput, request: ChangeRequest): Promise<RolloutView> {
@@ -171,9 +173,20 @@ export function createRolloutService(deps: RolloutServiceDeps) {
      * completed ones during their watch. Every change to a rollout, its cohorts or its pins moves its
      * version (a compare-and-set, on this server or another), so an aggregate is kept from pass to pass
      * until its version moves: a pass reads the watched ids and versions, and loads only what changed.
+     * Every write to a rollout row also moves one revision (migration 0022): while it holds, a pass reads
+     * that one row and nothing else, whatever the number of rollouts.
      */
     async controlled(): Promise<RolloutAggregate[]> {
-      const versions = await store.controlledVersions(database.db, clock.now(), DEFAULT_GUARDS.watchSeconds);
+      const now = clock.now();
+      // Read before the versions: a write after it moves it, and the next pass reads them again.
+      const revision = await store.readRevision(database.db);
+      if (revision === watchedRevision) {
+        // No rollout row changed since: the watched ones are those still watched now (a completed one's watch ends).
+        const out = [...watched.values()].filter(({ rollout }) => isWatched(rollout, now));
+        if (out.length !== watched.size) watched = new Map(out.map((a) => [a.rollout.id, a]));
+        return out;
+      }
+      const versions = await store.controlledVersions(database.db, now, DEFAULT_GUARDS.watchSeconds);
       const stale = versions.filter((v) => watched.get(v.id)?.rollout.version !== v.version).map((v) => v.id);
       const loaded = new Map((await store.aggregatesByIds(database.db, stale)).map((a) => [a.rollout.id, a]));
       const out: RolloutAggregate[] = [];
@@ -186,6 +199,7 @@ export function createRolloutService(deps: RolloutServiceDeps) {
         out.push(aggregate);
       }
       watched = next;
+      watchedRevision = revision;
       return out;
     },
 

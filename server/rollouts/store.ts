@@ -8,7 +8,7 @@ import { and, asc, eq, gt, inArray, or, sql, type GetColumnData, type SQL } from
 import type { Path } from '@rollcall/protocol';
 import type { Executor, Transaction } from '../db/database.ts';
 import { among, rowsOf } from '../db/json-args.ts';
-import { cohorts, pins, rollouts } from '../db/schema.ts';
+import { cohorts, pins, rollouts, rolloutsRevision } from '../db/schema.ts';
 import { VersionConflict } from '../errors.ts';
 import type { Cohort, Pin, Rollout, RolloutAggregate } from './model.ts';
 import type { NewCohort } from './lifecycle.ts';
@@ -217,6 +217,12 @@ function watchedAt(now: number, defaultWatchSeconds: number): SQL {
     inArray(rollouts.state, ['running', 'paused']),
     and(eq(rollouts.state, 'completed'), sql`${rollouts.completedAt} + coalesce(json_extract(${rollouts.guards}, '$.watchSeconds'), ${defaultWatchSeconds}) * 1000 > ${now}`),
   )!;
+}
+
+/** How many times any rollout row was written (migration 0022's triggers): unmoved, no rollout changed. */
+export async function readRevision(ex: Executor): Promise<number> {
+  const [row] = await ex.select({ revision: rolloutsRevision.revision }).from(rolloutsRevision).where(eq(rolloutsRevision.id, 1));
+  return row?.revision ?? 0;
 }
 
 /** The ids and versions of the rollouts the controller watches, in key order: what a pass reads before it loads any of them again. */

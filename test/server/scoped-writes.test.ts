@@ -38,7 +38,9 @@ describe('every write names its rows', () => {
     const reply = await t.call('POST', '/v1/rollouts/alpha/revert', { body: { cohort: 'c2', reason: 'errors' } });
     expect(reply.status).toBe(200);
     const changes = diff(before, (await t.dump()) as Dump);
-    expect(Object.keys(changes).sort()).toEqual(['audit_log', 'callback_messages', 'cohorts', 'rollouts']);
+    expect(Object.keys(changes).sort()).toEqual(['audit_log', 'callback_messages', 'cohorts', 'rollouts', 'rollouts_revision']);
+    // The rollouts revision (what a controller pass reads first) moved by the one write to the rollout row.
+    expect(changes.rollouts_revision!.changed.map(([was, now]) => now.revision - was.revision)).toEqual([1]);
     // The announcement, written with the decision (no subscription, so no delivery).
     expect(changes.callback_messages!.added.map((m) => [m.type, m.rollout_key])).toEqual([['cohort.reverted', 'alpha']]);
     expect(changes.cohorts!.changed).toHaveLength(1);

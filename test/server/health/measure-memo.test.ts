@@ -14,6 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MessageEvent } from '@rollcall/protocol';
+import { settleMany } from '../../../server/health/measure-many.ts';
 import { claimLost, markReplayed } from '../../../server/lost/store.ts';
 import { silentLogger } from '../../../server/logger.ts';
 import { createRetention } from '../../../server/reports/retention.ts';
@@ -117,16 +118,21 @@ async function pass(t: TestApp, tally: { kept: number; fresh: number }) {
   const aggregates = await rollouts.controlled();
   const now = t.clock.now();
   const settled = await health.settleMany(aggregates, now);
-  const horizons = await lost.markDueMany(
+  // Timings kept where the inputs held are those a fresh read gives.
+  const freshSettled = await settleMany(t.database.db, aggregates, now);
+  expect(settled.latency).toEqual(freshSettled.latency);
+  expect(settled.dueMs).toEqual(freshSettled.dueMs);
+  const { horizons, within, marked } = await lost.markDueMany(
     aggregates.map((a) => a.rollout),
     now,
     settled.dueMs,
   );
-  const watched = await health.measureWatched(aggregates, { now, horizons, settled });
-  const fresh = await health.measureMany(aggregates, { now, horizons, settled });
+  const watched = await health.measureWatched(aggregates, { now, horizons, settled, moved: marked });
+  const fresh = await health.measureMany(aggregates, { now, horizons, settled: freshSettled });
   expect(watched.health).toEqual(fresh);
-  // What the pass puts on the board (a status judged again only when what it is judged from moved) is a fresh judgement's.
-  await health.record(aggregates, watched.health, now);
+  // What the pass puts on the board (a status judged again only when what it is judged from moved, with the
+  // reporters the pass judged by) is a fresh judgement's.
+  await health.record(aggregates, watched.health, now, within);
   const judged = await health.judgeMany(aggregates, now);
   for (const aggregate of aggregates) expect((await health.board(aggregate)).health).toEqual(judged.get(aggregate.rollout.id));
   tally.kept += aggregates.length - watched.measured;
