@@ -102,10 +102,10 @@ export function createController(deps: ControllerDeps) {
       aggregates = await rollouts.controlled();
       now = clock.now();
       const settled = await health.settleMany(aggregates, now);
-      const { horizons, within, marked } = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
-      measured = (await health.measureWatched(aggregates, { now, horizons, settled, moved: marked })).health;
-      // What lists and /metrics show of these rollouts, from this very measurement and the reporters it judged by.
-      await health.record(aggregates, measured, now, within);
+      const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
+      measured = (await health.measureWatched(aggregates, { now, horizons, settled })).health;
+      // What lists and /metrics show of these rollouts, from this very measurement.
+      await health.record(aggregates, measured, now);
     } catch (error) {
       if (deps.events?.onError?.(error) !== true) logger.error('controller: measuring rollouts failed', { error: error instanceof Error ? error.message : String(error) });
       return;

@@ -36,8 +36,6 @@ export interface Settled {
   dueMs: Map<number, number>;
   /** Each rollout's latency histograms over its window, by id. */
   latency: Map<number, LatencyRow[]>;
-  /** What measure-memo.ts read of each rollout's inputs before its timings, when it settled them (by id). */
-  inputs?: Map<number, MeasureInputs>;
 }
 
 /** How often a rollout's measure inputs changed (migrations 0020, 0022), and whether it has lost, late or replayed rows. */

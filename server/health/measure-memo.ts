@@ -11,7 +11,9 @@
  *   whoever the writer and whichever server it runs on; the pass reads those
  *   counts before any figure, so a measurement kept under a count is never
  *   older than the rows that count stands for (a write in between only moves
- *   the count, and the next pass measures again);
+ *   the count, and the next pass measures again), and after its due lines
+ *   (a reporter's watermark commits with its counts, so counts behind a due
+ *   line the pass uses are in the count it compares);
  * - its latency rows over the window (they also say when messages are due),
  *   counted among the inputs too (migration 0022): `settle` reads a
  *   rollout's timings again only when its count or its window's first minute
@@ -77,8 +79,8 @@ export function createMeasureMemo(windowSums?: WindowSums) {
   return {
     /**
      * settleMany's timings and due times for every rollout, reading again only the timings of rollouts whose
-     * input count or window's first minute moved; the inputs read first go with them, for `measure`.
-     * A write between the two reads moves the count past the one kept, so the next pass reads again.
+     * input count (read first) or window's first minute moved. A write between the two reads moves the count
+     * past the one kept, so the next pass reads again.
      */
     async settle(ex: Executor, aggregates: RolloutAggregate[], now: number): Promise<Settled> {
       const ids = aggregates.map((a) => a.rollout.id);
@@ -96,7 +98,7 @@ export function createMeasureMemo(windowSums?: WindowSums) {
       for (const { rolloutId, since } of stale) timings.set(rolloutId, { changes: inputs.get(rolloutId)!.changes, since, rows: fresh.get(rolloutId) ?? [] });
       // As settleMany gives them: a rollout with no timings has no entry.
       const latency = new Map(ids.flatMap((id) => (timings.get(id)!.rows.length === 0 ? [] : [[id, timings.get(id)!.rows] as const])));
-      return { ...settledFrom(aggregates, latency), inputs };
+      return settledFrom(aggregates, latency);
     },
 
     /**
@@ -106,17 +108,17 @@ export function createMeasureMemo(windowSums?: WindowSums) {
     async measure(
       ex: Executor,
       aggregates: RolloutAggregate[],
-      options: { now: number; horizons: Map<number, number>; settled: Settled; moved?: Set<number> },
+      options: { now: number; horizons: Map<number, number>; settled: Settled },
     ): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
       const { now, settled } = options;
       const ids = aggregates.map((a) => a.rollout.id);
       const passed = new Set(ids);
       for (const id of kept.keys()) if (!passed.has(id)) kept.delete(id);
       if (aggregates.length === 0) return { health: new Map(), measured: 0 };
-      // Read before any figure (see the header): by `settle`, before the timings, or here. The pass's own
-      // writes since `settle` (lost marking: `moved`) came after that read, so those rollouts are measured afresh.
-      const inputs = settled.inputs ?? (await readInputs(ex, ids));
-      const moved = settled.inputs === undefined ? undefined : options.moved;
+      // Read before any figure (see the header), and after the due lines: not `settle`'s read. Counts behind a
+      // watermark the horizons saw are in the same commit as the watermark, so they are in this count (a settled
+      // rollout takes a later due line on the strength of it), as is the pass's own lost marking.
+      const inputs = await readInputs(ex, ids);
 
       const health = new Map<number, RolloutHealth>();
       const stale: RolloutAggregate[] = [];
@@ -129,7 +131,7 @@ export function createMeasureMemo(windowSums?: WindowSums) {
         const before = kept.get(rollout.id);
         const input = inputs.get(rollout.id)!;
         const dueLineHolds = before !== undefined && (window.dueBefore === before.dueBefore || (before.settled && window.dueBefore > before.dueBefore));
-        if (before !== undefined && moved?.has(rollout.id) !== true && dueLineHolds && before.key === key && before.changes === input.changes && sameLatency(before.latency, settled.latency.get(rollout.id) ?? [])) {
+        if (before !== undefined && dueLineHolds && before.key === key && before.changes === input.changes && sameLatency(before.latency, settled.latency.get(rollout.id) ?? [])) {
           before.dueBefore = window.dueBefore;
           before.health = restamped(before.health, now, window.dueBefore);
           health.set(rollout.id, before.health);

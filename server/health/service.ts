@@ -84,14 +84,10 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
     return result;
   }
 
-  /**
-   * The rollouts' reporters within each one's window, and their lost messages not replayed yet: one read each.
-   * Reporters a controller pass already read and judged (`known`, reporters/watch.ts `horizons`) are not read again.
-   */
-  async function reportersAndReplays(aggregates: RolloutAggregate[], now: number, known?: Map<number, ReporterRow[]>) {
+  /** The rollouts' reporters within each one's window, and their lost messages not replayed yet: one read each. */
+  async function reportersAndReplays(aggregates: RolloutAggregate[], now: number) {
     const byId = new Map(aggregates.map((a) => [a.rollout.id, a.rollout]));
     const ids = [...byId.keys()];
-    if (known !== undefined) return { within: known, pending: await store.lostPendingMany(db, ids) };
     const widest = Math.max(...aggregates.map((a) => a.rollout.guards.windowSeconds));
     const [rows, pending] = await Promise.all([reportersOfRollouts(db, ids, now - widest * 1000), store.lostPendingMany(db, ids)]);
     const within = new Map<number, ReporterRow[]>(ids.map((id) => [id, []]));
@@ -176,7 +172,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
      * The controller's measurement of the rollouts it watches: measureMany's figures, measured afresh only
      * for the rollouts whose inputs moved since its last pass (measure-memo.ts); `measured` counts those.
      */
-    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled; moved?: Set<number> }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
+    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
       return watched.measure(db, aggregates, options);
     },
 
@@ -209,13 +205,13 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
     /**
      * The controller's pass put on the board: the statuses of the rollouts it measured, from its own
-     * measurement (pending replays read once more, grouped, and the reporters as the pass judged them,
-     * `reporters`, or read again when not given), so lists and scrapes of controlled rollouts measure
-     * nothing themselves.
+     * measurement (the reporters and pending replays read once more, grouped: the pass's own reading of
+     * reporters may count one gone that came back as it was declared), so lists and scrapes of controlled
+     * rollouts measure nothing themselves.
      */
-    async record(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, now: number, reporters?: Map<number, ReporterRow[]>): Promise<void> {
+    async record(aggregates: RolloutAggregate[], measured: Map<number, RolloutHealth>, now: number): Promise<void> {
       if (aggregates.length === 0) return;
-      const { within, pending } = await reportersAndReplays(aggregates, now, reporters);
+      const { within, pending } = await reportersAndReplays(aggregates, now);
       for (const aggregate of aggregates) {
         const { rollout } = aggregate;
         const figures = measured.get(rollout.id)!;

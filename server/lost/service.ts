@@ -11,7 +11,7 @@ import type { Clock } from '../clock.ts';
 import { filePathOf, type Database, type SqlRunner } from '../db/database.ts';
 import { rolloutsByKey } from '../db/rollout-ids.ts';
 import { notFound } from '../errors.ts';
-import type { PassReporters, ReporterWatch } from '../reporters/watch.ts';
+import type { ReporterWatch } from '../reporters/watch.ts';
 import type { Rollout } from '../rollouts/model.ts';
 import type { LostAnnouncer, LostMessage } from './announcer.ts';
 import { markLostInBatch, type EventStatements } from './mark-batch.ts';
@@ -78,28 +78,22 @@ export function createLostService(deps: LostDeps) {
      * horizon every live reporter has reported through (a late reporter delays
      * the verdict). The reads are done once for all rollouts (reporters, the
      * oldest open message, pending tallies); per rollout only what has
-     * something to write. Returns each rollout's horizon and its reporters as judged, by id, and the
-     * rollouts whose due messages it marked (their ledger moved under this very pass).
+     * something to write. Returns each rollout's horizon by id.
      */
-    async markDueMany(list: Rollout[], now: number, dueMs: Map<number, number> = new Map()): Promise<PassReporters & { marked: Set<number> }> {
-      const [reporters, oldest, pending] = await Promise.all([
-        deps.reporters?.horizons(list, now) ?? { horizons: new Map<number, number>(), within: new Map() },
+    async markDueMany(list: Rollout[], now: number, dueMs: Map<number, number> = new Map()): Promise<Map<number, number>> {
+      const [horizons, oldest, pending] = await Promise.all([
+        deps.reporters?.horizons(list, now) ?? new Map<number, number>(),
         store.oldestOpen(database.db),
         announcer === undefined ? new Set<number>() : store.pendingTallies(database.db),
       ]);
-      const { horizons } = reporters;
-      const marked = new Set<number>();
       for (const rollout of list) {
         // Due after the rollout's settle time (health/settle.ts), at most the grace.
         const dueBefore = (horizons.get(rollout.id) ?? now) - (dueMs.get(rollout.id) ?? rollout.guards.graceSeconds * 1000);
         const first = oldest.get(rollout.id);
-        if (first !== undefined && first <= dueBefore) {
-          marked.add(rollout.id);
-          await markLost(rollout, dueBefore, now);
-        }
+        if (first !== undefined && first <= dueBefore) await markLost(rollout, dueBefore, now);
         if (pending.has(rollout.id)) await announcer?.flushDue(database, rollout, now);
       }
-      return { ...reporters, marked };
+      return horizons;
     },
 
     /** Lost, replayed and late messages of one rollout, oldest first. */

@@ -69,12 +69,6 @@ export function reportersWithin(ex: Executor, rollout: Rollout, now: number): Pr
   return reportersOf(ex, rollout.id, now - rollout.guards.windowSeconds * 1000);
 }
 
-/** What a pass learns of reporters, by rollout id: each one's judging horizon, and its reporters within its guard window. */
-export interface PassReporters {
-  horizons: Map<number, number>;
-  within: Map<number, ReporterRow[]>;
-}
-
 /** `onGone`: after the commit that declared a reporter gone (the metrics count it). */
 export function createReporterWatch(deps: { database: Database; announce?: Announce; onGone?: (rolloutKey: string) => void }) {
   const { database } = deps;
@@ -108,11 +102,10 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
     /** Retention's rule for reporters: deletes at most `limit` silent since before `before`; returns how many. */
     prune: (before: number, limit: number): Promise<number> => database.write((tx) => deleteStaleReporters(tx, before, limit)),
     /**
-     * For each rollout (by id): declares its silent reporters gone, then gives its judging horizon (≤ now) and
-     * its reporters within its guard window as judged (those just declared gone say so). Reporters are read
-     * in one query; a rollout with no silent reporter is judged without a round trip.
+     * For each rollout (by id): declares its silent reporters gone, then gives its judging horizon (≤ now).
+     * Reporters are read in one query; a rollout with none is judged without an await.
      */
-    async horizons(list: Rollout[], now: number): Promise<PassReporters> {
+    async horizons(list: Rollout[], now: number): Promise<Map<number, number>> {
       const widest = Math.max(0, ...list.map((r) => r.guards.windowSeconds));
       const rows = await reportersOfMany(database.db, list.map((r) => r.id), now - widest * 1000);
       const byRollout = new Map<number, ReporterRow[]>();
@@ -122,20 +115,16 @@ export function createReporterWatch(deps: { database: Database; announce?: Annou
         else list.push(row);
       }
       const horizons = new Map<number, number>();
-      const within = new Map<number, ReporterRow[]>();
       for (const rollout of list) {
         const rows = byRollout.get(rollout.id);
         if (rows === undefined) {
           horizons.set(rollout.id, now);
-          within.set(rollout.id, []);
           continue;
         }
         const since = now - rollout.guards.windowSeconds * 1000;
-        const inWindow = rows.filter((r) => r.lastEventAt >= since);
-        horizons.set(rollout.id, await judge(rollout, inWindow, now));
-        within.set(rollout.id, inWindow);
+        horizons.set(rollout.id, await judge(rollout, rows.filter((r) => r.lastEventAt >= since), now));
       }
-      return { horizons, within };
+      return horizons;
     },
   };
 }

@@ -180,12 +180,9 @@ export function createRolloutService(deps: RolloutServiceDeps) {
       const now = clock.now();
       // Read before the versions: a write after it moves it, and the next pass reads them again.
       const revision = await store.readRevision(database.db);
-      if (revision === watchedRevision) {
-        // No rollout row changed since: the watched ones are those still watched now (a completed one's watch ends).
-        const out = [...watched.values()].filter(({ rollout }) => isWatched(rollout, now));
-        if (out.length !== watched.size) watched = new Map(out.map((a) => [a.rollout.id, a]));
-        return out;
-      }
+      // No rollout row changed since: the watched ones are those still watched now (a completed one's watch ends).
+      // The kept set stays whole, so a clock stepped back finds what a read would find.
+      if (revision === watchedRevision) return [...watched.values()].filter(({ rollout }) => isWatched(rollout, now));
       const versions = await store.controlledVersions(database.db, now, DEFAULT_GUARDS.watchSeconds);
       const stale = versions.filter((v) => watched.get(v.id)?.rollout.version !== v.version).map((v) => v.id);
       const loaded = new Map((await store.aggregatesByIds(database.db, stale)).map((a) => [a.rollout.id, a]));

@@ -43,7 +43,7 @@ function counted(lease: ControllerLease): { controller: Controller; passes: () =
   let passes = 0;
   const rollouts = { controlled: async () => (passes++, []) } as unknown as RolloutService;
   const health = { settleMany: async () => ({ dueMs: new Map(), latency: new Map() }), measureMany: async () => new Map(), record: async () => undefined } as unknown as HealthService;
-  const lost = { markDueMany: async () => ({ horizons: new Map(), within: new Map(), marked: new Set() }) } as unknown as LostService;
+  const lost = { markDueMany: async () => new Map() } as unknown as LostService;
   return { controller: createController({ clock, logger: silentLogger, rollouts, lost, health, lease }), passes: () => passes };
 }
 
