@@ -38,12 +38,6 @@ export interface Settled {
   latency: Map<number, LatencyRow[]>;
 }
 
-/** How often a rollout's measure inputs changed (migrations 0020, 0022), and whether it has lost, late or replayed rows. */
-export interface MeasureInputs {
-  changes: number;
-  bad: boolean;
-}
-
 /** Where a rollout's timings are summed from (unix s): the minute holding its window's start. */
 export const latencySince = (aggregate: RolloutAggregate, now: number): number => Math.floor(windowOf(aggregate, { now }).from / 60_000) * 60;
 

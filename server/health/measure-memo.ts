@@ -33,7 +33,7 @@ import type { Executor } from '../db/database.ts';
 import { rowsOf } from '../db/json-args.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
 import { restamped, watchOf, windowOf, type RolloutHealth } from './measure.ts';
-import { latencySince, measureMany, settledFrom, type MeasureInputs, type Settled } from './measure-many.ts';
+import { latencySince, measureMany, settledFrom, type Settled } from './measure-many.ts';
 import { latencySumsMany, type LatencyRow } from './store.ts';
 import type { WindowSums } from './window-sums.ts';
 
@@ -59,6 +59,12 @@ function sameLatency(a: LatencyRow[], b: LatencyRow[]): boolean {
     if (x.n !== y.n || x.slot !== y.slot || x.cohort !== y.cohort || x.path !== y.path || x.role !== y.role) return false;
   }
   return true;
+}
+
+/** How often a rollout's measure inputs changed (migrations 0020, 0022), and whether it has lost, late or replayed rows. */
+interface MeasureInputs {
+  changes: number;
+  bad: boolean;
 }
 
 /** Each rollout's input count and whether it has lost, late or replayed rows, by id: read before any figure (see the header). */

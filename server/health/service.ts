@@ -178,7 +178,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
     /**
      * When each rollout's messages are due, from its old path's timings (once per controller pass, before marking
-     * lost): read again only for rollouts whose inputs moved (measure-memo.ts), with those inputs for `measureWatched`.
+     * lost): read again only for rollouts whose input count or window's first minute moved (measure-memo.ts).
      */
     settleMany(aggregates: RolloutAggregate[], now: number): Promise<Settled> {
       return watched.settle(db, aggregates, now);
