@@ -10,8 +10,9 @@
  * the clock moving across due lines, windows and minutes; each write before a
  * pass or in the middle of one. The status the
  * pass then puts on the board is held to a fresh judgement too. fast-check
- * prints the seed and the shrunk case of any failure.
+ * prints the seed and the shrunk case of any failure; FC_SEED and FC_PATH replay one.
  */
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MessageEvent } from '@rollcall/protocol';
@@ -137,9 +138,14 @@ async function pass(t: TestApp, tally: { kept: number; fresh: number }, during?:
   const fresh = await health.measureMany(aggregates, { now, horizons, settled: freshSettled });
   expect(watched.health).toEqual(fresh);
   // What the pass puts on the board (a status judged again only when what it is judged from moved) is a fresh judgement's.
+  // A fresh judgement settles afresh: after a write mid-pass that moved the due lines or timings, it stands on other
+  // ground than the pass did, and the pass that follows (nothing written) is held to it instead.
   await health.record(aggregates, watched.health, now);
-  const judged = await health.judgeMany(aggregates, now);
-  for (const aggregate of aggregates) expect((await health.board(aggregate)).health).toEqual(judged.get(aggregate.rollout.id));
+  const settledAfter = during === undefined ? freshSettled : await settleMany(t.database.db, aggregates, now);
+  if (during === undefined || (isDeepStrictEqual(settledAfter.dueMs, settled.dueMs) && isDeepStrictEqual(settledAfter.latency, settled.latency))) {
+    const judged = await health.judgeMany(aggregates, now);
+    for (const aggregate of aggregates) expect((await health.board(aggregate)).health).toEqual(judged.get(aggregate.rollout.id));
+  }
   tally.kept += aggregates.length - watched.measured;
   tally.fresh += watched.measured;
 }
@@ -173,7 +179,7 @@ describe('a pass keeps what did not move', () => {
           await t.close();
         }
       }),
-      { numRuns: 25 },
+      { numRuns: 25, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}) },
     );
     // Both ways were taken, many times over.
     expect(tally.kept).toBeGreaterThan(100);
