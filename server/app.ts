@@ -28,6 +28,7 @@ import { describe, openApiDocument, openApiDocumentSchema } from './http/openapi
 import { livenessSchema } from './http/responses.ts';
 import { healthStatusSchema, healthSummarySchema } from './health/responses.ts';
 import { healthRoutes, mismatchRoutes } from './health/routes.ts';
+import type { Spread } from './health/measure-memo.ts';
 import { createHealthService } from './health/service.ts';
 import { renderError, routeNotFound } from './http/errors.ts';
 import { keyRoutes } from './keys/routes.ts';
@@ -67,7 +68,7 @@ export interface AppDeps {
   /** SSE heartbeat interval (15 s) and how often other servers' changes are looked for (250 ms). */
   stream?: { heartbeatMs?: number; watchMs?: number; stallMs?: number };
   /** How often the controller evaluates every rollout (250 ms), and how long its lease runs (2 s; 0: no lease, every server passes). */
-  controller?: { tickMs?: number; leaseMs?: number };
+  controller?: { tickMs?: number; leaseMs?: number; spread?: Spread };
   /** How report groups are committed: one transaction (embedded file) or one batch (libsql server); chosen from the URL. */
   ingestCommit?: CommitMode;
   /** Report batches committed together at most (64). */
@@ -156,7 +157,7 @@ export function createApp(deps: AppDeps) {
   const reporters = createReporterWatch({ database, announce: enqueueEvent, onGone: metrics.countReporterGone });
   const lost = createLostService({ database, clock, announcer, reporters, events: lostEvents, commit: deps.lostCommit, eventStatements: (list) => eventStatements(database.db, list) });
   const health = createHealthService({ database, clock, rollouts });
-  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, lease, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
+  const controller = createController({ clock, logger, rollouts, lost, health, tickMs: deps.controller?.tickMs, spread: deps.controller?.spread, lease, events: { onTick: metrics.observeTick, onError: storage.handles('controller') } });
   const audit = createAuditService({ db: database.db });
   const retention = createRetention({ database, clock, logger, policy: deps.retention, pruneCallbacks: callbacks.prune, pruneReporters: reporters.prune, onSweep: metrics.observeSweep });
 

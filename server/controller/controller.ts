@@ -2,7 +2,9 @@
  * The controller: every `tickMs` (250 ms), for every running or paused
  * rollout, it marks due open messages lost, measures the guarded cohorts
  * (all rollouts at once, in grouped reads, afresh only those whose inputs
- * moved: health/measure-memo.ts), and acts: a breach applies `onBreach`; a healthy, baked step with enough
+ * moved: health/measure-memo.ts; when more moved than `spread.limit`, the
+ * others keep their figures a pass or two, within a second, and are decided
+ * when next measured), and acts: a breach applies `onBreach`; a healthy, baked step with enough
  * due messages advances when `autoAdvance` is on. Every decision is a
  * compare-and-set on the version it measured, so several servers on one
  * database decide once; a server that loses the race lets it go. With a
@@ -11,6 +13,7 @@
 import type { Clock } from '../clock.ts';
 import { VersionConflict } from '../errors.ts';
 import type { HealthService } from '../health/service.ts';
+import type { Spread } from '../health/measure-memo.ts';
 import type { CohortHealth, RolloutHealth } from '../health/measure.ts';
 import type { Logger } from '../logger.ts';
 import type { LostService } from '../lost/service.ts';
@@ -32,6 +35,12 @@ export interface ControllerDeps {
   lost: LostService;
   health: HealthService;
   tickMs?: number;
+  /**
+   * How many rollouts a pass measures afresh beyond those it must, and how old figures may be before it must
+   * (health/measure-memo.ts). Default: 250 and a second, so every rollout is measured at least once a second
+   * while passes keep their pace.
+   */
+  spread?: Spread;
   /** Timed passes run only while this server holds it; `tick()` runs regardless (tests, tools). */
   lease?: ControllerLease;
   events?: ControllerEvents;
@@ -64,8 +73,14 @@ export function advanceBlocker(aggregate: RolloutAggregate, health: RolloutHealt
   return null;
 }
 
+export const DEFAULT_TICK_MS = 250;
+/** Fresh measurements a pass makes beyond those it must (more when that would not reach every moved rollout within a second). */
+export const DEFAULT_SPREAD_LIMIT = 250;
+
 export function createController(deps: ControllerDeps) {
   const { clock, logger, rollouts, lost, health } = deps;
+  const tickMs = deps.tickMs ?? DEFAULT_TICK_MS;
+  const spread = deps.spread ?? { limit: DEFAULT_SPREAD_LIMIT, maxAgeMs: 1_000, everyMs: tickMs };
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
 
@@ -97,13 +112,14 @@ export function createController(deps: ControllerDeps) {
     const started = performance.now();
     let aggregates: RolloutAggregate[];
     let measured: Map<number, RolloutHealth>;
+    let carried: Set<number>;
     let now: number;
     try {
       aggregates = await rollouts.controlled();
       now = clock.now();
       const settled = await health.settleMany(aggregates, now);
       const horizons = await lost.markDueMany(aggregates.map((a) => a.rollout), now, settled.dueMs);
-      measured = (await health.measureWatched(aggregates, { now, horizons, settled })).health;
+      ({ health: measured, carried } = await health.measureWatched(aggregates, { now, horizons, settled, spread }));
       // What lists and /metrics show of these rollouts, from this very measurement.
       await health.record(aggregates, measured, now);
     } catch (error) {
@@ -112,6 +128,8 @@ export function createController(deps: ControllerDeps) {
     }
     for (const aggregate of aggregates) {
       const { key, autoAdvance, state } = aggregate.rollout;
+      // Figures carried from an earlier pass decide nothing: the pass that measures them again decides.
+      if (carried.has(aggregate.rollout.id)) continue;
       const figures = measured.get(aggregate.rollout.id)!;
       // Nothing to decide without a breach or an advance to look at: no call, no await, for most of a thousand rollouts.
       if (!(autoAdvance && state === 'running') && health.breachOf(figures) === null) continue;
@@ -162,7 +180,7 @@ export function createController(deps: ControllerDeps) {
     timedTick: (): Promise<void> => shared(timedOnce, true),
     start(): void {
       if (timer !== null) return;
-      timer = setInterval(() => void shared(timedOnce, true), deps.tickMs ?? 250);
+      timer = setInterval(() => void shared(timedOnce, true), tickMs);
       timer.unref();
     },
     async stop(): Promise<void> {

@@ -27,6 +27,21 @@
  * When all of these are as they were, the kept measurement is the one a fresh
  * read would give (test/server/health/measure-memo.test.ts drives random
  * writes of every kind and the clock, and holds the two equal).
+ *
+ * Under traffic every rollout moves between two passes, and measuring a
+ * thousand afresh costs a pass several times its interval. With a `Spread`
+ * (the controller passes one), a pass measures afresh every rollout whose
+ * version, window or watch moved and every one whose figures are
+ * more than `maxAgeMs` old, then the oldest of the others up to `limit` in
+ * all, or more where that would not reach every one within `maxAgeMs`
+ * (`spreadCount`); the rest keep their last figures as they were, with the
+ * time they were measured (`at`), and are listed as `carried`: the
+ * controller decides nothing on them, and the next passes measure them
+ * oldest first. So a pass costs about `limit` measurements, or a third of
+ * what moved at the controller's pace, and while passes keep that pace every
+ * rollout is measured at least every `maxAgeMs`. The guards' tests are
+ * anytime-valid (guards.ts): looking less often at a rollout does not raise
+ * the chance of reverting a healthy cohort, it only waits that long to look.
  */
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
@@ -77,6 +92,26 @@ async function readInputs(ex: Executor, ids: number[]): Promise<Map<number, Meas
   return new Map(rows.map(([id, changes, bad]) => [id, { changes, bad: bad !== 0 }]));
 }
 
+/** How a pass spreads its fresh measurements when many rollouts moved (see the header). */
+export interface Spread {
+  /** Fresh measurements a pass makes beyond those it must (a rollout's version, window or watch moved; figures too old). */
+  limit: number;
+  /** Figures older than this (ms since they were last current) are measured afresh, whatever the limit. */
+  maxAgeMs: number;
+  /** How far apart passes are (see `spreadCount`). */
+  everyMs: number;
+}
+
+/**
+ * How many of `deferrable` moved rollouts a pass measures: `room`, or enough that, oldest first, each is
+ * measured again within `maxAgeMs` less one pass (a pass may start a little late) while passes keep their
+ * pace, so that none reaches `maxAgeMs` and many never come due in the same pass.
+ */
+export function spreadCount(deferrable: number, room: number, spread: Spread): number {
+  const passes = Math.max(1, Math.floor(spread.maxAgeMs / Math.max(1, spread.everyMs)) - 1);
+  return Math.min(deferrable, Math.max(room, Math.ceil(deferrable / passes)));
+}
+
 export function createMeasureMemo(windowSums?: WindowSums) {
   const kept = new Map<number, Kept>();
   /** Each rollout's timings as last read: under which input count, from which minute. */
@@ -109,18 +144,20 @@ export function createMeasureMemo(windowSums?: WindowSums) {
 
     /**
      * measureMany's figures for every rollout, measuring afresh only those whose inputs moved; `measured`
-     * says how many were. Rollouts not passed are forgotten.
+     * says how many were. With a `spread`, some that moved may keep their last figures (`carried`; see the
+     * header). Rollouts not passed are forgotten.
      */
     async measure(
       ex: Executor,
       aggregates: RolloutAggregate[],
-      options: { now: number; horizons: Map<number, number>; settled: Settled },
-    ): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
-      const { now, settled } = options;
+      options: { now: number; horizons: Map<number, number>; settled: Settled; spread?: Spread },
+    ): Promise<{ health: Map<number, RolloutHealth>; measured: number; carried: Set<number> }> {
+      const { now, settled, spread } = options;
       const ids = aggregates.map((a) => a.rollout.id);
       const passed = new Set(ids);
       for (const id of kept.keys()) if (!passed.has(id)) kept.delete(id);
-      if (aggregates.length === 0) return { health: new Map(), measured: 0 };
+      const carried = new Set<number>();
+      if (aggregates.length === 0) return { health: new Map(), measured: 0, carried };
       // Read before any figure (see the header), and after the due lines: not `settle`'s read. Counts behind a
       // watermark the horizons saw are in the same commit as the watermark, so they are in this count (a settled
       // rollout takes a later due line on the strength of it), as is the pass's own lost marking.
@@ -128,6 +165,8 @@ export function createMeasureMemo(windowSums?: WindowSums) {
 
       const health = new Map<number, RolloutHealth>();
       const stale: RolloutAggregate[] = [];
+      /** Moved, but their last figures may stand one pass more (a spread). */
+      const deferrable: RolloutAggregate[] = [];
       const keys = new Map<number, string>();
       for (const aggregate of aggregates) {
         const { rollout } = aggregate;
@@ -141,7 +180,21 @@ export function createMeasureMemo(windowSums?: WindowSums) {
           before.dueBefore = window.dueBefore;
           before.health = restamped(before.health, now, window.dueBefore);
           health.set(rollout.id, before.health);
-        } else stale.push(aggregate);
+        } else if (spread !== undefined && before !== undefined && before.key === key && now - before.health.at <= spread.maxAgeMs) deferrable.push(aggregate);
+        else stale.push(aggregate);
+      }
+      if (deferrable.length > 0) {
+        // Oldest figures first (ties in the order passed); those past the limit keep their figures and their time.
+        const at = (a: RolloutAggregate) => kept.get(a.rollout.id)!.health.at;
+        deferrable.sort((a, b) => at(a) - at(b));
+        const room = spreadCount(deferrable.length, Math.max(0, spread!.limit - stale.length), spread!);
+        for (const [i, aggregate] of deferrable.entries()) {
+          if (i < room) stale.push(aggregate);
+          else {
+            health.set(aggregate.rollout.id, kept.get(aggregate.rollout.id)!.health);
+            carried.add(aggregate.rollout.id);
+          }
+        }
       }
       const fresh = await measureMany(ex, stale, { ...options, ...(windowSums === undefined ? {} : { sums: (cells) => windowSums.sums(cells, ids) }) });
       for (const aggregate of stale) {
@@ -158,7 +211,7 @@ export function createMeasureMemo(windowSums?: WindowSums) {
           health: measured,
         });
       }
-      return { health, measured: stale.length };
+      return { health, measured: stale.length, carried };
     },
   };
 }

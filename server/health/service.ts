@@ -10,7 +10,7 @@ import type { RolloutAggregate } from '../rollouts/model.ts';
 import { goneReason, horizonOf, reportersOfRollouts, reportersView, reportersWithin, type ReporterRow } from '../reporters/watch.ts';
 import { measureRollout, watchOf, type MeasureOptions, type RolloutHealth } from './measure.ts';
 import { measureMany, type Settled } from './measure-many.ts';
-import { createMeasureMemo } from './measure-memo.ts';
+import { createMeasureMemo, type Spread } from './measure-memo.ts';
 import { createWindowSums } from './window-sums.ts';
 import { healthStatus, type Health, type HealthStatus } from './status.ts';
 import * as store from './store.ts';
@@ -172,7 +172,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
      * The controller's measurement of the rollouts it watches: measureMany's figures, measured afresh only
      * for the rollouts whose inputs moved since its last pass (measure-memo.ts); `measured` counts those.
      */
-    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled }): Promise<{ health: Map<number, RolloutHealth>; measured: number }> {
+    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled; spread?: Spread }): Promise<{ health: Map<number, RolloutHealth>; measured: number; carried: Set<number> }> {
       return watched.measure(db, aggregates, options);
     },
 
@@ -218,8 +218,9 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
         const input = statusInput(aggregate, figures, within, pending, now);
         const before = recorded.get(rollout.key);
         // A kept measurement (measure-memo.ts) under the same reporters and replays has the same status: only its time moves.
-        if (before !== undefined && sameInput(before.input, input)) before.entry = { ...before.entry, at: now };
-        else recorded.set(rollout.key, { input, entry: entryOf(aggregate, now, statusFrom(aggregate, input), figures) });
+        // The entry's time is its figures' (a pass's own, or an earlier one's for figures it carried: measure-memo.ts).
+        if (before !== undefined && sameInput(before.input, input)) before.entry = { ...before.entry, at: figures.at };
+        else recorded.set(rollout.key, { input, entry: entryOf(aggregate, figures.at, statusFrom(aggregate, input), figures) });
         board.set(rollout.key, recorded.get(rollout.key)!.entry);
       }
       const keys = new Set(aggregates.map((a) => a.rollout.key));
