@@ -139,7 +139,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
   /** The board's entry for this version of the rollout, while it is young enough. */
   function standing(key: string, version: number): BoardEntry | undefined {
     const entry = board.get(key);
-    return entry !== undefined && entry.version === version && clock.now() - entry.at <= BOARD_TTL_MS ? entry : undefined;
+    return entry !== undefined && entry.version === version && clock.now() - entry.placed <= BOARD_TTL_MS ? entry : undefined;
   }
 
   function onBoard(aggregate: RolloutAggregate): Promise<BoardEntry> {
@@ -218,9 +218,10 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
         const input = statusInput(aggregate, figures, within, pending, now);
         const before = recorded.get(rollout.key);
         // A kept measurement (measure-memo.ts) under the same reporters and replays has the same status: only its time moves.
-        // The entry's time is its figures' (a pass's own, or an earlier one's for figures it carried: measure-memo.ts).
-        if (before !== undefined && sameInput(before.input, input)) before.entry = { ...before.entry, at: figures.at };
-        else recorded.set(rollout.key, { input, entry: entryOf(aggregate, figures.at, statusFrom(aggregate, input), figures) });
+        // The entry's time is its figures' (a pass's own, or an earlier one's for figures it carried: measure-memo.ts,
+        // measured again within a second); it stands from this pass on.
+        if (before !== undefined && sameInput(before.input, input)) before.entry = { ...before.entry, at: figures.at, placed: now };
+        else recorded.set(rollout.key, { input, entry: entryOf(aggregate, figures.at, statusFrom(aggregate, input), figures, now) });
         board.set(rollout.key, recorded.get(rollout.key)!.entry);
       }
       const keys = new Set(aggregates.map((a) => a.rollout.key));

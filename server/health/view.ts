@@ -81,7 +81,10 @@ export function healthSummary(health: RolloutHealth, status: Judged) {
 /** A rollout's status as the list, the dashboard list and /metrics show it, and when it was measured. */
 export interface BoardEntry {
   version: number;
+  /** When its figures were measured. */
   at: number;
+  /** When a controller pass or a judgement last put it on the board: it stands BOARD_TTL_MS from then. */
+  placed: number;
   health: Health;
   /** The share of the key space really on new (reverted cohorts excluded), in percent. */
   effectiveLive: number;
@@ -106,12 +109,13 @@ function judgedCohorts(measured: RolloutHealth | undefined): JudgedCohort[] {
   return (measured?.cohorts ?? []).map((c) => ({ name: c.name, compared: c.compared, mismatched: c.mismatched, withdrawn: c.withdrawn, rates: { loss: c.rates.loss, failureDelta: c.rates.failureDelta, mismatch: c.rates.mismatch } }));
 }
 
-export function boardEntry(aggregate: RolloutAggregate, at: number, health: Health, measured: RolloutHealth | undefined): BoardEntry {
+export function boardEntry(aggregate: RolloutAggregate, at: number, health: Health, measured: RolloutHealth | undefined, placed = at): BoardEntry {
   const { rollout, cohorts } = aggregate;
   const { guards } = rollout;
   return {
     version: rollout.version,
     at,
+    placed,
     health,
     effectiveLive: effectiveShares(rollout, cohorts).effectiveLive,
     cohorts: judgedCohorts(measured),
