@@ -33,13 +33,13 @@
  * (the controller passes one), a pass measures afresh every rollout whose
  * version, window or watch moved and every one whose figures are
  * more than `maxAgeMs` old, then the oldest of the others up to `limit` in
- * all, or more where that would not reach every one within `maxAgeMs`
- * (`spreadCount`); the rest keep their last figures as they were, with the
- * time they were measured (`at`), and are listed as `carried`: the
- * controller decides nothing on them, and the next passes measure them
- * oldest first. So a pass costs about `limit` measurements, or a third of
- * what moved at the controller's pace, and while passes keep that pace every
- * rollout is measured at least every `maxAgeMs`. The guards' tests are
+ * all, or more where waiting would bring some past `maxAgeMs` (`spreadCount`);
+ * the rest keep their last figures as they were, with the time they were
+ * measured (`at`), and are listed as `carried`: the controller decides
+ * nothing on them, and the next passes measure them oldest first. So a pass
+ * costs `limit` measurements, or under steady traffic at 250 ms passes a
+ * third of what moved, and while passes keep that pace every rollout is
+ * measured at least every `maxAgeMs`. The guards' tests are
  * anytime-valid (guards.ts): looking less often at a rollout does not raise
  * the chance of reverting a healthy cohort, it only waits that long to look.
  */
@@ -103,13 +103,21 @@ export interface Spread {
 }
 
 /**
- * How many of `deferrable` moved rollouts a pass measures: `room`, or enough that, oldest first, each is
- * measured again within `maxAgeMs` less one pass (a pass may start a little late) while passes keep their
- * pace, so that none reaches `maxAgeMs` and many never come due in the same pass.
+ * How many of the deferrable rollouts (their figures' ages in ms, oldest first) a pass measures: `room`, or
+ * more where fewer passes are left before some reach `maxAgeMs` than that would need. A rollout of age a may
+ * wait floor((maxAgeMs - everyMs / 2 - a) / everyMs) passes more (half a pass of slack for a pass that starts
+ * late); for every k, those that may wait no more than k passes must fit in this pass and the k after it.
+ * Measuring them oldest first, none is found past `maxAgeMs` while passes keep their pace, whatever moves
+ * (test/server/controller/spread.test.ts simulates bursts, lulls and random moves).
  */
-export function spreadCount(deferrable: number, room: number, spread: Spread): number {
-  const passes = Math.max(1, Math.floor(spread.maxAgeMs / Math.max(1, spread.everyMs)) - 1);
-  return Math.min(deferrable, Math.max(room, Math.ceil(deferrable / passes)));
+export function spreadCount(ages: number[], room: number, spread: Spread): number {
+  const every = Math.max(1, spread.everyMs);
+  let needed = room;
+  for (let i = 0; i < ages.length; i++) {
+    const waits = Math.max(0, Math.floor((spread.maxAgeMs - every / 2 - ages[i]!) / every));
+    needed = Math.max(needed, Math.ceil((i + 1) / (waits + 1)));
+  }
+  return Math.min(ages.length, needed);
 }
 
 export function createMeasureMemo(windowSums?: WindowSums) {
@@ -145,19 +153,21 @@ export function createMeasureMemo(windowSums?: WindowSums) {
     /**
      * measureMany's figures for every rollout, measuring afresh only those whose inputs moved; `measured`
      * says how many were. With a `spread`, some that moved may keep their last figures (`carried`; see the
-     * header). Rollouts not passed are forgotten.
+     * header), and `overdue` counts those measured because their figures had passed `maxAgeMs` (none while
+     * passes keep their pace). Rollouts not passed are forgotten.
      */
     async measure(
       ex: Executor,
       aggregates: RolloutAggregate[],
       options: { now: number; horizons: Map<number, number>; settled: Settled; spread?: Spread },
-    ): Promise<{ health: Map<number, RolloutHealth>; measured: number; carried: Set<number> }> {
+    ): Promise<{ health: Map<number, RolloutHealth>; measured: number; carried: Set<number>; overdue: number }> {
       const { now, settled, spread } = options;
       const ids = aggregates.map((a) => a.rollout.id);
       const passed = new Set(ids);
       for (const id of kept.keys()) if (!passed.has(id)) kept.delete(id);
       const carried = new Set<number>();
-      if (aggregates.length === 0) return { health: new Map(), measured: 0, carried };
+      let overdue = 0;
+      if (aggregates.length === 0) return { health: new Map(), measured: 0, carried, overdue };
       // Read before any figure (see the header), and after the due lines: not `settle`'s read. Counts behind a
       // watermark the horizons saw are in the same commit as the watermark, so they are in this count (a settled
       // rollout takes a later due line on the strength of it), as is the pass's own lost marking.
@@ -180,14 +190,23 @@ export function createMeasureMemo(windowSums?: WindowSums) {
           before.dueBefore = window.dueBefore;
           before.health = restamped(before.health, now, window.dueBefore);
           health.set(rollout.id, before.health);
-        } else if (spread !== undefined && before !== undefined && before.key === key && now - before.health.at <= spread.maxAgeMs) deferrable.push(aggregate);
-        else stale.push(aggregate);
+        } else if (spread !== undefined && before !== undefined && before.key === key) {
+          if (now - before.health.at <= spread.maxAgeMs) deferrable.push(aggregate);
+          else {
+            overdue++;
+            stale.push(aggregate);
+          }
+        } else stale.push(aggregate);
       }
       if (deferrable.length > 0) {
         // Oldest figures first (ties in the order passed); those past the limit keep their figures and their time.
         const at = (a: RolloutAggregate) => kept.get(a.rollout.id)!.health.at;
         deferrable.sort((a, b) => at(a) - at(b));
-        const room = spreadCount(deferrable.length, Math.max(0, spread!.limit - stale.length), spread!);
+        const room = spreadCount(
+          deferrable.map((a) => now - at(a)),
+          Math.max(0, spread!.limit - stale.length),
+          spread!,
+        );
         for (const [i, aggregate] of deferrable.entries()) {
           if (i < room) stale.push(aggregate);
           else {
@@ -211,7 +230,7 @@ export function createMeasureMemo(windowSums?: WindowSums) {
           health: measured,
         });
       }
-      return { health, measured: stale.length, carried };
+      return { health, measured: stale.length, carried, overdue };
     },
   };
 }

@@ -172,7 +172,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
      * The controller's measurement of the rollouts it watches: measureMany's figures, measured afresh only
      * for the rollouts whose inputs moved since its last pass (measure-memo.ts); `measured` counts those.
      */
-    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled; spread?: Spread }): Promise<{ health: Map<number, RolloutHealth>; measured: number; carried: Set<number> }> {
+    measureWatched(aggregates: RolloutAggregate[], options: { now: number; horizons: Map<number, number>; settled: Settled; spread?: Spread }): Promise<{ health: Map<number, RolloutHealth>; measured: number; carried: Set<number>; overdue: number }> {
       return watched.measure(db, aggregates, options);
     },
 
@@ -195,7 +195,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
       return healthSummary(measured, status);
     },
 
-    /** The rollout's one status, as the list shows it, from the status board (at most BOARD_TTL_MS old). */
+    /** The rollout's one status, as the list shows it, from the status board (placed at most BOARD_TTL_MS ago; its figures may be a second older: measure-memo.ts). */
     async status(aggregate: RolloutAggregate): Promise<Health> {
       return (await onBoard(aggregate)).health;
     },
@@ -230,7 +230,7 @@ export function createHealthService(deps: { database: Database; clock: Clock; ro
 
     /**
      * New figures for these rollouts (a report committed, a replay): their next status is judged afresh, unless
-     * it is the controller's pass's own entry. That one stands: the next pass, within a tick, measures what moved,
+     * it is the controller's pass's own entry. That one stands: a pass measures what moved within a second,
      * and a scrape or a list under traffic reads the pass's statuses rather than measuring every busy rollout anew.
      */
     forget(keys: Iterable<string>): void {

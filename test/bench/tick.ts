@@ -4,7 +4,7 @@
  * guard window, as traffic leaves them; in process, on an embedded file or a
  * libsql server. `tick_*` passes follow one another with nothing written in
  * between (a pass keeps what did not move: health/measure-memo.ts);
- * `tick_live_*` passes come every 250 ms, each after new counts for one
+ * `tick_traffic_*` passes come every 250 ms, each after new counts for one
  * cohort of every rollout: every rollout moved, and a pass measures a share
  * of them (a spread) so that each is measured within a second; `tick_burst_*`
  * passes each follow counts for every cohort of every rollout, a second or
@@ -81,11 +81,14 @@ export async function measureTick(options: { dbUrl: string; rollouts: number; ti
     const liveTimes: number[] = [];
     const measured: number[] = [];
     const oldest: number[] = [];
+    /** Measured because their figures had passed a second: none while passes keep their pace. */
+    const overdue: number[] = [];
     const watch = health.measureWatched;
     health.measureWatched = async (...args: Parameters<typeof watch>) => {
       const result = await watch(...args);
       measured.push(result.measured);
       oldest.push(Math.max(0, ...[...result.health.values()].map((h) => args[1].now - h.at)));
+      overdue.push(result.overdue);
       return result;
     };
     let lastStart = performance.now();
@@ -105,6 +108,7 @@ export async function measureTick(options: { dbUrl: string; rollouts: number; ti
     }
     const liveMeasured = measured.splice(0);
     const liveOldest = oldest.splice(0);
+    const liveOverdue = overdue.splice(0).reduce((a, b) => a + b, 0);
     // A burst: every cohort of every rollout gets counts before each pass, which then come about a second apart (the
     // writes take that long here): figures past a second old are measured afresh, as many as they are.
     const burstTimes: number[] = [];
@@ -149,7 +153,7 @@ export async function measureTick(options: { dbUrl: string; rollouts: number; ti
     const summed = Number((await run(`SELECT count(*) AS n FROM cohort_counts WHERE bucket >= ?`, [Math.floor(Date.now() / 1000) - WINDOW_S])).rows[0]!.n);
     const reverted = Number((await run("SELECT count(*) AS n FROM rollouts WHERE key LIKE 'tick-%' AND state != 'running'")).rows[0]!.n);
     if (reverted > 0) throw new Error(`the tick bench expects healthy rollouts, but ${reverted} changed state`);
-    return { tick_p99_ms: percentile(times, 99), tick_p50_ms: median(times), tick_live_p99_ms: percentile(liveTimes, 99), tick_live_p50_ms: median(liveTimes), live_passes: liveTimes.length, live_measured_p50: median(liveMeasured), live_oldest_max_ms: Math.max(...liveOldest), tick_burst_p99_ms: percentile(burstTimes, 99), tick_burst_p50_ms: median(burstTimes), burst_measured_p50: median(measured), tick_cpu_p50_ms: median(cpuTimes), ticks: times.length, rollouts: ids.length, rows_summed: summed, metrics_scrape_ms: median(scrapes), metrics_scrape_p99_ms: percentile(scrapes, 99), metrics_scrape_after_reports_ms: median(afterReports), metrics_scrape_cold_ms: median(coldScrapes), scrapes: scrapes.length };
+    return { tick_p99_ms: percentile(times, 99), tick_p50_ms: median(times), tick_traffic_p99_ms: percentile(liveTimes, 99), tick_traffic_p50_ms: median(liveTimes), live_passes: liveTimes.length, live_overdue: liveOverdue, live_measured_p50: median(liveMeasured), live_oldest_max_ms: Math.max(...liveOldest), tick_burst_p99_ms: percentile(burstTimes, 99), tick_burst_p50_ms: median(burstTimes), burst_measured_p50: median(measured), tick_cpu_p50_ms: median(cpuTimes), ticks: times.length, rollouts: ids.length, rows_summed: summed, metrics_scrape_ms: median(scrapes), metrics_scrape_p99_ms: percentile(scrapes, 99), metrics_scrape_after_reports_ms: median(afterReports), metrics_scrape_cold_ms: median(coldScrapes), scrapes: scrapes.length };
   } finally {
     await rollcall.close();
     database.close();
