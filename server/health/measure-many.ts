@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
 import { rowsOf } from '../db/json-args.ts';
 import type { RolloutAggregate } from '../rollouts/model.ts';
-import { assembleHealth, explainDrops, figuresOf, MEASURED_PATH, NO_EXTRAS, PSEUDO_COHORTS, planCohorts, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
+import { assembleHealth, explainDrops, figuresOf, MEASURED_PATH, NO_EXTRAS, planCohorts, trafficDecides, windowOf, type CohortPlan, type RolloutHealth } from './measure.ts';
 import { dueMsOf } from './settle.ts';
 import { jsonArgs, ledgerCountsMany, windowSumsMany, type CountSums, type WindowCell } from './rollups.ts';
 import { latencySumsMany, type LatencyRow } from './store.ts';
@@ -67,7 +67,8 @@ export async function measureMany(
     windowOf(aggregate, { now: options.now, horizon: options.horizons.get(aggregate.rollout.id), dueMs: settled.dueMs.get(aggregate.rollout.id) }),
   );
 
-  const pseudo = PSEUDO_CELL.pack(aggregates.flatMap((a, i) => PSEUDO_COHORTS.map((cohort) => ({ rid: a.rollout.id, cohort, bucket: Math.floor(windows[i]!.from / 1000) }))));
+  // Only the pseudo-cohorts whose traffic the plan asks about: a quarter to a half fewer probes than all four.
+  const pseudo = PSEUDO_CELL.pack(aggregates.flatMap((a, i) => trafficDecides(a.rollout).map((cohort) => ({ rid: a.rollout.id, cohort, bucket: Math.floor(windows[i]!.from / 1000) }))));
   const arg = (name: 'rid' | 'cohort' | 'bucket') => PSEUDO_CELL.at('p', name);
   // One JSON value (json-args.ts): at 1,000 rollouts, a row each.
   const traffic = rowsOf<TrafficRow>(

@@ -72,8 +72,13 @@ export function restamped(health: RolloutHealth, at: number, dueBefore: number):
 
 export const MEASURED_PATH: Record<CohortHealth['kind'], Path> = { band: 'new', shadow: 'shadow', baseline: 'old', pinned: 'new', completed: 'new' };
 
-/** The pseudo-cohorts measured only when they have traffic (the baseline always is). */
-export const PSEUDO_COHORTS = ['baseline', 'shadow', 'pinned', 'completed'];
+/**
+ * The pseudo-cohorts whose traffic decides whether `planCohorts` measures them: the shadow one unless the step
+ * has a shadow share (then it always is), pinned and completed partners. The baseline always is measured.
+ */
+export function trafficDecides(rollout: Pick<Rollout, 'plan' | 'step'>): string[] {
+  return stepShares(rollout).shadow === null ? ['shadow', 'pinned', 'completed'] : ['pinned', 'completed'];
+}
 
 /** One cohort to measure, and from when. */
 export interface CohortPlan {

@@ -29,6 +29,8 @@ describe('the controller pass over many rollouts', () => {
     await sendTraffic(t, 'a', 'baseline', 90, 0, 'old');
     await sendTraffic(t, 'b', 'c2', 25, 5);
     await sendTraffic(t, 'b', 'pinned', 7, 0);
+    // Past its shadow step, b's shadow cohort is measured for its traffic alone.
+    await sendTraffic(t, 'b', 'shadow', 6, 0, 'shadow');
     await sendTraffic(t, 'c', 'shadow', 12, 0, 'shadow');
     await sendTraffic(t, 'd', 'completed', 20, 2);
     // Mismatches take the noise withdrawal's reads.
@@ -55,6 +57,7 @@ describe('the controller pass over many rollouts', () => {
     expect(cohort('a', 'c1')).toMatchObject({ received: 50, lost: 3 });
     expect(cohort('b', 'c2')).toMatchObject({ received: 25, lost: 5 });
     expect(cohort('b', 'pinned')).toMatchObject({ received: 7 });
+    expect(cohort('b', 'shadow')).toMatchObject({ received: 6 });
     expect(cohort('c', 'shadow')).toMatchObject({ received: 20, mismatched: 3 });
     expect(cohort('d', 'completed')).toMatchObject({ received: 20, lost: 2 });
     expect(cohort('b', 'c1')).toMatchObject({ status: 'reverted' });
