@@ -73,14 +73,16 @@ export function advanceBlocker(aggregate: RolloutAggregate, health: RolloutHealt
   return null;
 }
 
-export const DEFAULT_TICK_MS = 250;
+const DEFAULT_TICK_MS = 250;
 /** Fresh measurements a pass makes beyond those it must (more when that would not reach every moved rollout within a second). */
-export const DEFAULT_SPREAD_LIMIT = 250;
+const DEFAULT_SPREAD_LIMIT = 250;
+/** Every watched rollout is measured at least this often while passes keep their pace. */
+const MEASURED_EVERY_MS = 1_000;
 
 export function createController(deps: ControllerDeps) {
   const { clock, logger, rollouts, lost, health } = deps;
   const tickMs = deps.tickMs ?? DEFAULT_TICK_MS;
-  const spread = deps.spread ?? { limit: DEFAULT_SPREAD_LIMIT, maxAgeMs: 1_000, everyMs: tickMs };
+  const spread = deps.spread ?? { limit: DEFAULT_SPREAD_LIMIT, maxAgeMs: MEASURED_EVERY_MS, everyMs: tickMs };
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
 
