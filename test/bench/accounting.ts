@@ -233,7 +233,7 @@ export async function measureRevert(options: { clients: number; trials: number }
 }
 
 export function measureSdkMemory(options: { messages: number; rounds: number }) {
-  const runs: { runExtraMb: number; receivedMb: number; inFlight: number; manualInFlight: number }[] = [];
+  const runs: { runExtraMb: number; receivedMb: number; inFlight: number; manualInFlight: number; elsewhereMb: number; elsewhereInFlight: number }[] = [];
   for (let round = 0; round < options.rounds; round++) {
     progress(`SDK memory round ${round + 1}/${options.rounds}: ${options.messages.toLocaleString()} messages in flight`);
     const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/bench/sdk-memory.ts', String(options.messages)], { cwd: ROOT, encoding: 'utf8' });
@@ -241,9 +241,11 @@ export function measureSdkMemory(options: { messages: number; rounds: number }) 
     runs.push(JSON.parse(child.stdout.trim().split('\n').at(-1)!));
   }
   return {
-    sdk_mem_mb: median(runs.map((r) => Math.max(r.runExtraMb, r.receivedMb))),
+    sdk_mem_mb: median(runs.map((r) => Math.max(r.runExtraMb, r.receivedMb, r.elsewhereMb))),
     run_extra_mb: median(runs.map((r) => r.runExtraMb)),
     received_mb: median(runs.map((r) => r.receivedMb)),
+    elsewhere_mb: median(runs.map((r) => r.elsewhereMb)),
+    elsewhere_in_flight: runs[0]!.elsewhereInFlight,
     inFlight: runs[0]!.inFlight,
   };
 }

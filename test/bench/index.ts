@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     ingest_ungrouped_commits_per_s: round(ungrouped.commits_per_s),
     revert_p99_ms: Math.round(revert.revert_p99_ms),
     sdk_mem_mb: round(memory.sdk_mem_mb),
+    sdk_elsewhere_mb: round(memory.elsewhere_mb),
     server_rss_mb: round(ingest.server_rss_mb),
     dashboard_ms: round(dashboard.dashboard_ms),
     sdk_packed_kb: round(packages.rollcall.packed_kb),
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
       value: figures.sdk_mem_mb,
       unit: 'MB',
       target: '≤ 50',
-      anchor: `${memory.inFlight.toLocaleString()} in flight: run() adds ${round(memory.run_extra_mb)} MB over the bare handlers, received() ${round(memory.received_mb)} MB`,
+      anchor: `${memory.inFlight.toLocaleString()} in flight: run() adds ${round(memory.run_extra_mb)} MB over the bare handlers, received() ${round(memory.received_mb)} MB; ten times as many received() and settled elsewhere ${round(memory.elsewhere_mb)} MB (${memory.elsewhere_in_flight.toLocaleString()} remembered)`,
       met: figures.sdk_mem_mb <= 50,
     },
     ...Object.entries(shadowCpu.cases).map(([name, c]): Row => {

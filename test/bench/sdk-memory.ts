@@ -3,7 +3,10 @@
  * with 100,000 messages in flight. Compares 100,000 `run()` calls whose
  * handlers never settle against the same 100,000 never-settling handler
  * calls made directly, so only what the SDK holds is counted; and 100,000
- * `received()` with no `processed()` (the SDK's records alone).
+ * `received()` with no `processed()` (the SDK's records alone); and ten
+ * times as many `received()`, flushed as they go, that another process
+ * settles (this one never hears of them again): bounded by
+ * `maxRememberedIds`, not by what flowed.
  */
 import { offlineClient, SNAPSHOT } from './evaluation.ts';
 
@@ -46,8 +49,18 @@ async function main() {
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const withReceived = used() - start;
 
+  // Settled elsewhere: ten rounds of as many ids, a flush after each; the oldest past maxRememberedIds are forgotten.
+  const web = offlineClient(live);
+  await web.ready();
+  start = used();
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < count; i++) web.received('psa-webhooks-v2', { partnerId: ids[i]!.partnerId, messageId: `${round}/${ids[i]!.messageId}` });
+    await web.flush();
+  }
+  const elsewhere = used() - start;
+
   process.stdout.write(
-    `${JSON.stringify({ count, inFlight, runExtraMb: (withRun - hostOnly) / MB, receivedMb: withReceived / MB, hostOnlyMb: hostOnly / MB, manualInFlight: manual.status.inFlight })}\n`,
+    `${JSON.stringify({ count, inFlight, runExtraMb: (withRun - hostOnly) / MB, receivedMb: withReceived / MB, hostOnlyMb: hostOnly / MB, manualInFlight: manual.status.inFlight, elsewhereMb: elsewhere / MB, elsewhereInFlight: web.status.inFlight })}\n`,
   );
   process.exit(0);
 }

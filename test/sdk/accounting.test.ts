@@ -132,6 +132,46 @@ describe('open messages and the buffer', () => {
   });
 });
 
+describe('ids settled in another process', () => {
+  it('remembers at most maxRememberedIds of them once the server has them; a forgotten one settled here later counts once', async () => {
+    const web = await client({ maxRememberedIds: 5 });
+    const worker = await client();
+    for (let i = 0; i < 20; i++) web.received('jobs', { partnerId: `p${i % 3}`, messageId: `x${i}` });
+    expect(web.status.inFlight).toBe(20);
+    // The flush sends all twenty by id; the server has them, and the web tier keeps the newest five.
+    await settleAll(web);
+    expect(web.status.inFlight).toBe(5);
+    const { rows: open } = await live.database.client.execute("SELECT count(*) n FROM messages WHERE status = 'open'");
+    expect(Number(open[0]!.n)).toBe(20);
+
+    // The worker settles most of them; the web tier settles one it forgot (x10) and the five it remembers.
+    for (let i = 0; i < 15; i++) if (i !== 10) worker.processed('jobs', { partnerId: `p${i % 3}`, messageId: `x${i}` });
+    for (const i of [10, 15, 16, 17, 18, 19]) web.processed('jobs', { partnerId: `p${i % 3}`, messageId: `x${i}` });
+    expect(web.status.inFlight).toBe(0);
+    await settleAll(web);
+    await settleAll(worker);
+    expect(await totals()).toMatchObject({ received: 20, processed: 20, failed: 0, dropped: 0 });
+    const { rows } = await live.database.client.execute('SELECT status, count(*) n FROM messages GROUP BY status');
+    expect(rows.map((r) => [r.status, Number(r.n)])).toEqual([['processed', 20]]);
+    // Only the remembered five were timed from their receipt; a forgotten one, like the worker's, has no receipt here.
+    const { rows: timed } = await live.database.client.execute('SELECT coalesce(sum(count), 0) n FROM latency_counts');
+    expect(Number(timed[0]!.n)).toBe(5);
+  });
+
+  it('keeps every id when nothing is settled elsewhere, however many flushes pass', async () => {
+    const rc = await client({ maxRememberedIds: 5 });
+    for (let i = 0; i < 4; i++) rc.received('jobs', { partnerId: 'p', messageId: `y${i}` });
+    await settleAll(rc);
+    await settleAll(rc);
+    expect(rc.status.inFlight).toBe(4);
+    for (let i = 0; i < 4; i++) rc.processed('jobs', { partnerId: 'p', messageId: `y${i}` });
+    await settleAll(rc);
+    const { rows: timed } = await live.database.client.execute('SELECT coalesce(sum(count), 0) n FROM latency_counts');
+    expect(Number(timed[0]!.n)).toBe(4);
+    expect(await totals()).toMatchObject({ received: 4, processed: 4, dropped: 0 });
+  });
+});
+
 describe('the send queue through an outage', () => {
   it("merges into a report the server answered with its own 503 (nothing stored), never into one it may hold", async () => {
     const answers: ('storage' | 'lost')[] = [];

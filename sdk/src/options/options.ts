@@ -46,6 +46,12 @@ export interface ClientOptions {
   retry?: { firstMs?: number; maxMs?: number };
   /** Events (ids and samples) held for sending at most (10000); more are counted as dropped. */
   maxBufferedEvents?: number;
+  /**
+   * Ids received with `received()` and already sent to the server, remembered until `processed()` or
+   * `failed()` here, at most (100000); beyond, the oldest are forgotten (another process may have
+   * settled them) and a later `processed()` here settles one by id, as another process would.
+   */
+  maxRememberedIds?: number;
   /** Events per batch at most (5000): a full batch is sent at once. */
   maxBatchEvents?: number;
   /** Sealed reports waiting for the server at most (100); while it is away, reports of counts alone merge into one. */
@@ -87,6 +93,7 @@ export function settleOptions(options: ClientOptions) {
     retryFirstMs: options.retry?.firstMs ?? 1_000,
     retryMaxMs: options.retry?.maxMs ?? 30_000,
     maxBufferedEvents: options.maxBufferedEvents ?? 10_000,
+    maxRememberedIds: options.maxRememberedIds ?? 100_000,
     maxBatchEvents: options.maxBatchEvents ?? 5_000,
     maxQueuedBatches: options.maxQueuedBatches ?? 100,
     maxQueuedBytes: options.maxQueuedBytes ?? 8 * 1024 * 1024,

@@ -43,6 +43,7 @@ const RULES: Record<string, Rule> = {
   pollIntervalMs: num(100, DAY),
   reportTimeoutMs: num(10, 600_000),
   maxBufferedEvents: num(1, 10_000_000, true),
+  maxRememberedIds: num(0, 100_000_000, true),
   maxBatchEvents: num(1, 1_000_000, true),
   // Two at least: the batch being posted, and one that counts merge into meanwhile.
   maxQueuedBatches: num(2, 100_000, true),

@@ -4,6 +4,16 @@
  * a message settled within its window is unlinked at once and dies young
  * (cheap for the garbage collector). Messages received through `received()`
  * are also found by id until `processed()` or `failed()`.
+ *
+ * Such a message is often settled by another process (it travels by id), and
+ * this one never hears of it again: once the server has it (sent by id, or
+ * counted as dropped), it waits in a second list of the same kind, and when
+ * more than `maxRemembered` wait, the oldest are forgotten. The server keeps
+ * them; a later `processed()` here settles one by id, as another process
+ * would. Without that bound every id settled elsewhere stayed here for good:
+ * in the soak (one message in ten settled by another SDK, 50,000 a second)
+ * the SDKs' process grew by megabytes a second to gigabytes, and its
+ * collector's pauses stalled its sends.
  */
 import type { Cell } from './counters.ts';
 
@@ -20,14 +30,43 @@ export interface InFlight {
   /** performance.now() at receipt, whole milliseconds (a small integer: no allocation). */
   readonly receivedAt: number;
   state: number;
+  /** Found by id (`remember`) until settled or forgotten. */
+  remembered: boolean;
   prev: InFlight | null;
   next: InFlight | null;
 }
 
-export function createInFlight() {
-  let head: InFlight | null = null;
-  /** The oldest: where reporting open messages starts. */
-  let tail: InFlight | null = null;
+/** A list of records linked through their own `prev` and `next`: newest at the head. */
+interface List {
+  head: InFlight | null;
+  tail: InFlight | null;
+  size: number;
+}
+
+function push(list: List, record: InFlight): void {
+  record.prev = null;
+  record.next = list.head;
+  if (list.head !== null) list.head.prev = record;
+  else list.tail = record;
+  list.head = record;
+  list.size++;
+}
+
+function unlink(list: List, record: InFlight): void {
+  if (record.prev !== null) record.prev.next = record.next;
+  else list.head = record.next;
+  if (record.next !== null) record.next.prev = record.prev;
+  else list.tail = record.prev;
+  record.prev = record.next = null;
+  list.size--;
+}
+
+/** `maxRemembered`: remembered messages the server already has, kept at most (see the header). */
+export function createInFlight(maxRemembered = Infinity) {
+  /** Open: the server has not heard of them. The tail is the oldest: where reporting starts. */
+  const opened: List = { head: null, tail: null, size: 0 };
+  /** Remembered by id, no longer open (the server has them), not settled. */
+  const handedOff: List = { head: null, tail: null, size: 0 };
   let open = 0;
   // By rollout and id: a dictionary object rather than a Map, because a Map with this churn
   // (an add and a delete per message) keeps rehashing into tables linked each from the one
@@ -35,38 +74,44 @@ export function createInFlight() {
   // MB promoted per scavenge and 4-5 ms pauses, against 0-9 KB and 1.5 ms with the dictionary).
   const byId = new Map<string, Record<string, InFlight | undefined>>();
 
-  function unlink(record: InFlight): void {
-    if (record.prev !== null) record.prev.next = record.next;
-    else head = record.next;
-    if (record.next !== null) record.next.prev = record.prev;
-    else tail = record.prev;
-    record.prev = record.next = null;
+  /** The oldest handed-off messages past the bound: out of the dictionary, no longer in flight here. */
+  function forgetOldest(): void {
+    while (handedOff.size > maxRemembered) {
+      const record = handedOff.tail!;
+      unlink(handedOff, record);
+      const ids = byId.get(record.cell.rollout);
+      if (ids?.[record.messageId] === record) delete ids[record.messageId];
+      record.remembered = false;
+      record.state = DONE;
+      open--;
+    }
   }
 
   return {
     begin(cell: Cell, messageId: string, partnerId: string, now: number): InFlight {
-      const record: InFlight = { cell, messageId, partnerId, receivedAt: Math.floor(now), state: OPEN, prev: null, next: head };
-      if (head !== null) head.prev = record;
-      else tail = record;
-      head = record;
+      const record: InFlight = { cell, messageId, partnerId, receivedAt: Math.floor(now), state: OPEN, remembered: false, prev: null, next: null };
+      push(opened, record);
       open++;
       return record;
     },
 
-    /** Leaves the list; false when it had already settled. */
+    /** Leaves its list; false when it had already settled (or was forgotten). */
     settle(record: InFlight): boolean {
       if (record.state === DONE) return false;
-      if (record.state === OPEN) unlink(record);
+      if (record.state === OPEN) unlink(opened, record);
+      else if (record.remembered) unlink(handedOff, record);
+      record.remembered = false;
       open--;
       return true;
     },
 
     /**
      * Hands every message the server has not heard of, oldest first, to `report` (they are then
-     * REPORTED) while `limit` lasts, and the rest to `drop` (they are then DROPPED).
+     * REPORTED) while `limit` lasts, and the rest to `drop` (they are then DROPPED). Those remembered
+     * by id wait for their settlement among the handed-off, the oldest forgotten past the bound.
      */
     reportOldest(limit: number, report: (record: InFlight) => void, drop: (record: InFlight) => void): void {
-      let record = tail;
+      let record = opened.tail;
       // Oldest first: from the tail towards the head.
       while (record !== null) {
         const newer: InFlight | null = record.prev;
@@ -78,9 +123,11 @@ export function createInFlight() {
           drop(record);
           record.state = DROPPED;
         }
-        unlink(record);
+        unlink(opened, record);
+        if (record.remembered) push(handedOff, record);
         record = newer;
       }
+      forgetOldest();
     },
 
     /** True when this id of the rollout is already remembered. */
@@ -92,6 +139,7 @@ export function createInFlight() {
       let ids = byId.get(rollout);
       if (ids === undefined) byId.set(rollout, (ids = Object.create(null) as Record<string, InFlight | undefined>));
       ids[messageId] = record;
+      record.remembered = true;
     },
 
     /** The remembered message with this id, forgotten as it is returned. */
@@ -102,9 +150,14 @@ export function createInFlight() {
       return record;
     },
 
-    /** Messages received and not settled. */
+    /** Messages received and not settled (nor forgotten). */
     get open(): number {
       return open;
+    },
+
+    /** Remembered by id and already with the server: at most `maxRemembered`. */
+    get handedOff(): number {
+      return handedOff.size;
     },
   };
 }

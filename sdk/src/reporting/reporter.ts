@@ -24,6 +24,8 @@ export interface ReporterOptions {
   maxQueuedBatches: number;
   maxQueuedBytes: number;
   maxSamplesPerWindow: number;
+  /** Ids received by `received()` that the server already has, remembered for a `processed()` here at most (in-flight.ts; no bound when omitted). */
+  maxRememberedIds?: number;
   reportTimeoutMs: number;
   retryFirstMs: number;
   retryMaxMs: number;
@@ -39,7 +41,7 @@ export function createReporter(options: ReporterOptions) {
   const wall = (monotonic: number) => Math.round(wallBase + monotonic);
   const wallNow = () => wall(performance.now());
   const counters = createCounters(wallNow);
-  const inFlight = createInFlight();
+  const inFlight = createInFlight(options.maxRememberedIds);
   const sender = createSender({ ...options, wallNow, onDropped: dropBatch });
   const { touch, recordLatency } = counters;
   const messages: MessageEvent[] = [];
@@ -252,9 +254,14 @@ export function createReporter(options: ReporterOptions) {
       return sender.queuedBytes;
     },
 
-    /** Messages received and not settled. */
+    /** Messages received and not settled (nor forgotten: in-flight.ts). */
     get inFlight(): number {
       return inFlight.open;
+    },
+
+    /** Ids remembered for a settlement here that the server already has: at most `maxRememberedIds`. */
+    get handedOff(): number {
+      return inFlight.handedOff;
     },
 
     get stopped(): boolean {
