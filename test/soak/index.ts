@@ -3,8 +3,10 @@
  * one server on an embedded database (started as `npm start` starts it).
  * Every 10 s it prints the rate sent and the rate the server committed (an
  * interval under 80 % of the rate sent is counted as a stall), the report
- * round-trip percentiles and the server's RSS; at the end a chart of RSS over time and the reconciliation:
- * every message received and processed exactly once, none lost.
+ * round-trip percentiles, the server's RSS and that of the SDKs' own process
+ * (one message in ten is settled by another SDK, so the receiving SDK's
+ * remembered ids must stay bounded); at the end a chart of RSS over time and
+ * the reconciliation: every message received and processed exactly once, none lost.
  * `--minutes`, `--seconds`, `--rate`, `--sdks` change the load; exit 1 when
  * the reconciliation does not hold.
  *
@@ -18,11 +20,20 @@
  */
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createClient as createDb } from '@libsql/client';
 import { createClient, type RollcallClient } from '../../sdk/src/index.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { tempDatabaseUrl } from '../helpers/test-app.ts';
 import { percentile } from '../bench/stats.ts';
+
+/** What the sampler thread (sampler.mjs) answers: ledger rows, count rows, messages committed, and its read's ms. */
+interface Sample {
+  ledger: number;
+  counts: number;
+  committed: number;
+  ms: number;
+}
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -72,7 +83,18 @@ async function main(): Promise<void> {
     ROLLCALL_SETTLED_RETENTION_SECONDS: String(Math.round(settledMinutes * 60)),
     ROLLCALL_RETENTION_INTERVAL_SECONDS: String(retentionSeconds),
   });
-  const reader = createDb({ url: dbUrl });
+  // The per-interval counts are read on a thread of its own (sampler.mjs): never on the thread that sends.
+  const sampler = new Worker(new URL('./sampler.mjs', import.meta.url), { workerData: { path: dbPath } });
+  const sample = () =>
+    new Promise<Sample>((resolve, reject) => {
+      sampler.once('error', reject);
+      sampler.once('message', (rows: Sample) => {
+        sampler.off('error', reject);
+        resolve(rows);
+      });
+      sampler.postMessage('sample');
+    });
+  let slowestSample = 0;
   const api = async (method: string, path: string, body?: unknown) =>
     (await fetch(server.url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
   const sdkKey = (await api('POST', '/v1/keys', { kind: 'sdk', name: 'soak' })).key as string;
@@ -119,7 +141,7 @@ async function main(): Promise<void> {
   // What the server committed per interval, beside what was sent: an interval under 80 % of the offered rate is a stall.
   let lastCommitted = 0;
   const slow: number[] = [];
-  const sizes: { s: number; sent: number; dbMb: number; walMb: number; ledgerRows: number; countRows: number; rssMb: number }[] = [];
+  const sizes: { s: number; sent: number; dbMb: number; walMb: number; ledgerRows: number; countRows: number; rssMb: number; sdksRssMb: number }[] = [];
   const started = performance.now();
   let lastSent = 0;
   const every = Math.min(10, seconds);
@@ -132,16 +154,17 @@ async function main(): Promise<void> {
     const window = latencies.splice(0);
     slowest = Math.max(slowest, ...window);
     const line = window.length === 0 ? 'no reports' : `reports p50 ${percentile(window, 50).toFixed(1)} ms, p99 ${percentile(window, 99).toFixed(1)} ms, max ${Math.max(...window).toFixed(1)} ms`;
-    const rows = (await reader.execute('SELECT (SELECT count(*) FROM messages) ledger, (SELECT count(*) FROM cohort_counts) counts, (SELECT coalesce(sum(received), 0) FROM cohort_counts) committed')).rows[0]!;
-    const committed = Number(rows.committed);
+    const rows = await sample();
+    slowestSample = Math.max(slowestSample, rows.ms);
+    const committed = rows.committed;
     const committedRate = Math.round((committed - lastCommitted) / every);
     const sentRate = Math.round((sent.received - lastSent) / every);
     lastCommitted = committed;
     if (elapsed > every && committedRate < 0.8 * sentRate) slow.push(elapsed);
-    const size = { s: elapsed, sent: sent.received, dbMb: fileMb(dbPath), walMb: fileMb(`${dbPath}-wal`), ledgerRows: Number(rows.ledger), countRows: Number(rows.counts), rssMb: rss[rss.length - 1]! };
+    const size = { s: elapsed, sent: sent.received, dbMb: fileMb(dbPath), walMb: fileMb(`${dbPath}-wal`), ledgerRows: rows.ledger, countRows: rows.counts, rssMb: rss[rss.length - 1]!, sdksRssMb: process.memoryUsage().rss / 1024 / 1024 };
     sizes.push(size);
     console.log(
-      `  ${String(elapsed).padStart(4)} s  ${sentRate.toLocaleString().padStart(7)} msg/s, committed ${committedRate.toLocaleString().padStart(7)} msg/s  RSS ${size.rssMb.toFixed(0)} MB  db ${size.dbMb.toFixed(0)} MB + WAL ${size.walMb.toFixed(0)} MB, ${size.ledgerRows.toLocaleString()} ledger rows  ${line}`,
+      `  ${String(elapsed).padStart(4)} s  ${sentRate.toLocaleString().padStart(7)} msg/s, committed ${committedRate.toLocaleString().padStart(7)} msg/s  RSS ${size.rssMb.toFixed(0)} MB (SDKs ${size.sdksRssMb.toFixed(0)} MB)  db ${size.dbMb.toFixed(0)} MB + WAL ${size.walMb.toFixed(0)} MB, ${size.ledgerRows.toLocaleString()} ledger rows  ${line}`,
     );
     lastSent = sent.received;
   }
@@ -151,6 +174,10 @@ async function main(): Promise<void> {
   console.log(`ledger rows: peak ${peakLedger.toLocaleString()}, at the end ${sizes.at(-1)!.ledgerRows.toLocaleString()} (settled ids kept ${settledMinutes} min, retention every ${retentionSeconds} s); slowest report round trip ${slowest.toFixed(0)} ms`);
   // The first interval is left out: the SDKs' first reports land in the next one.
   console.log(`${slow.length} of ${sizes.length - 1} intervals after the first committed under 80 % of the rate sent${slow.length === 0 ? '' : ` (at ${slow.join(', ')} s)`}`);
+  // The SDKs' own process: remembered ids are bounded (sdk in-flight.ts), so it levels off as the server's does.
+  const sdksRss = sizes.map((z) => z.sdksRssMb);
+  console.log(`the SDKs' process: RSS ${sdksRss.at(-1)!.toFixed(0)} MB at the end, at most ${Math.max(...sdksRss).toFixed(0)} MB (${sdks} SDKs in one process)`);
+  console.log(`slowest read of these counts ${slowestSample.toFixed(0)} ms (on a thread of its own, not the sender's)`);
   if (skipped > 0) console.log(`the generator fell behind: ${skipped.toLocaleString()} messages not sent (the machine could not generate ${rate.toLocaleString()}/s)`);
 
   // Housekeeping must not stall ingest: the server's own figures for report commits while retention swept.
@@ -173,7 +200,7 @@ async function main(): Promise<void> {
   const open = Number((await db.execute("SELECT count(*) n FROM messages WHERE status IN ('open', 'lost')")).rows[0]!.n);
   db.close();
   const got = { received: Number(counts.received), processed: Number(counts.processed), dropped: Number(counts.dropped) };
-  reader.close();
+  sampler.postMessage('close');
   console.log(`\nserver RSS over the run (max of each column):\n${chart(rss)}`);
   console.log(`\ndatabase on disk (file + WAL) over the run, settled ids kept ${settledMinutes} min:\n${chart(sizes.map((z) => z.dbMb + z.walMb))}`);
   console.log('\n  minute   db MB   WAL MB   ledger rows   count rows');
@@ -182,7 +209,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'size.json'), JSON.stringify({ rate, sdks, seconds, settledMinutes, samples: sizes }, null, 1));
-  writeFileSync(join(outDir, 'size.csv'), ['seconds,sent,db_mb,wal_mb,ledger_rows,count_rows,rss_mb', ...sizes.map((z) => [z.s, z.sent, z.dbMb.toFixed(2), z.walMb.toFixed(2), z.ledgerRows, z.countRows, z.rssMb.toFixed(1)].join(','))].join('\n') + '\n');
+  writeFileSync(join(outDir, 'size.csv'), ['seconds,sent,db_mb,wal_mb,ledger_rows,count_rows,rss_mb,sdks_rss_mb', ...sizes.map((z) => [z.s, z.sent, z.dbMb.toFixed(2), z.walMb.toFixed(2), z.ledgerRows, z.countRows, z.rssMb.toFixed(1), z.sdksRssMb.toFixed(1)].join(','))].join('\n') + '\n');
   console.log(`sizes written to ${join(outDir, 'size.csv')} and size.json`);
   console.log(`\nreconciliation: sent ${sent.received.toLocaleString()} received / ${sent.processed.toLocaleString()} processed; counted ${got.received.toLocaleString()} / ${got.processed.toLocaleString()}; dropped ${got.dropped}; open or lost ids ${open}`);
   const ok = got.received === sent.received && got.processed === sent.processed && got.dropped === 0 && open === 0;

@@ -30,5 +30,9 @@ describe('npm run soak, in miniature', () => {
     // The size on disk is sampled for the curve under retention: ledger rows are there to count.
     expect(run.stdout).toMatch(/db \d+ MB \+ WAL \d+ MB, [1-9][\d,]* ledger rows/);
     expect(run.stdout).toContain('database on disk (file + WAL) over the run');
+    // The counts are read off the sending thread, and the SDKs' own memory is shown beside the server's.
+    expect(run.stdout).toMatch(/slowest read of these counts \d+ ms \(on a thread of its own/);
+    expect(run.stdout).toMatch(/RSS \d+ MB \(SDKs \d+ MB\)/);
+    expect(run.stdout).toMatch(/the SDKs' process: RSS \d+ MB at the end, at most \d+ MB/);
   }, 220_000);
 });
