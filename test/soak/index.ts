@@ -47,6 +47,11 @@ const retentionSeconds = arg('retention-seconds', 60);
 const outDir = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1]! : 'test-results/soak';
 const ADMIN = 'soak-admin-key-0123456789abcdefghijklmnopq';
 const TICK_MS = 20;
+/**
+ * Ids settled by another SDK that each SDK keeps (maxRememberedIds): a service runs one SDK, whose default
+ * of 100,000 would here be 10 million ids in one process; 5,000 is 100 s of this soak's per SDK.
+ */
+const REMEMBERED = 5_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -109,7 +114,7 @@ async function main(): Promise<void> {
     return res;
   };
   const quiet = { warn() {}, error() {} };
-  const clients: RollcallClient[] = Array.from({ length: sdks }, () => createClient({ url: server.url, sdkKey, flushIntervalMs: 1_000, logger: quiet, fetch: timedFetch, maxBufferedEvents: 50_000 }));
+  const clients: RollcallClient[] = Array.from({ length: sdks }, () => createClient({ url: server.url, sdkKey, flushIntervalMs: 1_000, logger: quiet, fetch: timedFetch, maxBufferedEvents: 50_000, maxRememberedIds: REMEMBERED }));
   await Promise.all(clients.map((c) => c.ready()));
   console.log(`soak: ${sdks} SDKs, ${rate.toLocaleString()} messages/s for ${seconds} s against ${server.url} (server pid ${server.child.pid})`);
 
