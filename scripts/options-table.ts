@@ -75,7 +75,7 @@ const MEANING: Record<string, Record<string, string>> = {
     'retry.firstMs': 'report retry backoff: first delay',
     'retry.maxMs': 'report retry backoff: cap',
     maxBufferedEvents: 'ids and samples held for sending; more are counted as `dropped` (`buffer_full`)',
-    maxRememberedIds: 'ids from `received()` the server already has, kept for a `processed()` in the same process; the oldest beyond are forgotten, and settled by id as from another process',
+    maxRememberedIds: 'ids from `received()` already reported (by id, or as dropped), kept for a `processed()` in the same process; older ones are forgotten, and settled by id as from another process',
     maxBatchEvents: 'events per report; a full one is sent at once',
     maxQueuedBatches: 'reports waiting for the server; while it is away count-only reports merge into one',
     maxQueuedBytes: 'bytes (as JSON) of reports waiting for the server; a report that does not fit is `dropped` (`queue_full`), its counts kept',

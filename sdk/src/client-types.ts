@@ -29,6 +29,7 @@ export interface Evaluation {
 export interface ClientStatus {
   source: SnapshotSource;
   version: number | null;
+  /** Messages received and neither settled nor forgotten (`maxRememberedIds`). */
   inFlight: number;
   buffered: number;
   /** Events dropped since start (each counted where it belongs and reported to the server as dropped). */

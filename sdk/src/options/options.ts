@@ -46,7 +46,7 @@ export interface ClientOptions {
   retry?: { firstMs?: number; maxMs?: number };
   /** Events (ids and samples) held for sending at most (10000); more are counted as dropped. */
   maxBufferedEvents?: number;
-  /** Ids from `received()` the server already has, kept for a `processed()` here (100000); older ones are forgotten. */
+  /** Reported ids from `received()` kept for a `processed()` here (100000); older ones are forgotten. */
   maxRememberedIds?: number;
   /** Events per batch at most (5000): a full batch is sent at once. */
   maxBatchEvents?: number;
@@ -59,7 +59,7 @@ export interface ClientOptions {
   compareByRollout?: Record<string, RunCompareOptions>;
   /** A shadow (candidate) call still running after this is a `timeout` mismatch (5000 ms). */
   shadowTimeoutMs?: number;
-  /** Comparisons running at once at most (100); past it, once queued work is done, one is skipped (and counted). */
+  /** Comparisons running at once at most (100); past it, after queued work and its own handler, one is skipped (and counted). */
   maxConcurrentComparisons?: number;
   /** With an `onReplay` handler: how often lost messages are claimed (5000 ms), under what lease (60 s), how many at once (4). */
   replay?: { intervalMs?: number; leaseSeconds?: number; concurrency?: number };

@@ -1,7 +1,8 @@
 /**
  * Messages the host reports by id (`received`, `processed`, `failed`) rather
  * than through `run()`: each is counted in the cell its partner routes to, a
- * settlement in the cell it was received in when this process received it.
+ * settlement in the cell it was received in when this process received it and
+ * still remembers it (in-flight.ts), otherwise where its partner routes now.
  */
 import type { Path } from '@rollcall/protocol';
 import type { Evaluator } from '../evaluation/evaluator.ts';

@@ -6,11 +6,12 @@
  * are also found by id until `processed()` or `failed()`.
  *
  * Such a message is often settled by another process (it travels by id), and
- * this one never hears of it again: once the server has it (sent by id, or
- * counted as dropped), it waits in a second list of the same kind, and when
- * more than `maxRemembered` wait, the oldest are forgotten. The server keeps
- * them; a later `processed()` here settles one by id, as another process
- * would. Without that bound every id settled elsewhere stayed here for good:
+ * this one never hears of it again: once it is reported (sent by id at a
+ * window's seal, or counted as dropped there), it waits in a second list of
+ * the same kind, and when more than `maxRemembered` wait, the oldest are
+ * forgotten. Their counts are settled business (the server holds the ids it
+ * was sent); a later `processed()` here settles one by id, as another process
+ * would, and a repeated `received()` counts it again. Without that bound every id settled elsewhere stayed here for good:
  * in the soak (one message in ten settled by another SDK, 50,000 a second)
  * the SDKs' process grew by megabytes a second to gigabytes, and its
  * collector's pauses stalled its sends.
@@ -61,7 +62,7 @@ function unlink(list: List, record: InFlight): void {
   list.size--;
 }
 
-/** `maxRemembered`: remembered messages the server already has, kept at most (see the header). */
+/** `maxRemembered`: remembered messages already reported (sent by id, or counted as dropped), kept at most (see the header). */
 export function createInFlight(maxRemembered = Infinity) {
   /** Open: the server has not heard of them. The tail is the oldest: where reporting starts. */
   const opened: List = { head: null, tail: null, size: 0 };

@@ -24,7 +24,7 @@ export interface ReporterOptions {
   maxQueuedBatches: number;
   maxQueuedBytes: number;
   maxSamplesPerWindow: number;
-  /** Ids received by `received()` that the server already has, remembered for a `processed()` here at most (in-flight.ts; no bound when omitted). */
+  /** Ids received by `received()` and already reported, remembered for a `processed()` here at most (in-flight.ts; no bound when omitted). */
   maxRememberedIds?: number;
   reportTimeoutMs: number;
   retryFirstMs: number;
@@ -259,7 +259,7 @@ export function createReporter(options: ReporterOptions) {
       return inFlight.open;
     },
 
-    /** Ids remembered for a settlement here that the server already has: at most `maxRememberedIds`. */
+    /** Ids remembered for a settlement here and already reported: at most `maxRememberedIds`. */
     get handedOff(): number {
       return inFlight.handedOff;
     },
