@@ -11,10 +11,10 @@
  * the same kind, and when more than `maxRemembered` wait, the oldest are
  * forgotten. Their counts are settled business (the server holds the ids it
  * was sent); a later `processed()` here settles one by id, as another process
- * would, and a repeated `received()` counts it again. Without that bound every id settled elsewhere stayed here for good:
- * in the soak (one message in ten settled by another SDK, 50,000 a second)
- * the SDKs' process grew by megabytes a second to gigabytes, and its
- * collector's pauses stalled its sends.
+ * would, and a repeated `received()` counts it again. Without that bound every
+ * id settled elsewhere stayed here for good: in the soak (one message in ten
+ * settled by another SDK, 50,000 a second) the SDKs' process grew by
+ * megabytes a second to gigabytes, and its collector's pauses stalled its sends.
  */
 import type { Cell } from './counters.ts';
 
@@ -66,7 +66,7 @@ function unlink(list: List, record: InFlight): void {
 export function createInFlight(maxRemembered = Infinity) {
   /** Open: the server has not heard of them. The tail is the oldest: where reporting starts. */
   const opened: List = { head: null, tail: null, size: 0 };
-  /** Remembered by id, no longer open (the server has them), not settled. */
+  /** Remembered by id, reported (sent by id, or counted as dropped), not settled. */
   const handedOff: List = { head: null, tail: null, size: 0 };
   let open = 0;
   // By rollout and id: a dictionary object rather than a Map, because a Map with this churn
@@ -156,7 +156,7 @@ export function createInFlight(maxRemembered = Infinity) {
       return open;
     },
 
-    /** Remembered by id and already with the server: at most `maxRemembered`. */
+    /** Remembered by id and already reported: at most `maxRemembered`. */
     get handedOff(): number {
       return handedOff.size;
     },
